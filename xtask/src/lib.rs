@@ -1,0 +1,34 @@
+//! Project automation for the supplier SDK workspace.
+//!
+//! `cargo xtask codegen` turns each spec under `specs/` into a typed client crate with
+//! progenitor. The pipeline is plain functions over `serde_json::Value`:
+//!
+//! 1. [`spec::load`] reads JSON or YAML,
+//! 2. [`downconvert::to_openapi_30`] rewrites OpenAPI 3.1 into the 3.0 progenitor accepts,
+//! 3. [`normalize::for_progenitor`] applies rewrites that keep generated clients tolerant,
+//! 4. [`lint::check`] rejects, with a JSON pointer, what would make progenitor panic or
+//!    emit code that does not compile,
+//! 5. [`codegen::generate`] runs progenitor and formats the result.
+//!
+//! ```
+//! let spec = serde_json::json!({
+//!     "openapi": "3.1.0",
+//!     "info": {"title": "t", "version": "1"},
+//!     "paths": {},
+//!     "components": {"schemas": {"Name": {"type": ["string", "null"]}}}
+//! });
+//! let spec = xtask::downconvert::to_openapi_30(spec);
+//! assert_eq!(spec["openapi"], "3.0.3");
+//! assert_eq!(spec["components"]["schemas"]["Name"]["nullable"], true);
+//! ```
+
+pub mod codegen;
+pub mod downconvert;
+pub mod lint;
+pub mod normalize;
+pub mod open_enums;
+pub mod pointer;
+pub mod schema_walk;
+pub mod spec;
+pub mod standalone;
+pub mod targets;

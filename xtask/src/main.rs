@@ -1,0 +1,139 @@
+//! `cargo xtask codegen [--check]` and `cargo xtask codegen --spec FILE --out DIR`.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use similar::TextDiff;
+use xtask::codegen::{self, GeneratedCode};
+use xtask::targets::{CLIENT_FILE, MOCK_FILE, TARGETS};
+
+#[derive(Parser)]
+#[command(about = "Project automation for the supplier SDK workspace")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Regenerate every client crate from its spec (or one crate from any spec).
+    Codegen {
+        /// Regenerate in memory, print a diff of any drift and fail; write nothing.
+        #[arg(long, conflicts_with = "out")]
+        check: bool,
+        /// Generate from this spec instead of the workspace's (needs --out).
+        #[arg(long, requires = "out")]
+        spec: Option<PathBuf>,
+        /// Directory of the standalone client crate to create or refresh.
+        #[arg(long, requires = "spec")]
+        out: Option<PathBuf>,
+        /// Crate name for --out (default: the directory name).
+        #[arg(long, requires = "out")]
+        name: Option<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives inside the workspace")
+        .to_path_buf()
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    let Command::Codegen { check, spec, out, name } = cli.command;
+    if let (Some(spec), Some(out)) = (spec, out) {
+        standalone_crate(&spec, &out, name)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let root = workspace_root();
+    let mut drifted = false;
+    for target in TARGETS {
+        let doc = codegen::prepare(&root.join(target.spec))?;
+        let code = codegen::generate(&doc, target.spec)
+            .with_context(|| format!("generating {}", target.crate_name))?;
+        let dir = root.join(target.dir);
+        for (file, content) in [(CLIENT_FILE, &code.client), (MOCK_FILE, &code.mock)] {
+            let path = dir.join(file);
+            let label = format!("{}/{file}", target.dir);
+            if check {
+                drifted |= print_drift(&path, &label, content)?;
+            } else {
+                write_if_changed(&path, content)?;
+            }
+        }
+    }
+    if drifted {
+        eprintln!("generated code is out of date: run `cargo xtask codegen` and commit the result");
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints a unified diff from what is on disk to what the spec generates; true if they differ.
+fn print_drift(path: &Path, label: &str, expected: &str) -> Result<bool> {
+    let current = std::fs::read_to_string(path).unwrap_or_default();
+    if current == expected {
+        return Ok(false);
+    }
+    let diff = TextDiff::from_lines(current.as_str(), expected);
+    print!(
+        "{}",
+        diff.unified_diff()
+            .context_radius(3)
+            .header(&format!("a/{label} (committed)"), &format!("b/{label} (generated)"))
+    );
+    Ok(true)
+}
+
+fn write_if_changed(path: &Path, content: &str) -> Result<()> {
+    if std::fs::read_to_string(path).ok().as_deref() == Some(content) {
+        return Ok(());
+    }
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    std::fs::write(path, content).with_context(|| format!("writing {}", path.display()))?;
+    eprintln!("wrote {}", path.display());
+    Ok(())
+}
+
+/// Creates (or refreshes the generated files of) a standalone client crate for any spec:
+/// the way a user adds a fourth supplier. Hand-written files are created once, never
+/// overwritten.
+fn standalone_crate(spec: &Path, out: &Path, name: Option<String>) -> Result<()> {
+    let name = match name {
+        Some(name) => name,
+        None => out
+            .file_name()
+            .and_then(|n| n.to_str())
+            .context("--out needs a directory name, or pass --name")?
+            .to_owned(),
+    };
+    let doc = codegen::prepare(spec)?;
+    let GeneratedCode { client, mock } = codegen::generate(&doc, &spec.display().to_string())?;
+    write_if_changed(&out.join(CLIENT_FILE), &client)?;
+    write_if_changed(&out.join(MOCK_FILE), &mock)?;
+    let manifest = out.join("Cargo.toml");
+    if !manifest.exists() {
+        write_if_changed(&manifest, &xtask::standalone::manifest(&name))?;
+    }
+    let lib = out.join("src/lib.rs");
+    if !lib.exists() {
+        let title = doc.pointer("/info/title").and_then(|t| t.as_str()).unwrap_or(&name);
+        write_if_changed(&lib, &xtask::standalone::lib_rs(&name, title))?;
+    }
+    Ok(())
+}
