@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result, anyhow, bail};
 use proc_macro2::{Delimiter, Group, TokenStream, TokenTree};
-use progenitor::{GenerationSettings, Generator, InterfaceStyle, TagStyle, TypeImpl};
+use progenitor::{GenerationSettings, Generator, HooksMode, InterfaceStyle, TagStyle, TypeImpl};
 use serde_json::Value;
 
 use crate::open_enums::{self, OpenEnum};
@@ -41,11 +41,19 @@ pub fn prepare_value(raw: Value) -> Result<Value> {
 }
 
 /// Generates the client and its mocks from a prepared document. `source` names the spec
-/// in the generated files' header.
-pub fn generate(doc: &Value, source: &str) -> Result<GeneratedCode> {
+/// in the generated files' header. With `credentials` (a Rust path), the generated
+/// `Client` holds a value of that type and requires a hand-written `ClientHooks` impl,
+/// which is where the crate applies its credentials to each request.
+pub fn generate(doc: &Value, source: &str, credentials: Option<&str>) -> Result<GeneratedCode> {
     let enums = open_enums::collect(doc)?;
     let api = spec::to_openapiv3(doc)?;
-    let settings = settings(&enums);
+    let mut settings = settings(doc, &enums);
+    if let Some(path) = credentials {
+        let path: syn::Path = syn::parse_str(path).context("credentials is not a Rust path")?;
+        settings
+            .with_inner_type(quote::quote!(#path))
+            .with_hooks(HooksMode::Expected);
+    }
     let header = header(source);
 
     let mut generator = Generator::new(&settings);
@@ -57,13 +65,26 @@ pub fn generate(doc: &Value, source: &str) -> Result<GeneratedCode> {
 
     let mut generator = Generator::new(&settings);
     let tokens = no_panic("mocks", || generator.httpmock(&api, "crate"))?;
-    let file: syn::File =
-        syn::parse2(one_doc_line_per_attr(tokens)).context("progenitor emitted unparsable mocks")?;
+    let file: syn::File = syn::parse2(one_doc_line_per_attr(tokens))
+        .context("progenitor emitted unparsable mocks")?;
     let mock = format_rust(&header, &prettyplease::unparse(&file))?;
     Ok(GeneratedCode { client, mock })
 }
 
-fn settings(enums: &[OpenEnum]) -> GenerationSettings {
+/// Components that normalisation made money, so `Money` fields are plain `Decimal`s
+/// rather than a newtype around one.
+fn decimal_components(doc: &Value) -> Vec<String> {
+    let Some(Value::Object(schemas)) = doc.pointer("/components/schemas") else {
+        return Vec::new();
+    };
+    schemas
+        .iter()
+        .filter(|(_, schema)| schema.get("x-rust-type") == Some(&normalize::decimal_extension()))
+        .map(|(name, _)| open_enums::sanitize_pascal(name))
+        .collect()
+}
+
+fn settings(doc: &Value, enums: &[OpenEnum]) -> GenerationSettings {
     let mut settings = GenerationSettings::new();
     settings
         .with_interface(InterfaceStyle::Builder)
@@ -74,6 +95,13 @@ fn settings(enums: &[OpenEnum]) -> GenerationSettings {
             progenitor::CrateVers::parse("1.43.0").expect("a valid version"),
             None,
         );
+    for name in decimal_components(doc) {
+        settings.with_replacement(
+            name,
+            "::rust_decimal::Decimal",
+            [TypeImpl::Display, TypeImpl::FromStr].into_iter(),
+        );
+    }
     for open_enum in enums {
         settings.with_replacement(
             &open_enum.rust_name,
@@ -85,10 +113,7 @@ fn settings(enums: &[OpenEnum]) -> GenerationSettings {
 }
 
 /// progenitor reports some unsupported input by panicking; turn that into an error.
-fn no_panic<T>(
-    what: &str,
-    run: impl FnOnce() -> Result<T, progenitor::Error>,
-) -> Result<T> {
+fn no_panic<T>(what: &str, run: impl FnOnce() -> Result<T, progenitor::Error>) -> Result<T> {
     let hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
     let outcome = catch_unwind(AssertUnwindSafe(run));
@@ -101,7 +126,9 @@ fn no_panic<T>(
                 .cloned()
                 .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
                 .unwrap_or_default();
-            bail!("progenitor panicked generating the {what} (a lint is missing for this): {message}")
+            bail!(
+                "progenitor panicked generating the {what} (a lint is missing for this): {message}"
+            )
         }
     }
 }
@@ -114,7 +141,9 @@ fn one_doc_line_per_attr(tokens: TokenStream) -> TokenStream {
     let mut out = Vec::with_capacity(tokens.len());
     let mut i = 0;
     while i < tokens.len() {
-        if let (TokenTree::Punct(hash), Some(TokenTree::Group(group))) = (&tokens[i], tokens.get(i + 1)) {
+        if let (TokenTree::Punct(hash), Some(TokenTree::Group(group))) =
+            (&tokens[i], tokens.get(i + 1))
+        {
             if hash.as_char() == '#' && group.delimiter() == Delimiter::Bracket {
                 if let Some(lines) = doc_lines(group.stream()) {
                     for line in lines {
@@ -127,7 +156,8 @@ fn one_doc_line_per_attr(tokens: TokenStream) -> TokenStream {
         }
         out.push(match &tokens[i] {
             TokenTree::Group(group) => {
-                let mut inner = Group::new(group.delimiter(), one_doc_line_per_attr(group.stream()));
+                let mut inner =
+                    Group::new(group.delimiter(), one_doc_line_per_attr(group.stream()));
                 inner.set_span(group.span());
                 TokenTree::Group(inner)
             }
@@ -144,11 +174,16 @@ fn doc_lines(attr: TokenStream) -> Option<Vec<String>> {
     if !meta.path.is_ident("doc") {
         return None;
     }
-    let syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(text), .. }) = meta.value else {
+    let syn::Expr::Lit(syn::ExprLit {
+        lit: syn::Lit::Str(text),
+        ..
+    }) = meta.value
+    else {
         return None;
     };
     let text = text.value();
-    text.contains('\n').then(|| text.lines().map(str::to_owned).collect())
+    text.contains('\n')
+        .then(|| text.lines().map(str::to_owned).collect())
 }
 
 /// Puts the open enums into the generated `types` module, beside the types using them.
@@ -191,7 +226,10 @@ fn format_rust(header: &str, code: &str) -> Result<String> {
     let output = child.wait_with_output()?;
     writer.join().expect("writer thread")?;
     if !output.status.success() {
-        bail!("rustfmt failed: {}", String::from_utf8_lossy(&output.stderr));
+        bail!(
+            "rustfmt failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
     Ok(String::from_utf8(output.stdout)?)
 }

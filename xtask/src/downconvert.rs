@@ -210,11 +210,15 @@ mod tests {
     #[test]
     fn any_of_with_null_collapses() {
         assert_eq!(
-            convert_schema(json!({"anyOf": [{"type": "string", "maxLength": 3}, {"type": "null"}], "title": "Q"})),
+            convert_schema(
+                json!({"anyOf": [{"type": "string", "maxLength": 3}, {"type": "null"}], "title": "Q"})
+            ),
             json!({"type": "string", "maxLength": 3, "nullable": true, "title": "Q"})
         );
         assert_eq!(
-            convert_schema(json!({"anyOf": [{"$ref": "#/components/schemas/X"}, {"type": "null"}]})),
+            convert_schema(
+                json!({"anyOf": [{"$ref": "#/components/schemas/X"}, {"type": "null"}]})
+            ),
             json!({"allOf": [{"$ref": "#/components/schemas/X"}], "nullable": true})
         );
         assert_eq!(

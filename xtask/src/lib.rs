@@ -24,6 +24,7 @@
 
 pub mod codegen;
 pub mod downconvert;
+pub mod json_schema;
 pub mod lint;
 pub mod normalize;
 pub mod open_enums;

@@ -63,10 +63,15 @@ pub fn check(doc: &Value) -> Vec<Problem> {
     for (path, item) in paths {
         let path_ptr = push("/paths", path);
         if item.get("$ref").is_some() {
-            report(path_ptr.clone(), "path items by $ref are not supported; inline it".into());
+            report(
+                path_ptr.clone(),
+                "path items by $ref are not supported; inline it".into(),
+            );
             continue;
         }
-        let Some(item) = item.as_object() else { continue };
+        let Some(item) = item.as_object() else {
+            continue;
+        };
         let shared_params = item.get("parameters").and_then(Value::as_array);
         for (method, operation) in item.iter().filter(|(k, _)| is_http_method(k)) {
             let op_ptr = push(&path_ptr, method);
@@ -80,7 +85,9 @@ pub fn check(doc: &Value) -> Vec<Problem> {
                     if let Some(first) = op_ids.insert(rust.clone(), op_ptr.clone()) {
                         report(
                             push(&op_ptr, "operationId"),
-                            format!("{id:?} becomes the method `{rust}`, as does the operation at {first}"),
+                            format!(
+                                "{id:?} becomes the method `{rust}`, as does the operation at {first}"
+                            ),
                         );
                     }
                 }
@@ -109,7 +116,11 @@ pub fn check(doc: &Value) -> Vec<Problem> {
 }
 
 fn resolve<'a>(doc: &'a Value, value: &'a Value) -> &'a Value {
-    match value.get("$ref").and_then(Value::as_str).and_then(crate::pointer::from_ref) {
+    match value
+        .get("$ref")
+        .and_then(Value::as_str)
+        .and_then(crate::pointer::from_ref)
+    {
         Some(pointer) => doc.pointer(pointer).unwrap_or(value),
         None => value,
     }
@@ -123,7 +134,12 @@ fn check_external_refs(doc: &Value, pointer: &str, report: &mut impl FnMut(Strin
                 if key == "$ref" {
                     if let Some(target) = value.as_str() {
                         if !target.starts_with("#/components/") {
-                            report(here, format!("{target:?}: only local references into #/components are supported"));
+                            report(
+                                here,
+                                format!(
+                                    "{target:?}: only local references into #/components are supported"
+                                ),
+                            );
                         }
                     }
                 } else {
@@ -166,32 +182,49 @@ fn check_parameters(
     let mut in_path = BTreeSet::new();
     for (pointer, param) in params {
         let param = resolve(doc, param);
-        let name = param.get("name").and_then(Value::as_str).unwrap_or_default();
+        let name = param
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         let location = param.get("in").and_then(Value::as_str).unwrap_or_default();
         if param.get("schema").is_none() {
-            report(pointer.clone(), format!("parameter {name:?} has no `schema` (`content` is not supported)"));
+            report(
+                pointer.clone(),
+                format!("parameter {name:?} has no `schema` (`content` is not supported)"),
+            );
         }
         let style = param.get("style").and_then(Value::as_str);
         match (location, style) {
-            ("cookie", _) => report(pointer.clone(), format!("cookie parameter {name:?} is not supported")),
-            ("path", Some(s)) if s != "simple" => {
-                report(pointer.clone(), format!("path parameter {name:?}: style {s:?} is not supported, only simple"))
-            }
-            ("query", Some(s)) if s != "form" => {
-                report(pointer.clone(), format!("query parameter {name:?}: style {s:?} is not supported, only form"))
-            }
+            ("cookie", _) => report(
+                pointer.clone(),
+                format!("cookie parameter {name:?} is not supported"),
+            ),
+            ("path", Some(s)) if s != "simple" => report(
+                pointer.clone(),
+                format!("path parameter {name:?}: style {s:?} is not supported, only simple"),
+            ),
+            ("query", Some(s)) if s != "form" => report(
+                pointer.clone(),
+                format!("query parameter {name:?}: style {s:?} is not supported, only form"),
+            ),
             _ => {}
         }
         if location == "path" {
             in_path.insert(name.to_owned());
             if !path.contains(&format!("{{{name}}}")) {
-                report(pointer.clone(), format!("path parameter {name:?} does not appear in {path:?}"));
+                report(
+                    pointer.clone(),
+                    format!("path parameter {name:?} does not appear in {path:?}"),
+                );
             }
         }
         // Header parameters are sanitised too and share the method's argument list.
         let rust = sanitize_snake(name);
         if let Some(first) = names.insert(rust.clone(), pointer.clone()) {
-            report(pointer.clone(), format!("parameter {name:?} becomes `{rust}`, as does the one at {first}"));
+            report(
+                pointer.clone(),
+                format!("parameter {name:?} becomes `{rust}`, as does the one at {first}"),
+            );
         }
     }
     for segment in path.split('/') {
@@ -222,12 +255,20 @@ fn check_request_body(
     };
     if content.len() > 1 {
         let types: Vec<&String> = content.keys().collect();
-        report(pointer.clone(), format!("several request content types {types:?}; progenitor takes exactly one"));
+        report(
+            pointer.clone(),
+            format!("several request content types {types:?}; progenitor takes exactly one"),
+        );
     }
     for (media, value) in content {
         let base = media.split(';').next().unwrap_or_default().trim();
         if !BODY_TYPES.contains(&base) {
-            report(push(&pointer, media), format!("request content type {media:?} is not supported; use one of {BODY_TYPES:?}"));
+            report(
+                push(&pointer, media),
+                format!(
+                    "request content type {media:?} is not supported; use one of {BODY_TYPES:?}"
+                ),
+            );
         }
         if value.get("schema").is_none() {
             report(push(&pointer, media), "request body has no schema".into());
@@ -241,7 +282,10 @@ fn response_kind(doc: &Value, response: &Value) -> String {
     match response.get("content").and_then(Value::as_object) {
         None => "no body".into(),
         Some(content) if content.is_empty() => "no body".into(),
-        Some(content) => match content.iter().find(|(m, _)| m.starts_with("application/json")) {
+        Some(content) => match content
+            .iter()
+            .find(|(m, _)| m.starts_with("application/json"))
+        {
             Some((_, media)) => media
                 .get("schema")
                 .map(|s| format!("schema {s}"))
@@ -270,7 +314,10 @@ fn check_success_responses(
     if kinds.len() > 1 {
         report(
             pointer,
-            format!("success responses differ ({}); progenitor needs one success type: keep one 2xx response or make their bodies identical", kinds.into_iter().collect::<Vec<_>>().join(" / ")),
+            format!(
+                "success responses differ ({}); progenitor needs one success type: keep one 2xx response or make their bodies identical",
+                kinds.into_iter().collect::<Vec<_>>().join(" / ")
+            ),
         );
     }
     // Error responses were folded by normalisation; anything left differing is a bug there.
@@ -280,7 +327,13 @@ fn check_success_responses(
         .map(|(_, response)| response_kind(doc, response))
         .collect();
     if errors.len() > 1 {
-        report(push(op_ptr, "responses"), format!("error responses differ ({})", errors.into_iter().collect::<Vec<_>>().join(" / ")));
+        report(
+            push(op_ptr, "responses"),
+            format!(
+                "error responses differ ({})",
+                errors.into_iter().collect::<Vec<_>>().join(" / ")
+            ),
+        );
     }
 }
 
@@ -320,20 +373,44 @@ mod tests {
             "responses": {"200": body("#/components/schemas/A"), "201": body("#/components/schemas/B")}
         }));
         let found = pointers(&doc);
-        assert!(found.contains(&"/paths/~1orders~1{id}/post/requestBody/content".into()), "{found:?}");
-        assert!(found.contains(&"/paths/~1orders~1{id}/post/requestBody/content/multipart~1form-data".into()), "{found:?}");
-        assert!(found.contains(&"/paths/~1orders~1{id}/post/responses".into()), "{found:?}");
+        assert!(
+            found.contains(&"/paths/~1orders~1{id}/post/requestBody/content".into()),
+            "{found:?}"
+        );
+        assert!(
+            found.contains(
+                &"/paths/~1orders~1{id}/post/requestBody/content/multipart~1form-data".into()
+            ),
+            "{found:?}"
+        );
+        assert!(
+            found.contains(&"/paths/~1orders~1{id}/post/responses".into()),
+            "{found:?}"
+        );
     }
 
     #[test]
     fn undeclared_path_parameter_and_colliding_names() {
-        let mut doc = doc_with(json!({"operationId": "a", "responses": {"200": {"description": "ok"}}}));
-        doc["paths"]["/other"] = json!({"get": {"operationId": "A", "responses": {"200": {"description": "ok"}}}});
+        let mut doc =
+            doc_with(json!({"operationId": "a", "responses": {"200": {"description": "ok"}}}));
+        doc["paths"]["/other"] =
+            json!({"get": {"operationId": "A", "responses": {"200": {"description": "ok"}}}});
         doc["components"] = json!({"schemas": {"order_status": {}, "OrderStatus": {}}});
         let found = check(&doc);
         let text: Vec<String> = found.iter().map(ToString::to_string).collect();
-        assert!(text.iter().any(|t| t.contains("{id} is in the path")), "{text:?}");
-        assert!(text.iter().any(|t| t.starts_with("/components/schemas/order_status") || t.starts_with("/components/schemas/OrderStatus")), "{text:?}");
-        assert!(text.iter().any(|t| t.contains("becomes the method `a`")), "{text:?}");
+        assert!(
+            text.iter().any(|t| t.contains("{id} is in the path")),
+            "{text:?}"
+        );
+        assert!(
+            text.iter()
+                .any(|t| t.starts_with("/components/schemas/order_status")
+                    || t.starts_with("/components/schemas/OrderStatus")),
+            "{text:?}"
+        );
+        assert!(
+            text.iter().any(|t| t.contains("becomes the method `a`")),
+            "{text:?}"
+        );
     }
 }

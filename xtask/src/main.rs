@@ -32,6 +32,9 @@ enum Command {
         /// Crate name for --out (default: the directory name).
         #[arg(long, requires = "out")]
         name: Option<String>,
+        /// Only these workspace crates (default: all).
+        #[arg(conflicts_with = "spec")]
+        crates: Vec<String>,
     },
 }
 
@@ -53,16 +56,35 @@ fn workspace_root() -> PathBuf {
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
-    let Command::Codegen { check, spec, out, name } = cli.command;
+    let Command::Codegen {
+        check,
+        spec,
+        out,
+        name,
+        crates,
+    } = cli.command;
+    if let Some(unknown) = crates
+        .iter()
+        .find(|c| !TARGETS.iter().any(|t| t.crate_name == c.as_str()))
+    {
+        let known: Vec<&str> = TARGETS.iter().map(|t| t.crate_name).collect();
+        anyhow::bail!(
+            "no generated crate {unknown:?}; known: {}",
+            known.join(", ")
+        );
+    }
     if let (Some(spec), Some(out)) = (spec, out) {
         standalone_crate(&spec, &out, name)?;
         return Ok(ExitCode::SUCCESS);
     }
     let root = workspace_root();
     let mut drifted = false;
-    for target in TARGETS {
+    let selected = TARGETS
+        .iter()
+        .filter(|t| crates.is_empty() || crates.iter().any(|c| c == t.crate_name));
+    for target in selected {
         let doc = codegen::prepare(&root.join(target.spec))?;
-        let code = codegen::generate(&doc, target.spec)
+        let code = codegen::generate(&doc, target.spec, target.credentials)
             .with_context(|| format!("generating {}", target.crate_name))?;
         let dir = root.join(target.dir);
         for (file, content) in [(CLIENT_FILE, &code.client), (MOCK_FILE, &code.mock)] {
@@ -91,9 +113,10 @@ fn print_drift(path: &Path, label: &str, expected: &str) -> Result<bool> {
     let diff = TextDiff::from_lines(current.as_str(), expected);
     print!(
         "{}",
-        diff.unified_diff()
-            .context_radius(3)
-            .header(&format!("a/{label} (committed)"), &format!("b/{label} (generated)"))
+        diff.unified_diff().context_radius(3).header(
+            &format!("a/{label} (committed)"),
+            &format!("b/{label} (generated)")
+        )
     );
     Ok(true)
 }
@@ -123,7 +146,8 @@ fn standalone_crate(spec: &Path, out: &Path, name: Option<String>) -> Result<()>
             .to_owned(),
     };
     let doc = codegen::prepare(spec)?;
-    let GeneratedCode { client, mock } = codegen::generate(&doc, &spec.display().to_string())?;
+    let GeneratedCode { client, mock } =
+        codegen::generate(&doc, &spec.display().to_string(), None)?;
     write_if_changed(&out.join(CLIENT_FILE), &client)?;
     write_if_changed(&out.join(MOCK_FILE), &mock)?;
     let manifest = out.join("Cargo.toml");
@@ -132,7 +156,10 @@ fn standalone_crate(spec: &Path, out: &Path, name: Option<String>) -> Result<()>
     }
     let lib = out.join("src/lib.rs");
     if !lib.exists() {
-        let title = doc.pointer("/info/title").and_then(|t| t.as_str()).unwrap_or(&name);
+        let title = doc
+            .pointer("/info/title")
+            .and_then(|t| t.as_str())
+            .unwrap_or(&name);
         write_if_changed(&lib, &xtask::standalone::lib_rs(&name, title))?;
     }
     Ok(())

@@ -82,7 +82,10 @@ fn is_money(schema: &Value) -> bool {
     kinds.sort_unstable();
     matches!(
         kinds.as_slice(),
-        ["number", "string"] | ["decimal", "number"] | ["decimal", "string"] | ["decimal", "decimal"]
+        ["number", "string"]
+            | ["decimal", "number"]
+            | ["decimal", "string"]
+            | ["decimal", "decimal"]
     )
 }
 
@@ -146,9 +149,8 @@ fn json_schema_of<'a>(components: &'a Value, response: &'a Value) -> Option<&'a 
 /// `wanted`, or `wanted2`, `wanted3`... if a component already has that name.
 fn free_name(components: &Value, taken: &BTreeMap<String, Value>, wanted: &str) -> String {
     let schemas = components.get("schemas");
-    let is_free = |name: &str| {
-        !taken.contains_key(name) && schemas.and_then(|s| s.get(name)).is_none()
-    };
+    let is_free =
+        |name: &str| !taken.contains_key(name) && schemas.and_then(|s| s.get(name)).is_none();
     (1..)
         .map(|n| match n {
             1 => wanted.to_owned(),
@@ -193,7 +195,11 @@ fn fold_error_responses(doc: &mut Value) {
         if schemas.len() < 2 {
             return;
         }
-        let name = free_name(&components, &unions, &format!("{}Error", sanitize_pascal(&op_id)));
+        let name = free_name(
+            &components,
+            &unions,
+            &format!("{}Error", sanitize_pascal(&op_id)),
+        );
         let reference = json!({"$ref": format!("#/components/schemas/{name}")});
         for (status, response) in responses.iter_mut() {
             if is_error_status(status) {
@@ -252,7 +258,10 @@ mod tests {
             json!({"description": "d", "x-rust-type": decimal_extension()})
         );
         assert_eq!(schemas["Fee"]["nullable"], true);
-        assert_eq!(schemas["Fee"]["allOf"][0]["x-rust-type"], decimal_extension());
+        assert_eq!(
+            schemas["Fee"]["allOf"][0]["x-rust-type"],
+            decimal_extension()
+        );
         assert!(schemas["Id"].get("x-rust-type").is_none());
     }
 

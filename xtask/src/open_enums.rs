@@ -227,8 +227,14 @@ mod tests {
     fn names_match_typify() {
         assert_eq!(sanitize_pascal("WaitingForPayment"), "WaitingForPayment");
         assert_eq!(sanitize_pascal("not_found"), "NotFound");
-        assert_eq!(sanitize_pascal("AMOUNT_LESS_THEN_MINIMUM_ALLOWED"), "AmountLessThenMinimumAllowed");
-        assert_eq!(sanitize_pascal("HTTPValidationError"), "HttpValidationError");
+        assert_eq!(
+            sanitize_pascal("AMOUNT_LESS_THEN_MINIMUM_ALLOWED"),
+            "AmountLessThenMinimumAllowed"
+        );
+        assert_eq!(
+            sanitize_pascal("HTTPValidationError"),
+            "HttpValidationError"
+        );
         assert_eq!(sanitize_snake("get_order"), "get_order");
         assert_eq!(sanitize_snake("type"), "type_");
     }

@@ -21,7 +21,10 @@ mod tests {
 
     #[test]
     fn escapes_slashes_and_tildes() {
-        assert_eq!(push("/paths", "/api/orders/{id}"), "/paths/~1api~1orders~1{id}");
+        assert_eq!(
+            push("/paths", "/api/orders/{id}"),
+            "/paths/~1api~1orders~1{id}"
+        );
         assert_eq!(escape("a~b"), "a~0b");
     }
 }

@@ -99,7 +99,15 @@ pub fn walk_schema(schema: &mut Value, pointer: &str, visit: &mut dyn FnMut(&mut
     let Value::Object(map) = schema else {
         return;
     };
-    for key in ["items", "additionalProperties", "not", "contains", "if", "then", "else"] {
+    for key in [
+        "items",
+        "additionalProperties",
+        "not",
+        "contains",
+        "if",
+        "then",
+        "else",
+    ] {
         if let Some(child @ Value::Object(_)) = map.get_mut(key) {
             walk_schema(child, &push(pointer, key), visit);
         }

@@ -19,7 +19,8 @@ pub fn parse(text: &str, path: &Path) -> Result<Value> {
         Some("yaml" | "yml")
     );
     if yaml {
-        serde_norway::from_str(text).with_context(|| format!("{} is not valid YAML", path.display()))
+        serde_norway::from_str(text)
+            .with_context(|| format!("{} is not valid YAML", path.display()))
     } else {
         serde_json::from_str(text).with_context(|| format!("{} is not valid JSON", path.display()))
     }

@@ -9,6 +9,9 @@ pub struct Target {
     pub spec: &'static str,
     /// Crate directory, relative to the workspace root.
     pub dir: &'static str,
+    /// The client's hand-written credentials type, stored in the generated `Client`
+    /// and applied to each request by the crate's `ClientHooks::pre`.
+    pub credentials: Option<&'static str>,
 }
 
 /// Every generated crate. The last one is a test fixture: a differently written
@@ -18,21 +21,25 @@ pub const TARGETS: &[Target] = &[
         crate_name: "foxreload",
         spec: "specs/foxreload/openapi.json",
         dir: "crates/foxreload",
+        credentials: Some("crate::Credentials"),
     },
     Target {
         crate_name: "mousacard",
         spec: "specs/mousacard/openapi.yaml",
         dir: "crates/mousacard",
+        credentials: Some("crate::Credentials"),
     },
     Target {
         crate_name: "cryptorefills",
         spec: "specs/cryptorefills/openapi.yaml",
         dir: "crates/cryptorefills",
+        credentials: Some("crate::Credentials"),
     },
     Target {
         crate_name: "fastapi31_fixture",
         spec: "xtask/fixtures/fastapi31/openapi.json",
         dir: "xtask/fixtures/fastapi31",
+        credentials: None,
     },
 ];
 
