@@ -432,12 +432,12 @@ pub mod types {
         }
     }
     ///Body of `pay_order`. `{"paymentProvider": null}` pays from the balance.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct PayOrderRequest {
         ///Payment provider to pay with; null pays from the account balance.
         #[serde(
             rename = "paymentProvider",
-            skip_serializing_if = "::std::option::Option::is_none"
+            deserialize_with = "::std::option::Option::deserialize"
         )]
         pub payment_provider: ::std::option::Option<::std::string::String>,
     }
@@ -1836,7 +1836,7 @@ pub mod types {
         impl ::std::default::Default for PayOrderRequest {
             fn default() -> Self {
                 Self {
-                    payment_provider: Ok(Default::default()),
+                    payment_provider: Err("no value supplied for payment_provider".to_string()),
                 }
             }
         }
