@@ -57,11 +57,25 @@ pub fn validator_at(doc: &Value, pointer: &str) -> Result<jsonschema::Validator,
         "$schema".into(),
         json!("https://json-schema.org/draft/2020-12/schema"),
     );
-    map.insert("$ref".into(), json!(format!("#{pointer}")));
+    map.insert("$ref".into(), json!(format!("#{}", fragment_encode(pointer))));
     jsonschema::options()
         .with_draft(jsonschema::Draft::Draft202012)
         .build(&root)
         .map_err(|e| format!("{pointer}: {e}"))
+}
+
+/// Percent-encodes a JSON pointer for use as a URI fragment (`{id}` -> `%7Bid%7D`).
+fn fragment_encode(pointer: &str) -> String {
+    let mut out = String::with_capacity(pointer.len());
+    for byte in pointer.bytes() {
+        let allowed = byte.is_ascii_alphanumeric() || b"-._~/!$&'()*+,;=:@".contains(&byte);
+        if allowed {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
 }
 
 /// Pointer to an operation's request or response JSON schema.

@@ -1,0 +1,105 @@
+//! MousaCard authenticates with `Authorization: Bearer <token>`. The token lives in the
+//! generated `Client` as [`Credentials`] and is added to each request by the
+//! `ClientHooks::pre` hook, so one `reqwest::Client` can be shared with other suppliers.
+
+use std::time::Duration;
+
+use progenitor_client::{ClientHooks, Error, OperationInfo};
+use reqwest::header::{AUTHORIZATION, HeaderValue};
+
+use crate::Client;
+
+/// Production base URL from the MousaCard documentation.
+pub const DEFAULT_BASE_URL: &str = "https://mousa-card.com/wp-json/mps/v1";
+
+/// The Bearer token, held as a header value marked sensitive. `Debug` never shows it.
+#[derive(Clone)]
+pub struct Credentials {
+    authorization: HeaderValue,
+}
+
+impl Credentials {
+    /// Credentials from an API token generated on the store's API page.
+    pub fn token(token: &str) -> Result<Self, ClientBuildError> {
+        let mut authorization = HeaderValue::from_str(&format!("Bearer {token}"))
+            .map_err(|_| ClientBuildError::InvalidToken)?;
+        authorization.set_sensitive(true);
+        Ok(Self { authorization })
+    }
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Credentials { token: <redacted> }")
+    }
+}
+
+/// Why a client could not be built. Never contains the token itself.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientBuildError {
+    /// The token holds characters an HTTP header cannot carry.
+    #[error("the MousaCard API token is not a valid HTTP header value")]
+    InvalidToken,
+    /// reqwest could not build the HTTP client.
+    #[error("building the HTTP client failed")]
+    Http(#[source] reqwest::Error),
+}
+
+impl ClientHooks<Credentials> for Client {
+    async fn pre<E>(
+        &self,
+        request: &mut reqwest::Request,
+        _info: &OperationInfo,
+    ) -> Result<(), Error<E>> {
+        // progenitor adds `api-version: <info.version>` to every request; suppliers
+        // document no such header, so it is not sent.
+        request.headers_mut().remove("api-version");
+        request
+            .headers_mut()
+            .insert(AUTHORIZATION, self.inner.authorization.clone());
+        Ok(())
+    }
+}
+
+impl Client {
+    /// A client for `base_url` sending the Bearer token, on its own HTTP client with
+    /// connect and read timeouts but no total timeout.
+    pub fn with_token(base_url: &str, token: &str) -> Result<Self, ClientBuildError> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .read_timeout(Duration::from_secs(30))
+            .user_agent(concat!("mousacard-rs/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(ClientBuildError::Http)?;
+        Self::with_token_and_http(base_url, token, http)
+    }
+
+    /// Like [`Client::with_token`] on an HTTP client you built (and may share).
+    pub fn with_token_and_http(
+        base_url: &str,
+        token: &str,
+        http: reqwest::Client,
+    ) -> Result<Self, ClientBuildError> {
+        Ok(Self::new_with_client(base_url, http, Credentials::token(token)?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_hides_the_token() {
+        let client = Client::with_token("http://127.0.0.1:1", "tok_secret_123").unwrap();
+        let shown = format!("{client:?}");
+        assert!(!shown.contains("tok_secret_123"), "{shown}");
+        assert!(shown.contains("<redacted>"), "{shown}");
+    }
+
+    #[test]
+    fn a_token_with_a_newline_is_refused_without_echoing_it() {
+        let err = Client::with_token("http://127.0.0.1:1", "tok\nsecret").unwrap_err();
+        assert!(!err.to_string().contains("secret"));
+    }
+}
