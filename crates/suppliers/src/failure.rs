@@ -1,0 +1,222 @@
+//! Turning a generated client's error into facts the supplier adapters interpret.
+//!
+//! Every generated error body type is `Serialize`, so a body becomes a JSON value the
+//! adapter reads with the supplier's own conventions. Success bodies that fail to decode
+//! are never quoted (they may hold delivered codes).
+
+use std::time::{Duration, SystemTime};
+
+use progenitor_client::Error as ClientError;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::error::{Error, Reconcile};
+use crate::retry::{self, Idempotency, Operation};
+
+/// Longest error-body excerpt kept for messages.
+const EXCERPT_CHARS: usize = 300;
+
+/// What went wrong with one call, before supplier-specific interpretation.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    /// An HTTP answer with an error status (or a body that says error).
+    Http {
+        /// Status code.
+        status: u16,
+        /// `Retry-After`, if sent.
+        retry_after: Option<Duration>,
+        /// The body as JSON, when it is JSON.
+        body: Option<Value>,
+        /// The start of the body as text.
+        excerpt: String,
+    },
+    /// The request failed in transit.
+    Transport {
+        /// Description without URL or body.
+        message: String,
+        /// True when no byte can have reached the server.
+        never_sent: bool,
+    },
+    /// A success status whose body did not decode. Holds the raw body for
+    /// supplier-specific checks (MousaCard's `success: false`); never displayed.
+    Undecodable {
+        /// Why, without quoting the body.
+        message: String,
+        /// The raw body.
+        body: bytes::Bytes,
+    },
+}
+
+impl Failure {
+    /// Classifies a generated client's error.
+    pub(crate) async fn from_client<E: Serialize>(err: ClientError<E>) -> Self {
+        let never_sent = retry::never_sent(&err);
+        let retry_after = retry::error_status(&err)
+            .and_then(|(_, headers)| retry::retry_after(headers, SystemTime::now()));
+        match err {
+            ClientError::ErrorResponse(response) => {
+                let status = response.status().as_u16();
+                let body = serde_json::to_value(response.into_inner()).ok();
+                let excerpt = body.as_ref().map(excerpt_of_json).unwrap_or_default();
+                Self::Http {
+                    status,
+                    retry_after,
+                    body,
+                    excerpt,
+                }
+            }
+            ClientError::UnexpectedResponse(response) => {
+                let status = response.status().as_u16();
+                match response.text().await {
+                    Ok(text) => Self::Http {
+                        status,
+                        retry_after,
+                        body: serde_json::from_str(&text).ok(),
+                        excerpt: excerpt_of(&text),
+                    },
+                    Err(_) => Self::Http {
+                        status,
+                        retry_after,
+                        body: None,
+                        excerpt: String::new(),
+                    },
+                }
+            }
+            ClientError::InvalidResponsePayload(body, err) => Self::Undecodable {
+                message: format!(
+                    "the response body did not decode ({:?} error at line {} column {})",
+                    err.classify(),
+                    err.line(),
+                    err.column()
+                ),
+                body,
+            },
+            ClientError::CommunicationError(err) | ClientError::ResponseBodyError(err) => {
+                Self::Transport {
+                    message: describe_transport(&err),
+                    never_sent,
+                }
+            }
+            ClientError::InvalidRequest(message) => Self::Transport {
+                message: format!("the request could not be built: {message}"),
+                never_sent: true,
+            },
+            ClientError::Custom(message) => Self::Transport {
+                message,
+                never_sent: true,
+            },
+            ClientError::InvalidUpgrade(_) => Self::Transport {
+                message: "unexpected protocol upgrade".into(),
+                never_sent: false,
+            },
+        }
+    }
+
+    /// The error for a failure no supplier-specific rule claimed. For a purchase, any
+    /// failure after the request may have been sent is ambiguous.
+    pub(crate) fn into_error(self, operation: Operation, reconcile: Reconcile) -> Error {
+        let supplier = operation.supplier;
+        let purchase = operation.idempotency == Idempotency::Purchase;
+        match self {
+            Self::Transport {
+                message,
+                never_sent: false,
+            } if purchase => Error::AmbiguousPurchase {
+                supplier,
+                operation: operation.name,
+                cause: message,
+                reconcile,
+            },
+            Self::Undecodable { message, .. } if purchase => Error::AmbiguousPurchase {
+                supplier,
+                operation: operation.name,
+                cause: message,
+                reconcile,
+            },
+            Self::Http { status, .. } if purchase && status >= 500 => Error::AmbiguousPurchase {
+                supplier,
+                operation: operation.name,
+                cause: format!("HTTP {status}"),
+                reconcile,
+            },
+            Self::Transport { message, .. } => Error::Transport { supplier, message },
+            Self::Undecodable { message, .. } => Error::UnexpectedResponse {
+                supplier,
+                status: 200,
+                excerpt: message,
+            },
+            Self::Http {
+                status: 429,
+                retry_after,
+                ..
+            } => Error::RateLimited {
+                supplier,
+                retry_after,
+            },
+            Self::Http {
+                status, excerpt, ..
+            } => Error::UnexpectedResponse {
+                supplier,
+                status,
+                excerpt,
+            },
+        }
+    }
+}
+
+fn describe_transport(err: &reqwest::Error) -> String {
+    // reqwest's Display includes the URL; keep only the kind and the root cause.
+    let kind = if err.is_connect() {
+        "could not connect"
+    } else if err.is_timeout() {
+        "timed out"
+    } else if err.is_body() || err.is_decode() {
+        "the response body was cut off"
+    } else {
+        "the connection failed"
+    };
+    let mut source = std::error::Error::source(err);
+    let mut root = None;
+    while let Some(cause) = source {
+        root = Some(cause.to_string());
+        source = cause.source();
+    }
+    match root {
+        Some(root) => format!("{kind}: {root}"),
+        None => kind.to_owned(),
+    }
+}
+
+fn excerpt_of(text: &str) -> String {
+    let trimmed = text.trim();
+    match trimmed.char_indices().nth(EXCERPT_CHARS) {
+        Some((cut, _)) => format!("{}...", &trimmed[..cut]),
+        None => trimmed.to_owned(),
+    }
+}
+
+fn excerpt_of_json(value: &Value) -> String {
+    excerpt_of(&value.to_string())
+}
+
+/// `detail`/`message`-style text from a JSON error body.
+pub(crate) fn text_at(body: &Option<Value>, pointer: &str) -> Option<String> {
+    match body.as_ref()?.pointer(pointer)? {
+        Value::String(s) => Some(s.clone()),
+        Value::Null => None,
+        other => Some(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn excerpts_are_bounded() {
+        let long = "x".repeat(1000);
+        let cut = excerpt_of(&long);
+        assert_eq!(cut.len(), EXCERPT_CHARS + 3);
+        assert_eq!(excerpt_of("  short \n"), "short");
+    }
+}

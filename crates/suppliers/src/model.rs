@@ -1,0 +1,318 @@
+//! One order model for all three suppliers.
+
+use std::fmt;
+
+use rust_decimal::Decimal;
+
+/// Which supplier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum SupplierId {
+    /// FoxReload.
+    FoxReload,
+    /// MousaCard.
+    MousaCard,
+    /// Cryptorefills.
+    Cryptorefills,
+}
+
+impl SupplierId {
+    /// All three.
+    pub const ALL: [SupplierId; 3] = [Self::FoxReload, Self::MousaCard, Self::Cryptorefills];
+
+    /// Lowercase name, as on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::FoxReload => "foxreload",
+            Self::MousaCard => "mousacard",
+            Self::Cryptorefills => "cryptorefills",
+        }
+    }
+}
+
+impl fmt::Display for SupplierId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for SupplierId {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|id| id.as_str().eq_ignore_ascii_case(s))
+            .ok_or_else(|| {
+                format!("unknown supplier {s:?}: expected foxreload, mousacard or cryptorefills")
+            })
+    }
+}
+
+/// An order's state, the same words for every supplier. The supplier's own value is
+/// kept beside it in [`Order::supplier_status`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OrderStatus {
+    /// Created, not started (MousaCard `pending`, Cryptorefills `Created`).
+    Pending,
+    /// Waiting for the buyer's payment (FoxReload `active`, Cryptorefills
+    /// `WaitingForPayment`, `PaymentStarted`, `PartialPaymentStarted`).
+    AwaitingPayment,
+    /// Paid and being fulfilled.
+    Processing,
+    /// Fulfilled: codes or account details are available.
+    Completed,
+    /// Not fulfilled.
+    Failed,
+    /// Cancelled (MousaCard `cancelled`, Cryptorefills `Canceled`).
+    Cancelled,
+    /// The payment window closed (Cryptorefills `Expired`).
+    Expired,
+    /// Money returned (Cryptorefills `Refunded`).
+    Refunded,
+    /// A value this SDK does not know yet.
+    Unknown,
+}
+
+impl OrderStatus {
+    /// snake_case name, as in the CLI's JSON output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::AwaitingPayment => "awaiting_payment",
+            Self::Processing => "processing",
+            Self::Completed => "completed",
+            Self::Failed => "failed",
+            Self::Cancelled => "cancelled",
+            Self::Expired => "expired",
+            Self::Refunded => "refunded",
+            Self::Unknown => "unknown",
+        }
+    }
+
+    /// True once the order cannot change any more.
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            Self::Completed | Self::Failed | Self::Cancelled | Self::Expired | Self::Refunded
+        )
+    }
+
+    /// FoxReload's `active`, `paid`, `processing`, `completed`, `failed`.
+    pub fn from_foxreload(status: &foxreload::types::OrderStatus) -> Self {
+        use foxreload::types::OrderStatus as S;
+        match status {
+            S::Active => Self::AwaitingPayment,
+            S::Paid | S::Processing => Self::Processing,
+            S::Completed => Self::Completed,
+            S::Failed => Self::Failed,
+            S::Unknown(_) => Self::Unknown,
+        }
+    }
+
+    /// MousaCard's `pending`, `processing`, `completed`, `rejected`, `cancelled`.
+    pub fn from_mousacard(status: &str) -> Self {
+        match status {
+            "pending" => Self::Pending,
+            "processing" => Self::Processing,
+            "completed" => Self::Completed,
+            "rejected" => Self::Failed,
+            "cancelled" => Self::Cancelled,
+            _ => Self::Unknown,
+        }
+    }
+
+    /// Cryptorefills' order states.
+    pub fn from_cryptorefills(status: &cryptorefills::types::OrderState) -> Self {
+        use cryptorefills::types::OrderState as S;
+        match status {
+            S::Created => Self::Pending,
+            S::WaitingForPayment | S::PaymentStarted | S::PartialPaymentStarted => {
+                Self::AwaitingPayment
+            }
+            S::PaymentReceived | S::WaitingForDelivery | S::WaitingForManualAction => {
+                Self::Processing
+            }
+            S::Done => Self::Completed,
+            S::PaymentFailed | S::PaymentSetupFailed => Self::Failed,
+            S::Expired => Self::Expired,
+            S::Canceled => Self::Cancelled,
+            S::Refunded => Self::Refunded,
+            S::Unknown(_) => Self::Unknown,
+        }
+    }
+}
+
+impl fmt::Display for OrderStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What an order delivered. `Debug` redacts every secret.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct Delivery {
+    /// Codes, keys or PINs.
+    pub codes: Vec<String>,
+    /// Account details of a subscription (MousaCard).
+    pub account: Option<SubscriptionAccount>,
+}
+
+impl Delivery {
+    /// True when nothing was delivered (yet).
+    pub fn is_empty(&self) -> bool {
+        self.codes.is_empty() && self.account.is_none()
+    }
+}
+
+impl fmt::Debug for Delivery {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Delivery")
+            .field("codes", &format_args!("<{} redacted>", self.codes.len()))
+            .field("account", &self.account.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+/// A subscription's account details. `Debug` shows none of them.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct SubscriptionAccount {
+    /// Login email.
+    pub email: Option<String>,
+    /// Password.
+    pub password: Option<String>,
+    /// Where to log in.
+    pub url: Option<String>,
+    /// Notes (validity...).
+    pub notes: Option<String>,
+}
+
+impl fmt::Debug for SubscriptionAccount {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SubscriptionAccount { <redacted> }")
+    }
+}
+
+/// An order, from any supplier.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Order {
+    /// Which supplier.
+    pub supplier: SupplierId,
+    /// The supplier's order id.
+    pub id: String,
+    /// Normalised status.
+    pub status: OrderStatus,
+    /// The supplier's own status value.
+    pub supplier_status: String,
+    /// Total price, when known.
+    pub total: Option<Decimal>,
+    /// Currency of `total` (code or symbol, as the supplier sends it).
+    pub currency: Option<String>,
+    /// What was delivered.
+    pub delivery: Delivery,
+    /// Cryptorefills: the wallet address to pay and the exact coin amount.
+    pub payment: Option<CryptoPayment>,
+}
+
+/// Where and how much to pay for a crypto order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CryptoPayment {
+    /// Wallet address.
+    pub address: String,
+    /// Exact amount of `coin`.
+    pub amount: Option<Decimal>,
+    /// Coin, e.g. USDC.
+    pub coin: Option<String>,
+    /// Network, e.g. Solana.
+    pub network: Option<String>,
+}
+
+/// A product, from any supplier's catalog.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Product {
+    /// Which supplier.
+    pub supplier: SupplierId,
+    /// The id to order with.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Unit price, when the supplier gives one.
+    pub price: Option<Decimal>,
+    /// Currency of `price`.
+    pub currency: Option<String>,
+    /// Whether it can be bought now.
+    pub available: bool,
+    /// Quantity bounds, when known.
+    pub min_quantity: Option<u64>,
+    /// Quantity bounds, when known.
+    pub max_quantity: Option<u64>,
+}
+
+/// An account balance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Balance {
+    /// Which supplier.
+    pub supplier: SupplierId,
+    /// Amount.
+    pub amount: Decimal,
+    /// Currency code or symbol.
+    pub currency: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_documented_state_maps() {
+        use cryptorefills::types::OrderState;
+        use foxreload::types::OrderStatus as Fox;
+        for value in Fox::KNOWN {
+            assert_ne!(
+                OrderStatus::from_foxreload(&Fox::from(*value)),
+                OrderStatus::Unknown,
+                "{value}"
+            );
+        }
+        for value in [
+            "pending",
+            "processing",
+            "completed",
+            "rejected",
+            "cancelled",
+        ] {
+            assert_ne!(
+                OrderStatus::from_mousacard(value),
+                OrderStatus::Unknown,
+                "{value}"
+            );
+        }
+        for value in OrderState::KNOWN {
+            assert_ne!(
+                OrderStatus::from_cryptorefills(&OrderState::from(*value)),
+                OrderStatus::Unknown,
+                "{value}"
+            );
+        }
+        assert_eq!(
+            OrderStatus::from_cryptorefills(&OrderState::from("Teleported")),
+            OrderStatus::Unknown
+        );
+    }
+
+    #[test]
+    fn delivery_debug_redacts_codes_and_accounts() {
+        let delivery = Delivery {
+            codes: vec!["ABCD-1234".into()],
+            account: Some(SubscriptionAccount {
+                email: Some("a@b.c".into()),
+                password: Some("hunter2".into()),
+                url: None,
+                notes: None,
+            }),
+        };
+        let shown = format!("{delivery:?}");
+        assert!(
+            !shown.contains("ABCD") && !shown.contains("hunter2") && !shown.contains("a@b.c"),
+            "{shown}"
+        );
+    }
+}

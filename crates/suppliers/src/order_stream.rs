@@ -1,0 +1,175 @@
+//! Following an order as a stream of updates: Server-Sent Events first, polling when
+//! the stream cannot be opened (the Cryptorefills tracking rules, seed 004 sections 9a/9b).
+//!
+//! - Each `message` event carries the order JSON; one that does not decode is skipped
+//!   (as the documented client's `safeParse` does).
+//! - A `stop` event ends the stream for good, as does a terminal order.
+//! - A stream that breaks is reopened after 1 s, doubling to 30 s; the delay resets after
+//!   a good event.
+//! - When the stream cannot be opened, the order is polled every 5-10 s instead.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use eventsource_stream::Eventsource;
+use futures::{Stream, StreamExt};
+use serde::de::DeserializeOwned;
+
+use crate::waiter::Clock;
+
+/// Timings of [`track`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TrackConfig {
+    /// First reconnect delay after the stream breaks.
+    pub reconnect_min: Duration,
+    /// Cap of the doubling reconnect delay.
+    pub reconnect_max: Duration,
+    /// Polling interval bounds when the stream cannot be opened (jittered between).
+    pub poll_min: Duration,
+    /// Polling interval bounds when the stream cannot be opened (jittered between).
+    pub poll_max: Duration,
+}
+
+impl Default for TrackConfig {
+    fn default() -> Self {
+        Self {
+            reconnect_min: Duration::from_secs(1),
+            reconnect_max: Duration::from_secs(30),
+            poll_min: Duration::from_secs(5),
+            poll_max: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Bytes of an SSE response body.
+pub type EventBytes = Pin<Box<dyn Stream<Item = Result<Bytes, reqwest::Error>> + Send>>;
+
+type BoxFuture<'a, T> = Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
+/// Where updates come from: opening the event stream, and polling the order.
+pub trait OrderSource<T, E>: Send + Sync {
+    /// Opens the SSE stream; an error means it cannot be opened (fall back to polling).
+    fn open(&self) -> BoxFuture<'_, Result<EventBytes, E>>;
+    /// Fetches the order once.
+    fn poll(&self) -> BoxFuture<'_, Result<T, E>>;
+}
+
+enum State {
+    Connect {
+        delay: Duration,
+        wait: Option<Duration>,
+    },
+    Streaming {
+        events: Pin<Box<dyn Stream<Item = Result<eventsource_stream::Event, String>> + Send>>,
+        delay: Duration,
+    },
+    Polling {
+        wait: Option<Duration>,
+    },
+    Done,
+}
+
+/// Streams every update of one order until `stop`, a terminal order, or an error from
+/// polling (which ends the stream after being yielded).
+pub fn track<T, E>(
+    source: Arc<dyn OrderSource<T, E>>,
+    is_terminal: fn(&T) -> bool,
+    config: TrackConfig,
+    clock: Arc<dyn Clock>,
+) -> impl Stream<Item = Result<T, E>> + Send
+where
+    T: DeserializeOwned + Send + 'static,
+    E: Send + 'static,
+{
+    let start = State::Connect {
+        delay: config.reconnect_min,
+        wait: None,
+    };
+    futures::stream::unfold(start, move |mut state| {
+        let source = source.clone();
+        let clock = clock.clone();
+        async move {
+            loop {
+                state = match state {
+                    State::Done => return None,
+                    State::Connect { delay, wait } => {
+                        if let Some(wait) = wait {
+                            clock.sleep(wait).await;
+                        }
+                        match source.open().await {
+                            Ok(bytes) => State::Streaming {
+                                events: bytes
+                                    .eventsource()
+                                    .map(|e| e.map_err(|e| e.to_string()))
+                                    .boxed(),
+                                delay,
+                            },
+                            Err(_) => {
+                                tracing::info!("order event stream unavailable; polling instead");
+                                State::Polling { wait: None }
+                            }
+                        }
+                    }
+                    State::Streaming { mut events, delay } => match events.next().await {
+                        Some(Ok(event)) if event.event == "stop" => return None,
+                        Some(Ok(event)) if event.event == "message" || event.event.is_empty() => {
+                            match serde_json::from_str::<T>(&event.data) {
+                                Ok(order) => {
+                                    let next = if is_terminal(&order) {
+                                        State::Done
+                                    } else {
+                                        // A good event: the next break reconnects quickly again.
+                                        State::Streaming {
+                                            events,
+                                            delay: config.reconnect_min,
+                                        }
+                                    };
+                                    return Some((Ok(order), next));
+                                }
+                                Err(err) => {
+                                    tracing::warn!(error = %err, "skipping an order event that does not decode");
+                                    State::Streaming { events, delay }
+                                }
+                            }
+                        }
+                        Some(Ok(_other_event)) => State::Streaming { events, delay },
+                        // Broken, or ended without `stop`: reopen after the current
+                        // delay, doubling it for the next time.
+                        Some(Err(_)) | None => {
+                            tracing::info!(
+                                retry_in_ms = delay.as_millis() as u64,
+                                "order event stream broke; reconnecting"
+                            );
+                            State::Connect {
+                                delay: (delay * 2).min(config.reconnect_max),
+                                wait: Some(delay),
+                            }
+                        }
+                    },
+                    State::Polling { wait } => {
+                        if let Some(wait) = wait {
+                            clock.sleep(wait).await;
+                        }
+                        let next_wait = config.poll_min
+                            + (config.poll_max - config.poll_min).mul_f64(fastrand::f64());
+                        match source.poll().await {
+                            Ok(order) => {
+                                let next = if is_terminal(&order) {
+                                    State::Done
+                                } else {
+                                    State::Polling {
+                                        wait: Some(next_wait),
+                                    }
+                                };
+                                return Some((Ok(order), next));
+                            }
+                            Err(err) => return Some((Err(err), State::Done)),
+                        }
+                    }
+                };
+            }
+        }
+    })
+}

@@ -1,0 +1,231 @@
+//! The one retry layer for all three clients.
+//!
+//! Every generated call goes through [`send`], which knows whether the request is safe
+//! to repeat. Read-only requests retry on connect errors, dropped connections, 429 and
+//! 502/503/504 with full-jitter exponential backoff (backon's schedule, bounded in
+//! attempts and total time) and honour `Retry-After`. A purchase is sent exactly once:
+//! only a connect error, which proves no byte reached the server, is retried.
+
+use std::future::Future;
+use std::time::{Duration, SystemTime};
+
+use backon::{BackoffBuilder, ExponentialBuilder, Retryable};
+use progenitor_client::{Error as ClientError, ResponseValue};
+use reqwest::StatusCode;
+use reqwest::header::{HeaderMap, RETRY_AFTER};
+use tokio::time::Instant;
+use tracing::Instrument;
+
+use crate::model::SupplierId;
+
+/// Whether a request may be sent more than once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Idempotency {
+    /// Reads, status checks, validations: repeat freely.
+    Safe,
+    /// Buys something: never repeat once bytes may have reached the server.
+    Purchase,
+}
+
+/// Bounds of the retry layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts in all, the first included.
+    pub max_attempts: u32,
+    /// Base delay of the exponential schedule.
+    pub min_delay: Duration,
+    /// Cap of any one computed delay (a longer `Retry-After` is still honoured).
+    pub max_delay: Duration,
+    /// Total time across attempts and sleeps; a retry that would end later is not made.
+    pub max_elapsed: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_attempts: 4,
+            min_delay: Duration::from_millis(200),
+            max_delay: Duration::from_secs(10),
+            max_elapsed: Duration::from_secs(30),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// No retries at all.
+    pub fn never() -> Self {
+        Self {
+            max_attempts: 1,
+            ..Self::default()
+        }
+    }
+}
+
+/// Names a request in traces and errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Operation {
+    /// Which supplier.
+    pub supplier: SupplierId,
+    /// The spec's operationId.
+    pub name: &'static str,
+    /// Whether it may be repeated.
+    pub idempotency: Idempotency,
+}
+
+/// `Retry-After` as seconds or an HTTP-date, relative to `now`.
+pub fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+/// The status and headers of an HTTP error answer, whatever form the client gave it.
+pub fn error_status<E>(err: &ClientError<E>) -> Option<(StatusCode, &HeaderMap)> {
+    match err {
+        ClientError::ErrorResponse(response) => Some((response.status(), response.headers())),
+        ClientError::UnexpectedResponse(response) => Some((response.status(), response.headers())),
+        _ => None,
+    }
+}
+
+/// True if no byte of the request can have reached the server.
+pub fn never_sent<E>(err: &ClientError<E>) -> bool {
+    match err {
+        ClientError::CommunicationError(e) => e.is_connect() || e.is_builder(),
+        ClientError::InvalidRequest(_) | ClientError::Custom(_) => true,
+        _ => false,
+    }
+}
+
+/// Whether `err` is worth another attempt of a request with this idempotency.
+pub fn is_transient<E>(err: &ClientError<E>, idempotency: Idempotency) -> bool {
+    match idempotency {
+        Idempotency::Purchase => {
+            matches!(err, ClientError::CommunicationError(e) if e.is_connect())
+        }
+        Idempotency::Safe => match err {
+            ClientError::CommunicationError(_) | ClientError::ResponseBodyError(_) => true,
+            _ => error_status(err)
+                .is_some_and(|(status, _)| matches!(status.as_u16(), 429 | 502 | 503 | 504)),
+        },
+    }
+}
+
+/// Sends a request built by `call` (called once per attempt), retrying as the
+/// operation's idempotency allows, inside a tracing span naming supplier, operation,
+/// attempt and status. Never logs headers or bodies.
+pub async fn send<T, E, F, Fut>(
+    policy: &RetryPolicy,
+    operation: Operation,
+    mut call: F,
+) -> Result<ResponseValue<T>, ClientError<E>>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<ResponseValue<T>, ClientError<E>>>,
+{
+    let started = Instant::now();
+    let schedule = ExponentialBuilder::default()
+        .with_min_delay(policy.min_delay)
+        .with_max_delay(policy.max_delay)
+        .with_max_times(policy.max_attempts.saturating_sub(1) as usize)
+        .build();
+    let mut attempt = 0u32;
+    let attempt_once = || {
+        attempt += 1;
+        let span = tracing::info_span!(
+            "supplier_request",
+            supplier = operation.supplier.as_str(),
+            operation = operation.name,
+            attempt,
+            status = tracing::field::Empty,
+        );
+        let request = call();
+        async move {
+            let result = request.await;
+            let status = match &result {
+                Ok(response) => Some(response.status()),
+                Err(err) => error_status(err).map(|(s, _)| s),
+            };
+            let span = tracing::Span::current();
+            if let Some(status) = status {
+                span.record("status", status.as_u16());
+            }
+            match &result {
+                Ok(_) => tracing::debug!("request succeeded"),
+                Err(err) => tracing::debug!(error = %ErrorKind(err), "request failed"),
+            }
+            result
+        }
+        .instrument(span)
+    };
+    attempt_once
+        .retry(schedule)
+        .sleep(tokio::time::sleep)
+        .when(|err| is_transient(err, operation.idempotency))
+        .adjust(|err, backoff| {
+            // Full jitter: anywhere between zero and the schedule's delay...
+            let jittered = backoff?.mul_f64(fastrand::f64());
+            // ...but never sooner than the server asked.
+            let asked = error_status(err).and_then(|(_, h)| retry_after(h, SystemTime::now()));
+            let delay = asked.map_or(jittered, |asked| asked.max(jittered));
+            (started.elapsed() + delay <= policy.max_elapsed).then_some(delay)
+        })
+        .notify(|err, delay| {
+            tracing::info!(
+                supplier = operation.supplier.as_str(),
+                operation = operation.name,
+                error = %ErrorKind(err),
+                delay_ms = delay.as_millis() as u64,
+                "retrying",
+            );
+        })
+        .await
+}
+
+/// An error described without its body (bodies may carry codes or account details).
+struct ErrorKind<'a, E>(&'a ClientError<E>);
+
+impl<E> std::fmt::Display for ErrorKind<'_, E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            ClientError::CommunicationError(e) if e.is_connect() => f.write_str("connect error"),
+            ClientError::CommunicationError(e) if e.is_timeout() => f.write_str("timeout"),
+            ClientError::CommunicationError(_) => f.write_str("connection error"),
+            ClientError::ResponseBodyError(_) => f.write_str("response body cut off"),
+            ClientError::InvalidResponsePayload(..) => f.write_str("undecodable response"),
+            ClientError::InvalidRequest(_) => f.write_str("invalid request"),
+            ClientError::InvalidUpgrade(_) => f.write_str("invalid upgrade"),
+            ClientError::Custom(_) => f.write_str("hook error"),
+            ClientError::ErrorResponse(r) => write!(f, "HTTP {}", r.status()),
+            ClientError::UnexpectedResponse(r) => write!(f, "HTTP {}", r.status()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    #[test]
+    fn retry_after_in_seconds_and_http_date() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let mut headers = HeaderMap::new();
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("7"));
+        assert_eq!(retry_after(&headers, now), Some(Duration::from_secs(7)));
+
+        let later = httpdate::fmt_http_date(now + Duration::from_secs(42));
+        headers.insert(RETRY_AFTER, HeaderValue::from_str(&later).unwrap());
+        assert_eq!(retry_after(&headers, now), Some(Duration::from_secs(42)));
+
+        let past = httpdate::fmt_http_date(now - Duration::from_secs(5));
+        headers.insert(RETRY_AFTER, HeaderValue::from_str(&past).unwrap());
+        assert_eq!(retry_after(&headers, now), Some(Duration::ZERO));
+
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
+        assert_eq!(retry_after(&headers, now), None);
+    }
+}
