@@ -57,7 +57,10 @@ pub fn validator_at(doc: &Value, pointer: &str) -> Result<jsonschema::Validator,
         "$schema".into(),
         json!("https://json-schema.org/draft/2020-12/schema"),
     );
-    map.insert("$ref".into(), json!(format!("#{}", fragment_encode(pointer))));
+    map.insert(
+        "$ref".into(),
+        json!(format!("#{}", fragment_encode(pointer))),
+    );
     jsonschema::options()
         .with_draft(jsonschema::Draft::Draft202012)
         .build(&root)
