@@ -119,7 +119,10 @@ impl Client {
     /// A client for `base_url` sending the partner headers, on its own HTTP client with
     /// connect and read timeouts but no total timeout: `subscribe_order` streams for as
     /// long as an order takes.
-    pub fn with_partner(base_url: &str, partner: &PartnerHeaders) -> Result<Self, ClientBuildError> {
+    pub fn with_partner(
+        base_url: &str,
+        partner: &PartnerHeaders,
+    ) -> Result<Self, ClientBuildError> {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .read_timeout(Duration::from_secs(90))
@@ -135,7 +138,11 @@ impl Client {
         partner: &PartnerHeaders,
         http: reqwest::Client,
     ) -> Result<Self, ClientBuildError> {
-        Ok(Self::new_with_client(base_url, http, Credentials::partner(partner)?))
+        Ok(Self::new_with_client(
+            base_url,
+            http,
+            Credentials::partner(partner)?,
+        ))
     }
 }
 

@@ -81,7 +81,11 @@ impl Client {
         token: &str,
         http: reqwest::Client,
     ) -> Result<Self, ClientBuildError> {
-        Ok(Self::new_with_client(base_url, http, Credentials::token(token)?))
+        Ok(Self::new_with_client(
+            base_url,
+            http,
+            Credentials::token(token)?,
+        ))
     }
 }
 
