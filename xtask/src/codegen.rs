@@ -143,16 +143,15 @@ fn one_doc_line_per_attr(tokens: TokenStream) -> TokenStream {
     while i < tokens.len() {
         if let (TokenTree::Punct(hash), Some(TokenTree::Group(group))) =
             (&tokens[i], tokens.get(i + 1))
+            && hash.as_char() == '#'
+            && group.delimiter() == Delimiter::Bracket
+            && let Some(lines) = doc_lines(group.stream())
         {
-            if hash.as_char() == '#' && group.delimiter() == Delimiter::Bracket {
-                if let Some(lines) = doc_lines(group.stream()) {
-                    for line in lines {
-                        out.extend(quote::quote!(#[doc = #line]));
-                    }
-                    i += 2;
-                    continue;
-                }
+            for line in lines {
+                out.extend(quote::quote!(#[doc = #line]));
             }
+            i += 2;
+            continue;
         }
         out.push(match &tokens[i] {
             TokenTree::Group(group) => {

@@ -69,10 +69,10 @@ fn downconvert_schema(schema: &mut Value) {
     }
     type_array_to_nullable(map);
     if let Some(value) = map.remove("const") {
-        if !map.contains_key("type") {
-            if let Some(t) = json_type_of(&value) {
-                map.insert("type".into(), json!(t));
-            }
+        if !map.contains_key("type")
+            && let Some(t) = json_type_of(&value)
+        {
+            map.insert("type".into(), json!(t));
         }
         map.insert("enum".into(), json!([value]));
     }
@@ -85,10 +85,10 @@ fn downconvert_schema(schema: &mut Value) {
             map.insert(exclusive.into(), Value::Bool(true));
         }
     }
-    if let Some(Value::Array(examples)) = map.remove("examples") {
-        if let Some(first) = examples.into_iter().next() {
-            map.entry("example").or_insert(first);
-        }
+    if let Some(Value::Array(examples)) = map.remove("examples")
+        && let Some(first) = examples.into_iter().next()
+    {
+        map.entry("example").or_insert(first);
     }
     if let Some(encoding) = map.remove("contentEncoding") {
         map.remove("contentMediaType");

@@ -132,15 +132,15 @@ fn check_external_refs(doc: &Value, pointer: &str, report: &mut impl FnMut(Strin
             for (key, value) in map {
                 let here = push(pointer, key);
                 if key == "$ref" {
-                    if let Some(target) = value.as_str() {
-                        if !target.starts_with("#/components/") {
-                            report(
-                                here,
-                                format!(
-                                    "{target:?}: only local references into #/components are supported"
-                                ),
-                            );
-                        }
+                    if let Some(target) = value.as_str()
+                        && !target.starts_with("#/components/")
+                    {
+                        report(
+                            here,
+                            format!(
+                                "{target:?}: only local references into #/components are supported"
+                            ),
+                        );
                     }
                 } else {
                     check_external_refs(value, &here, report);
@@ -228,13 +228,13 @@ fn check_parameters(
         }
     }
     for segment in path.split('/') {
-        if let Some(name) = segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-            if !in_path.contains(name) {
-                report(
-                    push("/paths", path),
-                    format!("{{{name}}} is in the path but not declared as a path parameter"),
-                );
-            }
+        if let Some(name) = segment.strip_prefix('{').and_then(|s| s.strip_suffix('}'))
+            && !in_path.contains(name)
+        {
+            report(
+                push("/paths", path),
+                format!("{{{name}}} is in the path but not declared as a path parameter"),
+            );
         }
     }
 }

@@ -93,10 +93,10 @@ fn is_money(schema: &Value) -> bool {
 fn optional_parameters_not_nullable(doc: &mut Value) {
     let mut fix = |parameter: &mut Value| {
         let required = parameter.get("required") == Some(&Value::Bool(true));
-        if let Some(schema) = parameter.get_mut("schema").and_then(Value::as_object_mut) {
-            if !required {
-                schema.remove("nullable");
-            }
+        if let Some(schema) = parameter.get_mut("schema").and_then(Value::as_object_mut)
+            && !required
+        {
+            schema.remove("nullable");
         }
     };
     if let Some(Value::Object(parameters)) = doc.pointer_mut("/components/parameters") {
