@@ -196,7 +196,7 @@ fn add_open_enums(file: &mut syn::File, enums: &[OpenEnum]) -> Result<()> {
         })
         .ok_or_else(|| anyhow!("progenitor output has no `types` module"))?;
     for open_enum in enums {
-        let items: syn::File = syn::parse2(open_enums::tokens(open_enum))?;
+        let items: syn::File = syn::parse2(one_doc_line_per_attr(open_enums::tokens(open_enum)))?;
         // Before the nested `builder`/`defaults` modules, after the type list's start.
         types.1.extend(items.items);
     }

@@ -25,6 +25,9 @@ fn generation_is_deterministic() {
         "money is not Decimal"
     );
     assert!(!first.client.contains("deny_unknown_fields"));
+    // Multi-line docs as block comments indent progenitor's ```ignore examples into
+    // code blocks that rustdoc would try to run.
+    assert!(!first.client.contains("/**"), "block doc comments in the output");
 }
 
 fn spec_with_get(responses: Value) -> Value {

@@ -3064,11 +3064,10 @@ pub mod types {
             }
         }
     }
-    /**Known values of `HttpError.detail` (top-level HTTP errors). `detail` stays a plain
-    string; parse it into this enum to recognise them.
-    - `SUSPENDED_COIN`: the selected coin is temporarily suspended.
-    - `SUSPENDED_NETWORK`: the selected network is temporarily suspended.
-    */
+    ///Known values of `HttpError.detail` (top-level HTTP errors). `detail` stays a plain
+    ///string; parse it into this enum to recognise them.
+    ///- `SUSPENDED_COIN`: the selected coin is temporarily suspended.
+    ///- `SUSPENDED_NETWORK`: the selected network is temporarily suspended.
     ///
     /// Open: a value this client does not know decodes as `Unknown` with the raw string.
     #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -3158,23 +3157,22 @@ pub mod types {
             deserializer.deserialize_str(Visitor)
         }
     }
-    /**Order status. Typical flow `WaitingForPayment -> WaitingForDelivery -> Done`.
-    Meanings below beyond that flow are read from the names.
-    - `Created`: recorded; payment details not assigned yet.
-    - `WaitingForPayment`: waiting for the user to pay `coin_amount` to `wallet_address`
-      within the 30-minute payment window.
-    - `PaymentStarted`: a payment was seen on chain, not yet confirmed.
-    - `PartialPaymentStarted`: a payment below `coin_amount` was seen.
-    - `PaymentReceived`: the full payment is confirmed.
-    - `WaitingForDelivery`: paid; products are being delivered.
-    - `WaitingForManualAction`: delivery needs manual handling by Cryptorefills.
-    - `Done`: delivered; codes are in `deliveries[].codes`. Final.
-    - `Expired`: the payment window closed without full payment. Final.
-    - `Canceled`: the order was canceled. Final.
-    - `PaymentFailed`: the payment failed. Final.
-    - `PaymentSetupFailed`: the payment could not be set up (no wallet address). Final.
-    - `Refunded`: the payment was refunded. Final.
-    */
+    ///Order status. Typical flow `WaitingForPayment -> WaitingForDelivery -> Done`.
+    ///Meanings below beyond that flow are read from the names.
+    ///- `Created`: recorded; payment details not assigned yet.
+    ///- `WaitingForPayment`: waiting for the user to pay `coin_amount` to `wallet_address`
+    ///  within the 30-minute payment window.
+    ///- `PaymentStarted`: a payment was seen on chain, not yet confirmed.
+    ///- `PartialPaymentStarted`: a payment below `coin_amount` was seen.
+    ///- `PaymentReceived`: the full payment is confirmed.
+    ///- `WaitingForDelivery`: paid; products are being delivered.
+    ///- `WaitingForManualAction`: delivery needs manual handling by Cryptorefills.
+    ///- `Done`: delivered; codes are in `deliveries[].codes`. Final.
+    ///- `Expired`: the payment window closed without full payment. Final.
+    ///- `Canceled`: the order was canceled. Final.
+    ///- `PaymentFailed`: the payment failed. Final.
+    ///- `PaymentSetupFailed`: the payment could not be set up (no wallet address). Final.
+    ///- `Refunded`: the payment was refunded. Final.
     ///
     /// Open: a value this client does not know decodes as `Unknown` with the raw string.
     #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -3324,9 +3322,8 @@ pub mod types {
             deserializer.deserialize_str(Visitor)
         }
     }
-    /**How an order is paid.
-    - `via`: pay through a payment via (`payment_via`, `coin`, `network`).
-    */
+    ///How an order is paid.
+    ///- `via`: pay through a payment via (`payment_via`, `coin`, `network`).
     ///
     /// Open: a value this client does not know decodes as `Unknown` with the raw string.
     #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -3412,53 +3409,52 @@ pub mod types {
             deserializer.deserialize_str(Visitor)
         }
     }
-    /**Why an order does not validate (vendor spelling kept).
-
-    Order amount & limits:
-    - `AMOUNT_LESS_THEN_MINIMUM_ALLOWED`: order total is below the minimum coin amount
-      allowed.
-    - `MAXIMUM_AMOUNT_PER_ORDER_EXCEEDED`: order total exceeds the per-order maximum.
-    - `DAILY_SPENDING_LIMIT_EXCEEDED`: user has hit the daily spending limit for their
-      tier.
-    - `MONTHLY_SPENDING_LIMIT_EXCEEDED`: user has hit the monthly spending limit for
-      their tier.
-    - `PRODUCT_COUNT_EXCEEDED`: cart contains more products than the per-order maximum.
-    - `MULTIPLE_LIMITED_PRODUCT_SAME_ORDER`: order contains more than one rate-limited
-      product.
-
-    Product availability:
-    - `NOT_AVAILABLE_PRODUCT`: product is no longer in the catalogue.
-    - `OUT_OF_STOCK`: product is currently out of stock.
-    - `NOT_ACTIVE`: product is inactive or paused.
-    - `INVALID_BENEFICIARY_ACCOUNT`: beneficiary account is invalid, e.g. phone number
-      for a mobile topup or email for a gift card.
-
-    Payment method & network:
-    - `NOT_ALLOWED_PAYMENT_VIA`: selected payment_via is not allowed for this order;
-      `moreDetails` lists allowed kinds.
-    - `UNSUPPORTED_PROTOCOL_COIN_COMBINATION`: chosen protocol + coin pair is not
-      supported; `moreDetails` lists supported combinations.
-
-    Authentication:
-    - `LOGIN_REQUIRED`: one or more products require a signed-in user.
-    - `COUPON_REQUIRES_LOGIN`: the coupon can only be redeemed by a signed-in user.
-
-    Coupon codes:
-    - `COUPON_NOT_FOUND`: coupon code does not exist.
-    - `COUPON_NOT_ACTIVE`: coupon is not yet active.
-    - `COUPON_ALREADY_SPENT`: coupon has already been redeemed by this user.
-    - `COUPON_MAX_USAGE_REACHED`: coupon has reached its overall usage cap.
-    - `COUPON_EXPIRED`: coupon is past its validity date.
-    - `COUPON_BELOW_MIN_AMOUNT`: order total is below the coupon's minimum amount.
-    - `COUPON_NOT_VALID_FOR_USER`: coupon is not valid for this user.
-    - `COUPON_NOT_VALID_FOR_CATEGORY`: coupon does not apply to the selected product
-      categories.
-    - `COUPON_NOT_VALID_FOR_KIND`: coupon does not apply to the selected product kind.
-    - `COUPON_NOT_VALID_FOR_BRAND`: coupon does not apply to the selected brands.
-    - `COUPON_NOT_VALID_FOR_COUNTRY`: coupon is not valid in the order country.
-    - `COUPON_NOT_VALID_FOR_STORE`: coupon is not valid for the requested store or
-      region.
-    */
+    ///Why an order does not validate (vendor spelling kept).
+    ///
+    ///Order amount & limits:
+    ///- `AMOUNT_LESS_THEN_MINIMUM_ALLOWED`: order total is below the minimum coin amount
+    ///  allowed.
+    ///- `MAXIMUM_AMOUNT_PER_ORDER_EXCEEDED`: order total exceeds the per-order maximum.
+    ///- `DAILY_SPENDING_LIMIT_EXCEEDED`: user has hit the daily spending limit for their
+    ///  tier.
+    ///- `MONTHLY_SPENDING_LIMIT_EXCEEDED`: user has hit the monthly spending limit for
+    ///  their tier.
+    ///- `PRODUCT_COUNT_EXCEEDED`: cart contains more products than the per-order maximum.
+    ///- `MULTIPLE_LIMITED_PRODUCT_SAME_ORDER`: order contains more than one rate-limited
+    ///  product.
+    ///
+    ///Product availability:
+    ///- `NOT_AVAILABLE_PRODUCT`: product is no longer in the catalogue.
+    ///- `OUT_OF_STOCK`: product is currently out of stock.
+    ///- `NOT_ACTIVE`: product is inactive or paused.
+    ///- `INVALID_BENEFICIARY_ACCOUNT`: beneficiary account is invalid, e.g. phone number
+    ///  for a mobile topup or email for a gift card.
+    ///
+    ///Payment method & network:
+    ///- `NOT_ALLOWED_PAYMENT_VIA`: selected payment_via is not allowed for this order;
+    ///  `moreDetails` lists allowed kinds.
+    ///- `UNSUPPORTED_PROTOCOL_COIN_COMBINATION`: chosen protocol + coin pair is not
+    ///  supported; `moreDetails` lists supported combinations.
+    ///
+    ///Authentication:
+    ///- `LOGIN_REQUIRED`: one or more products require a signed-in user.
+    ///- `COUPON_REQUIRES_LOGIN`: the coupon can only be redeemed by a signed-in user.
+    ///
+    ///Coupon codes:
+    ///- `COUPON_NOT_FOUND`: coupon code does not exist.
+    ///- `COUPON_NOT_ACTIVE`: coupon is not yet active.
+    ///- `COUPON_ALREADY_SPENT`: coupon has already been redeemed by this user.
+    ///- `COUPON_MAX_USAGE_REACHED`: coupon has reached its overall usage cap.
+    ///- `COUPON_EXPIRED`: coupon is past its validity date.
+    ///- `COUPON_BELOW_MIN_AMOUNT`: order total is below the coupon's minimum amount.
+    ///- `COUPON_NOT_VALID_FOR_USER`: coupon is not valid for this user.
+    ///- `COUPON_NOT_VALID_FOR_CATEGORY`: coupon does not apply to the selected product
+    ///  categories.
+    ///- `COUPON_NOT_VALID_FOR_KIND`: coupon does not apply to the selected product kind.
+    ///- `COUPON_NOT_VALID_FOR_BRAND`: coupon does not apply to the selected brands.
+    ///- `COUPON_NOT_VALID_FOR_COUNTRY`: coupon is not valid in the order country.
+    ///- `COUPON_NOT_VALID_FOR_STORE`: coupon is not valid for the requested store or
+    ///  region.
     ///
     /// Open: a value this client does not know decodes as `Unknown` with the raw string.
     #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -3703,12 +3699,11 @@ pub mod types {
             deserializer.deserialize_str(Visitor)
         }
     }
-    /**Kind of product; decides the `beneficiary_account` format.
-    - `giftcard`: gift card, delivered as a code to an email.
-    - `mobile_recharge`: mobile top-up of a phone number.
-    - `nft_giftcard`: gift card delivered as an NFT.
-    - `esim`: eSIM data plan, delivered to an email.
-    */
+    ///Kind of product; decides the `beneficiary_account` format.
+    ///- `giftcard`: gift card, delivered as a code to an email.
+    ///- `mobile_recharge`: mobile top-up of a phone number.
+    ///- `nft_giftcard`: gift card delivered as an NFT.
+    ///- `esim`: eSIM data plan, delivered to an email.
     ///
     /// Open: a value this client does not know decodes as `Unknown` with the raw string.
     #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

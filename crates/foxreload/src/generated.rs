@@ -2409,12 +2409,12 @@ pub mod types {
             }
         }
     }
-    /**Status of a crypto top-up:
-    - `pending`: waiting for the transfer to the address;
-    - `confirming`: transfer seen, waiting for network confirmations;
-    - `completed`: the balance was credited;
-    - `expired`: nothing (or too little) arrived before `expiresAt`;
-    - `failed`: the top-up failed.*/
+    ///Status of a crypto top-up:
+    ///- `pending`: waiting for the transfer to the address;
+    ///- `confirming`: transfer seen, waiting for network confirmations;
+    ///- `completed`: the balance was credited;
+    ///- `expired`: nothing (or too little) arrived before `expiresAt`;
+    ///- `failed`: the top-up failed.
     ///
     /// Open: a value this client does not know decodes as `Unknown` with the raw string.
     #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -2517,12 +2517,12 @@ pub mod types {
             deserializer.deserialize_str(Visitor)
         }
     }
-    /**Status of an order:
-    - `active`: created, not paid yet; pay it with `pay_order`;
-    - `paid`: payment received, fulfilment not started;
-    - `processing`: being fulfilled;
-    - `completed`: fulfilled; every `items[].externalData` holds the codes;
-    - `failed`: not fulfilled; see `items[].error`.*/
+    ///Status of an order:
+    ///- `active`: created, not paid yet; pay it with `pay_order`;
+    ///- `paid`: payment received, fulfilment not started;
+    ///- `processing`: being fulfilled;
+    ///- `completed`: fulfilled; every `items[].externalData` holds the codes;
+    ///- `failed`: not fulfilled; see `items[].error`.
     ///
     /// Open: a value this client does not know decodes as `Unknown` with the raw string.
     #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -2625,11 +2625,11 @@ pub mod types {
             deserializer.deserialize_str(Visitor)
         }
     }
-    /**Status of a payment:
-    - `pending`: waiting for the payer (external provider);
-    - `paid`: done; balance payments are paid at once;
-    - `failed`: the payment was declined;
-    - `expired`: not completed in time.*/
+    ///Status of a payment:
+    ///- `pending`: waiting for the payer (external provider);
+    ///- `paid`: done; balance payments are paid at once;
+    ///- `failed`: the payment was declined;
+    ///- `expired`: not completed in time.
     ///
     /// Open: a value this client does not know decodes as `Unknown` with the raw string.
     #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -2740,18 +2740,17 @@ pub mod types {
             deserializer.deserialize_str(Visitor)
         }
     }
-    /**Error codes, with their HTTP status:
-    - `unauthorized` (401): missing or invalid API token;
-    - `forbidden` (403): access denied to resource;
-    - `not_found` (404): resource not found;
-    - `invalid_request` (400): missing or invalid parameters;
-    - `insufficient_balance` (400): not enough balance for purchase;
-    - `unavailable` (400): product or variation not available;
-    - `insufficient_stock` (400): not enough stock (codes products);
-    - `store_closed` (503): store is under maintenance;
-    - `purchase_disabled` (403): account purchase disabled;
-    - `system_error` (500): internal server error.
-    */
+    ///Error codes, with their HTTP status:
+    ///- `unauthorized` (401): missing or invalid API token;
+    ///- `forbidden` (403): access denied to resource;
+    ///- `not_found` (404): resource not found;
+    ///- `invalid_request` (400): missing or invalid parameters;
+    ///- `insufficient_balance` (400): not enough balance for purchase;
+    ///- `unavailable` (400): product or variation not available;
+    ///- `insufficient_stock` (400): not enough stock (codes products);
+    ///- `store_closed` (503): store is under maintenance;
+    ///- `purchase_disabled` (403): account purchase disabled;
+    ///- `system_error` (500): internal server error.
     ///
     /// Open: a value this client does not know decodes as `Unknown` with the raw string.
     #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -2884,13 +2883,12 @@ pub mod types {
             deserializer.deserialize_str(Visitor)
         }
     }
-    /**Order status:
-    - `pending`: the order is pending;
-    - `processing`: being processed; poll until `completed`;
-    - `completed`: fulfilled; codes or account details are available;
-    - `rejected`: the order was rejected;
-    - `cancelled`: the order was cancelled.
-    */
+    ///Order status:
+    ///- `pending`: the order is pending;
+    ///- `processing`: being processed; poll until `completed`;
+    ///- `completed`: fulfilled; codes or account details are available;
+    ///- `rejected`: the order was rejected;
+    ///- `cancelled`: the order was cancelled.
     ///
     /// Open: a value this client does not know decodes as `Unknown` with the raw string.
     #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -3111,12 +3109,11 @@ pub mod types {
             deserializer.deserialize_str(Visitor)
         }
     }
-    /**Product type:
-    - `simple`: single product without variations;
-    - `variable`: product with variations (e.g. different amounts);
-    - `subscription`: returns account details (`subscription_details`) when completed;
-    - `codes`: digital codes product, returns `codes` when completed.
-    */
+    ///Product type:
+    ///- `simple`: single product without variations;
+    ///- `variable`: product with variations (e.g. different amounts);
+    ///- `subscription`: returns account details (`subscription_details`) when completed;
+    ///- `codes`: digital codes product, returns `codes` when completed.
     ///
     /// Open: a value this client does not know decodes as `Unknown` with the raw string.
     #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
