@@ -1,0 +1,222 @@
+//! The retry rules over real HTTP on 127.0.0.1: reads are retried (honouring
+//! `Retry-After`), purchases are sent exactly once.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use httpmock::prelude::*;
+use suppliers::config::{FoxReloadConfig, MousaCardConfig};
+use suppliers::error::Reconcile;
+use suppliers::retry::RetryPolicy;
+use suppliers::{Error, Suppliers};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+const ORDER: &str = r#"{"id": "order-1", "status": "completed", "items": [
+    {"product": {"id": "product_1", "name": "Steam 500 RUB"}, "quantity": 1, "externalData": ["AAAA-BBBB"]}
+]}"#;
+
+fn fox(base_url: &str) -> Suppliers {
+    Suppliers::builder()
+        .foxreload(FoxReloadConfig::new("sandbox", base_url).unwrap())
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_429_with_retry_after_is_retried_after_at_least_that_long() {
+    let server = MockServer::start_async().await;
+    let limited = server
+        .mock_async(|when, then| {
+            when.method(GET).path("/api/orders/order-1");
+            then.status(429)
+                .header("Retry-After", "1")
+                .json_body(serde_json::json!({"detail": "Too many requests"}));
+        })
+        .await;
+    let suppliers = fox(&server.base_url());
+    let fox = suppliers.foxreload().unwrap().clone();
+    let started = Instant::now();
+    let request = tokio::spawn(async move { fox.order("order-1").await });
+
+    // Let the first attempt hit the 429, then answer normally.
+    while limited.calls_async().await == 0 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    limited.delete_async().await;
+    let ok = server
+        .mock_async(|when, then| {
+            when.method(GET).path("/api/orders/order-1");
+            then.status(200)
+                .header("content-type", "application/json")
+                .body(ORDER);
+        })
+        .await;
+
+    let order = request.await.unwrap().expect("retried to success");
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "retried after {:?}",
+        started.elapsed()
+    );
+    assert_eq!(order.delivery.codes, ["AAAA-BBBB"]);
+    ok.assert_async().await;
+}
+
+#[tokio::test]
+async fn rate_limiting_that_outlasts_the_budget_is_reported_with_retry_after() {
+    let server = MockServer::start_async().await;
+    let limited = server
+        .mock_async(|when, then| {
+            when.method(GET).path("/api/orders/order-1");
+            then.status(429)
+                .header("Retry-After", "120")
+                .json_body(serde_json::json!({"detail": "slow down"}));
+        })
+        .await;
+    let suppliers = Suppliers::builder()
+        .foxreload(FoxReloadConfig::new("sandbox", &server.base_url()).unwrap())
+        .retry(RetryPolicy {
+            max_elapsed: Duration::from_secs(5),
+            ..RetryPolicy::default()
+        })
+        .build()
+        .unwrap();
+    let err = suppliers
+        .foxreload()
+        .unwrap()
+        .order("order-1")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::RateLimited { retry_after: Some(d), .. } if d == Duration::from_secs(120)),
+        "{err:?}"
+    );
+    // Waiting 120 s would break the 5 s budget: no second attempt.
+    assert_eq!(limited.calls_async().await, 1);
+}
+
+/// A server that reads one whole request, counts it, and closes without answering.
+async fn dropping_server() -> (String, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let requests = Arc::new(AtomicUsize::new(0));
+    let counter = requests.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut socket, _)) = listener.accept().await else {
+                return;
+            };
+            let counter = counter.clone();
+            tokio::spawn(async move {
+                let mut buffer = Vec::new();
+                let mut chunk = [0u8; 4096];
+                // Read until the end of the headers and the announced body.
+                loop {
+                    let n = socket.read(&mut chunk).await.unwrap_or(0);
+                    if n == 0 {
+                        return;
+                    }
+                    buffer.extend_from_slice(&chunk[..n]);
+                    let text = String::from_utf8_lossy(&buffer);
+                    if let Some(end) = text.find("\r\n\r\n") {
+                        let length = text[..end]
+                            .lines()
+                            .find_map(|l| {
+                                l.to_ascii_lowercase()
+                                    .strip_prefix("content-length:")
+                                    .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                            })
+                            .unwrap_or(0);
+                        if buffer.len() >= end + 4 + length {
+                            break;
+                        }
+                    }
+                }
+                counter.fetch_add(1, Ordering::SeqCst);
+                let _ = socket.shutdown().await;
+            });
+        }
+    });
+    (format!("http://{address}"), requests)
+}
+
+#[tokio::test]
+async fn a_dropped_connection_on_a_purchase_is_ambiguous_and_sent_once() {
+    let (base_url, requests) = dropping_server().await;
+    let suppliers = fox(&base_url);
+    let line = suppliers::adapters::foxreload::OrderLine {
+        product_id: "product_1".into(),
+        quantity: 1,
+    };
+    let err = suppliers
+        .foxreload()
+        .unwrap()
+        .buy(&[line], None, None)
+        .await
+        .unwrap_err();
+    match &err {
+        Error::AmbiguousPurchase {
+            operation,
+            reconcile,
+            ..
+        } => {
+            assert_eq!(*operation, "create_order");
+            assert_eq!(
+                *reconcile,
+                Reconcile::FoxReloadRecentOrders { order_id: None }
+            );
+        }
+        other => panic!("expected an ambiguous purchase, got {other:?}"),
+    }
+    assert!(err.to_string().contains("check the recent orders"), "{err}");
+    assert_eq!(
+        requests.load(Ordering::SeqCst),
+        1,
+        "the purchase was sent more than once"
+    );
+}
+
+#[tokio::test]
+async fn a_dropped_connection_on_a_read_is_retried() {
+    let (base_url, requests) = dropping_server().await;
+    let suppliers = Suppliers::builder()
+        .mousacard(MousaCardConfig::new("sandbox", &base_url).unwrap())
+        .retry(RetryPolicy {
+            max_attempts: 3,
+            min_delay: Duration::from_millis(10),
+            ..RetryPolicy::default()
+        })
+        .build()
+        .unwrap();
+    let err = suppliers.mousacard().unwrap().balance().await.unwrap_err();
+    assert!(matches!(err, Error::Transport { .. }), "{err:?}");
+    assert_eq!(requests.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test]
+async fn nothing_is_sent_for_an_order_of_eleven_items() {
+    let server = MockServer::start_async().await;
+    let any = server
+        .mock_async(|_, then| {
+            then.status(500);
+        })
+        .await;
+    let suppliers = fox(&server.base_url());
+    let line = suppliers::adapters::foxreload::OrderLine {
+        product_id: "product_1".into(),
+        quantity: 1,
+    };
+    let err = suppliers
+        .foxreload()
+        .unwrap()
+        .buy(&vec![line; 11], None, None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::InvalidRequest { sent: false, .. }),
+        "{err:?}"
+    );
+    assert_eq!(any.calls_async().await, 0);
+}
