@@ -22,6 +22,24 @@ pub struct GeneratedCode {
     pub mock: String,
 }
 
+/// A unified diff from `current` (committed) to `expected` (generated), or `None` if
+/// they are the same.
+pub fn drift(current: &str, expected: &str, label: &str) -> Option<String> {
+    if current == expected {
+        return None;
+    }
+    let diff = similar::TextDiff::from_lines(current, expected);
+    Some(
+        diff.unified_diff()
+            .context_radius(3)
+            .header(
+                &format!("a/{label} (committed)"),
+                &format!("b/{label} (generated)"),
+            )
+            .to_string(),
+    )
+}
+
 /// Loads a spec and prepares it for progenitor: down-convert, normalise, lint.
 /// Every lint problem is reported at once, each with its JSON pointer.
 pub fn prepare(spec_path: &Path) -> Result<Value> {

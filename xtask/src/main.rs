@@ -5,7 +5,6 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use similar::TextDiff;
 use xtask::codegen::{self, GeneratedCode};
 use xtask::targets::{CLIENT_FILE, MOCK_FILE, TARGETS};
 
@@ -107,18 +106,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
 /// Prints a unified diff from what is on disk to what the spec generates; true if they differ.
 fn print_drift(path: &Path, label: &str, expected: &str) -> Result<bool> {
     let current = std::fs::read_to_string(path).unwrap_or_default();
-    if current == expected {
-        return Ok(false);
+    match codegen::drift(&current, expected, label) {
+        Some(diff) => {
+            print!("{diff}");
+            Ok(true)
+        }
+        None => Ok(false),
     }
-    let diff = TextDiff::from_lines(current.as_str(), expected);
-    print!(
-        "{}",
-        diff.unified_diff().context_radius(3).header(
-            &format!("a/{label} (committed)"),
-            &format!("b/{label} (generated)")
-        )
-    );
-    Ok(true)
 }
 
 fn write_if_changed(path: &Path, content: &str) -> Result<()> {

@@ -27,7 +27,10 @@ fn generation_is_deterministic() {
     assert!(!first.client.contains("deny_unknown_fields"));
     // Multi-line docs as block comments indent progenitor's ```ignore examples into
     // code blocks that rustdoc would try to run.
-    assert!(!first.client.contains("/**"), "block doc comments in the output");
+    assert!(
+        !first.client.contains("/**"),
+        "block doc comments in the output"
+    );
 }
 
 fn spec_with_get(responses: Value) -> Value {
@@ -89,4 +92,13 @@ fn a_missing_operation_id_names_the_operation() {
         .remove("operationId");
     let err = format!("{:#}", prepare_value(spec).unwrap_err());
     assert!(err.contains("/paths/~1x/get: no operationId"), "{err}");
+}
+
+#[test]
+fn drift_is_a_unified_diff_naming_the_file() {
+    use xtask::codegen::drift;
+    assert_eq!(drift("a\nb\n", "a\nb\n", "x.rs"), None);
+    let diff = drift("a\nb\nc\n", "a\nB\nc\n", "crates/x/src/generated.rs").unwrap();
+    assert!(diff.starts_with("--- a/crates/x/src/generated.rs (committed)\n+++ b/crates/x/src/generated.rs (generated)\n"), "{diff}");
+    assert!(diff.contains("-b\n+B\n"), "{diff}");
 }
