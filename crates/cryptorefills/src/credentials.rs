@@ -103,8 +103,16 @@ impl ClientHooks<Credentials> for Client {
     async fn pre<E>(
         &self,
         request: &mut reqwest::Request,
-        _info: &OperationInfo,
+        info: &OperationInfo,
     ) -> Result<(), Error<E>> {
+        // progenitor sets `Accept` only for JSON operations; the order stream answers
+        // Server-Sent Events.
+        if info.operation_id == "subscribe_order" {
+            request.headers_mut().insert(
+                reqwest::header::ACCEPT,
+                reqwest::header::HeaderValue::from_static("text/event-stream"),
+            );
+        }
         // progenitor adds `api-version: <info.version>` to every request; suppliers
         // document no such header, so it is not sent.
         request.headers_mut().remove("api-version");

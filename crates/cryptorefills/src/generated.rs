@@ -63,8 +63,9 @@ pub mod types {
         ///Category names of the brand.
         #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
         pub categories: ::std::vec::Vec<::std::string::String>,
+        ///ISO 3166-1 alpha-2 country code. Not pattern-checked in responses, so an unexpected value still decodes.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub country_code: ::std::option::Option<CountryCode>,
+        pub country_code: ::std::option::Option<::std::string::String>,
         ///Brand family, the `family_name` filter of `list_products`, e.g. airbnb.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub family_name: ::std::option::Option<::std::string::String>,
@@ -327,8 +328,9 @@ pub mod types {
         ///Validation problems, when the error is a refused order.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub problems: ::std::option::Option<::std::vec::Vec<Problem>>,
-        ///HTTP status code, repeated.
-        pub status: i64,
+        ///HTTP status code, repeated (optional so a body without it still decodes).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub status: ::std::option::Option<i64>,
     }
     impl HttpError {
         pub fn builder() -> builder::HttpError {
@@ -381,8 +383,9 @@ pub mod types {
         ///Brand name, e.g. Airbnb.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub brand_name: ::std::option::Option<::std::string::String>,
+        ///ISO 3166-1 alpha-2 country code. Not pattern-checked in responses, so an unexpected value still decodes.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub country_code: ::std::option::Option<CountryCode>,
+        pub country_code: ::std::option::Option<::std::string::String>,
         ///Face value, e.g. "100".
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub denomination: ::std::option::Option<::std::string::String>,
@@ -509,8 +512,9 @@ pub mod types {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub coin: ::std::option::Option<::std::string::String>,
         pub coin_amount: ::rust_decimal::Decimal,
+        ///ISO 3166-1 alpha-2 country code. Not pattern-checked in responses, so an unexpected value still decodes.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub country_code: ::std::option::Option<CountryCode>,
+        pub country_code: ::std::option::Option<::std::string::String>,
         ///ISO 4217 fiat currency of the face value, e.g. USD.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub currency: ::std::option::Option<::std::string::String>,
@@ -549,8 +553,9 @@ pub mod types {
         ///Coin the `coin_amount` prices are quoted in, e.g. USDC.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub coin: ::std::option::Option<::std::string::String>,
+        ///ISO 3166-1 alpha-2 country code. Not pattern-checked in responses, so an unexpected value still decodes.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub country_code: ::std::option::Option<CountryCode>,
+        pub country_code: ::std::option::Option<::std::string::String>,
         ///ISO 4217 fiat currency of the face values, e.g. USD.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub currency: ::std::option::Option<::std::string::String>,
@@ -684,7 +689,7 @@ pub mod types {
                 ::std::string::String,
             >,
             country_code: ::std::result::Result<
-                ::std::option::Option<super::CountryCode>,
+                ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
             family_name: ::std::result::Result<
@@ -731,7 +736,7 @@ pub mod types {
             }
             pub fn country_code<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<super::CountryCode>>,
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.country_code = value
@@ -1453,7 +1458,7 @@ pub mod types {
                 ::std::option::Option<::std::vec::Vec<super::Problem>>,
                 ::std::string::String,
             >,
-            status: ::std::result::Result<i64, ::std::string::String>,
+            status: ::std::result::Result<::std::option::Option<i64>, ::std::string::String>,
         }
         impl ::std::default::Default for HttpError {
             fn default() -> Self {
@@ -1461,7 +1466,7 @@ pub mod types {
                     detail: Err("no value supplied for detail".to_string()),
                     more_details: Ok(Default::default()),
                     problems: Ok(Default::default()),
-                    status: Err("no value supplied for status".to_string()),
+                    status: Ok(Default::default()),
                 }
             }
         }
@@ -1498,7 +1503,7 @@ pub mod types {
             }
             pub fn status<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<i64>,
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.status = value
@@ -1746,7 +1751,7 @@ pub mod types {
                 ::std::string::String,
             >,
             country_code: ::std::result::Result<
-                ::std::option::Option<super::CountryCode>,
+                ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
             denomination: ::std::result::Result<
@@ -1792,7 +1797,7 @@ pub mod types {
             }
             pub fn country_code<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<super::CountryCode>>,
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.country_code = value
@@ -2375,7 +2380,7 @@ pub mod types {
             >,
             coin_amount: ::std::result::Result<::rust_decimal::Decimal, ::std::string::String>,
             country_code: ::std::result::Result<
-                ::std::option::Option<super::CountryCode>,
+                ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
             currency: ::std::result::Result<
@@ -2437,7 +2442,7 @@ pub mod types {
             }
             pub fn country_code<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<super::CountryCode>>,
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.country_code = value
@@ -2570,7 +2575,7 @@ pub mod types {
                 ::std::string::String,
             >,
             country_code: ::std::result::Result<
-                ::std::option::Option<super::CountryCode>,
+                ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
             currency: ::std::result::Result<
@@ -2649,7 +2654,7 @@ pub mod types {
             }
             pub fn country_code<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<super::CountryCode>>,
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.country_code = value
