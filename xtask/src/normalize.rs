@@ -9,6 +9,10 @@
 //!   (via typify's `x-rust-type`), as does `format: decimal`.
 //! - An optional parameter whose schema is also nullable (`Optional[str]`) generates
 //!   `Option<Option<_>>`-like code that does not compile; absence already means none.
+//! - 429 and 5xx answers often come from proxies as HTML. Declared as JSON, such a body
+//!   fails to decode and the client loses the status and `Retry-After` that retries
+//!   need; left undeclared, they arrive as `UnexpectedResponse` with status, headers and
+//!   body intact.
 //! - Several error schemas on one operation make progenitor panic; they are folded into
 //!   one `oneOf` component, and error statuses without a JSON body are left undeclared
 //!   (progenitor then returns them as `UnexpectedResponse`).
@@ -49,6 +53,7 @@ pub fn for_progenitor(mut doc: Value) -> Value {
         }
     });
     optional_parameters_not_nullable(&mut doc);
+    undeclare_transient_statuses(&mut doc);
     fold_error_responses(&mut doc);
     doc
 }
@@ -126,6 +131,19 @@ pub fn for_each_operation(doc: &mut Value, mut f: impl FnMut(&str, &mut Value)) 
             }
         }
     }
+}
+
+/// True for 429 and 5xx: statuses a proxy or load balancer may answer in its own format.
+pub fn is_transient_status(status: &str) -> bool {
+    status == "429" || status.starts_with('5')
+}
+
+fn undeclare_transient_statuses(doc: &mut Value) {
+    for_each_operation(doc, |_, operation| {
+        if let Some(Value::Object(responses)) = operation.get_mut("responses") {
+            responses.retain(|status, _| !is_transient_status(status));
+        }
+    });
 }
 
 /// True for the status keys progenitor treats as errors.
@@ -301,14 +319,20 @@ mod tests {
                     "200": json_body("#/components/schemas/X"),
                     "404": json_body("#/components/schemas/ErrorDetail"),
                     "422": json_body("#/components/schemas/HTTPValidationError"),
+                    "409": json_body("#/components/schemas/ErrorDetail"),
                     "429": json_body("#/components/schemas/ErrorDetail"),
-                    "500": {"description": "no body"}
+                    "400": {"description": "no body"},
+                    "503": json_body("#/components/schemas/ErrorDetail")
                 }
             }}}
         }));
         let responses = &doc["paths"]["/x"]["get"]["responses"];
-        assert!(responses.get("500").is_none());
-        for status in ["404", "422", "429"] {
+        assert!(
+            responses.get("400").is_none(),
+            "a documented status without body"
+        );
+        assert!(responses.get("429").is_none() && responses.get("503").is_none());
+        for status in ["404", "409", "422"] {
             assert_eq!(
                 responses[status]["content"]["application/json"]["schema"]["$ref"],
                 "#/components/schemas/GetXError"

@@ -63,38 +63,6 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
-        pub fn too_many_requests(self, value: &types::HttpError) -> Self {
-            Self(
-                self.0
-                    .status(429u16)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
-        pub fn internal_server_error(self, value: &types::HttpError) -> Self {
-            Self(
-                self.0
-                    .status(500u16)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
-        pub fn bad_gateway(self, value: &types::HttpError) -> Self {
-            Self(
-                self.0
-                    .status(502u16)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
-        pub fn service_unavailable(self, value: &types::HttpError) -> Self {
-            Self(
-                self.0
-                    .status(503u16)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
     }
     pub struct GetHomepageWhen(::httpmock::When);
     impl GetHomepageWhen {
@@ -152,38 +120,6 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
-        pub fn too_many_requests(self, value: &types::HttpError) -> Self {
-            Self(
-                self.0
-                    .status(429u16)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
-        pub fn internal_server_error(self, value: &types::HttpError) -> Self {
-            Self(
-                self.0
-                    .status(500u16)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
-        pub fn bad_gateway(self, value: &types::HttpError) -> Self {
-            Self(
-                self.0
-                    .status(502u16)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
-        pub fn service_unavailable(self, value: &types::HttpError) -> Self {
-            Self(
-                self.0
-                    .status(503u16)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
     }
     pub struct ListPaymentViasWhen(::httpmock::When);
     impl ListPaymentViasWhen {
@@ -234,38 +170,6 @@ pub mod operations {
             Self(
                 self.0
                     .status(403u16)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
-        pub fn too_many_requests(self, value: &types::HttpError) -> Self {
-            Self(
-                self.0
-                    .status(429u16)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
-        pub fn internal_server_error(self, value: &types::HttpError) -> Self {
-            Self(
-                self.0
-                    .status(500u16)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
-        pub fn bad_gateway(self, value: &types::HttpError) -> Self {
-            Self(
-                self.0
-                    .status(502u16)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
-        pub fn service_unavailable(self, value: &types::HttpError) -> Self {
-            Self(
-                self.0
-                    .status(503u16)
                     .header("content-type", "application/json")
                     .json_body_obj(value),
             )
@@ -336,38 +240,6 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
-        pub fn too_many_requests(self, value: &types::HttpError) -> Self {
-            Self(
-                self.0
-                    .status(429u16)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
-        pub fn internal_server_error(self, value: &types::HttpError) -> Self {
-            Self(
-                self.0
-                    .status(500u16)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
-        pub fn bad_gateway(self, value: &types::HttpError) -> Self {
-            Self(
-                self.0
-                    .status(502u16)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
-        pub fn service_unavailable(self, value: &types::HttpError) -> Self {
-            Self(
-                self.0
-                    .status(503u16)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
     }
     pub struct CreateOrderWhen(::httpmock::When);
     impl CreateOrderWhen {
@@ -433,38 +305,6 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
-        pub fn too_many_requests(self, value: &types::HttpError) -> Self {
-            Self(
-                self.0
-                    .status(429u16)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
-        pub fn internal_server_error(self, value: &types::HttpError) -> Self {
-            Self(
-                self.0
-                    .status(500u16)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
-        pub fn bad_gateway(self, value: &types::HttpError) -> Self {
-            Self(
-                self.0
-                    .status(502u16)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
-        pub fn service_unavailable(self, value: &types::HttpError) -> Self {
-            Self(
-                self.0
-                    .status(503u16)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
     }
     pub struct ValidateOrderWhen(::httpmock::When);
     impl ValidateOrderWhen {
@@ -518,38 +358,6 @@ pub mod operations {
             Self(
                 self.0
                     .status(403u16)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
-        pub fn too_many_requests(self, value: &types::HttpError) -> Self {
-            Self(
-                self.0
-                    .status(429u16)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
-        pub fn internal_server_error(self, value: &types::HttpError) -> Self {
-            Self(
-                self.0
-                    .status(500u16)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
-        pub fn bad_gateway(self, value: &types::HttpError) -> Self {
-            Self(
-                self.0
-                    .status(502u16)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
-        pub fn service_unavailable(self, value: &types::HttpError) -> Self {
-            Self(
-                self.0
-                    .status(503u16)
                     .header("content-type", "application/json")
                     .json_body_obj(value),
             )
@@ -620,38 +428,6 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
-        pub fn too_many_requests(self, value: &types::HttpError) -> Self {
-            Self(
-                self.0
-                    .status(429u16)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
-        pub fn internal_server_error(self, value: &types::HttpError) -> Self {
-            Self(
-                self.0
-                    .status(500u16)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
-        pub fn bad_gateway(self, value: &types::HttpError) -> Self {
-            Self(
-                self.0
-                    .status(502u16)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
-        pub fn service_unavailable(self, value: &types::HttpError) -> Self {
-            Self(
-                self.0
-                    .status(503u16)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
     }
     pub struct SubscribeOrderWhen(::httpmock::When);
     impl SubscribeOrderWhen {
@@ -715,38 +491,6 @@ pub mod operations {
             Self(
                 self.0
                     .status(404u16)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
-        pub fn too_many_requests(self, value: &types::HttpError) -> Self {
-            Self(
-                self.0
-                    .status(429u16)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
-        pub fn internal_server_error(self, value: &types::HttpError) -> Self {
-            Self(
-                self.0
-                    .status(500u16)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
-        pub fn bad_gateway(self, value: &types::HttpError) -> Self {
-            Self(
-                self.0
-                    .status(502u16)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
-        pub fn service_unavailable(self, value: &types::HttpError) -> Self {
-            Self(
-                self.0
-                    .status(503u16)
                     .header("content-type", "application/json")
                     .json_body_obj(value),
             )
@@ -836,38 +580,6 @@ pub mod operations {
             Self(
                 self.0
                     .status(403u16)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
-        pub fn too_many_requests(self, value: &types::HttpError) -> Self {
-            Self(
-                self.0
-                    .status(429u16)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
-        pub fn internal_server_error(self, value: &types::HttpError) -> Self {
-            Self(
-                self.0
-                    .status(500u16)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
-        pub fn bad_gateway(self, value: &types::HttpError) -> Self {
-            Self(
-                self.0
-                    .status(502u16)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
-        pub fn service_unavailable(self, value: &types::HttpError) -> Self {
-            Self(
-                self.0
-                    .status(503u16)
                     .header("content-type", "application/json")
                     .json_body_obj(value),
             )

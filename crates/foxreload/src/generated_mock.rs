@@ -60,14 +60,6 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
-        pub fn too_many_requests(self, value: &types::GetMeError) -> Self {
-            Self(
-                self.0
-                    .status(429u16)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
     }
     pub struct ListBalancesWhen(::httpmock::When);
     impl ListBalancesWhen {
@@ -118,14 +110,6 @@ pub mod operations {
             Self(
                 self.0
                     .status(422u16)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
-        pub fn too_many_requests(self, value: &types::ListBalancesError) -> Self {
-            Self(
-                self.0
-                    .status(429u16)
                     .header("content-type", "application/json")
                     .json_body_obj(value),
             )
@@ -234,14 +218,6 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
-        pub fn too_many_requests(self, value: &types::ListCategoriesError) -> Self {
-            Self(
-                self.0
-                    .status(429u16)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
     }
     pub struct ListOrdersWhen(::httpmock::When);
     impl ListOrdersWhen {
@@ -326,14 +302,6 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
-        pub fn too_many_requests(self, value: &types::ListOrdersError) -> Self {
-            Self(
-                self.0
-                    .status(429u16)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
     }
     pub struct CreateOrderWhen(::httpmock::When);
     impl CreateOrderWhen {
@@ -395,14 +363,6 @@ pub mod operations {
             Self(
                 self.0
                     .status(422u16)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
-        pub fn too_many_requests(self, value: &types::CreateOrderError) -> Self {
-            Self(
-                self.0
-                    .status(429u16)
                     .header("content-type", "application/json")
                     .json_body_obj(value),
             )
@@ -469,14 +429,6 @@ pub mod operations {
             Self(
                 self.0
                     .status(422u16)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
-        pub fn too_many_requests(self, value: &types::GetOrderError) -> Self {
-            Self(
-                self.0
-                    .status(429u16)
                     .header("content-type", "application/json")
                     .json_body_obj(value),
             )
@@ -563,14 +515,6 @@ pub mod operations {
             Self(
                 self.0
                     .status(422u16)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
-        pub fn too_many_requests(self, value: &types::PayOrderError) -> Self {
-            Self(
-                self.0
-                    .status(429u16)
                     .header("content-type", "application/json")
                     .json_body_obj(value),
             )
@@ -679,14 +623,6 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
-        pub fn too_many_requests(self, value: &types::ListProductsError) -> Self {
-            Self(
-                self.0
-                    .status(429u16)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
     }
     pub struct SearchProductsWhen(::httpmock::When);
     impl SearchProductsWhen {
@@ -784,14 +720,6 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
-        pub fn too_many_requests(self, value: &types::SearchProductsError) -> Self {
-            Self(
-                self.0
-                    .status(429u16)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
     }
     pub struct CreateCryptoTopupWhen(::httpmock::When);
     impl CreateCryptoTopupWhen {
@@ -853,14 +781,6 @@ pub mod operations {
             Self(
                 self.0
                     .status(422u16)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
-        pub fn too_many_requests(self, value: &types::CreateCryptoTopupError) -> Self {
-            Self(
-                self.0
-                    .status(429u16)
                     .header("content-type", "application/json")
                     .json_body_obj(value),
             )

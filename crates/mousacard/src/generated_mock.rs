@@ -52,22 +52,6 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
-        pub fn internal_server_error(self, value: &types::ErrorResponse) -> Self {
-            Self(
-                self.0
-                    .status(500u16)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
-        pub fn service_unavailable(self, value: &types::ErrorResponse) -> Self {
-            Self(
-                self.0
-                    .status(503u16)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
     }
     pub struct ListCategoriesWhen(::httpmock::When);
     impl ListCategoriesWhen {
@@ -110,22 +94,6 @@ pub mod operations {
             Self(
                 self.0
                     .status(403u16)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
-        pub fn internal_server_error(self, value: &types::ErrorResponse) -> Self {
-            Self(
-                self.0
-                    .status(500u16)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
-        pub fn service_unavailable(self, value: &types::ErrorResponse) -> Self {
-            Self(
-                self.0
-                    .status(503u16)
                     .header("content-type", "application/json")
                     .json_body_obj(value),
             )
@@ -195,22 +163,6 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
-        pub fn internal_server_error(self, value: &types::ErrorResponse) -> Self {
-            Self(
-                self.0
-                    .status(500u16)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
-        pub fn service_unavailable(self, value: &types::ErrorResponse) -> Self {
-            Self(
-                self.0
-                    .status(503u16)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
     }
     pub struct GetOrdersStatusWhen(::httpmock::When);
     impl GetOrdersStatusWhen {
@@ -264,22 +216,6 @@ pub mod operations {
             Self(
                 self.0
                     .status(403u16)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
-        pub fn internal_server_error(self, value: &types::ErrorResponse) -> Self {
-            Self(
-                self.0
-                    .status(500u16)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
-        pub fn service_unavailable(self, value: &types::ErrorResponse) -> Self {
-            Self(
-                self.0
-                    .status(503u16)
                     .header("content-type", "application/json")
                     .json_body_obj(value),
             )
@@ -342,22 +278,6 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
-        pub fn internal_server_error(self, value: &types::ErrorResponse) -> Self {
-            Self(
-                self.0
-                    .status(500u16)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
-        pub fn service_unavailable(self, value: &types::ErrorResponse) -> Self {
-            Self(
-                self.0
-                    .status(503u16)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
     }
     pub struct ListProductsWhen(::httpmock::When);
     impl ListProductsWhen {
@@ -410,22 +330,6 @@ pub mod operations {
             Self(
                 self.0
                     .status(403u16)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
-        pub fn internal_server_error(self, value: &types::ErrorResponse) -> Self {
-            Self(
-                self.0
-                    .status(500u16)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
-        pub fn service_unavailable(self, value: &types::ErrorResponse) -> Self {
-            Self(
-                self.0
-                    .status(503u16)
                     .header("content-type", "application/json")
                     .json_body_obj(value),
             )
@@ -484,22 +388,6 @@ pub mod operations {
             Self(
                 self.0
                     .status(404u16)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
-        pub fn internal_server_error(self, value: &types::ErrorResponse) -> Self {
-            Self(
-                self.0
-                    .status(500u16)
-                    .header("content-type", "application/json")
-                    .json_body_obj(value),
-            )
-        }
-        pub fn service_unavailable(self, value: &types::ErrorResponse) -> Self {
-            Self(
-                self.0
-                    .status(503u16)
                     .header("content-type", "application/json")
                     .json_body_obj(value),
             )
