@@ -161,6 +161,17 @@ impl Suppliers {
     }
 }
 
+impl Suppliers {
+    /// One supplier, by id, with the calls every supplier shares.
+    pub fn get(&self, id: SupplierId) -> Result<crate::Supplier<'_>, Error> {
+        Ok(match id {
+            SupplierId::FoxReload => crate::Supplier::FoxReload(self.foxreload()?),
+            SupplierId::MousaCard => crate::Supplier::MousaCard(self.mousacard()?),
+            SupplierId::Cryptorefills => crate::Supplier::Cryptorefills(self.cryptorefills()?),
+        })
+    }
+}
+
 fn not_configured(supplier: SupplierId) -> Error {
     Error::Config(ConfigError::NotConfigured(supplier))
 }

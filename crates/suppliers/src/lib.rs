@@ -31,7 +31,9 @@ pub mod model;
 pub mod order_stream;
 mod paging;
 pub mod retry;
+pub mod supplier;
 pub mod waiter;
 
 pub use error::Error;
 pub use facade::{Suppliers, SuppliersBuilder, USER_AGENT};
+pub use supplier::{BuyRequest, CatalogQuery, Supplier};

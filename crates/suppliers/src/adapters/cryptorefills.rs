@@ -175,7 +175,7 @@ impl Cryptorefills {
                 })
                 .await?;
             Ok::<_, Error>(futures::stream::iter(
-                products.into_iter().map(|p| Ok(product(p))),
+                products.into_iter().flat_map(products_of).map(Ok),
             ))
         })
         .try_flatten()
@@ -434,29 +434,58 @@ fn interpret(failure: Failure, operation: Operation) -> Error {
     }
 }
 
-fn product(p: types::Product) -> Product {
-    let fixed: Vec<Decimal> = p
-        .denominations
-        .iter()
-        .filter_map(|d| d.value.as_deref()?.parse().ok())
-        .collect();
-    Product {
+/// The four parts of a product id `kind/brand/country/denomination`.
+pub fn parse_product_id(id: &str) -> Result<[&str; 4], Error> {
+    let parts: Vec<&str> = id.splitn(4, '/').collect();
+    match parts[..] {
+        [kind, brand, country, denomination] if parts.iter().all(|p| !p.is_empty()) => {
+            Ok([kind, brand, country, denomination])
+        }
+        _ => Err(Error::rejected(
+            SUPPLIER,
+            "product_id",
+            "a Cryptorefills product id is kind/brand/country/denomination, e.g. giftcard/Airbnb/US/100",
+        )),
+    }
+}
+
+/// One catalog product per fixed denomination, id `kind/brand/country/denomination`;
+/// a product with a custom range gets one entry whose denomination is `{min-max}`,
+/// to be replaced by the amount wanted.
+fn products_of(p: types::Product) -> Vec<Product> {
+    let kind = p
+        .kind
+        .as_ref()
+        .map_or("giftcard".to_owned(), ToString::to_string);
+    let country = p.country_code.clone().unwrap_or_default();
+    let name = p.name.clone().unwrap_or_else(|| p.brand_name.clone());
+    let entry = |denomination: String, price: Option<Decimal>| Product {
         supplier: SUPPLIER,
-        id: format!(
-            "{}/{}",
-            p.brand_name,
-            p.country_code
-                .as_ref()
-                .map(|c| c.to_string())
-                .unwrap_or_default()
-        ),
-        name: p.name.unwrap_or(p.brand_name),
-        price: fixed.first().copied(),
-        currency: p.currency,
+        id: format!("{kind}/{}/{country}/{denomination}", p.brand_name),
+        name: format!("{name} {denomination}"),
+        price,
+        currency: p.currency.clone(),
         available: true,
         min_quantity: Some(1),
         max_quantity: None,
+    };
+    let mut out: Vec<Product> = p
+        .denominations
+        .iter()
+        .filter_map(|d| {
+            let value = d.value.clone()?;
+            let price = value.parse().ok();
+            Some(entry(value, price))
+        })
+        .collect();
+    if let Some(range) = &p.range {
+        let bound = |v: Option<Decimal>| v.map_or("?".to_owned(), |v| v.to_string());
+        out.push(entry(
+            format!("{{{}-{}}}", bound(range.min), bound(range.max)),
+            None,
+        ));
     }
+    out
 }
 
 /// The normalised order; codes are every delivery's codes (or redemption URLs).

@@ -1,0 +1,261 @@
+//! [`Supplier`]: the same calls for every supplier.
+//!
+//! An enum rather than a trait: the set of suppliers is closed and known at compile
+//! time, an enum needs no boxing of async methods or streams behind `dyn`, and adding a
+//! supplier makes the compiler list every place that must handle it. What only one
+//! supplier can do stays on its adapter (`Supplier::FoxReload(fox) => fox.orders(..)`).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use futures::StreamExt;
+use futures::stream::BoxStream;
+
+use crate::adapters::{cryptorefills, foxreload, mousacard};
+use crate::error::Error;
+use crate::model::{Balance, Order, Product, SupplierId};
+use crate::waiter::WaiterConfig;
+
+/// One configured supplier.
+#[derive(Debug, Clone, Copy)]
+pub enum Supplier<'a> {
+    /// FoxReload.
+    FoxReload(&'a foxreload::FoxReload),
+    /// MousaCard.
+    MousaCard(&'a mousacard::MousaCard),
+    /// Cryptorefills.
+    Cryptorefills(&'a cryptorefills::Cryptorefills),
+}
+
+/// What to list from a catalog. Each supplier uses the filters it has.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CatalogQuery {
+    /// FoxReload category id or slug; MousaCard category slug.
+    pub category: Option<String>,
+    /// Cryptorefills country (default `US`).
+    pub country: Option<String>,
+    /// FoxReload search text; Cryptorefills brand family.
+    pub search: Option<String>,
+}
+
+/// A purchase, with every field any supplier may need.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BuyRequest {
+    /// FoxReload `product_<ulid>`; MousaCard product or variation id; Cryptorefills
+    /// `kind/brand/country/denomination` (e.g. `giftcard/Airbnb/US/100`).
+    pub product_id: String,
+    /// How many (default 1).
+    pub quantity: u64,
+    /// MousaCard custom fields (e.g. `playerid`).
+    pub fields: BTreeMap<String, String>,
+    /// FoxReload note (e.g. a player id).
+    pub note: Option<String>,
+    /// Cryptorefills beneficiary: email, or E.164 phone for mobile top-ups.
+    pub beneficiary: Option<String>,
+    /// Cryptorefills end-user email.
+    pub email: Option<String>,
+    /// Cryptorefills coin (default `USDC`).
+    pub coin: Option<String>,
+    /// Cryptorefills network (default `Solana`).
+    pub network: Option<String>,
+}
+
+impl BuyRequest {
+    /// A request for `quantity` of `product_id`.
+    pub fn new(product_id: impl Into<String>, quantity: u64) -> Self {
+        Self {
+            product_id: product_id.into(),
+            quantity,
+            ..Self::default()
+        }
+    }
+
+    fn cryptorefills(&self) -> Result<cryptorefills::Purchase, Error> {
+        let supplier = SupplierId::Cryptorefills;
+        let [kind, brand, country, denomination] =
+            cryptorefills::parse_product_id(&self.product_id)?;
+        let email = self.email.clone().ok_or_else(|| {
+            Error::rejected(supplier, "email", "the end user's email is required")
+        })?;
+        let quantity = u32::try_from(self.quantity)
+            .ok()
+            .and_then(std::num::NonZeroU32::new)
+            .ok_or_else(|| Error::rejected(supplier, "quantity", "quantity must be at least 1"))?;
+        Ok(cryptorefills::Purchase {
+            kind: ::cryptorefills::types::ProductKind::from(kind),
+            brand_name: brand.to_owned(),
+            country_code: country.to_owned(),
+            denomination: denomination.to_owned(),
+            quantity,
+            beneficiary: self.beneficiary.clone().unwrap_or_else(|| email.clone()),
+            email,
+            coin: self.coin.clone().unwrap_or_else(|| "USDC".into()),
+            network: Some(self.network.clone().unwrap_or_else(|| "Solana".into())),
+        })
+    }
+}
+
+impl Supplier<'_> {
+    /// Which supplier.
+    pub fn id(&self) -> SupplierId {
+        match self {
+            Self::FoxReload(_) => SupplierId::FoxReload,
+            Self::MousaCard(_) => SupplierId::MousaCard,
+            Self::Cryptorefills(_) => SupplierId::Cryptorefills,
+        }
+    }
+
+    /// The catalog, fetched page by page as the stream is read.
+    pub fn catalog(&self, query: CatalogQuery) -> BoxStream<'static, Result<Product, Error>> {
+        match self {
+            Self::FoxReload(fox) => match query.search {
+                Some(text) => fox.search(text).boxed(),
+                None => fox.products(query.category).boxed(),
+            },
+            Self::MousaCard(mousa) => mousa.products(query.category).boxed(),
+            Self::Cryptorefills(cr) => cr
+                .products(query.country.unwrap_or_else(|| "US".into()), query.search)
+                .boxed(),
+        }
+    }
+
+    /// One product.
+    pub async fn product(&self, id: &str) -> Result<Product, Error> {
+        match self {
+            Self::FoxReload(fox) => fox.product(id).await,
+            Self::MousaCard(mousa) => {
+                let p = mousa.product(id).await?;
+                Ok(Product {
+                    supplier: SupplierId::MousaCard,
+                    id: p.id,
+                    name: p.name,
+                    price: Some(p.price),
+                    currency: Some(p.currency_name),
+                    available: p.available,
+                    min_quantity: u64::try_from(p.min_quantity).ok(),
+                    max_quantity: u64::try_from(p.max_quantity).ok(),
+                })
+            }
+            Self::Cryptorefills(cr) => {
+                let [_, _, country, _] = cryptorefills::parse_product_id(id)?;
+                let mut products = cr.products(country.to_owned(), None).boxed();
+                while let Some(product) = products.next().await {
+                    let product = product?;
+                    if product.id == id {
+                        return Ok(product);
+                    }
+                }
+                Err(Error::NotFound {
+                    supplier: SupplierId::Cryptorefills,
+                    message: format!("no product {id}"),
+                })
+            }
+        }
+    }
+
+    /// Checks a purchase without buying: client-side rules, and for Cryptorefills its
+    /// validation endpoint; MousaCard's quantity bounds and required fields come from
+    /// the product.
+    pub async fn validate(&self, request: &BuyRequest) -> Result<(), Error> {
+        match self {
+            Self::FoxReload(_) => foxreload::validate(&[fox_line(request)]),
+            Self::MousaCard(mousa) => {
+                let product = mousa.product(&request.product_id).await?;
+                mousacard::MousaCard::check(&mousa_purchase(request)?, &product)
+            }
+            Self::Cryptorefills(cr) => cr.validate(&request.cryptorefills()?).await,
+        }
+    }
+
+    /// Buys. Each purchase request is sent exactly once.
+    pub async fn buy(&self, request: &BuyRequest) -> Result<Order, Error> {
+        match self {
+            Self::FoxReload(fox) => {
+                fox.buy(&[fox_line(request)], request.note.clone(), None)
+                    .await
+            }
+            Self::MousaCard(mousa) => {
+                let purchase = mousa_purchase(request)?;
+                let product = mousa.product(&request.product_id).await?;
+                mousacard::MousaCard::check(&purchase, &product)?;
+                mousa.buy(&purchase).await
+            }
+            Self::Cryptorefills(cr) => cr.buy(&request.cryptorefills()?).await,
+        }
+    }
+
+    /// The order as it is now.
+    pub async fn order(&self, id: &str) -> Result<Order, Error> {
+        match self {
+            Self::FoxReload(fox) => fox.order(id).await,
+            Self::MousaCard(mousa) => mousa.order(mousa_order_id(id)?).await,
+            Self::Cryptorefills(cr) => cr.order(id).await,
+        }
+    }
+
+    /// Waits until the order is finished, with the supplier's cadence, for at most
+    /// `timeout`.
+    pub async fn wait_for_order(&self, id: &str, timeout: Duration) -> Result<Order, Error> {
+        match self {
+            Self::FoxReload(fox) => {
+                fox.wait_for_order(
+                    id,
+                    WaiterConfig {
+                        max_wait: timeout,
+                        ..foxreload::DEFAULT_WAIT
+                    },
+                )
+                .await
+            }
+            Self::MousaCard(mousa) => {
+                let config = WaiterConfig {
+                    max_wait: timeout,
+                    ..mousacard::DEFAULT_WAIT
+                };
+                mousa.wait_for_order(mousa_order_id(id)?, config).await
+            }
+            Self::Cryptorefills(cr) => cr.wait_for_order(id, timeout).await,
+        }
+    }
+
+    /// The balance, where the supplier has one (Cryptorefills is paid per order).
+    pub async fn balance(&self) -> Result<Option<Balance>, Error> {
+        match self {
+            Self::FoxReload(fox) => Ok(fox.balances().await?.into_iter().next()),
+            Self::MousaCard(mousa) => mousa.balance().await.map(Some),
+            Self::Cryptorefills(_) => Ok(None),
+        }
+    }
+}
+
+fn fox_line(request: &BuyRequest) -> foxreload::OrderLine {
+    foxreload::OrderLine {
+        product_id: request.product_id.clone(),
+        quantity: request.quantity,
+    }
+}
+
+fn mousa_purchase(request: &BuyRequest) -> Result<mousacard::Purchase, Error> {
+    let product_id = request.product_id.parse().map_err(|_| {
+        Error::rejected(
+            SupplierId::MousaCard,
+            "product_id",
+            "a MousaCard product id is a number, e.g. 12310",
+        )
+    })?;
+    Ok(mousacard::Purchase {
+        product_id,
+        quantity: request.quantity,
+        custom_fields: request.fields.clone(),
+    })
+}
+
+fn mousa_order_id(id: &str) -> Result<u64, Error> {
+    id.parse().map_err(|_| {
+        Error::rejected(
+            SupplierId::MousaCard,
+            "order_id",
+            "a MousaCard order id is a number, e.g. 242859",
+        )
+    })
+}
