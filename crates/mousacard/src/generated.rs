@@ -8,13 +8,13 @@ use progenitor_client::{ClientHooks, OperationInfo, RequestBuilderExt, encode_pa
 /// Types used as operation parameters and responses.
 #[allow(clippy::all)]
 pub mod types {
-    ///The account balance, a string to preserve decimal precision.
+    ///The account balance (sent as a string to preserve decimal precision).
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct AccountBalance {
         pub balance: ::rust_decimal::Decimal,
-        ///e.g. USD, USDT.
+        ///Currency name, e.g. USD, USDT.
         pub currency_name: ::std::string::String,
-        ///e.g. $.
+        ///Currency symbol, e.g. $.
         pub currency_symbol: ::std::string::String,
     }
     impl AccountBalance {
@@ -45,6 +45,7 @@ pub mod types {
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct BalanceResponse {
         pub data: AccountBalance,
+        ///True on success.
         pub success: bool,
     }
     impl BalanceResponse {
@@ -52,14 +53,16 @@ pub mod types {
             Default::default()
         }
     }
-    ///A product category.
+    ///A product category (shape from public traces).
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct Category {
         ///Number of products.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub count: ::std::option::Option<i64>,
+        ///Category id.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub id: ::std::option::Option<i64>,
+        ///Category name, as in a product's `categories`.
         pub name: ::std::string::String,
         ///Parent category id; 0 or null at the top.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -76,6 +79,7 @@ pub mod types {
     ///The categories.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct CategoryList {
+        ///All categories.
         pub categories: ::std::vec::Vec<Category>,
     }
     impl CategoryList {
@@ -87,6 +91,7 @@ pub mod types {
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct CategoryListResponse {
         pub data: CategoryList,
+        ///True on success.
         pub success: bool,
     }
     impl CategoryListResponse {
@@ -94,17 +99,17 @@ pub mod types {
             Default::default()
         }
     }
-    ///What to buy. `Content-Type` must be `application/json`.
+    ///What to buy.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct CreateOrderRequest {
-        ///Values of the product's custom fields, by `key`.
+        ///Values of the product's custom fields, by `key`; needed when the product has required fields.
         #[serde(
             default,
             skip_serializing_if = ":: std :: collections :: HashMap::is_empty"
         )]
         pub custom_fields:
             ::std::collections::HashMap<::std::string::String, ::std::string::String>,
-        ///Product or variation id from the products list.
+        ///Product or variation id from the products list (an integer here).
         pub product_id: i64,
         ///Quantity, within the product's `min_quantity`..`max_quantity`.
         #[serde(default = "defaults::default_nzu64::<::std::num::NonZeroU64, 1>")]
@@ -119,6 +124,7 @@ pub mod types {
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct CreateOrderResponse {
         pub data: CreatedOrder,
+        ///True on success.
         pub success: bool,
     }
     impl CreateOrderResponse {
@@ -132,12 +138,16 @@ pub mod types {
         ///Codes (codes products only); empty while `processing`.
         #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
         pub codes: ::std::vec::Vec<::std::string::String>,
+        ///Currency name.
         pub currency_name: ::std::string::String,
+        ///Currency symbol.
         pub currency_symbol: ::std::string::String,
         pub new_balance: ::rust_decimal::Decimal,
-        ///Save it to check the status.
+        ///Order id; save it to check the status.
         pub order_id: i64,
+        ///Purchased product id (an integer here).
         pub product_id: i64,
+        ///Purchased quantity.
         pub quantity: i64,
         pub status: crate::types::OrderStatus,
         pub total: ::rust_decimal::Decimal,
@@ -154,7 +164,7 @@ pub mod types {
         pub key: ::std::string::String,
         ///Display label.
         pub label: ::std::string::String,
-        ///Options of a `dropdown` field; null otherwise.
+        ///Options of a `dropdown` field (strings or objects); null otherwise.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub options: ::std::option::Option<::std::vec::Vec<::serde_json::Value>>,
         ///Whether the field is required.
@@ -167,11 +177,11 @@ pub mod types {
             Default::default()
         }
     }
-    ///The error envelope. Can arrive with HTTP 200 as well as with the code's status.
+    ///The error envelope. Comes with the code's HTTP status, and sometimes with HTTP 200.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct ErrorResponse {
         pub error: ApiError,
-        ///Always false here.
+        ///Always `false` here.
         pub success: bool,
     }
     impl ErrorResponse {
@@ -185,16 +195,21 @@ pub mod types {
         ///Codes (codes products only).
         #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
         pub codes: ::std::vec::Vec<::std::string::String>,
-        ///Order date, `Y-m-d H:i:s` (no pattern enforced, so another format still decodes).
+        ///Order date, `Y-m-d H:i:s` (e.g. `2024-01-15 14:30:00`), no time zone. Not pattern-checked, so another format still decodes.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub created_at: ::std::option::Option<::std::string::String>,
+        ///Currency name.
         pub currency_name: ::std::string::String,
+        ///Currency symbol.
         pub currency_symbol: ::std::string::String,
+        ///Order id.
         pub order_id: i64,
         ///Product id (a string here, an integer in `create_order`).
         pub product_id: ::std::string::String,
+        ///Product name.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub product_name: ::std::option::Option<::std::string::String>,
+        ///Ordered quantity.
         pub quantity: i64,
         pub status: crate::types::OrderStatus,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -213,6 +228,7 @@ pub mod types {
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct OrderResponse {
         pub data: Order,
+        ///True on success.
         pub success: bool,
     }
     impl OrderResponse {
@@ -223,18 +239,24 @@ pub mod types {
     ///One order of a batch status answer. `not_found` items carry only `order_id`, `status` and `error`.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct OrderStatusItem {
+        ///Codes (codes products only).
         #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
         pub codes: ::std::vec::Vec<::std::string::String>,
+        ///Currency name.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub currency_name: ::std::option::Option<::std::string::String>,
+        ///Currency symbol.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub currency_symbol: ::std::option::Option<::std::string::String>,
         ///Why, for `not_found`.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub error: ::std::option::Option<::std::string::String>,
+        ///Order id.
         pub order_id: i64,
+        ///Product id (a string here).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub product_id: ::std::option::Option<::std::string::String>,
+        ///Ordered quantity.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub quantity: ::std::option::Option<i64>,
         pub status: crate::types::OrderStatusItemStatus,
@@ -251,6 +273,7 @@ pub mod types {
     ///The orders asked about.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct OrdersStatus {
+        ///One item per id asked.
         pub orders: ::std::vec::Vec<OrderStatusItem>,
     }
     impl OrdersStatus {
@@ -258,9 +281,10 @@ pub mod types {
             Default::default()
         }
     }
-    ///Up to 50 order ids.
+    ///The orders to check, at most 50.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct OrdersStatusRequest {
+        ///Order ids.
         pub order_ids: ::std::vec::Vec<i64>,
     }
     impl OrdersStatusRequest {
@@ -272,6 +296,7 @@ pub mod types {
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct OrdersStatusResponse {
         pub data: OrdersStatus,
+        ///True on success.
         pub success: bool,
     }
     impl OrdersStatusResponse {
@@ -279,21 +304,31 @@ pub mod types {
             Default::default()
         }
     }
-    ///A product with its variations.
+    ///A product with its custom fields and, for `variable` products, its variations.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct Product {
+        ///Whether it can be bought now.
         pub available: bool,
+        ///Currency name, e.g. USD, USDT.
         pub currency_name: ::std::string::String,
+        ///Currency symbol, e.g. $.
         pub currency_symbol: ::std::string::String,
+        ///Fields the order must carry.
         #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
         pub custom_fields: ::std::vec::Vec<CustomField>,
+        ///Product description.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub description: ::std::option::Option<::std::string::String>,
+        ///Product id (a string here).
         pub id: ::std::string::String,
+        ///Maximum order quantity.
         pub max_quantity: i64,
+        ///Minimum order quantity.
         pub min_quantity: i64,
+        ///Product name.
         pub name: ::std::string::String,
         pub price: ::rust_decimal::Decimal,
+        ///Product image URL.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub thumbnail: ::std::option::Option<::std::string::String>,
         #[serde(
@@ -301,7 +336,7 @@ pub mod types {
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub type_: ::std::option::Option<crate::types::ProductType>,
-        ///Variations, for `variable` products.
+        ///Variations, for `variable` products only.
         #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
         pub variations: ::std::vec::Vec<Variation>,
     }
@@ -313,6 +348,7 @@ pub mod types {
     ///The product list.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct ProductList {
+        ///Products and variations, one item each.
         pub products: ::std::vec::Vec<ProductSummary>,
         ///Number of products.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -327,6 +363,7 @@ pub mod types {
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct ProductListResponse {
         pub data: ProductList,
+        ///True on success.
         pub success: bool,
     }
     impl ProductListResponse {
@@ -338,6 +375,7 @@ pub mod types {
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct ProductResponse {
         pub data: Product,
+        ///True on success.
         pub success: bool,
     }
     impl ProductResponse {
@@ -360,7 +398,7 @@ pub mod types {
         ///Fields the order must carry.
         #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
         pub custom_fields: ::std::vec::Vec<CustomField>,
-        ///Product or variation id; use it for orders.
+        ///Product or variation id (a string here); use it as `product_id` for orders.
         pub id: ::std::string::String,
         ///Maximum order quantity.
         pub max_quantity: i64,
@@ -378,15 +416,19 @@ pub mod types {
             Default::default()
         }
     }
-    ///Account details of a completed subscription order. Holds a password; never log it.
+    ///Account details of a completed subscription order. Holds a credential (a password); never log it.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     pub struct SubscriptionDetails {
+        ///Account email.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub email: ::std::option::Option<::std::string::String>,
+        ///Notes, e.g. validity.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub notes: ::std::option::Option<::std::string::String>,
+        ///Account password (secret).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub password: ::std::option::Option<::std::string::String>,
+        ///Where to use the account.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub url: ::std::option::Option<::std::string::String>,
     }
@@ -398,13 +440,13 @@ pub mod types {
     ///One variation of a variable product; its id is the product id to order.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct Variation {
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub available: ::std::option::Option<bool>,
+        ///Whether it can be bought now.
+        pub available: bool,
         ///Variation id (an integer here, a string in the product list).
         pub id: i64,
+        ///Variation name.
         pub name: ::std::string::String,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub price: ::std::option::Option<::rust_decimal::Decimal>,
+        pub price: ::rust_decimal::Decimal,
     }
     impl Variation {
         pub fn builder() -> builder::Variation {
@@ -2526,28 +2568,25 @@ pub mod types {
         }
         #[derive(Clone, Debug)]
         pub struct Variation {
-            available: ::std::result::Result<::std::option::Option<bool>, ::std::string::String>,
+            available: ::std::result::Result<bool, ::std::string::String>,
             id: ::std::result::Result<i64, ::std::string::String>,
             name: ::std::result::Result<::std::string::String, ::std::string::String>,
-            price: ::std::result::Result<
-                ::std::option::Option<::rust_decimal::Decimal>,
-                ::std::string::String,
-            >,
+            price: ::std::result::Result<::rust_decimal::Decimal, ::std::string::String>,
         }
         impl ::std::default::Default for Variation {
             fn default() -> Self {
                 Self {
-                    available: Ok(Default::default()),
+                    available: Err("no value supplied for available".to_string()),
                     id: Err("no value supplied for id".to_string()),
                     name: Err("no value supplied for name".to_string()),
-                    price: Ok(Default::default()),
+                    price: Err("no value supplied for price".to_string()),
                 }
             }
         }
         impl Variation {
             pub fn available<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T: ::std::convert::TryInto<bool>,
                 T::Error: ::std::fmt::Display,
             {
                 self.available = value
@@ -2577,7 +2616,7 @@ pub mod types {
             }
             pub fn price<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<::rust_decimal::Decimal>>,
+                T: ::std::convert::TryInto<::rust_decimal::Decimal>,
                 T::Error: ::std::fmt::Display,
             {
                 self.price = value
@@ -2740,7 +2779,7 @@ pub mod types {
             deserializer.deserialize_str(Visitor)
         }
     }
-    ///Error codes, with their HTTP status:
+    ///Error code, with the HTTP status it comes with:
     ///- `unauthorized` (401): missing or invalid API token;
     ///- `forbidden` (403): access denied to resource;
     ///- `not_found` (404): resource not found;
@@ -2884,11 +2923,11 @@ pub mod types {
         }
     }
     ///Order status:
-    ///- `pending`: the order is pending;
-    ///- `processing`: being processed; poll until `completed`;
+    ///- `processing`: being processed; poll until `completed` or `rejected`;
     ///- `completed`: fulfilled; codes or account details are available;
     ///- `rejected`: the order was rejected;
-    ///- `cancelled`: the order was cancelled.
+    ///- `cancelled`: the order was cancelled;
+    ///- `pending`: the order is pending.
     ///
     /// Open: a value this client does not know decodes as `Unknown` with the raw string.
     #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -2996,7 +3035,9 @@ pub mod types {
             deserializer.deserialize_str(Visitor)
         }
     }
-    ///An order status, or `not_found` for an order that does not exist or is not yours.
+    ///An order status (see `OrderStatus`: `processing`, `completed`, `rejected`,
+    ///`cancelled`, `pending`), or `not_found` for an order that does not exist or is
+    ///not yours.
     ///
     /// Open: a value this client does not know decodes as `Unknown` with the raw string.
     #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -3110,8 +3151,8 @@ pub mod types {
         }
     }
     ///Product type:
-    ///- `simple`: single product without variations;
-    ///- `variable`: product with variations (e.g. different amounts);
+    ///- `simple`: single product without variations; no extra fields when completed;
+    ///- `variable`: product with variations (e.g. different amounts); no extra fields when completed;
     ///- `subscription`: returns account details (`subscription_details`) when completed;
     ///- `codes`: digital codes product, returns `codes` when completed.
     ///
@@ -3216,16 +3257,18 @@ pub mod types {
 ///Client for MousaCard Store API
 ///
 ///REST API of the MousaCard store (WordPress `mps/v1`), hand-written from the
-///supplier's documentation page (seed 001).
+///supplier's documentation page (seed 001). `GET /categories` is the one operation
+///not on that page; it comes from public traces.
 ///
-///Every request carries `Authorization: Bearer <token>`. Every answer is an envelope:
-///`{"success": true, "data": ...}` or `{"success": false, "error": {...}}`. The error
-///envelope can arrive with HTTP 200 too: treat `success: false` as an error whatever
-///the status.
+///Every request carries `Authorization: Bearer <token>`; POST bodies are
+///`application/json`. Every answer is an envelope: `{"success": true, "data": ...}`
+///or `{"success": false, "error": {...}}`. The error envelope can also arrive with
+///HTTP 200: treat `success: false` as an error whatever the status.
 ///
-///Orders are paid from the account balance. Codes products may answer `processing`
-///first: poll `GET /orders/{id}` every 2-5 seconds until `completed` or `rejected`,
-///or check up to 50 orders at once with `POST /orders/status`.
+///Orders are paid from the account balance and are not idempotent. Codes products
+///may answer `processing` first: poll `GET /orders/{id}` every 2-5 seconds until
+///`completed` or `rejected`, or check up to 50 orders at once with
+///`POST /orders/status`.
 ///
 ///
 ///Version: 1.0
@@ -3309,7 +3352,7 @@ impl Client {
     }
     ///Get categories
     ///
-    ///Product categories. Not on the documentation page; the store serves it (public traces).
+    ///Product categories. Not on the documentation page; the store serves it (public traces, not authoritative).
     ///
     ///Sends a `GET` request to `/categories`
     ///
@@ -3330,6 +3373,8 @@ impl Client {
     ///
     ///Sends a `POST` request to `/orders`
     ///
+    ///Arguments:
+    ///- `body`: The product, quantity and custom field values.
     ///```ignore
     ///let response = client.create_order()
     ///    .body(body)
@@ -3345,6 +3390,8 @@ impl Client {
     ///
     ///Sends a `POST` request to `/orders/status`
     ///
+    ///Arguments:
+    ///- `body`: The order ids to check.
     ///```ignore
     ///let response = client.get_orders_status()
     ///    .body(body)
@@ -3742,6 +3789,9 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
                 401u16 => Err(Error::ErrorResponse(
                     ResponseValue::from_response(response).await?,
                 )),
@@ -3812,6 +3862,9 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
                 401u16 => Err(Error::ErrorResponse(
                     ResponseValue::from_response(response).await?,
                 )),
@@ -3881,6 +3934,9 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
                 401u16 => Err(Error::ErrorResponse(
                     ResponseValue::from_response(response).await?,
                 )),
