@@ -6,7 +6,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -73,6 +73,33 @@ impl Clock for TokioClock {
 /// A shared clock handle.
 pub type SharedClock = Arc<dyn Clock>;
 
+/// A clock for tests: sleeping returns at once, advances the clock by the duration
+/// asked, and is recorded, so a test can assert the delays a waiter chose.
+#[derive(Debug, Default)]
+pub struct RecordingClock {
+    state: Mutex<(Duration, Vec<Duration>)>,
+    start: OnceLock<Instant>,
+}
+
+impl RecordingClock {
+    /// Every sleep asked for, in order.
+    pub fn sleeps(&self) -> Vec<Duration> {
+        self.state.lock().expect("clock lock").1.clone()
+    }
+}
+
+impl Clock for RecordingClock {
+    fn now(&self) -> Instant {
+        *self.start.get_or_init(Instant::now) + self.state.lock().expect("clock lock").0
+    }
+    fn sleep(&self, duration: Duration) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+        let mut state = self.state.lock().expect("clock lock");
+        state.0 += duration;
+        state.1.push(duration);
+        Box::pin(std::future::ready(()))
+    }
+}
+
 /// How a wait ended without success.
 #[derive(Debug)]
 pub enum WaitError<T, E> {
@@ -129,34 +156,8 @@ where
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
-    use std::sync::Mutex;
-
-    /// A clock that advances only when slept on, and records every sleep.
-    #[derive(Default)]
-    pub(crate) struct FakeClock {
-        state: Mutex<(Duration, Vec<Duration>)>,
-        start: std::sync::OnceLock<Instant>,
-    }
-
-    impl FakeClock {
-        pub(crate) fn sleeps(&self) -> Vec<Duration> {
-            self.state.lock().unwrap().1.clone()
-        }
-    }
-
-    impl Clock for FakeClock {
-        fn now(&self) -> Instant {
-            *self.start.get_or_init(Instant::now) + self.state.lock().unwrap().0
-        }
-        fn sleep(&self, duration: Duration) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
-            let mut state = self.state.lock().unwrap();
-            state.0 += duration;
-            state.1.push(duration);
-            Box::pin(std::future::ready(()))
-        }
-    }
 
     const CONFIG: WaiterConfig = WaiterConfig {
         min_delay: Duration::from_secs(2),
@@ -176,7 +177,7 @@ pub(crate) mod tests {
 
     #[tokio::test]
     async fn succeeds_when_the_acceptor_says_so() {
-        let clock = FakeClock::default();
+        let clock = RecordingClock::default();
         let mut n = 0;
         let result: Result<u32, WaitError<u32, ()>> = wait(
             CONFIG,
@@ -207,7 +208,7 @@ pub(crate) mod tests {
 
     #[tokio::test]
     async fn stops_at_once_on_failure() {
-        let clock = FakeClock::default();
+        let clock = RecordingClock::default();
         let result: Result<&str, WaitError<&str, ()>> = wait(
             CONFIG,
             &clock,
@@ -222,7 +223,7 @@ pub(crate) mod tests {
 
     #[tokio::test]
     async fn polls_one_last_time_at_the_deadline_then_times_out() {
-        let clock = FakeClock::default();
+        let clock = RecordingClock::default();
         let result: Result<u32, WaitError<u32, ()>> = wait(
             CONFIG,
             &clock,
@@ -248,7 +249,7 @@ pub(crate) mod tests {
 
     #[tokio::test]
     async fn transient_poll_errors_keep_waiting_and_others_stop() {
-        let clock = FakeClock::default();
+        let clock = RecordingClock::default();
         let mut n = 0;
         let result: Result<u32, WaitError<u32, &str>> = wait(
             CONFIG,

@@ -13,8 +13,6 @@ use suppliers::model::OrderStatus;
 use suppliers::order_stream::TrackConfig;
 use suppliers::retry::RetryPolicy;
 use suppliers::waiter::TokioClock;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
 
 const FAST: TrackConfig = TrackConfig {
     reconnect_min: Duration::from_millis(20),
@@ -33,27 +31,12 @@ fn adapter(base_url: &str) -> Cryptorefills {
     Cryptorefills::new(client, RetryPolicy::default(), Arc::new(TokioClock)).with_track_config(FAST)
 }
 
+mod support;
+use support::{Answer, scripted};
+
 /// Serves one scripted SSE body per connection (then closes it), in order.
 async fn sse_server(bodies: Vec<String>) -> (String, Arc<AtomicUsize>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let connections = Arc::new(AtomicUsize::new(0));
-    let counter = connections.clone();
-    tokio::spawn(async move {
-        for body in bodies {
-            let Ok((mut socket, _)) = listener.accept().await else {
-                return;
-            };
-            counter.fetch_add(1, Ordering::SeqCst);
-            let mut request = [0u8; 4096];
-            let _ = socket.read(&mut request).await;
-            let head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\nconnection: close\r\n\r\n";
-            let _ = socket.write_all(head.as_bytes()).await;
-            let _ = socket.write_all(body.as_bytes()).await;
-            let _ = socket.shutdown().await;
-        }
-    });
-    (format!("http://{address}"), connections)
+    scripted(bodies.into_iter().map(Answer::EventStream).collect()).await
 }
 
 #[tokio::test]
@@ -156,5 +139,39 @@ async fn waiting_past_the_timeout_reports_the_last_status() {
             }
         ),
         "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn reconnect_delays_double_and_reset_after_a_good_event() {
+    let bodies = vec![
+        String::new(),
+        String::new(),
+        format!("event: message\ndata: {}\n\n", order("WaitingForDelivery")),
+        format!(
+            "event: message\ndata: {}\n\nevent: stop\ndata: \n\n",
+            order("Done")
+        ),
+    ];
+    let (base_url, connections) = sse_server(bodies).await;
+    let clock = Arc::new(suppliers::waiter::RecordingClock::default());
+    let partner = cryptorefills::PartnerHeaders::new("sandbox", "1.0.0");
+    let client = cryptorefills::Client::with_partner(&base_url, &partner).unwrap();
+    let adapter = Cryptorefills::new(client, RetryPolicy::default(), clock.clone());
+    let statuses: Vec<OrderStatus> = adapter
+        .track("ord_abc123xyz")
+        .map(|u| u.unwrap().status)
+        .collect()
+        .await;
+    assert_eq!(statuses, [OrderStatus::Processing, OrderStatus::Completed]);
+    assert_eq!(connections.load(Ordering::SeqCst), 4);
+    // Documented schedule: 1 s, doubling; back to 1 s after a good event.
+    assert_eq!(
+        clock.sleeps(),
+        [
+            Duration::from_secs(1),
+            Duration::from_secs(2),
+            Duration::from_secs(1)
+        ]
     );
 }

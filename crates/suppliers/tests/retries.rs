@@ -10,8 +10,6 @@ use suppliers::config::{FoxReloadConfig, MousaCardConfig};
 use suppliers::error::Reconcile;
 use suppliers::retry::RetryPolicy;
 use suppliers::{Error, Suppliers};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
 
 const ORDER: &str = r#"{"id": "order-1", "status": "completed", "items": [
     {"product": {"id": "product_1", "name": "Steam 500 RUB"}, "quantity": 1, "externalData": ["AAAA-BBBB"]}
@@ -97,49 +95,12 @@ async fn rate_limiting_that_outlasts_the_budget_is_reported_with_retry_after() {
     assert_eq!(limited.calls_async().await, 1);
 }
 
-/// A server that reads one whole request, counts it, and closes without answering.
+mod support;
+use support::{Answer, scripted};
+
+/// A server that reads each request, counts it, and closes without answering.
 async fn dropping_server() -> (String, Arc<AtomicUsize>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let requests = Arc::new(AtomicUsize::new(0));
-    let counter = requests.clone();
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut socket, _)) = listener.accept().await else {
-                return;
-            };
-            let counter = counter.clone();
-            tokio::spawn(async move {
-                let mut buffer = Vec::new();
-                let mut chunk = [0u8; 4096];
-                // Read until the end of the headers and the announced body.
-                loop {
-                    let n = socket.read(&mut chunk).await.unwrap_or(0);
-                    if n == 0 {
-                        return;
-                    }
-                    buffer.extend_from_slice(&chunk[..n]);
-                    let text = String::from_utf8_lossy(&buffer);
-                    if let Some(end) = text.find("\r\n\r\n") {
-                        let length = text[..end]
-                            .lines()
-                            .find_map(|l| {
-                                l.to_ascii_lowercase()
-                                    .strip_prefix("content-length:")
-                                    .map(|v| v.trim().parse::<usize>().unwrap_or(0))
-                            })
-                            .unwrap_or(0);
-                        if buffer.len() >= end + 4 + length {
-                            break;
-                        }
-                    }
-                }
-                counter.fetch_add(1, Ordering::SeqCst);
-                let _ = socket.shutdown().await;
-            });
-        }
-    });
-    (format!("http://{address}"), requests)
+    scripted((0..5).map(|_| Answer::Drop).collect()).await
 }
 
 #[tokio::test]
