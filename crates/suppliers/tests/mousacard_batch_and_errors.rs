@@ -239,3 +239,21 @@ async fn quantity_and_required_fields_are_checked_before_sending() {
         .insert("playerid".into(), "12345678".into());
     MousaCard::check(&purchase, &product).unwrap();
 }
+
+#[tokio::test]
+async fn a_wordpress_native_error_keeps_its_meaning() {
+    let server = MockServer::start_async().await;
+    server
+        .mock_async(|when, then| {
+            when.method(GET).path("/balance");
+            then.status(401).json_body(serde_json::json!(
+                {"code": "rest_forbidden", "message": "Sorry, you are not allowed to do that.", "data": {"status": 401}}
+            ));
+        })
+        .await;
+    let err = adapter(&server.base_url()).balance().await.unwrap_err();
+    assert!(
+        matches!(&err, Error::Unauthorized { message, .. } if message.contains("rest_forbidden")),
+        "{err:?}"
+    );
+}

@@ -181,3 +181,33 @@ async fn nothing_is_sent_for_an_order_of_eleven_items() {
     );
     assert_eq!(any.calls_async().await, 0);
 }
+
+#[tokio::test]
+async fn a_purchase_that_could_not_connect_is_not_ambiguous() {
+    // Nothing listens on this port: no byte can have reached a server.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base_url = format!("http://{}", listener.local_addr().unwrap());
+    drop(listener);
+    let suppliers = Suppliers::builder()
+        .foxreload(FoxReloadConfig::new("sandbox", &base_url).unwrap())
+        .retry(RetryPolicy {
+            min_delay: Duration::from_millis(5),
+            ..RetryPolicy::default()
+        })
+        .build()
+        .unwrap();
+    let line = suppliers::adapters::foxreload::OrderLine {
+        product_id: "product_1".into(),
+        quantity: 1,
+    };
+    let err = suppliers
+        .foxreload()
+        .unwrap()
+        .buy(&[line], None, None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Transport { message, .. } if message.starts_with("could not connect")),
+        "{err:?}"
+    );
+}

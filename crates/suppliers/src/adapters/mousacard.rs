@@ -363,7 +363,7 @@ fn interpret(failure: Failure, operation: Operation) -> Error {
         .is_some_and(|b| b.get("success") == Some(&serde_json::Value::Bool(false)));
     let code = text_at(&body, "/error/code");
     if !is_error_envelope || code.is_none() {
-        return failure.into_error(operation, reconcile);
+        return wordpress_error(&body).unwrap_or_else(|| failure.into_error(operation, reconcile));
     }
     let message = text_at(&body, "/error/message").unwrap_or_default();
     let amount = |pointer| {
@@ -414,6 +414,41 @@ fn interpret(failure: Failure, operation: Operation) -> Error {
             failure.into_error(operation, reconcile)
         }
     }
+}
+
+/// WordPress's own error body, `{code, message, data: {status}}` (unknown routes,
+/// `rest_forbidden`...), which the store's envelope does not cover. It may arrive on a
+/// status the spec declares, so the generated client could not decode it.
+fn wordpress_error(body: &Option<serde_json::Value>) -> Option<Error> {
+    let status = body.as_ref()?.pointer("/data/status")?.as_u64()?;
+    let code = text_at(body, "/code")?;
+    let message = format!("{} ({code})", text_at(body, "/message").unwrap_or_default());
+    Some(match status {
+        401 => Error::Unauthorized {
+            supplier: SUPPLIER,
+            message,
+        },
+        403 => Error::Forbidden {
+            supplier: SUPPLIER,
+            code: Some(code),
+            message,
+        },
+        404 => Error::NotFound {
+            supplier: SUPPLIER,
+            message,
+        },
+        400 => Error::InvalidRequest {
+            supplier: SUPPLIER,
+            field: None,
+            message,
+            sent: true,
+        },
+        status => Error::UnexpectedResponse {
+            supplier: SUPPLIER,
+            status: status as u16,
+            excerpt: message,
+        },
+    })
 }
 
 fn summary(p: types::ProductSummary) -> Product {
