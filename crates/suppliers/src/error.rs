@@ -208,6 +208,20 @@ impl Error {
         }
     }
 
+    /// The error every supplier means by 401, 403 and 404; `None` for other statuses.
+    pub(crate) fn for_status(supplier: SupplierId, status: u16, message: String) -> Option<Self> {
+        match status {
+            401 => Some(Self::Unauthorized { supplier, message }),
+            403 => Some(Self::Forbidden {
+                supplier,
+                code: None,
+                message,
+            }),
+            404 => Some(Self::NotFound { supplier, message }),
+            _ => None,
+        }
+    }
+
     /// An input error found before any request was sent.
     pub(crate) fn rejected(supplier: SupplierId, field: &str, message: impl Into<String>) -> Self {
         Self::InvalidRequest {

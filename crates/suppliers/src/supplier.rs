@@ -123,19 +123,7 @@ impl Supplier<'_> {
     pub async fn product(&self, id: &str) -> Result<Product, Error> {
         match self {
             Self::FoxReload(fox) => fox.product(id).await,
-            Self::MousaCard(mousa) => {
-                let p = mousa.product(id).await?;
-                Ok(Product {
-                    supplier: SupplierId::MousaCard,
-                    id: p.id,
-                    name: p.name,
-                    price: Some(p.price),
-                    currency: Some(p.currency_name),
-                    available: p.available,
-                    min_quantity: u64::try_from(p.min_quantity).ok(),
-                    max_quantity: u64::try_from(p.max_quantity).ok(),
-                })
-            }
+            Self::MousaCard(mousa) => mousa.product(id).await.map(mousacard::product_of),
             Self::Cryptorefills(cr) => {
                 let [_, _, country, _] = cryptorefills::parse_product_id(id)?;
                 let mut products = cr.products(country.to_owned(), None).boxed();

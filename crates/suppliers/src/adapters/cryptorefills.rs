@@ -404,19 +404,9 @@ fn interpret(failure: Failure, operation: Operation) -> Error {
     }
     let message = text_at(body, "/detail").unwrap_or_else(|| format!("HTTP {status}"));
     match status {
-        401 => Error::Unauthorized {
-            supplier: SUPPLIER,
-            message,
-        },
-        403 => Error::Forbidden {
-            supplier: SUPPLIER,
-            code: None,
-            message,
-        },
-        404 => Error::NotFound {
-            supplier: SUPPLIER,
-            message,
-        },
+        401 | 403 | 404 => {
+            Error::for_status(SUPPLIER, *status, message).expect("an auth or not-found status")
+        }
         400 | 422 => match types::HttpErrorCode::from(message.as_str()) {
             code @ (types::HttpErrorCode::SuspendedCoin
             | types::HttpErrorCode::SuspendedNetwork) => Error::Unavailable {

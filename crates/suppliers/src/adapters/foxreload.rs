@@ -326,19 +326,9 @@ fn interpret(failure: Failure, operation: Operation, reconcile: Reconcile) -> Er
         .unwrap_or_else(|| format!("HTTP {status}"));
     let lower = message.to_lowercase();
     match status {
-        401 => Error::Unauthorized {
-            supplier: SUPPLIER,
-            message,
-        },
-        403 => Error::Forbidden {
-            supplier: SUPPLIER,
-            code: None,
-            message,
-        },
-        404 => Error::NotFound {
-            supplier: SUPPLIER,
-            message,
-        },
+        401 | 403 | 404 => {
+            Error::for_status(SUPPLIER, *status, message).expect("an auth or not-found status")
+        }
         400 if lower.contains("balance") => Error::InsufficientBalance {
             supplier: SUPPLIER,
             required: None,

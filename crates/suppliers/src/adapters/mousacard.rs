@@ -423,20 +423,19 @@ fn wordpress_error(body: &Option<serde_json::Value>) -> Option<Error> {
     let status = body.as_ref()?.pointer("/data/status")?.as_u64()?;
     let code = text_at(body, "/code")?;
     let message = format!("{} ({code})", text_at(body, "/message").unwrap_or_default());
+    if let Some(error) = Error::for_status(SUPPLIER, status as u16, message.clone()) {
+        return Some(match error {
+            Error::Forbidden {
+                supplier, message, ..
+            } => Error::Forbidden {
+                supplier,
+                code: Some(code),
+                message,
+            },
+            other => other,
+        });
+    }
     Some(match status {
-        401 => Error::Unauthorized {
-            supplier: SUPPLIER,
-            message,
-        },
-        403 => Error::Forbidden {
-            supplier: SUPPLIER,
-            code: Some(code),
-            message,
-        },
-        404 => Error::NotFound {
-            supplier: SUPPLIER,
-            message,
-        },
         400 => Error::InvalidRequest {
             supplier: SUPPLIER,
             field: None,
@@ -464,6 +463,20 @@ fn summary(p: types::ProductSummary) -> Product {
     }
 }
 
+/// The normalised form of a single product (`GET /products/{id}`).
+pub fn product_of(p: types::Product) -> Product {
+    Product {
+        supplier: SUPPLIER,
+        id: p.id,
+        name: p.name,
+        price: Some(p.price),
+        currency: Some(p.currency_name),
+        available: p.available,
+        min_quantity: u64::try_from(p.min_quantity).ok(),
+        max_quantity: u64::try_from(p.max_quantity).ok(),
+    }
+}
+
 fn account(details: Option<types::SubscriptionDetails>) -> Option<SubscriptionAccount> {
     details.map(|d| SubscriptionAccount {
         email: d.email,
@@ -475,32 +488,45 @@ fn account(details: Option<types::SubscriptionDetails>) -> Option<SubscriptionAc
 
 /// The normalised order.
 pub fn normalise(order: types::Order) -> Order {
-    Order {
-        supplier: SUPPLIER,
-        id: order.order_id.to_string(),
-        status: OrderStatus::from_mousacard(order.status.as_str()),
-        supplier_status: order.status.to_string(),
-        total: Some(order.total),
-        currency: Some(order.currency_name),
-        delivery: Delivery {
-            codes: order.codes,
-            account: account(order.subscription_details),
-        },
-        payment: None,
-    }
+    normalised(
+        order.order_id,
+        order.status.as_str(),
+        Some(order.total),
+        Some(order.currency_name),
+        order.codes,
+        order.subscription_details,
+    )
 }
 
 fn normalise_item(item: types::OrderStatusItem) -> Order {
+    normalised(
+        item.order_id,
+        item.status.as_str(),
+        item.total,
+        item.currency_name,
+        item.codes,
+        item.subscription_details,
+    )
+}
+
+fn normalised(
+    id: i64,
+    status: &str,
+    total: Option<Decimal>,
+    currency: Option<String>,
+    codes: Vec<String>,
+    details: Option<types::SubscriptionDetails>,
+) -> Order {
     Order {
         supplier: SUPPLIER,
-        id: item.order_id.to_string(),
-        status: OrderStatus::from_mousacard(item.status.as_str()),
-        supplier_status: item.status.to_string(),
-        total: item.total,
-        currency: item.currency_name,
+        id: id.to_string(),
+        status: OrderStatus::from_mousacard(status),
+        supplier_status: status.to_owned(),
+        total,
+        currency,
         delivery: Delivery {
-            codes: item.codes,
-            account: account(item.subscription_details),
+            codes,
+            account: account(details),
         },
         payment: None,
     }
