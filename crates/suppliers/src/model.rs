@@ -246,6 +246,21 @@ pub struct Product {
     pub max_quantity: Option<u64>,
 }
 
+/// What a purchase will cost in crypto (Cryptorefills' price endpoint).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Quote {
+    /// Which supplier.
+    pub supplier: SupplierId,
+    /// Exact coin amount to pay.
+    pub coin_amount: Decimal,
+    /// Coin, e.g. USDC.
+    pub coin: String,
+    /// Face value quoted, in `currency`.
+    pub face_value: Option<Decimal>,
+    /// Fiat currency of the face value.
+    pub currency: Option<String>,
+}
+
 /// An account balance.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Balance {

@@ -13,7 +13,7 @@ use futures::stream::BoxStream;
 
 use crate::adapters::{cryptorefills, foxreload, mousacard};
 use crate::error::Error;
-use crate::model::{Balance, Order, Product, SupplierId};
+use crate::model::{Balance, Order, Product, Quote, SupplierId};
 use crate::waiter::WaiterConfig;
 
 /// One configured supplier.
@@ -139,6 +139,23 @@ impl Supplier<'_> {
                 })
             }
         }
+    }
+
+    /// The crypto price of a product, where the supplier quotes one (Cryptorefills;
+    /// `None` for the others, which sell from a balance at the catalog price).
+    pub async fn quote(&self, product_id: &str, coin: &str) -> Result<Option<Quote>, Error> {
+        let Self::Cryptorefills(cr) = self else {
+            return Ok(None);
+        };
+        let [_, brand, country, denomination] = cryptorefills::parse_product_id(product_id)?;
+        let price = cr.quote(brand, country, denomination, coin).await?;
+        Ok(Some(Quote {
+            supplier: SupplierId::Cryptorefills,
+            coin_amount: price.coin_amount,
+            coin: price.coin.unwrap_or_else(|| coin.to_owned()),
+            face_value: price.face_value,
+            currency: price.currency,
+        }))
     }
 
     /// Checks a purchase without buying: client-side rules, and for Cryptorefills its

@@ -88,6 +88,27 @@ async fn cryptorefills_lists_one_product_per_denomination() {
     );
     let product = cr.product("giftcard/Airbnb/US/100").await.unwrap();
     assert_eq!(product.price, Some(Decimal::new(100, 0)));
+    let price = server
+        .mock_async(|when, then| {
+            when.method(GET)
+                .path("/v4/products/price")
+                .query_param("brand_name", "Airbnb")
+                .query_param("country_code", "US")
+                .query_param("face_value", "100")
+                .query_param("coin", "USDC");
+            then.status(200).json_body(serde_json::json!(
+                {"brand_name": "Airbnb", "coin": "USDC", "coin_amount": "100.352814", "face_value": 100, "currency": "USD"}
+            ));
+        })
+        .await;
+    let quote = cr
+        .quote("giftcard/Airbnb/US/100", "USDC")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(quote.coin_amount, "100.352814".parse::<Decimal>().unwrap());
+    assert_eq!(quote.face_value, Some(Decimal::new(100, 0)));
+    price.assert_async().await;
     let err = cr.product("Airbnb").await.unwrap_err();
     assert!(
         err.to_string().contains("kind/brand/country/denomination"),

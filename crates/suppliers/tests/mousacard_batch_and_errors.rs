@@ -257,3 +257,30 @@ async fn a_wordpress_native_error_keeps_its_meaning() {
         "{err:?}"
     );
 }
+
+#[tokio::test]
+async fn subscription_details_become_a_redacted_delivery_account() {
+    let server = MockServer::start_async().await;
+    server
+        .mock_async(|when, then| {
+            when.method(GET).path("/orders/242861");
+            then.status(200).body(include_str!(
+                "../../../specs/mousacard/examples/get_order.completed_subscription.json"
+            ));
+        })
+        .await;
+    let order = adapter(&server.base_url()).order(242861).await.unwrap();
+    assert_eq!(order.status, OrderStatus::Completed);
+    let account = order
+        .delivery
+        .account
+        .clone()
+        .expect("subscription details");
+    assert_eq!(account.password.as_deref(), Some("pass123"));
+    assert_eq!(account.url.as_deref(), Some("https://netflix.com"));
+    let shown = format!("{order:?}");
+    assert!(
+        !shown.contains("pass123") && !shown.contains("netflix.com"),
+        "{shown}"
+    );
+}
