@@ -284,3 +284,46 @@ async fn subscription_details_become_a_redacted_delivery_account() {
         "{shown}"
     );
 }
+
+#[tokio::test]
+async fn success_false_next_to_data_is_never_taken_for_success() {
+    let server = MockServer::start_async().await;
+    server
+        .mock_async(|when, then| {
+            when.method(GET).path("/balance");
+            then.status(200).json_body(serde_json::json!(
+                {"success": false, "data": {"balance": "150.5", "currency_name": "USD", "currency_symbol": "$"}}
+            ));
+        })
+        .await;
+    server
+        .mock_async(|when, then| {
+            when.method(POST).path("/orders");
+            then.status(200).json_body(serde_json::json!({"success": false, "data": {
+                "order_id": 456, "product_id": 12330, "quantity": 1, "total": "10", "currency_name": "USD",
+                "currency_symbol": "$", "status": "processing", "new_balance": "90"}}));
+        })
+        .await;
+    let mousa = adapter(&server.base_url());
+    let err = mousa.balance().await.unwrap_err();
+    assert!(
+        matches!(err, Error::UnexpectedResponse { status: 200, .. }),
+        "{err:?}"
+    );
+    let purchase = Purchase {
+        product_id: 12330,
+        quantity: 1,
+        custom_fields: BTreeMap::new(),
+    };
+    let err = mousa.buy(&purchase).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::AmbiguousPurchase {
+                operation: "create_order",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}

@@ -336,6 +336,7 @@ impl MousaCard {
 
     async fn send<T, E, F, Fut>(&self, operation: Operation, call: F) -> Result<T, Error>
     where
+        T: Envelope,
         E: serde::Serialize,
         F: FnMut() -> Fut,
         Fut: std::future::Future<
@@ -343,11 +344,45 @@ impl MousaCard {
             >,
     {
         match retry::send(&self.retry, operation, call).await {
-            Ok(response) => Ok(response.into_inner()),
+            Ok(response) if response.succeeded() => Ok(response.into_inner()),
+            // `success: false` next to a decodable `data`: the store says it failed
+            // without saying why.
+            Ok(_) => Err(interpret(
+                Failure::Undecodable {
+                    message: "the store answered success: false without an error".into(),
+                    body: bytes::Bytes::new(),
+                },
+                operation,
+            )),
             Err(err) => Err(interpret(Failure::from_client(err).await, operation)),
         }
     }
 }
+
+/// Every MousaCard answer is an envelope whose `success` must be true.
+trait Envelope {
+    fn succeeded(&self) -> bool;
+}
+
+macro_rules! envelopes {
+    ($($envelope:ty),* $(,)?) => {
+        $(impl Envelope for $envelope {
+            fn succeeded(&self) -> bool {
+                self.success
+            }
+        })*
+    };
+}
+
+envelopes!(
+    types::ProductListResponse,
+    types::ProductResponse,
+    types::CategoryListResponse,
+    types::CreateOrderResponse,
+    types::OrderResponse,
+    types::OrdersStatusResponse,
+    types::BalanceResponse,
+);
 
 /// MousaCard's `{"success": false, "error": {code, message, ...}}`, whatever the HTTP
 /// status (it is sometimes 200, which the generated client sees as an undecodable body).
