@@ -73,7 +73,7 @@ pub mod types {
         pub kind: ::std::option::Option<crate::types::ProductKind>,
         ///Logo URL without suffix. Append `.webp` (recommended), `_500x318.webp`,
         ///`_300x190.webp`, `.jpg`, `_500x318.jpg` or `_300x190.jpg` for sized formats,
-        ///e.g. https://cdn.cryptorefills.com/logos_v2/esim_500x318.webp.
+        ///e.g. `https://cdn.cryptorefills.com/logos_v2/esim_500x318.webp`.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub logo_base_url: ::std::option::Option<::std::string::String>,
         ///Default logo URL.
