@@ -1,0 +1,61 @@
+//! Sandbox settings: credential, starting balances and stock, and the clock of order
+//! lifecycles.
+
+use std::time::Duration;
+
+use rust_decimal::Decimal;
+
+/// How fast orders move. Defaults take a few seconds, so a demo feels real.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timings {
+    /// From payment to `processing`.
+    pub processing_after: Duration,
+    /// From payment to `completed`.
+    pub completed_after: Duration,
+}
+
+impl Default for Timings {
+    fn default() -> Self {
+        Self {
+            processing_after: Duration::from_secs(1),
+            completed_after: Duration::from_secs(3),
+        }
+    }
+}
+
+impl Timings {
+    /// Near-instant lifecycles for tests.
+    pub fn fast() -> Self {
+        Self {
+            processing_after: Duration::from_millis(50),
+            completed_after: Duration::from_millis(150),
+        }
+    }
+}
+
+/// Everything a sandbox starts from.
+#[derive(Debug, Clone)]
+pub struct SandboxConfig {
+    /// Port on 127.0.0.1; 0 picks a free one.
+    pub port: u16,
+    /// The one credential accepted by every supplier (API key, token, partner id).
+    pub credential: String,
+    /// Order lifecycle timings.
+    pub timings: Timings,
+    /// FoxReload starting balance, USD.
+    pub foxreload_balance: Decimal,
+    /// Units of each product in stock.
+    pub stock_per_product: u32,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        Self {
+            port: 0,
+            credential: "sandbox".into(),
+            timings: Timings::default(),
+            foxreload_balance: Decimal::new(1000, 0),
+            stock_per_product: 1000,
+        }
+    }
+}

@@ -1,0 +1,159 @@
+//! Fault injection, off by default, switchable at run time per route: 429 with
+//! `Retry-After`, 5xx, a connection dropped after the request was handled, slow
+//! responses, an event stream cut short.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+/// What goes wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fault {
+    /// 429 with `Retry-After` in seconds; the request is not handled.
+    RateLimit {
+        /// Seconds to ask the client to wait.
+        retry_after_secs: u64,
+    },
+    /// This status (e.g. 503) with a short HTML body; the request is not handled.
+    ServerError(u16),
+    /// The request is handled (a purchase really happens), then the connection is
+    /// dropped before the response body arrives.
+    DropAfterHandling,
+    /// The response is delayed.
+    Slow(Duration),
+    /// An event stream ends after this many events, without `stop`.
+    CutStreamAfter(usize),
+}
+
+/// Which requests a fault applies to, and how many times.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FaultRule {
+    /// Path prefix, e.g. `/foxreload/api/orders/`.
+    pub path_prefix: String,
+    /// Only this method, if set.
+    pub method: Option<Method>,
+    /// The fault.
+    pub fault: Fault,
+    /// How many matching requests it hits; then it is removed.
+    pub times: u32,
+}
+
+impl FaultRule {
+    /// A rule for every method under `path_prefix`, `times` times.
+    pub fn new(path_prefix: impl Into<String>, fault: Fault, times: u32) -> Self {
+        Self {
+            path_prefix: path_prefix.into(),
+            method: None,
+            fault,
+            times,
+        }
+    }
+
+    /// The same rule, for one method only.
+    pub fn for_method(mut self, method: Method) -> Self {
+        self.method = Some(method);
+        self
+    }
+}
+
+/// The active rules; shared by the server and whoever injects faults.
+#[derive(Debug, Clone, Default)]
+pub struct Faults {
+    rules: Arc<Mutex<Vec<FaultRule>>>,
+}
+
+impl Faults {
+    /// Adds a rule.
+    pub fn add(&self, rule: FaultRule) {
+        self.rules.lock().expect("faults lock").push(rule);
+    }
+
+    /// Removes every rule.
+    pub fn clear(&self) {
+        self.rules.lock().expect("faults lock").clear();
+    }
+
+    /// The first rule matching this request, used up by one.
+    pub fn take(&self, method: &Method, path: &str) -> Option<Fault> {
+        let mut rules = self.rules.lock().expect("faults lock");
+        let index = rules.iter().position(|rule| {
+            path.starts_with(&rule.path_prefix) && rule.method.as_ref().is_none_or(|m| m == method)
+        })?;
+        let fault = rules[index].fault.clone();
+        rules[index].times -= 1;
+        if rules[index].times == 0 {
+            rules.remove(index);
+        }
+        Some(fault)
+    }
+
+    /// A stream cut for this path, if one is armed (consumed by the SSE handler).
+    pub fn take_stream_cut(&self, path: &str) -> Option<usize> {
+        let mut rules = self.rules.lock().expect("faults lock");
+        let index = rules.iter().position(|rule| {
+            path.starts_with(&rule.path_prefix) && matches!(rule.fault, Fault::CutStreamAfter(_))
+        })?;
+        let Fault::CutStreamAfter(events) = rules[index].fault else {
+            unreachable!("matched above")
+        };
+        rules[index].times -= 1;
+        if rules[index].times == 0 {
+            rules.remove(index);
+        }
+        Some(events)
+    }
+}
+
+/// Middleware applying the rules.
+pub async fn inject(State(faults): State<Faults>, request: Request, next: Next) -> Response {
+    let path = request.uri().path().to_owned();
+    let method = request.method().clone();
+    // Stream cuts are applied by the stream handler itself.
+    let fault = {
+        let rules = faults.rules.lock().expect("faults lock");
+        let streaming = rules.iter().any(|r| {
+            path.starts_with(&r.path_prefix) && matches!(r.fault, Fault::CutStreamAfter(_))
+        });
+        drop(rules);
+        if streaming {
+            None
+        } else {
+            faults.take(&method, &path)
+        }
+    };
+    match fault {
+        None | Some(Fault::CutStreamAfter(_)) => next.run(request).await,
+        Some(Fault::RateLimit { retry_after_secs }) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            [(header::RETRY_AFTER, retry_after_secs.to_string())],
+            axum::Json(serde_json::json!({"detail": "Too many requests"})),
+        )
+            .into_response(),
+        Some(Fault::ServerError(status)) => (
+            StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            [(header::CONTENT_TYPE, "text/html")],
+            "<html><body><h1>Bad gateway</h1></body></html>",
+        )
+            .into_response(),
+        Some(Fault::Slow(delay)) => {
+            tokio::time::sleep(delay).await;
+            next.run(request).await
+        }
+        Some(Fault::DropAfterHandling) => {
+            let response = next.run(request).await;
+            let (mut parts, _) = response.into_parts();
+            parts.headers.remove(header::CONTENT_LENGTH);
+            let broken = futures::stream::once(async {
+                Err::<bytes::Bytes, std::io::Error>(std::io::Error::other(
+                    "sandbox fault: connection dropped",
+                ))
+            });
+            Response::from_parts(parts, Body::from_stream(broken))
+        }
+    }
+}

@@ -1,0 +1,99 @@
+//! A stateful local simulator of the supplier APIs, on 127.0.0.1: the embedded default
+//! of the CLI's `--sandbox` mode and of the test suites. Orders move through their real
+//! lifecycles on a clock, balances are debited, stock runs out, and faults can be
+//! injected per route.
+//!
+//! Served so far (issue 5 in progress): FoxReload under `/foxreload`.
+//!
+//! ```no_run
+//! # async fn run() -> std::io::Result<()> {
+//! let sandbox = suppliers_sandbox::Sandbox::start(Default::default()).await?;
+//! println!("FoxReload at {} (X-API-Key: sandbox)", sandbox.foxreload_url());
+//! sandbox.shutdown().await;
+//! # Ok(()) }
+//! ```
+
+pub mod config;
+pub mod faults;
+pub mod foxreload;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub use config::{SandboxConfig, Timings};
+pub use faults::{Fault, FaultRule, Faults};
+
+/// A running sandbox. Dropping it without [`Sandbox::shutdown`] leaves the server
+/// running until the runtime ends.
+pub struct Sandbox {
+    address: SocketAddr,
+    faults: Faults,
+    foxreload: Arc<foxreload::FoxState>,
+    stop: Option<oneshot::Sender<()>>,
+    server: JoinHandle<std::io::Result<()>>,
+}
+
+impl Sandbox {
+    /// Binds 127.0.0.1 on the configured port (0 for any free one) and serves.
+    pub async fn start(config: SandboxConfig) -> std::io::Result<Self> {
+        let config = Arc::new(config);
+        let listener = TcpListener::bind(("127.0.0.1", config.port)).await?;
+        let address = listener.local_addr()?;
+        let faults = Faults::default();
+        let foxreload = foxreload::FoxState::new(config.clone());
+        let app = Router::new()
+            .nest("/foxreload", foxreload::router(foxreload.clone()))
+            .layer(axum::middleware::from_fn_with_state(
+                faults.clone(),
+                faults::inject,
+            ));
+        let (stop, stopped) = oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await
+        });
+        Ok(Self {
+            address,
+            faults,
+            foxreload,
+            stop: Some(stop),
+            server,
+        })
+    }
+
+    /// The address served.
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// FoxReload's base URL, e.g. `http://127.0.0.1:P/foxreload`.
+    pub fn foxreload_url(&self) -> String {
+        format!("http://{}/foxreload", self.address)
+    }
+
+    /// Fault injection for this sandbox.
+    pub fn faults(&self) -> &Faults {
+        &self.faults
+    }
+
+    /// FoxReload's state, for assertions (balance, orders).
+    pub fn foxreload(&self) -> &foxreload::FoxState {
+        &self.foxreload
+    }
+
+    /// Stops accepting connections, lets requests in flight finish, and waits.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = (&mut self.server).await;
+    }
+}

@@ -1,0 +1,29 @@
+//! `suppliers-sandbox --port P`: serves the sandbox until Ctrl-C.
+
+use clap::Parser;
+use suppliers_sandbox::{Sandbox, SandboxConfig};
+
+#[derive(Parser)]
+#[command(about = "A stateful local simulator of the supplier APIs")]
+struct Args {
+    /// Port on 127.0.0.1 (0 picks a free one).
+    #[arg(long, default_value_t = 8080)]
+    port: u16,
+}
+
+#[tokio::main]
+async fn main() -> std::io::Result<()> {
+    let args = Args::parse();
+    let config = SandboxConfig {
+        port: args.port,
+        ..SandboxConfig::default()
+    };
+    let credential = config.credential.clone();
+    let sandbox = Sandbox::start(config).await?;
+    println!("FOXRELOAD_BASE_URL={}", sandbox.foxreload_url());
+    println!("FOXRELOAD_API_KEY={credential}");
+    println!("sandbox running on {}; Ctrl-C stops it", sandbox.address());
+    tokio::signal::ctrl_c().await?;
+    sandbox.shutdown().await;
+    Ok(())
+}
