@@ -44,6 +44,8 @@ pub struct SandboxConfig {
     pub timings: Timings,
     /// FoxReload starting balance, USD.
     pub foxreload_balance: Decimal,
+    /// MousaCard starting balance, USD.
+    pub mousacard_balance: Decimal,
     /// Units of each product in stock.
     pub stock_per_product: u32,
 }
@@ -55,6 +57,7 @@ impl Default for SandboxConfig {
             credential: "sandbox".into(),
             timings: Timings::default(),
             foxreload_balance: Decimal::new(1000, 0),
+            mousacard_balance: Decimal::new(1505, 1),
             stock_per_product: 1000,
         }
     }

@@ -3,7 +3,8 @@
 //! lifecycles on a clock, balances are debited, stock runs out, and faults can be
 //! injected per route.
 //!
-//! Served so far (issue 5 in progress): FoxReload under `/foxreload`.
+//! Served so far (issue 5 in progress): FoxReload under `/foxreload`, MousaCard under
+//! `/mousacard`.
 //!
 //! ```no_run
 //! # async fn run() -> std::io::Result<()> {
@@ -16,6 +17,7 @@
 pub mod config;
 pub mod faults;
 pub mod foxreload;
+pub mod mousacard;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -34,6 +36,7 @@ pub struct Sandbox {
     address: SocketAddr,
     faults: Faults,
     foxreload: Arc<foxreload::FoxState>,
+    mousacard: Arc<mousacard::MousaState>,
     stop: Option<oneshot::Sender<()>>,
     server: JoinHandle<std::io::Result<()>>,
 }
@@ -46,8 +49,10 @@ impl Sandbox {
         let address = listener.local_addr()?;
         let faults = Faults::default();
         let foxreload = foxreload::FoxState::new(config.clone());
+        let mousacard = mousacard::MousaState::new(config.clone());
         let app = Router::new()
             .nest("/foxreload", foxreload::router(foxreload.clone()))
+            .nest("/mousacard", mousacard::router(mousacard.clone()))
             .layer(axum::middleware::from_fn_with_state(
                 faults.clone(),
                 faults::inject,
@@ -64,6 +69,7 @@ impl Sandbox {
             address,
             faults,
             foxreload,
+            mousacard,
             stop: Some(stop),
             server,
         })
@@ -77,6 +83,16 @@ impl Sandbox {
     /// FoxReload's base URL, e.g. `http://127.0.0.1:P/foxreload`.
     pub fn foxreload_url(&self) -> String {
         format!("http://{}/foxreload", self.address)
+    }
+
+    /// MousaCard's base URL, e.g. `http://127.0.0.1:P/mousacard`.
+    pub fn mousacard_url(&self) -> String {
+        format!("http://{}/mousacard", self.address)
+    }
+
+    /// MousaCard's state, for assertions (balance, orders).
+    pub fn mousacard(&self) -> &mousacard::MousaState {
+        &self.mousacard
     }
 
     /// Fault injection for this sandbox.

@@ -22,6 +22,8 @@ async fn main() -> std::io::Result<()> {
     let sandbox = Sandbox::start(config).await?;
     println!("FOXRELOAD_BASE_URL={}", sandbox.foxreload_url());
     println!("FOXRELOAD_API_KEY={credential}");
+    println!("MOUSACARD_BASE_URL={}", sandbox.mousacard_url());
+    println!("MOUSACARD_TOKEN={credential}");
     println!("sandbox running on {}; Ctrl-C stops it", sandbox.address());
     tokio::signal::ctrl_c().await?;
     sandbox.shutdown().await;
