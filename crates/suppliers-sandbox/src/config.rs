@@ -46,6 +46,12 @@ pub struct SandboxConfig {
     pub foxreload_balance: Decimal,
     /// MousaCard starting balance, USD.
     pub mousacard_balance: Decimal,
+    /// Cryptorefills: unpaid orders expire after this window (30 minutes by the docs).
+    pub cryptorefills_payment_window: chrono::TimeDelta,
+    /// Cryptorefills: orders count as paid this long after creation when nobody pays
+    /// them through `POST /cryptorefills/_sandbox/orders/{id}/pay`; `None` waits for
+    /// that call.
+    pub cryptorefills_auto_pay_after: Option<chrono::TimeDelta>,
     /// Units of each product in stock.
     pub stock_per_product: u32,
 }
@@ -58,6 +64,8 @@ impl Default for SandboxConfig {
             timings: Timings::default(),
             foxreload_balance: Decimal::new(1000, 0),
             mousacard_balance: Decimal::new(1505, 1),
+            cryptorefills_payment_window: chrono::TimeDelta::minutes(30),
+            cryptorefills_auto_pay_after: Some(chrono::TimeDelta::seconds(2)),
             stock_per_product: 1000,
         }
     }

@@ -3,8 +3,8 @@
 //! lifecycles on a clock, balances are debited, stock runs out, and faults can be
 //! injected per route.
 //!
-//! Served so far (issue 5 in progress): FoxReload under `/foxreload`, MousaCard under
-//! `/mousacard`.
+//! Served: FoxReload under `/foxreload`, MousaCard under `/mousacard`, Cryptorefills
+//! under `/cryptorefills` (with SSE order tracking).
 //!
 //! ```no_run
 //! # async fn run() -> std::io::Result<()> {
@@ -15,6 +15,7 @@
 //! ```
 
 pub mod config;
+pub mod cryptorefills;
 pub mod faults;
 pub mod foxreload;
 pub mod mousacard;
@@ -37,6 +38,7 @@ pub struct Sandbox {
     faults: Faults,
     foxreload: Arc<foxreload::FoxState>,
     mousacard: Arc<mousacard::MousaState>,
+    cryptorefills: Arc<cryptorefills::CryptoState>,
     stop: Option<oneshot::Sender<()>>,
     server: JoinHandle<std::io::Result<()>>,
 }
@@ -50,9 +52,14 @@ impl Sandbox {
         let faults = Faults::default();
         let foxreload = foxreload::FoxState::new(config.clone());
         let mousacard = mousacard::MousaState::new(config.clone());
+        let cryptorefills = cryptorefills::CryptoState::new(config.clone(), faults.clone());
         let app = Router::new()
             .nest("/foxreload", foxreload::router(foxreload.clone()))
             .nest("/mousacard", mousacard::router(mousacard.clone()))
+            .nest(
+                "/cryptorefills",
+                cryptorefills::router(cryptorefills.clone()),
+            )
             .layer(axum::middleware::from_fn_with_state(
                 faults.clone(),
                 faults::inject,
@@ -70,6 +77,7 @@ impl Sandbox {
             faults,
             foxreload,
             mousacard,
+            cryptorefills,
             stop: Some(stop),
             server,
         })
@@ -93,6 +101,16 @@ impl Sandbox {
     /// MousaCard's state, for assertions (balance, orders).
     pub fn mousacard(&self) -> &mousacard::MousaState {
         &self.mousacard
+    }
+
+    /// Cryptorefills' base URL, e.g. `http://127.0.0.1:P/cryptorefills`.
+    pub fn cryptorefills_url(&self) -> String {
+        format!("http://{}/cryptorefills", self.address)
+    }
+
+    /// Cryptorefills' state, for assertions and to pay orders.
+    pub fn cryptorefills(&self) -> &cryptorefills::CryptoState {
+        &self.cryptorefills
     }
 
     /// Fault injection for this sandbox.

@@ -24,6 +24,9 @@ async fn main() -> std::io::Result<()> {
     println!("FOXRELOAD_API_KEY={credential}");
     println!("MOUSACARD_BASE_URL={}", sandbox.mousacard_url());
     println!("MOUSACARD_TOKEN={credential}");
+    println!("CRYPTOREFILLS_BASE_URL={}", sandbox.cryptorefills_url());
+    println!("CRYPTOREFILLS_PARTNER_ID={credential}");
+    println!("CRYPTOREFILLS_APP_VERSION=1.0.0");
     println!("sandbox running on {}; Ctrl-C stops it", sandbox.address());
     tokio::signal::ctrl_c().await?;
     sandbox.shutdown().await;

@@ -1,0 +1,164 @@
+//! Whole Cryptorefills purchases through the facade against the sandbox on 127.0.0.1:
+//! payment window, SSE tracking (also when the stream is cut), expiry, problems.
+
+use std::time::Duration;
+
+use suppliers::config::CryptorefillsConfig;
+use suppliers::error::ProblemCode;
+use suppliers::model::{OrderStatus, SupplierId};
+use suppliers::{BuyRequest, Error, Suppliers};
+use suppliers_sandbox::{Fault, FaultRule, Sandbox, SandboxConfig, Timings};
+
+async fn start(config: SandboxConfig) -> (Sandbox, Suppliers) {
+    let sandbox = Sandbox::start(config).await.unwrap();
+    let suppliers = Suppliers::builder()
+        .cryptorefills(
+            CryptorefillsConfig::new("sandbox", "1.0.0", &sandbox.cryptorefills_url()).unwrap(),
+        )
+        .build()
+        .unwrap();
+    (sandbox, suppliers)
+}
+
+fn manual_payment() -> SandboxConfig {
+    SandboxConfig {
+        timings: Timings::fast(),
+        cryptorefills_auto_pay_after: None,
+        ..SandboxConfig::default()
+    }
+}
+
+fn gift_card() -> BuyRequest {
+    let mut request = BuyRequest::new("giftcard/Airbnb/US/100", 1);
+    request.email = Some("user@example.com".into());
+    request
+}
+
+#[tokio::test]
+async fn an_order_waits_for_payment_then_streams_to_done_with_codes() {
+    let (sandbox, suppliers) = start(manual_payment()).await;
+    let cr = suppliers.get(SupplierId::Cryptorefills).unwrap();
+    cr.validate(&gift_card()).await.unwrap();
+    let order = cr.buy(&gift_card()).await.unwrap();
+    assert_eq!(order.status, OrderStatus::AwaitingPayment);
+    let payment = order.payment.clone().expect("wallet address and amount");
+    assert_eq!(payment.amount, Some("100.350000".parse().unwrap()));
+
+    let waiting = {
+        let suppliers = suppliers.clone();
+        let id = order.id.clone();
+        tokio::spawn(async move {
+            suppliers
+                .get(SupplierId::Cryptorefills)
+                .unwrap()
+                .wait_for_order(&id, Duration::from_secs(10))
+                .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(sandbox.cryptorefills().pay(&order.id));
+    let done = waiting.await.unwrap().unwrap();
+    assert_eq!(done.status, OrderStatus::Completed);
+    assert_eq!(done.supplier_status, "Done");
+    assert_eq!(done.delivery.codes.len(), 1);
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_stream_cut_mid_way_still_ends_completed() {
+    let (sandbox, suppliers) = start(SandboxConfig {
+        timings: Timings::fast(),
+        cryptorefills_auto_pay_after: Some(chrono::TimeDelta::milliseconds(100)),
+        ..SandboxConfig::default()
+    })
+    .await;
+    let cr = suppliers.cryptorefills().unwrap();
+    let order = cr.buy(&suppliers_sandbox_purchase()).await.unwrap();
+    sandbox.faults().add(FaultRule::new(
+        format!("/cryptorefills/v5/orders/{}/subscribe", order.id),
+        Fault::CutStreamAfter(1),
+        1,
+    ));
+    let done = cr
+        .wait_for_order(&order.id, Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert_eq!(done.status, OrderStatus::Completed);
+    sandbox.shutdown().await;
+}
+
+fn suppliers_sandbox_purchase() -> suppliers::adapters::cryptorefills::Purchase {
+    suppliers::adapters::cryptorefills::Purchase {
+        kind: cryptorefills::types::ProductKind::Esim,
+        brand_name: "Airalo eSIM".into(),
+        country_code: "US".into(),
+        denomination: "10".into(),
+        quantity: std::num::NonZeroU32::MIN,
+        beneficiary: "user@example.com".into(),
+        email: "user@example.com".into(),
+        coin: "USDC".into(),
+        network: Some("Solana".into()),
+    }
+}
+
+#[tokio::test]
+async fn an_unpaid_order_expires_after_the_window() {
+    let (sandbox, suppliers) = start(SandboxConfig {
+        cryptorefills_auto_pay_after: None,
+        cryptorefills_payment_window: chrono::TimeDelta::milliseconds(200),
+        ..SandboxConfig::default()
+    })
+    .await;
+    let cr = suppliers.get(SupplierId::Cryptorefills).unwrap();
+    let order = cr.buy(&gift_card()).await.unwrap();
+    let done = cr
+        .wait_for_order(&order.id, Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert_eq!(done.status, OrderStatus::Expired);
+    assert!(
+        !sandbox.cryptorefills().pay(&order.id),
+        "an expired order cannot be paid"
+    );
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_sandbox_reports_documented_problems() {
+    let (sandbox, suppliers) = start(manual_payment()).await;
+    let cr = suppliers.get(SupplierId::Cryptorefills).unwrap();
+    let mut request = gift_card();
+    request.coin = Some("DOGE".into());
+    request.product_id = "giftcard/Airbnb/US/75".into();
+    let err = cr.validate(&request).await.unwrap_err();
+    let Error::ValidationProblems { problems, .. } = &err else {
+        panic!("{err:?}")
+    };
+    let codes: Vec<&ProblemCode> = problems.iter().map(|p| &p.code).collect();
+    assert_eq!(
+        codes,
+        [
+            &ProblemCode::UnsupportedProtocolCoinCombination,
+            &ProblemCode::NotAvailableProduct
+        ]
+    );
+    // Creating the same order is refused with the same problems; nothing is created.
+    let err = cr.buy(&request).await.unwrap_err();
+    assert!(matches!(err, Error::ValidationProblems { .. }), "{err:?}");
+    assert_eq!(sandbox.cryptorefills().order_count(), 0);
+
+    let wrong = Suppliers::builder()
+        .cryptorefills(
+            CryptorefillsConfig::new("intruder", "1.0.0", &sandbox.cryptorefills_url()).unwrap(),
+        )
+        .build()
+        .unwrap();
+    let err = wrong
+        .get(SupplierId::Cryptorefills)
+        .unwrap()
+        .order("ord_1")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Unauthorized { .. }), "{err:?}");
+    sandbox.shutdown().await;
+}
