@@ -8,7 +8,7 @@ use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -23,6 +23,22 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::config::SandboxConfig;
+use crate::extract::{RejectionStyle, SupplierJson, SupplierQuery};
+
+/// Cryptorefills answers unreadable input with its `{status, detail}` body.
+struct TopLevelError;
+
+impl RejectionStyle for TopLevelError {
+    fn invalid(location: &'static str, message: String) -> Response {
+        http_error(
+            StatusCode::BAD_REQUEST,
+            &format!("invalid {location}: {message}"),
+        )
+    }
+}
+
+type CQuery<T> = SupplierQuery<T, TopLevelError>;
+type CJson<T> = SupplierJson<T, TopLevelError>;
 use crate::faults::Faults;
 
 /// Coin amount per unit of face value (a 0.35 % fee).
@@ -329,7 +345,7 @@ fn in_country(country: Option<&str>) -> impl Iterator<Item = &'static Brand> {
         .filter(move |b| country.as_deref().is_none_or(|c| c == b.country))
 }
 
-async fn list_brands(Query(query): Query<CountryQuery>) -> Json<Vec<types::Brand>> {
+async fn list_brands(SupplierQuery(query, _): CQuery<CountryQuery>) -> Json<Vec<types::Brand>> {
     Json(
         in_country(query.country_code.as_deref())
             .map(brand_json)
@@ -337,7 +353,7 @@ async fn list_brands(Query(query): Query<CountryQuery>) -> Json<Vec<types::Brand
     )
 }
 
-async fn get_homepage(Query(query): Query<CountryQuery>) -> Json<types::Homepage> {
+async fn get_homepage(SupplierQuery(query, _): CQuery<CountryQuery>) -> Json<types::Homepage> {
     let brands: Vec<types::Brand> = in_country(query.country_code.as_deref())
         .map(brand_json)
         .collect();
@@ -356,7 +372,7 @@ struct ProductsQuery {
 
 async fn list_products(
     Path(country): Path<String>,
-    Query(query): Query<ProductsQuery>,
+    SupplierQuery(query, _): CQuery<ProductsQuery>,
 ) -> Json<Vec<types::Product>> {
     Json(
         in_country(Some(&country))
@@ -404,7 +420,7 @@ struct PriceQuery {
     coin: String,
 }
 
-async fn get_price(Query(query): Query<PriceQuery>) -> Response {
+async fn get_price(SupplierQuery(query, _): CQuery<PriceQuery>) -> Response {
     let Some(brand) = find_brand(&query.brand_name, &query.country_code) else {
         return http_error(StatusCode::NOT_FOUND, "Product not found");
     };
@@ -527,7 +543,7 @@ fn delivery_of(
     }
 }
 
-async fn validate_order(Json(body): Json<Value>) -> Json<Value> {
+async fn validate_order(SupplierJson(body, _): CJson<Value>) -> Json<Value> {
     let deliveries: Vec<Delivery> = body["deliveries"]
         .as_array()
         .into_iter()
@@ -551,7 +567,10 @@ async fn validate_order(Json(body): Json<Value>) -> Json<Value> {
     Json(json!({"problems": if found.is_empty() { Value::Null } else { Value::Array(found) }}))
 }
 
-async fn create_order(State(state): State<Arc<CryptoState>>, Json(body): Json<Value>) -> Response {
+async fn create_order(
+    State(state): State<Arc<CryptoState>>,
+    SupplierJson(body, _): CJson<Value>,
+) -> Response {
     let deliveries: Vec<Delivery> = body["deliveries"]
         .as_array()
         .into_iter()

@@ -28,6 +28,8 @@ pub enum Fault {
     Slow(Duration),
     /// An event stream ends after this many events, without `stop`.
     CutStreamAfter(usize),
+    /// Every `status` string in the JSON answer becomes this value, which no spec lists.
+    UnknownStatus(String),
 }
 
 /// Which requests a fault applies to, and how many times.
@@ -144,6 +146,22 @@ pub async fn inject(State(faults): State<Faults>, request: Request, next: Next) 
             tokio::time::sleep(delay).await;
             next.run(request).await
         }
+        Some(Fault::UnknownStatus(value)) => {
+            let response = next.run(request).await;
+            let (mut parts, body) = response.into_parts();
+            let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
+                return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+            };
+            let body = match serde_json::from_slice::<serde_json::Value>(&bytes) {
+                Ok(mut json) => {
+                    replace_statuses(&mut json, &value);
+                    parts.headers.remove(header::CONTENT_LENGTH);
+                    Body::from(json.to_string())
+                }
+                Err(_) => Body::from(bytes),
+            };
+            Response::from_parts(parts, body)
+        }
         Some(Fault::DropAfterHandling) => {
             let response = next.run(request).await;
             let (mut parts, _) = response.into_parts();
@@ -155,5 +173,24 @@ pub async fn inject(State(faults): State<Faults>, request: Request, next: Next) 
             });
             Response::from_parts(parts, Body::from_stream(broken))
         }
+    }
+}
+
+/// Replaces every string `status` field, at any depth.
+fn replace_statuses(json: &mut serde_json::Value, value: &str) {
+    match json {
+        serde_json::Value::Object(map) => {
+            for (key, field) in map.iter_mut() {
+                if key == "status" && field.is_string() {
+                    *field = serde_json::Value::String(value.to_owned());
+                } else {
+                    replace_statuses(field, value);
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items
+            .iter_mut()
+            .for_each(|item| replace_statuses(item, value)),
+        _ => {}
     }
 }

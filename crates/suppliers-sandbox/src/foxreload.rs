@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -17,6 +17,19 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::config::SandboxConfig;
+use crate::extract::{RejectionStyle, SupplierJson, SupplierQuery};
+
+/// FastAPI answers unreadable input with 422 and a validation error list.
+struct FastApi;
+
+impl RejectionStyle for FastApi {
+    fn invalid(location: &'static str, message: String) -> Response {
+        validation_error(&[json!(location)], &message, "value_error")
+    }
+}
+
+type FQuery<T> = SupplierQuery<T, FastApi>;
+type FJson<T> = SupplierJson<T, FastApi>;
 
 const CURRENCY: &str = "USD";
 
@@ -288,7 +301,7 @@ struct CategoryQuery {
     limit: Option<i64>,
 }
 
-async fn list_categories(Query(query): Query<CategoryQuery>) -> Response {
+async fn list_categories(SupplierQuery(query, _): FQuery<CategoryQuery>) -> Response {
     let limit = query.limit.unwrap_or(50).clamp(1, 100);
     let matching: Vec<_> = CATEGORIES
         .iter()
@@ -378,7 +391,7 @@ fn product_page(
 
 async fn list_products(
     State(state): State<Arc<FoxState>>,
-    Query(query): Query<PageQuery>,
+    SupplierQuery(query, _): FQuery<PageQuery>,
 ) -> Response {
     let category = query.category_id_or_slug.clone();
     product_page(&state, &query, |item| {
@@ -394,7 +407,7 @@ async fn list_products(
 
 async fn search_products(
     State(state): State<Arc<FoxState>>,
-    Query(query): Query<PageQuery>,
+    SupplierQuery(query, _): FQuery<PageQuery>,
 ) -> Response {
     let Some(text) = query.query.clone().map(|q| q.to_lowercase()) else {
         return validation_error(
@@ -410,15 +423,8 @@ async fn search_products(
 
 async fn create_order(
     State(state): State<Arc<FoxState>>,
-    body: Result<Json<types::CreateOrderRequest>, axum::extract::rejection::JsonRejection>,
+    SupplierJson(request, _): FJson<types::CreateOrderRequest>,
 ) -> Response {
-    let Ok(Json(request)) = body else {
-        return validation_error(
-            &[json!("body")],
-            "Invalid order body",
-            "model_attributes_type",
-        );
-    };
     if request.items.is_empty() || request.items.len() > 10 {
         return validation_error(
             &[json!("body"), json!("items")],
@@ -492,7 +498,7 @@ struct OrdersQuery {
 
 async fn list_orders(
     State(state): State<Arc<FoxState>>,
-    Query(query): Query<OrdersQuery>,
+    SupplierQuery(query, _): FQuery<OrdersQuery>,
 ) -> Response {
     let now = Utc::now();
     let limit = query.limit.unwrap_or(50).clamp(1, 100);
@@ -528,12 +534,9 @@ async fn list_orders(
 async fn pay_order(
     State(state): State<Arc<FoxState>>,
     Path(order_id): Path<String>,
-    body: Option<Json<types::PayOrderRequest>>,
+    SupplierJson(body, _): FJson<types::PayOrderRequest>,
 ) -> Response {
-    if let Some(Json(types::PayOrderRequest {
-        payment_provider: Some(provider),
-    })) = body
-    {
+    if let Some(provider) = body.payment_provider {
         return detail(
             StatusCode::BAD_REQUEST,
             &format!("Unknown payment provider {provider}"),
@@ -584,7 +587,9 @@ async fn pay_order(
     .into_response()
 }
 
-async fn create_crypto_topup(Json(request): Json<types::CreateCryptoTopupRequest>) -> Response {
+async fn create_crypto_topup(
+    SupplierJson(request, _): FJson<types::CreateCryptoTopupRequest>,
+) -> Response {
     if request.amount <= Decimal::ZERO {
         return detail(
             StatusCode::BAD_REQUEST,

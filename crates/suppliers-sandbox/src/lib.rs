@@ -16,6 +16,7 @@
 
 pub mod config;
 pub mod cryptorefills;
+mod extract;
 pub mod faults;
 pub mod foxreload;
 pub mod mousacard;

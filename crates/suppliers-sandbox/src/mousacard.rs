@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -18,6 +18,20 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::config::SandboxConfig;
+use crate::extract::{RejectionStyle, SupplierJson, SupplierQuery};
+
+/// The store answers unreadable input with its error envelope.
+struct Envelope;
+
+impl RejectionStyle for Envelope {
+    fn invalid(location: &'static str, message: String) -> Response {
+        error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            &format!("invalid {location}: {message}"),
+        )
+    }
+}
 
 /// How an order for a product ends.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -353,7 +367,7 @@ struct ProductsQuery {
 
 async fn list_products(
     State(state): State<Arc<MousaState>>,
-    Query(query): Query<ProductsQuery>,
+    SupplierQuery(query, _): SupplierQuery<ProductsQuery, Envelope>,
 ) -> Response {
     let products: Vec<types::ProductSummary> = state
         .catalog
@@ -445,15 +459,8 @@ async fn list_categories(State(state): State<Arc<MousaState>>) -> Response {
 
 async fn create_order(
     State(state): State<Arc<MousaState>>,
-    body: Result<Json<serde_json::Value>, axum::extract::rejection::JsonRejection>,
+    SupplierJson(body, _): SupplierJson<serde_json::Value, Envelope>,
 ) -> Response {
-    let Ok(Json(body)) = body else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "Body must be JSON",
-        );
-    };
     let Some(product_id) = body.get("product_id").and_then(serde_json::Value::as_i64) else {
         return error(
             StatusCode::BAD_REQUEST,
@@ -544,15 +551,8 @@ async fn get_order(State(state): State<Arc<MousaState>>, Path(id): Path<String>)
 
 async fn get_orders_status(
     State(state): State<Arc<MousaState>>,
-    body: Result<Json<types::OrdersStatusRequest>, axum::extract::rejection::JsonRejection>,
+    SupplierJson(request, _): SupplierJson<types::OrdersStatusRequest, Envelope>,
 ) -> Response {
-    let Ok(Json(request)) = body else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "order_ids must be an array of integers",
-        );
-    };
     if request.order_ids.is_empty() || request.order_ids.len() > 50 {
         return error(
             StatusCode::BAD_REQUEST,

@@ -169,3 +169,48 @@ async fn a_hundred_concurrent_purchases_make_exactly_a_hundred_orders() {
     );
     sandbox.shutdown().await;
 }
+
+#[tokio::test]
+async fn an_unknown_status_value_decodes_as_unknown() {
+    let sandbox = sandbox(100).await;
+    let suppliers = facade(&sandbox, "sandbox");
+    let fox = suppliers.foxreload().unwrap();
+    let line = OrderLine {
+        product_id: STEAM_500_RUB.into(),
+        quantity: 1,
+    };
+    let order = fox.buy(&[line], None, None).await.unwrap();
+    sandbox.faults().add(FaultRule::new(
+        "/foxreload/api/orders/",
+        Fault::UnknownStatus("on_hold".into()),
+        1,
+    ));
+    let odd = fox.order(&order.id).await.unwrap();
+    assert_eq!(
+        (odd.status, odd.supplier_status.as_str()),
+        (OrderStatus::Unknown, "on_hold")
+    );
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn stock_runs_out() {
+    let sandbox = Sandbox::start(SandboxConfig {
+        stock_per_product: 1,
+        ..SandboxConfig::default()
+    })
+    .await
+    .unwrap();
+    let suppliers = facade(&sandbox, "sandbox");
+    let fox = suppliers.foxreload().unwrap();
+    let line = OrderLine {
+        product_id: STEAM_500_RUB.into(),
+        quantity: 1,
+    };
+    fox.buy(std::slice::from_ref(&line), None, None)
+        .await
+        .unwrap();
+    let err = fox.buy(&[line], None, None).await.unwrap_err();
+    assert!(matches!(err, Error::OutOfStock { .. }), "{err:?}");
+    sandbox.shutdown().await;
+}
