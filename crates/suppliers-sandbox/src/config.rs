@@ -54,6 +54,8 @@ pub struct SandboxConfig {
     pub cryptorefills_auto_pay_after: Option<chrono::TimeDelta>,
     /// Units of each product in stock.
     pub stock_per_product: u32,
+    /// Faults armed from the start (more can be added while running).
+    pub faults: Vec<crate::faults::FaultRule>,
 }
 
 impl Default for SandboxConfig {
@@ -67,6 +69,7 @@ impl Default for SandboxConfig {
             cryptorefills_payment_window: chrono::TimeDelta::minutes(30),
             cryptorefills_auto_pay_after: Some(chrono::TimeDelta::seconds(2)),
             stock_per_product: 1000,
+            faults: Vec::new(),
         }
     }
 }

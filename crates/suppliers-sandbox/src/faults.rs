@@ -63,6 +63,78 @@ impl FaultRule {
     }
 }
 
+impl std::str::FromStr for FaultRule {
+    type Err = String;
+
+    /// `[METHOD ]PATH=KIND[:ARG][xTIMES]`, e.g. `POST /foxreload/api/orders/=drop`,
+    /// `/mousacard/balance=rate-limit:2x3`, `/cryptorefills/v5/orders/=cut-stream:1`.
+    /// Kinds: `rate-limit[:secs]`, `server-error[:status]`, `drop`, `slow[:ms]`,
+    /// `cut-stream[:events]`, `unknown-status[:value]`. TIMES defaults to 1.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let usage = || format!("{text:?}: expected [METHOD ]PATH=KIND[:ARG][xTIMES]");
+        let (target, action) = text.split_once('=').ok_or_else(usage)?;
+        let (method, path) = match target.trim().split_once(' ') {
+            Some((method, path)) => {
+                const METHODS: [Method; 7] = [
+                    Method::GET,
+                    Method::POST,
+                    Method::PUT,
+                    Method::PATCH,
+                    Method::DELETE,
+                    Method::HEAD,
+                    Method::OPTIONS,
+                ];
+                let method = METHODS
+                    .into_iter()
+                    .find(|m| m.as_str().eq_ignore_ascii_case(method))
+                    .ok_or_else(|| format!("{method:?} is not an HTTP method"))?;
+                (Some(method), path.trim())
+            }
+            None => (None, target.trim()),
+        };
+        if !path.starts_with('/') {
+            return Err(usage());
+        }
+        let (action, times) = match action.rsplit_once('x') {
+            Some((action, times))
+                if times.chars().all(|c| c.is_ascii_digit()) && !times.is_empty() =>
+            {
+                (action, times.parse::<u32>().map_err(|_| usage())?)
+            }
+            _ => (action, 1),
+        };
+        let (kind, arg) = match action.split_once(':') {
+            Some((kind, arg)) => (kind, Some(arg)),
+            None => (action, None),
+        };
+        let number = |default: u64| -> Result<u64, String> {
+            arg.map_or(Ok(default), |a| {
+                a.parse().map_err(|_| format!("{a:?} is not a number"))
+            })
+        };
+        let fault = match kind {
+            "rate-limit" => Fault::RateLimit {
+                retry_after_secs: number(1)?,
+            },
+            "server-error" => Fault::ServerError(number(503)? as u16),
+            "drop" => Fault::DropAfterHandling,
+            "slow" => Fault::Slow(Duration::from_millis(number(2000)?)),
+            "cut-stream" => Fault::CutStreamAfter(number(1)? as usize),
+            "unknown-status" => Fault::UnknownStatus(arg.unwrap_or("sandbox_unknown").to_owned()),
+            other => return Err(format!("unknown fault {other:?}")),
+        };
+        if times == 0 {
+            return Err(usage());
+        }
+        Ok(Self {
+            path_prefix: path.to_owned(),
+            method,
+            fault,
+            times,
+        })
+    }
+}
+
 /// The active rules; shared by the server and whoever injects faults.
 #[derive(Debug, Clone, Default)]
 pub struct Faults {
@@ -192,5 +264,59 @@ fn replace_statuses(json: &mut serde_json::Value, value: &str) {
             .iter_mut()
             .for_each(|item| replace_statuses(item, value)),
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rules_parse_from_text() {
+        let rule: FaultRule = "POST /foxreload/api/orders/=drop".parse().unwrap();
+        assert_eq!(
+            rule,
+            FaultRule::new("/foxreload/api/orders/", Fault::DropAfterHandling, 1)
+                .for_method(Method::POST)
+        );
+        let rule: FaultRule = "/mousacard/balance=rate-limit:2x3".parse().unwrap();
+        assert_eq!(
+            rule,
+            FaultRule::new(
+                "/mousacard/balance",
+                Fault::RateLimit {
+                    retry_after_secs: 2
+                },
+                3
+            )
+        );
+        let rule: FaultRule = "/x=unknown-status:on_hold".parse().unwrap();
+        assert_eq!(rule.fault, Fault::UnknownStatus("on_hold".into()));
+        for bad in [
+            "nothing",
+            "/x=explode",
+            "FETCH /x=drop",
+            "x=drop",
+            "/x=slow:soon",
+            "/x=dropx0",
+        ] {
+            assert!(bad.parse::<FaultRule>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn rules_are_used_up() {
+        let faults = Faults::default();
+        faults.add(FaultRule::new("/a", Fault::ServerError(502), 2));
+        assert_eq!(
+            faults.take(&Method::GET, "/a/b"),
+            Some(Fault::ServerError(502))
+        );
+        assert_eq!(faults.take(&Method::GET, "/other"), None);
+        assert_eq!(
+            faults.take(&Method::POST, "/a"),
+            Some(Fault::ServerError(502))
+        );
+        assert_eq!(faults.take(&Method::GET, "/a"), None);
     }
 }

@@ -51,6 +51,11 @@ impl Sandbox {
         let listener = TcpListener::bind(("127.0.0.1", config.port)).await?;
         let address = listener.local_addr()?;
         let faults = Faults::default();
+        config
+            .faults
+            .iter()
+            .cloned()
+            .for_each(|rule| faults.add(rule));
         let foxreload = foxreload::FoxState::new(config.clone());
         let mousacard = mousacard::MousaState::new(config.clone());
         let cryptorefills = cryptorefills::CryptoState::new(config.clone(), faults.clone());

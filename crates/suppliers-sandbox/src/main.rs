@@ -9,6 +9,11 @@ struct Args {
     /// Port on 127.0.0.1 (0 picks a free one).
     #[arg(long, default_value_t = 8080)]
     port: u16,
+    /// Inject a fault: `[METHOD ]PATH=KIND[:ARG][xTIMES]`, e.g.
+    /// `--fault "POST /foxreload/api/orders/=drop"`. Kinds: rate-limit[:secs],
+    /// server-error[:status], drop, slow[:ms], cut-stream[:events], unknown-status[:value].
+    #[arg(long = "fault")]
+    faults: Vec<suppliers_sandbox::FaultRule>,
 }
 
 #[tokio::main]
@@ -16,6 +21,7 @@ async fn main() -> std::io::Result<()> {
     let args = Args::parse();
     let config = SandboxConfig {
         port: args.port,
+        faults: args.faults,
         ..SandboxConfig::default()
     };
     let credential = config.credential.clone();
