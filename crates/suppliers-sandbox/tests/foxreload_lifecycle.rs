@@ -214,3 +214,19 @@ async fn stock_runs_out() {
     assert!(matches!(err, Error::OutOfStock { .. }), "{err:?}");
     sandbox.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_slow_answer_is_slow_but_arrives() {
+    let sandbox = sandbox(100).await;
+    sandbox.faults().add(FaultRule::new(
+        "/foxreload/api/access/me/balances/",
+        Fault::Slow(Duration::from_millis(300)),
+        1,
+    ));
+    let suppliers = facade(&sandbox, "sandbox");
+    let started = std::time::Instant::now();
+    let balances = suppliers.foxreload().unwrap().balances().await.unwrap();
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    assert_eq!(balances[0].amount, Decimal::new(100, 0));
+    sandbox.shutdown().await;
+}
