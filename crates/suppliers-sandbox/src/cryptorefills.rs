@@ -543,21 +543,27 @@ fn delivery_of(
     }
 }
 
-async fn validate_order(SupplierJson(body, _): CJson<Value>) -> Json<Value> {
-    let deliveries: Vec<Delivery> = body["deliveries"]
+/// The deliveries of a request; `fields` is where each delivery keeps them (the
+/// validation body has them flat, the order body under `deliverable`).
+fn deliveries_in(body: &Value, fields: &str) -> Vec<Delivery> {
+    body["deliveries"]
         .as_array()
         .into_iter()
         .flatten()
         .map(|d| {
             delivery_of(
-                &text(d, "/brand_name"),
-                &text(d, "/country_code"),
-                &text(d, "/denomination"),
-                text(d, "/beneficiary_account"),
-                1,
+                &text(d, &format!("{fields}/brand_name")),
+                &text(d, &format!("{fields}/country_code")),
+                &text(d, &format!("{fields}/denomination")),
+                text(d, &format!("{fields}/beneficiary_account")),
+                d["quantity"].as_i64().unwrap_or(1),
             )
         })
-        .collect();
+        .collect()
+}
+
+async fn validate_order(SupplierJson(body, _): CJson<Value>) -> Json<Value> {
+    let deliveries = deliveries_in(&body, "");
     let found = problems(
         &text(&body, "/email"),
         &text(&body, "/payment/coin"),
@@ -571,20 +577,7 @@ async fn create_order(
     State(state): State<Arc<CryptoState>>,
     SupplierJson(body, _): CJson<Value>,
 ) -> Response {
-    let deliveries: Vec<Delivery> = body["deliveries"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|d| {
-            delivery_of(
-                &text(d, "/deliverable/brand_name"),
-                &text(d, "/deliverable/country_code"),
-                &text(d, "/deliverable/denomination"),
-                text(d, "/deliverable/beneficiary_account"),
-                d["quantity"].as_i64().unwrap_or(1),
-            )
-        })
-        .collect();
+    let deliveries = deliveries_in(&body, "/deliverable");
     let network = body.pointer("/payment/network").and_then(Value::as_str);
     let coin = text(&body, "/payment/coin");
     let found = problems(&text(&body, "/user/email"), &coin, network, &deliveries);

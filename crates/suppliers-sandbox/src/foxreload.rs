@@ -247,6 +247,17 @@ fn code(order_id: &str, line: usize, unit: i64) -> String {
     format!("{}-{}-{}", &chars[0..4], &chars[4..8], &chars[8..12])
 }
 
+/// One offset page of `items`, and how many there are in all.
+fn page<T>(items: Vec<T>, offset: i64, limit: i64) -> (Vec<T>, i64) {
+    let total = items.len() as i64;
+    let page = items
+        .into_iter()
+        .skip(offset as usize)
+        .take(limit as usize)
+        .collect();
+    (page, total)
+}
+
 fn detail(status: StatusCode, message: &str) -> Response {
     (status, Json(json!({ "detail": message }))).into_response()
 }
@@ -374,12 +385,7 @@ fn product_page(
             requires_note: item.requires_note,
         })
         .collect();
-    let total = matching.len() as i64;
-    let items = matching
-        .into_iter()
-        .skip(offset as usize)
-        .take(limit as usize)
-        .collect();
+    let (items, total) = page(matching, offset, limit);
     Json(types::ProductPage {
         items,
         limit,
@@ -516,12 +522,7 @@ async fn list_orders(
                 .is_none_or(|s| order.status.as_str() == s)
         })
         .collect();
-    let total = matching.len() as i64;
-    let items = matching
-        .into_iter()
-        .skip(offset as usize)
-        .take(limit as usize)
-        .collect();
+    let (items, total) = page(matching, offset, limit);
     Json(types::OrderPage {
         items,
         limit: Some(limit),
