@@ -281,8 +281,10 @@ fn reconcile_hint(reconcile: &Reconcile) -> String {
             "the recent orders (`suppliers orders foxreload`)".into()
         }
         Reconcile::MousaCardOrderStatus => {
-            "the recent orders and the balance (`suppliers orders mousacard`, `suppliers balance mousacard`)".into()
+            "the balance (`suppliers balance mousacard`) and the store's order history".into()
         }
-        Reconcile::CryptorefillsOrders => "the orders in the Cryptorefills partner dashboard".into(),
+        Reconcile::CryptorefillsOrders => {
+            "the orders in the Cryptorefills partner dashboard".into()
+        }
     }
 }

@@ -1,0 +1,162 @@
+//! The command line, as clap parses it.
+
+use clap::{Parser, Subcommand};
+use suppliers::model::SupplierId;
+
+/// Browse, buy and collect codes from FoxReload, MousaCard and Cryptorefills.
+///
+/// Credentials and base URLs come from FOXRELOAD_API_KEY, FOXRELOAD_BASE_URL,
+/// MOUSACARD_TOKEN, MOUSACARD_BASE_URL, CRYPTOREFILLS_PARTNER_ID,
+/// CRYPTOREFILLS_APP_VERSION, CRYPTOREFILLS_COUNTRY and CRYPTOREFILLS_BASE_URL, or from
+/// --sandbox. Exit codes: 0 ok, 2 usage or input rejected before any request,
+/// 3 unauthorized or forbidden, 4 refused by the supplier, 5 transport failure, rate
+/// limited or wait timed out, 6 purchase outcome unknown.
+#[derive(Debug, Parser)]
+#[command(name = "suppliers", version)]
+pub struct Cli {
+    /// Start the local sandbox in-process and point every supplier at it.
+    #[arg(long, global = true)]
+    pub sandbox: bool,
+    /// Machine output on stdout (JSON), nothing else there.
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The purchase flags shared by `buy` and `validate`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct PurchaseArgs {
+    /// How many.
+    #[arg(long, default_value_t = 1)]
+    pub quantity: u64,
+    /// A custom field, KEY=VALUE (MousaCard, e.g. playerid=12345678).
+    #[arg(long = "field", value_parser = parse_field)]
+    pub fields: Vec<(String, String)>,
+    /// A note for the order (FoxReload, e.g. a player id).
+    #[arg(long)]
+    pub note: Option<String>,
+    /// Where Cryptorefills delivers: email, or E.164 phone for mobile top-ups.
+    #[arg(long)]
+    pub beneficiary: Option<String>,
+    /// The end user's email (Cryptorefills).
+    #[arg(long)]
+    pub email: Option<String>,
+    /// Coin to pay with (Cryptorefills, default USDC).
+    #[arg(long)]
+    pub coin: Option<String>,
+    /// Network (Cryptorefills, default Solana).
+    #[arg(long)]
+    pub network: Option<String>,
+}
+
+fn parse_field(text: &str) -> Result<(String, String), String> {
+    text.split_once('=')
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .filter(|(k, _)| !k.is_empty())
+        .ok_or_else(|| format!("{text:?} is not KEY=VALUE"))
+}
+
+/// What to do.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List a supplier's catalog.
+    Catalog {
+        /// foxreload, mousacard or cryptorefills.
+        supplier: SupplierId,
+        /// Category (FoxReload id or slug, MousaCard slug).
+        #[arg(long)]
+        category: Option<String>,
+        /// Country (Cryptorefills).
+        #[arg(long)]
+        country: Option<String>,
+        /// Search text (FoxReload) or brand family (Cryptorefills).
+        #[arg(long)]
+        search: Option<String>,
+    },
+    /// Show one product.
+    Product {
+        /// foxreload, mousacard or cryptorefills.
+        supplier: SupplierId,
+        /// Product id.
+        product_id: String,
+    },
+    /// Show the account balance.
+    Balance {
+        /// foxreload or mousacard (Cryptorefills is paid per order).
+        supplier: SupplierId,
+    },
+    /// Crypto price of a gift card (Cryptorefills).
+    Quote {
+        /// cryptorefills.
+        supplier: SupplierId,
+        /// Brand, e.g. Airbnb.
+        #[arg(long)]
+        brand: String,
+        /// Country, e.g. US.
+        #[arg(long)]
+        country: String,
+        /// Face value, e.g. 100.
+        #[arg(long)]
+        face_value: String,
+        /// Coin (default USDC).
+        #[arg(long, default_value = "USDC")]
+        coin: String,
+    },
+    /// Check a purchase without buying.
+    Validate {
+        /// foxreload, mousacard or cryptorefills.
+        supplier: SupplierId,
+        /// Product id.
+        product_id: String,
+        #[command(flatten)]
+        purchase: PurchaseArgs,
+    },
+    /// Buy a product.
+    Buy {
+        /// foxreload, mousacard or cryptorefills.
+        supplier: SupplierId,
+        /// Product id.
+        product_id: String,
+        #[command(flatten)]
+        purchase: PurchaseArgs,
+        /// Wait until the order is finished and show its codes.
+        #[arg(long)]
+        wait: bool,
+        /// Do not ask for confirmation (required without a terminal).
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Show one order.
+    Order {
+        /// foxreload, mousacard or cryptorefills.
+        supplier: SupplierId,
+        /// Order id.
+        order_id: String,
+    },
+    /// List recent orders (FoxReload).
+    Orders {
+        /// foxreload.
+        supplier: SupplierId,
+        /// Only this supplier status.
+        #[arg(long)]
+        status: Option<String>,
+    },
+    /// Wait until orders are finished.
+    Wait {
+        /// foxreload, mousacard or cryptorefills.
+        supplier: SupplierId,
+        /// Order ids.
+        #[arg(required = true)]
+        order_ids: Vec<String>,
+        /// Give up after this many seconds.
+        #[arg(long, default_value_t = 600)]
+        timeout: u64,
+    },
+    /// Run the sandbox until Ctrl-C.
+    Sandbox {
+        /// Port on 127.0.0.1.
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+    },
+}

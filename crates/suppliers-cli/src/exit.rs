@@ -1,0 +1,28 @@
+//! Exit codes, the contract scripts rely on.
+
+use suppliers::Error;
+
+/// Usage errors and input rejected before any request.
+pub const USAGE: u8 = 2;
+
+/// The exit code for an error.
+pub fn code(error: &Error) -> u8 {
+    match error {
+        Error::Config(_) | Error::InvalidRequest { sent: false, .. } => USAGE,
+        Error::Unauthorized { .. } | Error::Forbidden { .. } => 3,
+        Error::NotFound { .. }
+        | Error::InvalidRequest { sent: true, .. }
+        | Error::InsufficientBalance { .. }
+        | Error::OutOfStock { .. }
+        | Error::Unavailable { .. }
+        | Error::StoreClosed { .. }
+        | Error::ValidationProblems { .. } => 4,
+        Error::AmbiguousPurchase { .. } => 6,
+        _ => 5,
+    }
+}
+
+/// One or two plain sentences for stderr, with the supplier's code and message.
+pub fn message(error: &Error) -> String {
+    format!("error: {error}")
+}

@@ -1,0 +1,314 @@
+//! `suppliers`: browse, buy and collect codes from FoxReload, MousaCard and
+//! Cryptorefills, or from the local sandbox with `--sandbox`.
+
+mod args;
+mod exit;
+mod output;
+
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use futures::TryStreamExt;
+use serde_json::Value;
+use suppliers::config::{CryptorefillsConfig, FoxReloadConfig, MousaCardConfig};
+use suppliers::model::{Order, SupplierId};
+use suppliers::{BuyRequest, CatalogQuery, Error, Suppliers};
+use suppliers_sandbox::{Sandbox, SandboxConfig};
+
+use args::{Cli, Command, PurchaseArgs};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Supplier(error)) => {
+            eprintln!("{}", exit::message(&error));
+            ExitCode::from(exit::code(&error))
+        }
+        Err(Failure::Usage(message)) => {
+            eprintln!("error: {message}");
+            ExitCode::from(exit::USAGE)
+        }
+        Err(Failure::Io(error)) => {
+            eprintln!("error: {error}");
+            ExitCode::from(5)
+        }
+    }
+}
+
+enum Failure {
+    Supplier(Error),
+    Usage(String),
+    Io(std::io::Error),
+}
+
+impl From<Error> for Failure {
+    fn from(error: Error) -> Self {
+        Self::Supplier(error)
+    }
+}
+
+impl From<std::io::Error> for Failure {
+    fn from(error: std::io::Error) -> Self {
+        Self::Io(error)
+    }
+}
+
+/// Prints `json` with `--json`, `text` otherwise.
+fn emit(cli_json: bool, json: Value, text: String) {
+    if cli_json {
+        println!("{json}");
+    } else {
+        print!("{text}");
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), Failure> {
+    if let Command::Sandbox { port } = cli.command {
+        let sandbox = Sandbox::start(SandboxConfig {
+            port,
+            ..SandboxConfig::default()
+        })
+        .await?;
+        print_sandbox(&sandbox);
+        tokio::signal::ctrl_c().await?;
+        sandbox.shutdown().await;
+        return Ok(());
+    }
+    // Kept alive for the whole command.
+    let (suppliers, _sandbox) = if cli.sandbox {
+        let sandbox = Sandbox::start(SandboxConfig {
+            faults: sandbox_faults()?,
+            ..SandboxConfig::default()
+        })
+        .await?;
+        let suppliers = Suppliers::builder()
+            .foxreload(
+                FoxReloadConfig::new("sandbox", &sandbox.foxreload_url()).map_err(Error::from)?,
+            )
+            .mousacard(
+                MousaCardConfig::new("sandbox", &sandbox.mousacard_url()).map_err(Error::from)?,
+            )
+            .cryptorefills(
+                CryptorefillsConfig::new("sandbox", "1.0.0", &sandbox.cryptorefills_url())
+                    .map_err(Error::from)?,
+            )
+            .build()?;
+        (suppliers, Some(sandbox))
+    } else {
+        (Suppliers::from_env()?, None)
+    };
+    let json = cli.json;
+    match cli.command {
+        Command::Catalog {
+            supplier,
+            category,
+            country,
+            search,
+        } => {
+            let query = CatalogQuery {
+                category,
+                country,
+                search,
+            };
+            let products: Vec<_> = suppliers
+                .get(supplier)?
+                .catalog(query)
+                .try_collect()
+                .await?;
+            let list = products.iter().map(output::product_json).collect();
+            emit(json, Value::Array(list), output::products_text(&products));
+        }
+        Command::Product {
+            supplier,
+            product_id,
+        } => {
+            let product = suppliers.get(supplier)?.product(&product_id).await?;
+            emit(
+                json,
+                output::product_json(&product),
+                output::products_text(&[product]),
+            );
+        }
+        Command::Balance { supplier } => {
+            let Some(balance) = suppliers.get(supplier)?.balance().await? else {
+                return Err(Failure::Usage(format!(
+                    "{supplier} has no balance: orders are paid one by one"
+                )));
+            };
+            let text = format!("{} {}\n", balance.amount, balance.currency);
+            emit(json, output::balance_json(&balance), text);
+        }
+        Command::Quote {
+            supplier,
+            brand,
+            country,
+            face_value,
+            coin,
+        } => {
+            let product_id = format!("giftcard/{brand}/{country}/{face_value}");
+            let Some(quote) = suppliers.get(supplier)?.quote(&product_id, &coin).await? else {
+                return Err(Failure::Usage(format!(
+                    "{supplier} has no price quotes; see `suppliers product`"
+                )));
+            };
+            let text = format!("{} {}\n", quote.coin_amount, quote.coin);
+            emit(json, output::quote_json(&quote), text);
+        }
+        Command::Validate {
+            supplier,
+            product_id,
+            purchase,
+        } => {
+            suppliers
+                .get(supplier)?
+                .validate(&request(product_id, purchase))
+                .await?;
+            emit(json, serde_json::json!({"valid": true}), "valid\n".into());
+        }
+        Command::Buy {
+            supplier,
+            product_id,
+            purchase,
+            wait,
+            yes,
+        } => {
+            let request = request(product_id, purchase);
+            confirm(supplier, &request, yes)?;
+            let handle = suppliers.get(supplier)?;
+            let mut order = handle.buy(&request).await?;
+            if wait && !order.status.is_terminal() {
+                let spinner = spinner(json, &format!("waiting for {supplier} order {}", order.id));
+                let result = handle
+                    .wait_for_order(&order.id, Duration::from_secs(1800))
+                    .await;
+                spinner.finish_and_clear();
+                order = result?;
+            }
+            emit(json, output::order_json(&order), output::order_text(&order));
+        }
+        Command::Order { supplier, order_id } => {
+            let order = suppliers.get(supplier)?.order(&order_id).await?;
+            emit(json, output::order_json(&order), output::order_text(&order));
+        }
+        Command::Orders { supplier, status } => {
+            if supplier != SupplierId::FoxReload {
+                return Err(Failure::Usage(format!(
+                    "{supplier} has no order list; use `suppliers order {supplier} <id>`"
+                )));
+            }
+            let status = status.map(|s| foxreload::types::OrderStatus::from(s.as_str()));
+            let orders = suppliers.foxreload()?.orders(status, 50).await?;
+            let list = orders.iter().map(output::order_json).collect();
+            emit(json, Value::Array(list), output::orders_text(&orders));
+        }
+        Command::Wait {
+            supplier,
+            order_ids,
+            timeout,
+        } => {
+            let handle = suppliers.get(supplier)?;
+            let spinner = spinner(
+                json,
+                &format!("waiting for {} {supplier} order(s)", order_ids.len()),
+            );
+            let mut orders: Vec<Order> = Vec::with_capacity(order_ids.len());
+            for id in &order_ids {
+                match handle
+                    .wait_for_order(id, Duration::from_secs(timeout))
+                    .await
+                {
+                    Ok(order) => orders.push(order),
+                    Err(error) => {
+                        spinner.finish_and_clear();
+                        return Err(error.into());
+                    }
+                }
+            }
+            spinner.finish_and_clear();
+            let value = match orders.as_slice() {
+                [one] => output::order_json(one),
+                many => Value::Array(many.iter().map(output::order_json).collect()),
+            };
+            let text = orders.iter().map(output::order_text).collect();
+            emit(json, value, text);
+        }
+        Command::Sandbox { .. } => unreachable!("handled above"),
+    }
+    Ok(())
+}
+
+/// Faults for the in-process sandbox, from `SUPPLIERS_SANDBOX_FAULTS` (rules separated
+/// by `;`, as `suppliers-sandbox --fault` takes them). For reliability tests.
+fn sandbox_faults() -> Result<Vec<suppliers_sandbox::FaultRule>, Failure> {
+    let Ok(rules) = std::env::var("SUPPLIERS_SANDBOX_FAULTS") else {
+        return Ok(Vec::new());
+    };
+    rules
+        .split(';')
+        .filter(|rule| !rule.trim().is_empty())
+        .map(|rule| rule.trim().parse().map_err(Failure::Usage))
+        .collect()
+}
+
+fn request(product_id: String, purchase: PurchaseArgs) -> BuyRequest {
+    BuyRequest {
+        product_id,
+        quantity: purchase.quantity,
+        fields: purchase.fields.into_iter().collect(),
+        note: purchase.note,
+        beneficiary: purchase.beneficiary,
+        email: purchase.email,
+        coin: purchase.coin,
+        network: purchase.network,
+    }
+}
+
+/// Asks on a terminal; without one, `--yes` is required.
+fn confirm(supplier: SupplierId, request: &BuyRequest, yes: bool) -> Result<(), Failure> {
+    if yes {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(Failure::Usage(
+            "buying without a terminal needs --yes".into(),
+        ));
+    }
+    eprint!(
+        "Buy {} x {} from {supplier}? [y/N] ",
+        request.quantity, request.product_id
+    );
+    std::io::stderr().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer)?;
+    if matches!(answer.trim(), "y" | "Y" | "yes") {
+        Ok(())
+    } else {
+        Err(Failure::Usage("not confirmed; nothing was bought".into()))
+    }
+}
+
+/// A spinner on stderr, only on a terminal and never with `--json`.
+fn spinner(json: bool, message: &str) -> indicatif::ProgressBar {
+    if json || !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.set_message(message.to_owned());
+    bar.enable_steady_tick(Duration::from_millis(100));
+    bar
+}
+
+fn print_sandbox(sandbox: &Sandbox) {
+    println!("FOXRELOAD_BASE_URL={}", sandbox.foxreload_url());
+    println!("FOXRELOAD_API_KEY=sandbox");
+    println!("MOUSACARD_BASE_URL={}", sandbox.mousacard_url());
+    println!("MOUSACARD_TOKEN=sandbox");
+    println!("CRYPTOREFILLS_BASE_URL={}", sandbox.cryptorefills_url());
+    println!("CRYPTOREFILLS_PARTNER_ID=sandbox");
+    println!("CRYPTOREFILLS_APP_VERSION=1.0.0");
+    println!("sandbox running on {}; Ctrl-C stops it", sandbox.address());
+}

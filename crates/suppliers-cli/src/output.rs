@@ -1,0 +1,153 @@
+//! What the CLI prints: one JSON value on stdout with `--json`, aligned text otherwise.
+
+use serde_json::{Value, json};
+use suppliers::model::{Balance, Order, Product, Quote};
+
+/// An order as `--json` prints it. Money is a decimal string.
+pub fn order_json(order: &Order) -> Value {
+    json!({
+        "supplier": order.supplier.as_str(),
+        "id": order.id,
+        "status": order.status.as_str(),
+        "supplier_status": order.supplier_status,
+        "codes": order.delivery.codes,
+        "account": order.delivery.account.as_ref().map(|a| json!({
+            "email": a.email, "password": a.password, "url": a.url, "notes": a.notes
+        })),
+        "total": order.total.map(|t| t.to_string()),
+        "currency": order.currency,
+        "payment": order.payment.as_ref().map(|p| json!({
+            "address": p.address,
+            "amount": p.amount.map(|a| a.to_string()),
+            "coin": p.coin,
+            "network": p.network,
+        })),
+    })
+}
+
+/// An order for a person: status, total, payment instructions, and codes last.
+pub fn order_text(order: &Order) -> String {
+    let mut out = format!(
+        "{} order {}: {} ({})\n",
+        order.supplier, order.id, order.status, order.supplier_status
+    );
+    if let Some(total) = order.total {
+        out += &format!(
+            "total: {total} {}\n",
+            order.currency.as_deref().unwrap_or("")
+        );
+    }
+    if let Some(payment) = &order.payment
+        && order.status == suppliers::model::OrderStatus::AwaitingPayment
+    {
+        out += &format!(
+            "pay {} {} on {} to {}\n",
+            payment.amount.map(|a| a.to_string()).unwrap_or_default(),
+            payment.coin.as_deref().unwrap_or(""),
+            payment.network.as_deref().unwrap_or(""),
+            payment.address
+        );
+    }
+    if !order.delivery.codes.is_empty() {
+        out += "codes:\n";
+        for code in &order.delivery.codes {
+            out += &format!("  {code}\n");
+        }
+    }
+    if let Some(account) = &order.delivery.account {
+        out += "account:\n";
+        for (label, value) in [
+            ("email", &account.email),
+            ("password", &account.password),
+            ("url", &account.url),
+            ("notes", &account.notes),
+        ] {
+            if let Some(value) = value {
+                out += &format!("  {label}: {value}\n");
+            }
+        }
+    }
+    out
+}
+
+/// A product as `--json` prints it.
+pub fn product_json(product: &Product) -> Value {
+    json!({
+        "supplier": product.supplier.as_str(),
+        "id": product.id,
+        "name": product.name,
+        "price": product.price.map(|p| p.to_string()),
+        "currency": product.currency,
+        "available": product.available,
+        "min_quantity": product.min_quantity,
+        "max_quantity": product.max_quantity,
+    })
+}
+
+/// Products as an aligned table.
+pub fn products_text(products: &[Product]) -> String {
+    let rows: Vec<[String; 3]> = products
+        .iter()
+        .map(|p| {
+            let price = p
+                .price
+                .map(|price| format!("{price} {}", p.currency.as_deref().unwrap_or("")))
+                .unwrap_or_default();
+            [p.id.clone(), p.name.clone(), price]
+        })
+        .collect();
+    table(["ID", "NAME", "PRICE"], &rows)
+}
+
+/// A balance as `--json` prints it.
+pub fn balance_json(balance: &Balance) -> Value {
+    json!({"supplier": balance.supplier.as_str(), "balance": balance.amount.to_string(), "currency": balance.currency})
+}
+
+/// A quote as `--json` prints it.
+pub fn quote_json(quote: &Quote) -> Value {
+    json!({
+        "supplier": quote.supplier.as_str(),
+        "coin_amount": quote.coin_amount.to_string(),
+        "coin": quote.coin,
+        "face_value": quote.face_value.map(|v| v.to_string()),
+        "currency": quote.currency,
+    })
+}
+
+/// Orders as an aligned table.
+pub fn orders_text(orders: &[Order]) -> String {
+    let rows: Vec<[String; 3]> = orders
+        .iter()
+        .map(|o| {
+            let total = o
+                .total
+                .map(|t| format!("{t} {}", o.currency.as_deref().unwrap_or("")))
+                .unwrap_or_default();
+            [o.id.clone(), o.status.to_string(), total]
+        })
+        .collect();
+    table(["ID", "STATUS", "TOTAL"], &rows)
+}
+
+fn table<const N: usize>(header: [&str; N], rows: &[[String; N]]) -> String {
+    let mut widths = header.map(str::len);
+    for row in rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(widths)
+            .map(|(cell, width)| format!("{cell:<width$}"))
+            .collect();
+        padded.join("  ").trim_end().to_owned() + "\n"
+    };
+    let mut out = line(header.to_vec());
+    for row in rows {
+        out += &line(row.iter().map(String::as_str).collect());
+    }
+    out
+}
