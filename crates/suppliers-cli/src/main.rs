@@ -70,6 +70,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     if let Command::Sandbox { port } = cli.command {
         let sandbox = Sandbox::start(SandboxConfig {
             port,
+            faults: sandbox_faults()?,
             ..SandboxConfig::default()
         })
         .await?;
