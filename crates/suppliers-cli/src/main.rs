@@ -211,25 +211,19 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             order_ids,
             timeout,
         } => {
-            let handle = suppliers.get(supplier)?;
             let spinner = spinner(
                 json,
                 &format!("waiting for {} {supplier} order(s)", order_ids.len()),
             );
-            let mut orders: Vec<Order> = Vec::with_capacity(order_ids.len());
-            for id in &order_ids {
-                match handle
-                    .wait_for_order(id, Duration::from_secs(timeout))
-                    .await
-                {
-                    Ok(order) => orders.push(order),
-                    Err(error) => {
-                        spinner.finish_and_clear();
-                        return Err(error.into());
-                    }
-                }
-            }
+            let waited = wait_all(
+                &suppliers,
+                supplier,
+                &order_ids,
+                Duration::from_secs(timeout),
+            )
+            .await;
             spinner.finish_and_clear();
+            let orders = waited?;
             let value = match orders.as_slice() {
                 [one] => output::order_json(one),
                 many => Value::Array(many.iter().map(output::order_json).collect()),
@@ -240,6 +234,50 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Sandbox { .. } => unreachable!("handled above"),
     }
     Ok(())
+}
+
+/// Waits for every order. Several MousaCard orders share batch status requests.
+async fn wait_all(
+    suppliers: &Suppliers,
+    supplier: SupplierId,
+    ids: &[String],
+    timeout: Duration,
+) -> Result<Vec<Order>, Error> {
+    use suppliers::adapters::mousacard::{DEFAULT_WAIT, Tracked};
+    let numeric: Option<Vec<u64>> = ids.iter().map(|id| id.parse().ok()).collect();
+    let numeric = match numeric {
+        Some(numeric) if supplier == SupplierId::MousaCard && numeric.len() > 1 => numeric,
+        // One by one; a malformed MousaCard id is reported there in its own words.
+        _ => {
+            let handle = suppliers.get(supplier)?;
+            let mut orders = Vec::with_capacity(ids.len());
+            for id in ids {
+                orders.push(handle.wait_for_order(id, timeout).await?);
+            }
+            return Ok(orders);
+        }
+    };
+    let config = suppliers::waiter::WaiterConfig {
+        max_wait: timeout,
+        ..DEFAULT_WAIT
+    };
+    let (outcomes, _) = suppliers
+        .mousacard()?
+        .wait_for_orders(&numeric, config)
+        .await?;
+    outcomes
+        .into_iter()
+        .map(|outcome| match outcome {
+            Tracked::Finished(order) => Ok(order),
+            Tracked::NotFound { message, .. } => Err(Error::NotFound { supplier, message }),
+            Tracked::TimedOut(order) => Err(Error::WaitTimedOut {
+                supplier,
+                order_id: order.id,
+                waited: timeout,
+                last_status: Some(order.status),
+            }),
+        })
+        .collect()
 }
 
 /// Faults for the in-process sandbox, from `SUPPLIERS_SANDBOX_FAULTS` (rules separated

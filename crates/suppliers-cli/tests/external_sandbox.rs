@@ -96,3 +96,41 @@ fn bad_credentials_exit_3_and_a_dropped_buy_leaves_exactly_one_order() {
         "exactly one order: {orders}"
     );
 }
+
+#[test]
+fn wait_on_several_orders_prints_an_array_of_finished_orders() {
+    let (_sandbox, vars) = start_sandbox("");
+    let mut ids = Vec::new();
+    for product in ["12340", "12420"] {
+        let output = suppliers(&vars)
+            .args(["--json", "buy", "mousacard", product, "--yes"])
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let order: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(order["status"], "processing");
+        ids.push(order["id"].as_str().unwrap().to_owned());
+    }
+    let output = suppliers(&vars)
+        .args(["--json", "wait", "mousacard"])
+        .args(&ids)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let orders: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let orders = orders.as_array().unwrap();
+    assert_eq!(orders.len(), 2);
+    assert!(
+        orders.iter().all(|o| o["status"] == "completed"),
+        "{orders:?}"
+    );
+    assert_eq!(orders[1]["account"]["url"], "https://example.com/login");
+}
