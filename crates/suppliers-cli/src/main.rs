@@ -342,12 +342,8 @@ fn spinner(json: bool, message: &str) -> indicatif::ProgressBar {
 }
 
 fn print_sandbox(sandbox: &Sandbox) {
-    println!("FOXRELOAD_BASE_URL={}", sandbox.foxreload_url());
-    println!("FOXRELOAD_API_KEY=sandbox");
-    println!("MOUSACARD_BASE_URL={}", sandbox.mousacard_url());
-    println!("MOUSACARD_TOKEN=sandbox");
-    println!("CRYPTOREFILLS_BASE_URL={}", sandbox.cryptorefills_url());
-    println!("CRYPTOREFILLS_PARTNER_ID=sandbox");
-    println!("CRYPTOREFILLS_APP_VERSION=1.0.0");
+    for (name, value) in sandbox.environment() {
+        println!("{name}={value}");
+    }
     println!("sandbox running on {}; Ctrl-C stops it", sandbox.address());
 }

@@ -36,6 +36,7 @@ pub use faults::{Fault, FaultRule, Faults};
 /// running until the runtime ends.
 pub struct Sandbox {
     address: SocketAddr,
+    credential: String,
     faults: Faults,
     foxreload: Arc<foxreload::FoxState>,
     mousacard: Arc<mousacard::MousaState>,
@@ -80,6 +81,7 @@ impl Sandbox {
         });
         Ok(Self {
             address,
+            credential: config.credential.clone(),
             faults,
             foxreload,
             mousacard,
@@ -117,6 +119,20 @@ impl Sandbox {
     /// Cryptorefills' state, for assertions and to pay orders.
     pub fn cryptorefills(&self) -> &cryptorefills::CryptoState {
         &self.cryptorefills
+    }
+
+    /// The environment variables that point the facade and the CLI at this sandbox,
+    /// with its credentials.
+    pub fn environment(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("FOXRELOAD_BASE_URL", self.foxreload_url()),
+            ("FOXRELOAD_API_KEY", self.credential.clone()),
+            ("MOUSACARD_BASE_URL", self.mousacard_url()),
+            ("MOUSACARD_TOKEN", self.credential.clone()),
+            ("CRYPTOREFILLS_BASE_URL", self.cryptorefills_url()),
+            ("CRYPTOREFILLS_PARTNER_ID", self.credential.clone()),
+            ("CRYPTOREFILLS_APP_VERSION", "1.0.0".into()),
+        ]
     }
 
     /// Fault injection for this sandbox.

@@ -24,15 +24,10 @@ async fn main() -> std::io::Result<()> {
         faults: args.faults,
         ..SandboxConfig::default()
     };
-    let credential = config.credential.clone();
     let sandbox = Sandbox::start(config).await?;
-    println!("FOXRELOAD_BASE_URL={}", sandbox.foxreload_url());
-    println!("FOXRELOAD_API_KEY={credential}");
-    println!("MOUSACARD_BASE_URL={}", sandbox.mousacard_url());
-    println!("MOUSACARD_TOKEN={credential}");
-    println!("CRYPTOREFILLS_BASE_URL={}", sandbox.cryptorefills_url());
-    println!("CRYPTOREFILLS_PARTNER_ID={credential}");
-    println!("CRYPTOREFILLS_APP_VERSION=1.0.0");
+    for (name, value) in sandbox.environment() {
+        println!("{name}={value}");
+    }
     println!("sandbox running on {}; Ctrl-C stops it", sandbox.address());
     tokio::signal::ctrl_c().await?;
     sandbox.shutdown().await;
