@@ -10,6 +10,8 @@
 //!    emit code that does not compile,
 //! 5. [`codegen::generate`] runs progenitor and formats the result.
 //!
+//! `cargo xtask bench` ([`bench`]) times codegen and runs the `suppliers-bench` crate.
+//!
 //! ```
 //! let spec = serde_json::json!({
 //!     "openapi": "3.1.0",
@@ -22,6 +24,7 @@
 //! assert_eq!(spec["components"]["schemas"]["Name"]["nullable"], true);
 //! ```
 
+pub mod bench;
 pub mod codegen;
 pub mod downconvert;
 pub mod json_schema;

@@ -1,4 +1,5 @@
-//! `cargo xtask codegen [--check]` and `cargo xtask codegen --spec FILE --out DIR`.
+//! `cargo xtask codegen [--check]`, `cargo xtask codegen --spec FILE --out DIR` and
+//! `cargo xtask bench [--quick] [--record]`.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -35,6 +36,15 @@ enum Command {
         #[arg(conflicts_with = "spec")]
         crates: Vec<String>,
     },
+    /// Measure what the SDK costs against hand-written baselines; print the table.
+    Bench {
+        /// Small sizes and few trials (under 30 s once built); CI runs this.
+        #[arg(long)]
+        quick: bool,
+        /// Write the table into BENCHMARKS.md.
+        #[arg(long)]
+        record: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -55,13 +65,25 @@ fn workspace_root() -> PathBuf {
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
-    let Command::Codegen {
-        check,
-        spec,
-        out,
-        name,
-        crates,
-    } = cli.command;
+    match cli.command {
+        Command::Bench { quick, record } => xtask::bench::run(&workspace_root(), quick, record),
+        Command::Codegen {
+            check,
+            spec,
+            out,
+            name,
+            crates,
+        } => codegen_command(check, spec, out, name, crates),
+    }
+}
+
+fn codegen_command(
+    check: bool,
+    spec: Option<PathBuf>,
+    out: Option<PathBuf>,
+    name: Option<String>,
+    crates: Vec<String>,
+) -> Result<ExitCode> {
     if let Some(unknown) = crates
         .iter()
         .find(|c| !TARGETS.iter().any(|t| t.crate_name == c.as_str()))

@@ -54,6 +54,9 @@ pub struct SandboxConfig {
     pub cryptorefills_auto_pay_after: Option<chrono::TimeDelta>,
     /// Units of each product in stock.
     pub stock_per_product: u32,
+    /// Generated products added to FoxReload's catalog, to exercise paging through a
+    /// large catalog (benchmarks); none by default.
+    pub foxreload_synthetic_products: usize,
     /// Faults armed from the start (more can be added while running).
     pub faults: Vec<crate::faults::FaultRule>,
 }
@@ -69,6 +72,7 @@ impl Default for SandboxConfig {
             cryptorefills_payment_window: chrono::TimeDelta::minutes(30),
             cryptorefills_auto_pay_after: Some(chrono::TimeDelta::seconds(2)),
             stock_per_product: 1000,
+            foxreload_synthetic_products: 0,
             faults: Vec::new(),
         }
     }

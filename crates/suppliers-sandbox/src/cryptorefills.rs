@@ -127,6 +127,8 @@ pub struct CryptoState {
     config: Arc<SandboxConfig>,
     faults: Faults,
     inner: Mutex<BTreeMap<String, Order>>,
+    /// Signalled when an order is paid, so event streams answer at once.
+    paid: tokio::sync::watch::Sender<()>,
 }
 
 impl CryptoState {
@@ -136,6 +138,7 @@ impl CryptoState {
             config,
             faults,
             inner: Mutex::new(BTreeMap::new()),
+            paid: tokio::sync::watch::Sender::new(()),
         })
     }
 
@@ -155,7 +158,39 @@ impl CryptoState {
             return false;
         }
         order.paid_at = Some(now);
+        drop(orders);
+        self.paid.send_replace(());
         true
+    }
+
+    /// When the order reaches (or reached) `Done`: its payment time plus the delivery
+    /// delay. `None` while it is unpaid, or if it is unknown.
+    pub fn done_at(&self, id: &str) -> Option<DateTime<Utc>> {
+        let orders = self.inner.lock().expect("state lock");
+        let paid = self.paid_at(orders.get(id)?)?;
+        Some(paid + self.config.timings.completed_after)
+    }
+
+    /// The next instant the order's status changes by the clock alone (auto-payment,
+    /// expiry, delivery), if any.
+    fn next_change(&self, id: &str) -> Option<DateTime<Utc>> {
+        let now = Utc::now();
+        let orders = self.inner.lock().expect("state lock");
+        let order = orders.get(id)?;
+        let candidates = match self.paid_at(order) {
+            Some(paid) => [Some(paid + self.config.timings.completed_after), None],
+            None => [
+                Some(order.created_at + self.config.cryptorefills_payment_window),
+                self.config
+                    .cryptorefills_auto_pay_after
+                    .map(|d| order.created_at + d),
+            ],
+        };
+        candidates
+            .into_iter()
+            .flatten()
+            .filter(|at| *at > now)
+            .min()
     }
 
     fn paid_at(&self, order: &Order) -> Option<DateTime<Utc>> {
@@ -652,11 +687,13 @@ fn order_events(
         last: Option<String>,
         sent: usize,
         stopped: bool,
+        paid: tokio::sync::watch::Receiver<()>,
     }
     let start = Progress {
         last: None,
         sent: 0,
         stopped: false,
+        paid: state.paid.subscribe(),
     };
     futures::stream::unfold(start, move |mut progress| {
         let state = state.clone();
@@ -678,7 +715,17 @@ fn order_events(
                     progress.stopped = true;
                     return Some((Ok(Event::default().event("stop").data("")), progress));
                 }
-                tokio::time::sleep(Duration::from_millis(25)).await;
+                // Sleep until the clock changes the status or a payment arrives: an
+                // update goes out the moment it happens, not at the next tick.
+                let wait = state
+                    .next_change(&id)
+                    .map_or(Duration::from_secs(3600), |at| {
+                        (at - Utc::now()).to_std().unwrap_or_default()
+                    });
+                tokio::select! {
+                    _ = progress.paid.changed() => {}
+                    () = tokio::time::sleep(wait + Duration::from_millis(1)) => {}
+                }
             }
         }
     })

@@ -1,6 +1,7 @@
 //! FoxReload under `/foxreload`: catalog, orders created unpaid, paid from the balance,
 //! then `paid` -> `processing` -> `completed` with codes on the sandbox clock.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
@@ -35,22 +36,25 @@ const CURRENCY: &str = "USD";
 
 /// A catalog product.
 struct CatalogItem {
-    id: &'static str,
-    name: &'static str,
+    id: Cow<'static, str>,
+    name: Cow<'static, str>,
     category: &'static str,
     price: Decimal,
     requires_note: bool,
 }
 
-fn catalog() -> Vec<CatalogItem> {
-    let item = |id, name, category, cents: i64, requires_note| CatalogItem {
-        id,
-        name,
-        category,
-        price: Decimal::new(cents, 2),
-        requires_note,
-    };
-    vec![
+/// The hand-picked products, then `synthetic` generated ones in `games` (for
+/// benchmarks of large catalogs).
+fn catalog(synthetic: usize) -> Vec<CatalogItem> {
+    let item =
+        |id: &'static str, name: &'static str, category, cents: i64, requires_note| CatalogItem {
+            id: id.into(),
+            name: name.into(),
+            category,
+            price: Decimal::new(cents, 2),
+            requires_note,
+        };
+    let mut catalog = vec![
         // The seed's own product id.
         item(
             "product_01krgfgww8eth9xvvysd6y7r4j",
@@ -122,7 +126,15 @@ fn catalog() -> Vec<CatalogItem> {
             499,
             true,
         ),
-    ]
+    ];
+    catalog.extend((1..=synthetic).map(|n| CatalogItem {
+        id: format!("product_synthetic{n:017}").into(),
+        name: format!("Game Card #{n}").into(),
+        category: "games",
+        price: Decimal::new(100 + (n % 9_900) as i64, 2),
+        requires_note: false,
+    }));
+    catalog
 }
 
 const CATEGORIES: [(&str, &str, Option<&str>); 6] = [
@@ -160,7 +172,7 @@ struct Inner {
 impl FoxState {
     /// Fresh state from the configuration.
     pub fn new(config: Arc<SandboxConfig>) -> Arc<Self> {
-        let catalog = catalog();
+        let catalog = catalog(config.foxreload_synthetic_products);
         let stock = vec![config.stock_per_product; catalog.len()];
         Arc::new(Self {
             inner: Mutex::new(Inner {
@@ -213,8 +225,8 @@ impl FoxState {
                     let product = &self.catalog[*index];
                     types::OrderItem {
                         product: types::OrderProduct {
-                            id: product.id.into(),
-                            name: product.name.into(),
+                            id: product.id.clone().into(),
+                            name: product.name.clone().into(),
                         },
                         quantity: *quantity,
                         price: Some(product.price),
@@ -247,14 +259,22 @@ fn code(order_id: &str, line: usize, unit: i64) -> String {
     format!("{}-{}-{}", &chars[0..4], &chars[4..8], &chars[8..12])
 }
 
-/// One offset page of `items`, and how many there are in all.
-fn page<T>(items: Vec<T>, offset: i64, limit: i64) -> (Vec<T>, i64) {
-    let total = items.len() as i64;
-    let page = items
-        .into_iter()
-        .skip(offset as usize)
-        .take(limit as usize)
-        .collect();
+/// One offset page of `items`, rendering only the page's own, and how many there are
+/// in all (so walking a large catalog page by page stays linear).
+fn page<I, T>(
+    items: impl IntoIterator<Item = I>,
+    offset: i64,
+    limit: i64,
+    mut render: impl FnMut(I) -> T,
+) -> (Vec<T>, i64) {
+    let mut page = Vec::new();
+    let mut total = 0;
+    for item in items {
+        if total >= offset && (page.len() as i64) < limit {
+            page.push(render(item));
+        }
+        total += 1;
+    }
     (page, total)
 }
 
@@ -365,27 +385,25 @@ fn product_page(
         );
     }
     let offset = query.offset.unwrap_or(0).max(0);
-    let stock = state.inner.lock().expect("state lock").stock.clone();
-    let matching: Vec<types::Product> = state
+    let inner = state.inner.lock().expect("state lock");
+    let matching = state
         .catalog
         .iter()
         .enumerate()
-        .filter(|(_, item)| keep(item))
-        .map(|(index, item)| types::Product {
-            id: item.id.into(),
-            name: item.name.into(),
-            description: None,
-            category_id: Some(format!("category_{}", item.category)),
-            price: item.price,
-            currency: Some(CURRENCY.into()),
-            in_stock: stock[index] > 0,
-            min_quantity: 1,
-            max_quantity: Some(10),
-            image: None,
-            requires_note: item.requires_note,
-        })
-        .collect();
-    let (items, total) = page(matching, offset, limit);
+        .filter(|(_, item)| keep(item));
+    let (items, total) = page(matching, offset, limit, |(index, item)| types::Product {
+        id: item.id.clone().into(),
+        name: item.name.clone().into(),
+        description: None,
+        category_id: Some(format!("category_{}", item.category)),
+        price: item.price,
+        currency: Some(CURRENCY.into()),
+        in_stock: inner.stock[index] > 0,
+        min_quantity: 1,
+        max_quantity: Some(10),
+        image: None,
+        requires_note: item.requires_note,
+    });
     Json(types::ProductPage {
         items,
         limit,
@@ -423,7 +441,7 @@ async fn search_products(
         );
     };
     product_page(&state, &query, |item| {
-        item.name.to_lowercase().contains(&text) || item.id == text
+        item.name.to_lowercase().contains(&text) || item.id == text.as_str()
     })
 }
 
@@ -441,7 +459,11 @@ async fn create_order(
     let mut lines = Vec::new();
     let mut total = Decimal::ZERO;
     for item in &request.items {
-        let Some(index) = state.catalog.iter().position(|p| p.id == item.item_id) else {
+        let Some(index) = state
+            .catalog
+            .iter()
+            .position(|p| p.id == item.item_id.as_str())
+        else {
             return detail(
                 StatusCode::BAD_REQUEST,
                 &format!("Product {} is unavailable", item.item_id),
@@ -510,7 +532,7 @@ async fn list_orders(
     let limit = query.limit.unwrap_or(50).clamp(1, 100);
     let offset = query.offset.unwrap_or(0).max(0);
     let inner = state.inner.lock().expect("state lock");
-    let matching: Vec<types::Order> = inner
+    let matching = inner
         .orders
         .values()
         .rev()
@@ -520,9 +542,8 @@ async fn list_orders(
                 .status
                 .as_deref()
                 .is_none_or(|s| order.status.as_str() == s)
-        })
-        .collect();
-    let (items, total) = page(matching, offset, limit);
+        });
+    let (items, total) = page(matching, offset, limit, |order| order);
     Json(types::OrderPage {
         items,
         limit: Some(limit),

@@ -23,8 +23,12 @@ pub mod mousacard;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::Router;
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -38,6 +42,7 @@ pub struct Sandbox {
     address: SocketAddr,
     credential: String,
     faults: Faults,
+    requests: Arc<AtomicU64>,
     foxreload: Arc<foxreload::FoxState>,
     mousacard: Arc<mousacard::MousaState>,
     cryptorefills: Arc<cryptorefills::CryptoState>,
@@ -60,6 +65,7 @@ impl Sandbox {
         let foxreload = foxreload::FoxState::new(config.clone());
         let mousacard = mousacard::MousaState::new(config.clone());
         let cryptorefills = cryptorefills::CryptoState::new(config.clone(), faults.clone());
+        let requests = Arc::new(AtomicU64::new(0));
         let app = Router::new()
             .nest("/foxreload", foxreload::router(foxreload.clone()))
             .nest("/mousacard", mousacard::router(mousacard.clone()))
@@ -70,6 +76,10 @@ impl Sandbox {
             .layer(axum::middleware::from_fn_with_state(
                 faults.clone(),
                 faults::inject,
+            ))
+            .layer(axum::middleware::from_fn_with_state(
+                requests.clone(),
+                count_request,
             ));
         let (stop, stopped) = oneshot::channel::<()>();
         let server = tokio::spawn(async move {
@@ -83,6 +93,7 @@ impl Sandbox {
             address,
             credential: config.credential.clone(),
             faults,
+            requests,
             foxreload,
             mousacard,
             cryptorefills,
@@ -140,6 +151,12 @@ impl Sandbox {
         &self.faults
     }
 
+    /// Requests received so far, faulted ones included: what benchmarks and tests
+    /// count round trips with.
+    pub fn requests_served(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+
     /// FoxReload's state, for assertions (balance, orders).
     pub fn foxreload(&self) -> &foxreload::FoxState {
         &self.foxreload
@@ -152,4 +169,13 @@ impl Sandbox {
         }
         let _ = (&mut self.server).await;
     }
+}
+
+async fn count_request(
+    State(requests): State<Arc<AtomicU64>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    requests.fetch_add(1, Ordering::Relaxed);
+    next.run(request).await
 }

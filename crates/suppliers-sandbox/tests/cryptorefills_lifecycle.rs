@@ -56,11 +56,20 @@ async fn an_order_waits_for_payment_then_streams_to_done_with_codes() {
         })
     };
     tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(sandbox.cryptorefills().done_at(&order.id), None, "unpaid");
+    let before = chrono::Utc::now();
     assert!(sandbox.cryptorefills().pay(&order.id));
+    let done_at = sandbox.cryptorefills().done_at(&order.id).expect("paid");
     let done = waiting.await.unwrap().unwrap();
+    let returned = chrono::Utc::now();
     assert_eq!(done.status, OrderStatus::Completed);
     assert_eq!(done.supplier_status, "Done");
     assert_eq!(done.delivery.codes.len(), 1);
+    assert!(done_at >= before + Timings::fast().completed_after);
+    assert!(
+        returned >= done_at,
+        "Done is not reported before it happens"
+    );
     sandbox.shutdown().await;
 }
 

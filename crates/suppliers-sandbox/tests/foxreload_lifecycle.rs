@@ -230,3 +230,30 @@ async fn a_slow_answer_is_slow_but_arrives() {
     assert_eq!(balances[0].amount, Decimal::new(100, 0));
     sandbox.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_large_synthetic_catalog_is_walked_page_by_page_exactly_once() {
+    use futures::TryStreamExt;
+    let sandbox = Sandbox::start(SandboxConfig {
+        foxreload_synthetic_products: 1234,
+        ..SandboxConfig::default()
+    })
+    .await
+    .unwrap();
+    let suppliers = facade(&sandbox, "sandbox");
+    let before = sandbox.requests_served();
+    let products: Vec<_> = suppliers
+        .get(suppliers::model::SupplierId::FoxReload)
+        .unwrap()
+        .catalog(Default::default())
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(products.len(), 10 + 1234);
+    let ids: std::collections::BTreeSet<_> = products.iter().map(|p| p.id.clone()).collect();
+    assert_eq!(ids.len(), products.len(), "no product twice");
+    assert_eq!(products[10].id, "product_synthetic00000000000000001");
+    // 100 a page: 13 pages, one request each.
+    assert_eq!(sandbox.requests_served() - before, 13);
+    sandbox.shutdown().await;
+}

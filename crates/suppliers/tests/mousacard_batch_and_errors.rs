@@ -82,6 +82,7 @@ async fn a_hundred_and_one_orders_cost_three_requests_and_not_found_is_reported(
         .await
         .unwrap();
     assert_eq!(stats.rounds, 1);
+    assert_eq!(stats.open_per_round, [101]);
     assert_eq!(stats.requests_per_round, [3]);
     assert_eq!(*seen.lock().unwrap(), [50, 50, 1]);
     assert_eq!(outcomes.len(), 101);
@@ -132,6 +133,7 @@ async fn finished_orders_are_dropped_from_later_rounds() {
         .wait_for_orders(&[1, 2], FAST)
         .await
         .unwrap();
+    assert_eq!(stats.open_per_round, [2, 1]);
     assert_eq!(stats.requests_per_round, [1, 1]);
     assert_eq!(round_one.calls_async().await, 1);
     assert_eq!(round_two.calls_async().await, 1);

@@ -68,6 +68,8 @@ pub enum Tracked {
 pub struct BatchStats {
     /// Polling rounds made.
     pub rounds: u32,
+    /// Orders still open at the start of each round.
+    pub open_per_round: Vec<usize>,
     /// Requests sent in each round.
     pub requests_per_round: Vec<usize>,
 }
@@ -280,6 +282,7 @@ impl MousaCard {
         loop {
             let round: Vec<u64> = open.iter().copied().collect();
             stats.rounds += 1;
+            stats.open_per_round.push(round.len());
             stats
                 .requests_per_round
                 .push(round.len().div_ceil(MAX_BATCH));

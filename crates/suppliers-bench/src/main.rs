@@ -1,0 +1,149 @@
+//! `suppliers-bench [--quick]`: runs every measurement of issue 7 and prints one table.
+//! Run it through `cargo xtask bench`, which builds it in release mode and adds the
+//! codegen timings (section 6).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use suppliers_bench::catalog_memory::{self, Consume};
+use suppliers_bench::report::{self, Row, median};
+use suppliers_bench::{Mode, batch_tracking, completion_latency, decoding, machine};
+use suppliers_bench::{report::failures, request_overhead};
+
+#[derive(Parser)]
+#[command(about = "What the supplier SDK costs on top of the wire, against baselines")]
+struct Cli {
+    /// Small sizes and few trials (under 30 s).
+    #[arg(long)]
+    quick: bool,
+    /// Only these sections (1-5), comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<u8>,
+    /// Wall times of `cargo xtask codegen --check`, seconds (from `cargo xtask bench`).
+    #[arg(long, value_delimiter = ',')]
+    codegen_secs: Vec<f64>,
+    /// Wall times of `cargo xtask --help` in the same run: cargo and process start.
+    #[arg(long, value_delimiter = ',')]
+    codegen_floor_secs: Vec<f64>,
+    /// Replace the results between the bench markers of this Markdown file.
+    #[arg(long)]
+    record: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Internal>,
+}
+
+#[derive(Subcommand)]
+enum Internal {
+    /// One catalog client of section 5, in a process of its own.
+    #[command(hide = true)]
+    CatalogClient {
+        #[arg(long)]
+        url: String,
+        #[arg(long)]
+        consume: Consume,
+        #[arg(long)]
+        items: usize,
+    },
+}
+
+/// Markers around the recorded results in BENCHMARKS.md.
+const START: &str = "<!-- bench:results:start -->";
+const END: &str = "<!-- bench:results:end -->";
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    if let Some(Internal::CatalogClient {
+        url,
+        consume,
+        items,
+    }) = cli.command
+    {
+        let (read, peak) = catalog_memory::client(&url, consume, items)?;
+        println!("items={read} peak_kib={peak}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mode = if cli.quick { Mode::Quick } else { Mode::Full };
+    let wanted = |section: u8| cli.only.is_empty() || cli.only.contains(&section);
+    let exe = std::env::current_exe().context("locating this binary")?;
+    let started = Instant::now();
+    let mut rows: Vec<Row> = Vec::new();
+    let sections = [
+        (1, "request overhead"),
+        (2, "decoding"),
+        (3, "batch tracking"),
+        (4, "completion latency"),
+        (5, "catalog memory"),
+    ];
+    for (number, name) in sections.into_iter().filter(|(n, _)| wanted(*n)) {
+        let began = Instant::now();
+        eprintln!("== {number}. {name}");
+        let section = match number {
+            1 => request_overhead::run(mode),
+            2 => decoding::run(mode),
+            3 => batch_tracking::run(mode),
+            4 => completion_latency::run(mode),
+            _ => catalog_memory::run(mode, &exe),
+        };
+        rows.extend(section.with_context(|| format!("section {number}, {name}"))?);
+        eprintln!("   {:.1} s", began.elapsed().as_secs_f64());
+    }
+    if !cli.codegen_secs.is_empty() && !cli.codegen_floor_secs.is_empty() {
+        let (work, floor) = (median(&cli.codegen_secs), median(&cli.codegen_floor_secs));
+        rows.push(Row {
+            section: 6,
+            measure: "`cargo xtask codegen --check`, once built (s)".into(),
+            sdk: format!("{work:.2}"),
+            baseline: format!("{floor:.2} (`cargo xtask --help`: cargo and process start)"),
+            ratio: Some(work / floor),
+            target: None,
+        });
+    }
+    let heading = format!(
+        "`cargo xtask bench{}` on {}, {}; the bench took {:.0} s.",
+        if cli.quick { " --quick" } else { "" },
+        machine::describe(),
+        chrono::Utc::now().format("%Y-%m-%d"),
+        started.elapsed().as_secs_f64()
+    );
+    let table = report::markdown(&rows);
+    println!("\n{heading}\n\n{table}");
+    if let Some(path) = &cli.record {
+        record(path, &format!("{heading}\n\n{table}"))?;
+        eprintln!("recorded in {}", path.display());
+    }
+    let failed = failures(&rows);
+    for row in &failed {
+        eprintln!("required target missed: {}", row.measure);
+    }
+    Ok(if failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// Replaces what lies between the markers of `path` with `results`.
+fn record(path: &PathBuf, results: &str) -> Result<()> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let (before, rest) = text
+        .split_once(START)
+        .with_context(|| format!("no {START} in {}", path.display()))?;
+    let (_, after) = rest
+        .split_once(END)
+        .with_context(|| format!("no {END} in {}", path.display()))?;
+    let updated = format!("{before}{START}\n{results}\n{END}{after}");
+    std::fs::write(path, updated).with_context(|| format!("writing {}", path.display()))
+}
