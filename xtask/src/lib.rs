@@ -8,7 +8,8 @@
 //! 3. [`normalize::for_progenitor`] applies rewrites that keep generated clients tolerant,
 //! 4. [`lint::check`] rejects, with a JSON pointer, what would make progenitor panic or
 //!    emit code that does not compile,
-//! 5. [`codegen::generate`] runs progenitor and formats the result.
+//! 5. [`codegen::generate`] runs progenitor, drops the `api-version` header it adds
+//!    ([`api_version_header`]) and formats the result.
 //!
 //! `cargo xtask bench` ([`bench`]) times codegen and runs the `suppliers-bench` crate.
 //!
@@ -24,6 +25,7 @@
 //! assert_eq!(spec["components"]["schemas"]["Name"]["nullable"], true);
 //! ```
 
+pub mod api_version_header;
 pub mod bench;
 pub mod codegen;
 pub mod downconvert;

@@ -113,9 +113,6 @@ impl ClientHooks<Credentials> for Client {
                 reqwest::header::HeaderValue::from_static("text/event-stream"),
             );
         }
-        // progenitor adds `api-version: <info.version>` to every request; suppliers
-        // document no such header, so it is not sent.
-        request.headers_mut().remove("api-version");
         for (name, value) in &self.inner.headers {
             request.headers_mut().insert(name.clone(), value.clone());
         }

@@ -128,7 +128,7 @@ fn header_count(req: &HttpMockRequest, name: &str) -> usize {
 
 /// What every Cryptorefills request must carry: the three partner headers, once each,
 /// with the client's values; the crate's user agent; and not progenitor's
-/// `api-version` header (removed by the `pre` hook).
+/// `api-version` header (dropped at generation).
 fn partnered(when: When) -> When {
     when.header("x-cr-application", PARTNER_ID)
         .header("x-cr-version", APP_VERSION)

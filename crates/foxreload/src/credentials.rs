@@ -52,9 +52,6 @@ impl ClientHooks<Credentials> for Client {
         request: &mut reqwest::Request,
         _info: &OperationInfo,
     ) -> Result<(), Error<E>> {
-        // progenitor adds `api-version: <info.version>` to every request; suppliers
-        // document no such header, so it is not sent.
-        request.headers_mut().remove("api-version");
         request
             .headers_mut()
             .insert("x-api-key", self.inner.api_key.clone());

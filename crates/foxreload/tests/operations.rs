@@ -39,7 +39,7 @@ fn client(server: &MockServer) -> Client {
 }
 
 /// What every FoxReload request must carry: the API key, JSON accept, the crate's
-/// user agent, and not progenitor's `api-version` header (removed by the `pre` hook).
+/// user agent, and not progenitor's `api-version` header (dropped at generation).
 fn authed(when: When) -> When {
     when.header("x-api-key", API_KEY)
         .header_missing("api-version")

@@ -57,7 +57,7 @@ fn client(server: &MockServer) -> Client {
 }
 
 /// What every MousaCard request must carry: the Bearer token, JSON accept, the crate's
-/// user agent, and not progenitor's `api-version` header (removed by the `pre` hook).
+/// user agent, and not progenitor's `api-version` header (dropped at generation).
 fn authed(when: When) -> When {
     when.header("authorization", format!("Bearer {TOKEN}"))
         .header_missing("api-version")
