@@ -386,8 +386,8 @@ fn product(p: types::Product) -> Product {
 pub fn normalise(order: types::Order) -> Order {
     let codes = order
         .items
-        .iter()
-        .flat_map(|item| item.external_data.iter().flatten().cloned())
+        .into_iter()
+        .flat_map(|item| item.external_data.unwrap_or_default())
         .collect();
     Order {
         supplier: SUPPLIER,
