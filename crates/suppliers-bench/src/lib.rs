@@ -23,6 +23,7 @@
 pub mod batch_tracking;
 pub mod catalog_memory;
 pub mod completion_latency;
+pub mod cores;
 pub mod decoding;
 pub mod machine;
 pub mod report;
@@ -48,9 +49,10 @@ impl Mode {
     }
 }
 
-/// A runtime for the measured client side: one thread, so the client and the sandbox
-/// (on its own runtime, see [`server`]) each have a core of a two-core machine.
+/// A runtime for the measured client side: the calling thread, pinned to a core of its
+/// own ([`cores`]); the sandbox runs on another ([`server`]).
 pub fn client_runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    cores::pin_client();
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

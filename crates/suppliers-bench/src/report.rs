@@ -68,7 +68,7 @@ pub fn markdown(rows: &[Row]) -> String {
                 row.measure.clone(),
                 row.sdk.clone(),
                 row.baseline.clone(),
-                row.ratio.map_or_else(String::new, |r| format!("{r:.2}")),
+                row.ratio.map_or_else(String::new, ratio),
                 row.target.as_ref().map_or_else(String::new, |t| {
                     format!("{} {}", t.text, if t.met { "met" } else { "MISSED" })
                 }),
@@ -103,6 +103,15 @@ pub fn markdown(rows: &[Row]) -> String {
         );
     }
     out
+}
+
+/// A ratio to three decimals (one at ten and above), so a near miss shows as one.
+fn ratio(r: f64) -> String {
+    if r >= 10.0 {
+        format!("{r:.1}")
+    } else {
+        format!("{r:.3}")
+    }
 }
 
 /// The median of `values` (the mean of the middle two for an even count).
@@ -187,7 +196,7 @@ mod tests {
         let lines: Vec<&str> = table.lines().collect();
         assert_eq!(lines.len(), 4);
         assert!(lines.iter().all(|l| l.len() == lines[0].len()), "{table}");
-        assert!(lines[2].contains("0.90") && lines[2].contains(">= 0.95 MISSED"));
+        assert!(lines[2].contains("0.900") && lines[2].contains(">= 0.95 MISSED"));
         let empty: Vec<&str> = lines[3].split('|').skip(4).map(str::trim).collect();
         assert_eq!(
             empty,

@@ -1,5 +1,6 @@
-//! The sandbox on a runtime and thread of its own, so the client side being measured
-//! shares no scheduler with the server it talks to.
+//! The sandbox on a runtime and thread of its own, pinned to a core of its own
+//! ([`crate::cores`]), so the client side being measured shares neither scheduler nor
+//! core with the server it talks to.
 
 use suppliers_sandbox::{Sandbox, SandboxConfig};
 
@@ -17,6 +18,9 @@ impl Server {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .thread_name("sandbox")
+            .on_thread_start(|| {
+                crate::cores::pin_server();
+            })
             .enable_all()
             .build()?;
         let sandbox = runtime.block_on(Sandbox::start(config))?;
