@@ -74,6 +74,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
         println!("items={read} peak_kib={peak}");
         return Ok(ExitCode::SUCCESS);
     }
+    // Before any thread is pinned: the core count is the machine's, not one core's.
+    let machine = machine::describe();
     let mode = if cli.quick { Mode::Quick } else { Mode::Full };
     let wanted = |section: u8| cli.only.is_empty() || cli.only.contains(&section);
     let exe = std::env::current_exe().context("locating this binary")?;
@@ -113,7 +115,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
     let heading = format!(
         "`cargo xtask bench{}` on {}, {}; the bench took {:.0} s.",
         if cli.quick { " --quick" } else { "" },
-        machine::describe(),
+        machine,
         chrono::Utc::now().format("%Y-%m-%d"),
         started.elapsed().as_secs_f64()
     );

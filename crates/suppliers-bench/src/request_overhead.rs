@@ -99,6 +99,16 @@ struct HandWritten {
 }
 
 impl HandWritten {
+    /// Every field, typed as the SDK types them.
+    async fn get_order_equivalent(&self, id: &str) -> Result<()> {
+        self.get_order::<EquivalentOrder>(id).await
+    }
+
+    /// The five fields a caller reads.
+    async fn get_order_minimal(&self, id: &str) -> Result<()> {
+        self.get_order::<MinimalOrder>(id).await
+    }
+
     async fn get_order<T: DeserializeOwned>(&self, id: &str) -> Result<()> {
         let response = self
             .http
@@ -162,11 +172,11 @@ pub fn run(mode: Mode) -> Result<Vec<Row>> {
             ),
             (
                 "equivalent struct",
-                Box::new(|| hand.get_order::<EquivalentOrder>(&id).boxed_local()),
+                Box::new(|| hand.get_order_equivalent(&id).boxed_local()),
             ),
             (
                 "minimal struct",
-                Box::new(|| hand.get_order::<MinimalOrder>(&id).boxed_local()),
+                Box::new(|| hand.get_order_minimal(&id).boxed_local()),
             ),
         ];
 
