@@ -180,9 +180,14 @@ pub fn run(mode: Mode) -> Result<Vec<Row>> {
             ),
         ];
 
-        let (count, trials) = mode.pick((400, 3), (4_000, 7));
         let mut rows = Vec::new();
         for in_flight in [1, IN_FLIGHT] {
+            // One at a time is noisier (every request waits on two wake-ups): more,
+            // shorter trials.
+            let (count, trials) = match in_flight {
+                1 => mode.pick((400, 5), (2_000, 15)),
+                _ => mode.pick((2_000, 3), (20_000, 7)),
+            };
             let mut rates: [Vec<f64>; 3] = Default::default();
             // Warm every pool and code path before timing.
             for (_, call) in &sides {
