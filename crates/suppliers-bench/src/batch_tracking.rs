@@ -150,7 +150,7 @@ pub fn run(mode: Mode) -> Result<Vec<Row>> {
             let naive = one_by_one(sandbox, mousa, &ids).await?;
             rows.push(Row {
                 section: 3,
-                measure: format!("MousaCard wait for {n} staggered orders (requests)"),
+                measure: format!("MousaCard wait, N = {n} staggered orders (requests)"),
                 sdk: describe(&batch),
                 baseline: format!("{} (one request per order)", describe(&naive)),
                 ratio: Some(batch.requests as f64 / naive.requests as f64),

@@ -105,13 +105,17 @@ pub fn markdown(rows: &[Row]) -> String {
     out
 }
 
-/// A ratio to three decimals (one at ten and above), so a near miss shows as one.
+/// A ratio to at least three decimals and two significant digits (one decimal at ten
+/// and above): a near miss shows as one, and a tiny ratio is not printed as zero.
 fn ratio(r: f64) -> String {
     if r >= 10.0 {
-        format!("{r:.1}")
-    } else {
-        format!("{r:.3}")
+        return format!("{r:.1}");
     }
+    if r <= 0.0 || !r.is_finite() {
+        return format!("{r}");
+    }
+    let decimals = (1 - r.log10().floor() as i64).max(3) as usize;
+    format!("{r:.decimals$}")
 }
 
 /// The median of `values` (the mean of the middle two for an even count).
@@ -162,6 +166,15 @@ mod tests {
         assert_eq!(percentile(&values, 99.0), 99.0);
         assert_eq!(percentile(&values, 100.0), 100.0);
         assert_eq!(percentile(&[7.0], 99.0), 7.0);
+    }
+
+    #[test]
+    fn ratios_keep_two_significant_digits() {
+        assert_eq!(ratio(0.9458), "0.946");
+        assert_eq!(ratio(0.034), "0.034");
+        assert_eq!(ratio(0.00048), "0.00048");
+        assert_eq!(ratio(3.85), "3.850");
+        assert_eq!(ratio(12.34), "12.3");
     }
 
     #[test]
