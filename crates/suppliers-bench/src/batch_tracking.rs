@@ -8,9 +8,7 @@ use std::time::Duration;
 use anyhow::{Result, ensure};
 use futures::StreamExt;
 use rust_decimal::Decimal;
-use suppliers::Suppliers;
 use suppliers::adapters::mousacard::{MAX_BATCH, MousaCard, Purchase, Tracked};
-use suppliers::config::MousaCardConfig;
 use suppliers::waiter::WaiterConfig;
 use suppliers_sandbox::{Sandbox, SandboxConfig, Timings};
 
@@ -138,9 +136,7 @@ pub fn run(mode: Mode) -> Result<Vec<Row>> {
     let sandbox = server.sandbox();
     let runtime = crate::client_runtime()?;
     runtime.block_on(async {
-        let suppliers = Suppliers::builder()
-            .mousacard(MousaCardConfig::new("sandbox", &sandbox.mousacard_url())?)
-            .build()?;
+        let suppliers = server.facade()?.build()?;
         let mousa = suppliers.mousacard()?;
         let mut rows = Vec::new();
         for &n in sizes {

@@ -9,10 +9,9 @@ use anyhow::{Context, Result, ensure};
 use chrono::Utc;
 use futures::StreamExt;
 use suppliers::adapters::cryptorefills::Cryptorefills;
-use suppliers::config::CryptorefillsConfig;
 use suppliers::model::OrderStatus;
 use suppliers::order_stream::TrackConfig;
-use suppliers::{BuyRequest, Supplier, Suppliers};
+use suppliers::{BuyRequest, Supplier};
 use suppliers_sandbox::{Fault, FaultRule, Sandbox, SandboxConfig, Timings};
 
 use crate::Mode;
@@ -123,13 +122,7 @@ pub fn run(mode: Mode) -> Result<Vec<Row>> {
     );
     let runtime = crate::client_runtime()?;
     runtime.block_on(async {
-        let suppliers = Suppliers::builder()
-            .cryptorefills(CryptorefillsConfig::new(
-                "sandbox",
-                "1.0.0",
-                &sandbox.cryptorefills_url(),
-            )?)
-            .build()?;
+        let suppliers = server.facade()?.build()?;
         let (sse_count, poll_count) = mode.pick((60, 20), (400, 40));
         let streaming = suppliers.cryptorefills()?.clone();
         let polled = streaming.clone().with_track_config(polling);

@@ -20,9 +20,7 @@ use futures::{FutureExt, StreamExt};
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
-use suppliers::Suppliers;
 use suppliers::adapters::foxreload::{FoxReload, OrderLine};
-use suppliers::config::FoxReloadConfig;
 use suppliers::waiter::WaiterConfig;
 use suppliers_sandbox::{SandboxConfig, Timings};
 
@@ -148,8 +146,8 @@ pub fn run(mode: Mode) -> Result<Vec<Row>> {
     let sandbox = server.sandbox();
     let runtime = crate::client_runtime()?;
     runtime.block_on(async {
-        let suppliers = Suppliers::builder()
-            .foxreload(FoxReloadConfig::new("sandbox", &sandbox.foxreload_url())?)
+        let suppliers = server
+            .facade()?
             .timeouts(CONNECT_TIMEOUT, READ_TIMEOUT)
             .build()?;
         let fox = suppliers.foxreload()?;

@@ -2,6 +2,10 @@
 //! ([`crate::cores`]), so the client side being measured shares neither scheduler nor
 //! core with the server it talks to.
 
+use std::collections::HashMap;
+
+use suppliers::config::{ConfigError, CryptorefillsConfig, FoxReloadConfig, MousaCardConfig};
+use suppliers::{Suppliers, SuppliersBuilder};
 use suppliers_sandbox::{Sandbox, SandboxConfig};
 
 /// A running sandbox. Dropping it stops the server with its runtime; create and drop it
@@ -33,5 +37,16 @@ impl Server {
     /// The sandbox, for its URLs, state and request count.
     pub fn sandbox(&self) -> &Sandbox {
         &self.sandbox
+    }
+
+    /// The facade configured for all three suppliers of this sandbox, from the same
+    /// variables the sandbox prints for users.
+    pub fn facade(&self) -> Result<SuppliersBuilder, ConfigError> {
+        let environment: HashMap<&str, String> = self.sandbox.environment().into_iter().collect();
+        let lookup = |name: &str| environment.get(name).cloned();
+        Ok(Suppliers::builder()
+            .foxreload(FoxReloadConfig::from_lookup(lookup)?)
+            .mousacard(MousaCardConfig::from_lookup(lookup)?)
+            .cryptorefills(CryptorefillsConfig::from_lookup(lookup)?))
     }
 }

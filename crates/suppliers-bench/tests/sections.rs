@@ -3,8 +3,6 @@
 
 use std::time::Duration;
 
-use suppliers::Suppliers;
-use suppliers::config::{CryptorefillsConfig, MousaCardConfig};
 use suppliers::order_stream::TrackConfig;
 use suppliers_bench::batch_tracking::{self, Tally};
 use suppliers_bench::catalog_memory::{self, Consume};
@@ -18,9 +16,19 @@ fn batch_tracking_meets_its_required_target_in_quick_mode() {
     let rows = batch_tracking::run(Mode::Quick).unwrap();
     assert_eq!(rows.len(), 4, "N = 1, 50, 51, 500");
     assert!(report::failures(&rows).is_empty(), "{rows:#?}");
-    // 500 orders: the first round alone costs 10 batch requests against 500.
-    assert!(rows[3].sdk.contains(": 10+"), "{}", rows[3].sdk);
-    assert!(rows[3].baseline.contains(": 500+"), "{}", rows[3].baseline);
+    // 500 orders: the first round costs 10 batch requests against 500 (how many rounds
+    // follow depends on how fast the orders were created).
+    let first_round = |cell: &str| -> String {
+        let rounds = cell.split_once(": ").expect("total: rounds").1;
+        rounds.split(['+', ' ']).next().unwrap().to_owned()
+    };
+    assert_eq!(first_round(&rows[3].sdk), "10", "{}", rows[3].sdk);
+    assert_eq!(
+        first_round(&rows[3].baseline),
+        "500",
+        "{}",
+        rows[3].baseline
+    );
 }
 
 #[test]
@@ -33,10 +41,7 @@ fn the_naive_loop_sends_one_request_per_open_order_and_the_batch_one_per_fifty()
     .unwrap();
     let sandbox = server.sandbox();
     client_runtime().unwrap().block_on(async {
-        let suppliers = Suppliers::builder()
-            .mousacard(MousaCardConfig::new("sandbox", &sandbox.mousacard_url()).unwrap())
-            .build()
-            .unwrap();
+        let suppliers = server.facade().unwrap().build().unwrap();
         let mousa = suppliers.mousacard().unwrap();
         let mut ids = Vec::new();
         for _ in 0..60 {
@@ -94,12 +99,7 @@ fn completion_is_measured_from_done_over_sse_and_polling() {
     .unwrap();
     let sandbox = server.sandbox();
     client_runtime().unwrap().block_on(async {
-        let suppliers = Suppliers::builder()
-            .cryptorefills(
-                CryptorefillsConfig::new("sandbox", "1.0.0", &sandbox.cryptorefills_url()).unwrap(),
-            )
-            .build()
-            .unwrap();
+        let suppliers = server.facade().unwrap().build().unwrap();
         let streaming = suppliers.cryptorefills().unwrap().clone();
         let polled = streaming.clone().with_track_config(TrackConfig {
             poll_min: Duration::from_millis(50),
@@ -117,8 +117,8 @@ fn completion_is_measured_from_done_over_sse_and_polling() {
         let polled = completion_latency::sample(sandbox, &polled, Path::Polling, pay_after)
             .await
             .unwrap();
-        // Buy, the refused subscription, then polls: at least one before and one after Done.
-        assert!(sandbox.requests_served() - before >= 4);
+        // Buy, the refused subscription, then at least the poll that saw Done.
+        assert!(sandbox.requests_served() - before >= 3);
         assert!(sse >= 0.0 && polled >= 0.0);
     });
 }
