@@ -9,7 +9,8 @@
 //! 4. [`lint::check`] rejects, with a JSON pointer, what would make progenitor panic or
 //!    emit code that does not compile,
 //! 5. [`codegen::generate`] runs progenitor, drops the `api-version` header it adds
-//!    ([`api_version_header`]) and formats the result.
+//!    ([`api_version_header`]), keeps the status of error answers whose body does not
+//!    match ([`error_bodies`]) and formats the result.
 //!
 //! `cargo xtask bench` ([`bench`]) times codegen and runs the `suppliers-bench` crate.
 //!
@@ -29,6 +30,7 @@ pub mod api_version_header;
 pub mod bench;
 pub mod codegen;
 pub mod downconvert;
+pub mod error_bodies;
 pub mod json_schema;
 pub mod lint;
 pub mod normalize;

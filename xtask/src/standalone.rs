@@ -26,6 +26,7 @@ chrono = {{ version = "0.4.45", default-features = false, features = ["serde", "
 uuid = {{ version = "1.29.3", features = ["serde"] }}
 futures = "0.3.34"
 bytes = "1"
+http = "1"
 regress = "0.10"
 httpmock = {{ version = "=0.9.0", optional = true }}
 regex = {{ version = "1.12", optional = true }}

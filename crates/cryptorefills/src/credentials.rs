@@ -1,12 +1,15 @@
 //! Cryptorefills identifies partners by three headers (`X-Cr-Application`,
 //! `X-Cr-Version`, `X-Country-ISO-Code`). They live in the generated `Client` as
 //! [`Credentials`] and are added to each request by the `ClientHooks::pre` hook, so one
-//! `reqwest::Client` can be shared with other suppliers.
+//! `reqwest::Client` can be shared with other suppliers. The `exec` hook bounds every
+//! answer's body ([`ResponseLimits`]; the order stream is bounded per event by its
+//! reader); [`Client::with_partner`] follows redirects only within the base URL's origin.
 
 use std::time::Duration;
 
 use progenitor_client::{ClientHooks, Error, OperationInfo};
 use reqwest::header::{HeaderName, HeaderValue};
+pub use suppliers_http::ResponseLimits;
 
 use crate::Client;
 
@@ -55,6 +58,7 @@ impl std::fmt::Debug for PartnerHeaders {
 #[derive(Clone)]
 pub struct Credentials {
     headers: [(HeaderName, HeaderValue); 3],
+    limits: ResponseLimits,
 }
 
 impl Credentials {
@@ -74,7 +78,15 @@ impl Credentials {
                 header("X-Cr-Version", &partner.version, false)?,
                 header("X-Country-ISO-Code", &partner.country, false)?,
             ],
+            limits: ResponseLimits::default(),
         })
+    }
+
+    /// The same credentials with other bounds on each answer (default
+    /// [`ResponseLimits::default`]: 16 MiB bodies).
+    pub fn with_limits(mut self, limits: ResponseLimits) -> Self {
+        self.limits = limits;
+        self
     }
 }
 
@@ -118,6 +130,14 @@ impl ClientHooks<Credentials> for Client {
         }
         Ok(())
     }
+
+    async fn exec(
+        &self,
+        request: reqwest::Request,
+        _info: &OperationInfo,
+    ) -> reqwest::Result<reqwest::Response> {
+        suppliers_http::execute(&self.client, request, self.inner.limits).await
+    }
 }
 
 impl Client {
@@ -128,12 +148,11 @@ impl Client {
         base_url: &str,
         partner: &PartnerHeaders,
     ) -> Result<Self, ClientBuildError> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .read_timeout(Duration::from_secs(90))
-            .user_agent(concat!("cryptorefills-rs/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(ClientBuildError::Http)?;
+        let http =
+            suppliers_http::client_builder(concat!("cryptorefills-rs/", env!("CARGO_PKG_VERSION")))
+                .read_timeout(Duration::from_secs(90))
+                .build()
+                .map_err(ClientBuildError::Http)?;
         Self::with_partner_and_http(base_url, partner, http)
     }
 

@@ -21,7 +21,9 @@ mod generated;
 pub use generated::*;
 
 mod credentials;
-pub use credentials::{ClientBuildError, Credentials, DEFAULT_BASE_URL, PartnerHeaders};
+pub use credentials::{
+    ClientBuildError, Credentials, DEFAULT_BASE_URL, PartnerHeaders, ResponseLimits,
+};
 
 /// httpmock-based mocks of every operation (feature `mock`).
 #[cfg(feature = "mock")]

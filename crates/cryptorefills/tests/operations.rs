@@ -1507,6 +1507,66 @@ mod requests {
 mod errors {
     use super::*;
 
+    /// An error status the spec declares, with a body of another shape.
+    #[tokio::test]
+    async fn an_error_body_of_another_shape_keeps_its_status() {
+        let server = MockServer::start_async().await;
+        let mock = server
+            .mock_async(|when, then| {
+                when.method(Method::GET)
+                    .path(format!("/v5/orders/{ORDER_ID}"));
+                then.status(404)
+                    .header("content-type", "application/json")
+                    .body(r#"{"message": "no such order"}"#);
+            })
+            .await;
+        let err = client(&server)
+            .get_order()
+            .order_id(ORDER_ID)
+            .send()
+            .await
+            .expect_err("404 is an error");
+        assert_eq!(err.status().map(|s| s.as_u16()), Some(404));
+        let Error::UnexpectedResponse(response) = err else {
+            panic!("expected UnexpectedResponse, got {err:?}");
+        };
+        assert_eq!(
+            response.text().await.unwrap(),
+            r#"{"message": "no such order"}"#
+        );
+        mock.assert_async().await;
+    }
+
+    #[tokio::test]
+    async fn a_redirect_to_another_origin_is_refused_without_sending_the_partner_id() {
+        let elsewhere = MockServer::start_async().await;
+        let stolen = elsewhere
+            .mock_async(|when, then| {
+                when.any_request();
+                then.status(200);
+            })
+            .await;
+        let server = MockServer::start_async().await;
+        server
+            .mock_async(|when, then| {
+                when.any_request();
+                then.status(307)
+                    .header("location", format!("{}/collect", elsewhere.base_url()));
+            })
+            .await;
+        let err = client(&server)
+            .get_order()
+            .order_id(ORDER_ID)
+            .send()
+            .await
+            .expect_err("refused");
+        let Error::CommunicationError(err) = err else {
+            panic!("expected CommunicationError, got {err:?}");
+        };
+        assert!(err.is_redirect(), "{err}");
+        assert_eq!(stolen.calls_async().await, 0);
+    }
+
     #[tokio::test]
     async fn a_suspended_coin_is_a_400_with_its_code_and_more_details() {
         let server = MockServer::start_async().await;

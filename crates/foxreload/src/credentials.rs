@@ -1,21 +1,24 @@
 //! FoxReload authenticates with an `X-API-Key` header. The key lives in the generated
 //! `Client` as [`Credentials`] and is added to each request by the `ClientHooks::pre`
-//! hook, so one `reqwest::Client` can be shared with other suppliers.
-
-use std::time::Duration;
+//! hook, so one `reqwest::Client` can be shared with other suppliers. The `exec` hook
+//! bounds every answer's body ([`ResponseLimits`]); [`Client::with_api_key`] follows
+//! redirects only within the base URL's origin.
 
 use progenitor_client::{ClientHooks, Error, OperationInfo};
 use reqwest::header::HeaderValue;
+pub use suppliers_http::ResponseLimits;
 
 use crate::Client;
 
 /// Production base URL from the FoxReload documentation.
 pub const DEFAULT_BASE_URL: &str = "https://public-api.foxreload.com";
 
-/// The API key, held as a header value marked sensitive. `Debug` never shows it.
+/// The API key, held as a header value marked sensitive (`Debug` never shows it), and
+/// the bounds of every answer.
 #[derive(Clone)]
 pub struct Credentials {
     api_key: HeaderValue,
+    limits: ResponseLimits,
 }
 
 impl Credentials {
@@ -24,7 +27,17 @@ impl Credentials {
         let mut api_key =
             HeaderValue::from_str(api_key).map_err(|_| ClientBuildError::InvalidApiKey)?;
         api_key.set_sensitive(true);
-        Ok(Self { api_key })
+        Ok(Self {
+            api_key,
+            limits: ResponseLimits::default(),
+        })
+    }
+
+    /// The same credentials with other bounds on each answer (default
+    /// [`ResponseLimits::default`]: 16 MiB bodies).
+    pub fn with_limits(mut self, limits: ResponseLimits) -> Self {
+        self.limits = limits;
+        self
     }
 }
 
@@ -57,18 +70,25 @@ impl ClientHooks<Credentials> for Client {
             .insert("x-api-key", self.inner.api_key.clone());
         Ok(())
     }
+
+    async fn exec(
+        &self,
+        request: reqwest::Request,
+        _info: &OperationInfo,
+    ) -> reqwest::Result<reqwest::Response> {
+        suppliers_http::execute(&self.client, request, self.inner.limits).await
+    }
 }
 
 impl Client {
-    /// A client for `base_url` sending `X-API-Key`, on its own HTTP client with connect
-    /// and read timeouts but no total timeout.
+    /// A client for `base_url` sending `X-API-Key`, on its own HTTP client
+    /// ([`suppliers_http::client_builder`]: same-origin redirects, connect and read
+    /// timeouts, no total timeout).
     pub fn with_api_key(base_url: &str, api_key: &str) -> Result<Self, ClientBuildError> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .read_timeout(Duration::from_secs(30))
-            .user_agent(concat!("foxreload-rs/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(ClientBuildError::Http)?;
+        let http =
+            suppliers_http::client_builder(concat!("foxreload-rs/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .map_err(ClientBuildError::Http)?;
         Self::with_api_key_and_http(base_url, api_key, http)
     }
 

@@ -23,7 +23,7 @@ mod generated;
 pub use generated::*;
 
 mod credentials;
-pub use credentials::{ClientBuildError, Credentials, DEFAULT_BASE_URL};
+pub use credentials::{ClientBuildError, Credentials, DEFAULT_BASE_URL, ResponseLimits};
 
 /// httpmock-based mocks of every operation (feature `mock`).
 #[cfg(feature = "mock")]

@@ -953,6 +953,58 @@ mod decoding {
 mod errors {
     use super::*;
 
+    /// A proxy's HTML page on a status the spec declares with a JSON body.
+    #[tokio::test]
+    async fn an_error_body_of_another_shape_keeps_its_status() {
+        let server = MockServer::start_async().await;
+        let mock = server
+            .mock_async(|when, then| {
+                when.method(Method::GET)
+                    .path(format!("/api/orders/{ORDER_ID}"));
+                then.status(404)
+                    .header("content-type", "text/html")
+                    .body("<h1>Not Found</h1>");
+            })
+            .await;
+        let err = client(&server)
+            .get_order()
+            .order_id(ORDER_ID)
+            .send()
+            .await
+            .expect_err("404 is an error");
+        assert_eq!(err.status().map(|s| s.as_u16()), Some(404));
+        let Error::UnexpectedResponse(response) = err else {
+            panic!("expected UnexpectedResponse, got {err:?}");
+        };
+        assert_eq!(response.text().await.unwrap(), "<h1>Not Found</h1>");
+        mock.assert_async().await;
+    }
+
+    #[tokio::test]
+    async fn a_redirect_to_another_origin_is_refused_without_sending_the_key() {
+        let elsewhere = MockServer::start_async().await;
+        let stolen = elsewhere
+            .mock_async(|when, then| {
+                when.any_request();
+                then.status(200);
+            })
+            .await;
+        let server = MockServer::start_async().await;
+        server
+            .mock_async(|when, then| {
+                when.any_request();
+                then.status(302)
+                    .header("location", format!("{}/collect", elsewhere.base_url()));
+            })
+            .await;
+        let err = client(&server).get_me().send().await.expect_err("refused");
+        let Error::CommunicationError(err) = err else {
+            panic!("expected CommunicationError, got {err:?}");
+        };
+        assert!(err.is_redirect(), "{err}");
+        assert_eq!(stolen.calls_async().await, 0);
+    }
+
     #[tokio::test]
     async fn invalid_api_key_is_a_401_error_detail() {
         let server = MockServer::start_async().await;

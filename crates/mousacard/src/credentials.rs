@@ -1,21 +1,24 @@
 //! MousaCard authenticates with `Authorization: Bearer <token>`. The token lives in the
 //! generated `Client` as [`Credentials`] and is added to each request by the
 //! `ClientHooks::pre` hook, so one `reqwest::Client` can be shared with other suppliers.
-
-use std::time::Duration;
+//! The `exec` hook bounds every answer's body ([`ResponseLimits`]); [`Client::with_token`]
+//! follows redirects only within the base URL's origin.
 
 use progenitor_client::{ClientHooks, Error, OperationInfo};
 use reqwest::header::{AUTHORIZATION, HeaderValue};
+pub use suppliers_http::ResponseLimits;
 
 use crate::Client;
 
 /// Production base URL from the MousaCard documentation.
 pub const DEFAULT_BASE_URL: &str = "https://mousa-card.com/wp-json/mps/v1";
 
-/// The Bearer token, held as a header value marked sensitive. `Debug` never shows it.
+/// The Bearer token, held as a header value marked sensitive (`Debug` never shows it),
+/// and the bounds of every answer.
 #[derive(Clone)]
 pub struct Credentials {
     authorization: HeaderValue,
+    limits: ResponseLimits,
 }
 
 impl Credentials {
@@ -24,7 +27,17 @@ impl Credentials {
         let mut authorization = HeaderValue::from_str(&format!("Bearer {token}"))
             .map_err(|_| ClientBuildError::InvalidToken)?;
         authorization.set_sensitive(true);
-        Ok(Self { authorization })
+        Ok(Self {
+            authorization,
+            limits: ResponseLimits::default(),
+        })
+    }
+
+    /// The same credentials with other bounds on each answer (default
+    /// [`ResponseLimits::default`]: 16 MiB bodies).
+    pub fn with_limits(mut self, limits: ResponseLimits) -> Self {
+        self.limits = limits;
+        self
     }
 }
 
@@ -57,18 +70,24 @@ impl ClientHooks<Credentials> for Client {
             .insert(AUTHORIZATION, self.inner.authorization.clone());
         Ok(())
     }
+
+    async fn exec(
+        &self,
+        request: reqwest::Request,
+        _info: &OperationInfo,
+    ) -> reqwest::Result<reqwest::Response> {
+        suppliers_http::execute(&self.client, request, self.inner.limits).await
+    }
 }
 
 impl Client {
     /// A client for `base_url` sending the Bearer token, on its own HTTP client with
     /// connect and read timeouts but no total timeout.
     pub fn with_token(base_url: &str, token: &str) -> Result<Self, ClientBuildError> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .read_timeout(Duration::from_secs(30))
-            .user_agent(concat!("mousacard-rs/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(ClientBuildError::Http)?;
+        let http =
+            suppliers_http::client_builder(concat!("mousacard-rs/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .map_err(ClientBuildError::Http)?;
         Self::with_token_and_http(base_url, token, http)
     }
 

@@ -1369,15 +1369,15 @@ mod errors {
 
     /// WordPress itself answers unknown routes and failed permission callbacks with its
     /// own error shape, not the store's envelope. On a declared status that body does not
-    /// decode as `ErrorResponse`: the client reports an invalid payload and the HTTP
-    /// status is lost (`status()` is `None`).
+    /// decode as `ErrorResponse`: the client returns it as an unexpected response whose
+    /// status, headers and body are those that came back.
     #[tokio::test]
-    async fn a_wordpress_native_error_on_a_declared_status_loses_its_status() {
+    async fn a_wordpress_native_error_on_a_declared_status_keeps_its_status() {
         let server = MockServer::start_async().await;
         let body = r#"{"code": "rest_forbidden", "message": "Sorry, you are not allowed to do that.", "data": {"status": 401}}"#;
         let mock = server.get_balance(|when, then| {
             authed(when.into_inner());
-            json_status(then.into_inner(), 401, body);
+            json_status(then.into_inner(), 401, body).header("x-wp-trace", "kept");
         });
 
         let err = client(&server)
@@ -1386,12 +1386,12 @@ mod errors {
             .await
             .expect_err("401 is an error");
 
-        assert_eq!(err.status(), None);
-        let Error::InvalidResponsePayload(bytes, json_err) = err else {
-            panic!("expected InvalidResponsePayload, got {err:?}");
+        assert_eq!(err.status().map(|s| s.as_u16()), Some(401));
+        let Error::UnexpectedResponse(response) = err else {
+            panic!("expected UnexpectedResponse, got {err:?}");
         };
-        assert_eq!(&bytes[..], body.as_bytes());
-        assert!(json_err.is_data(), "{json_err}");
+        assert_eq!(response.headers()["x-wp-trace"], "kept");
+        assert_eq!(response.text().await.unwrap(), body);
         mock.assert_async().await;
     }
 

@@ -87,6 +87,8 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         })
         .await?;
         let suppliers = Suppliers::builder()
+            .limits_from_env()
+            .map_err(Error::from)?
             .foxreload(
                 FoxReloadConfig::new("sandbox", &sandbox.foxreload_url()).map_err(Error::from)?,
             )

@@ -713,7 +713,8 @@ fn order_events(
                 }
                 if terminal {
                     progress.stopped = true;
-                    return Some((Ok(Event::default().event("stop").data("")), progress));
+                    // With data: a WHATWG EventSource drops an event whose data is empty.
+                    return Some((Ok(Event::default().event("stop").data("{}")), progress));
                 }
                 // Sleep until the clock changes the status or a payment arrives: an
                 // update goes out the moment it happens, not at the next tick.

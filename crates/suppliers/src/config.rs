@@ -8,6 +8,7 @@ use std::net::IpAddr;
 
 use reqwest::Url;
 use secrecy::{ExposeSecret, SecretString};
+use suppliers_http::ResponseLimits;
 
 use crate::model::SupplierId;
 
@@ -18,6 +19,9 @@ pub enum ConfigError {
     /// A required environment variable is unset or empty.
     #[error("environment variable {0} is not set")]
     MissingVariable(&'static str),
+    /// An environment variable holds a value of the wrong form.
+    #[error("environment variable {0} has an invalid value")]
+    InvalidVariable(&'static str),
     /// The base URL does not parse.
     #[error("{url:?} is not a valid base URL")]
     InvalidUrl {
@@ -119,9 +123,18 @@ impl FoxReloadConfig {
         )
     }
 
-    pub(crate) fn client(&self, http: reqwest::Client) -> Result<foxreload::Client, ConfigError> {
-        foxreload::Client::with_api_key_and_http(&self.base_url, self.api_key.expose_secret(), http)
-            .map_err(|_| ConfigError::InvalidCredential("FOXRELOAD_API_KEY"))
+    pub(crate) fn client(
+        &self,
+        http: reqwest::Client,
+        limits: ResponseLimits,
+    ) -> Result<foxreload::Client, ConfigError> {
+        let credentials = foxreload::Credentials::api_key(self.api_key.expose_secret())
+            .map_err(|_| ConfigError::InvalidCredential("FOXRELOAD_API_KEY"))?;
+        Ok(foxreload::Client::new_with_client(
+            &self.base_url,
+            http,
+            credentials.with_limits(limits),
+        ))
     }
 }
 
@@ -157,9 +170,18 @@ impl MousaCardConfig {
         )
     }
 
-    pub(crate) fn client(&self, http: reqwest::Client) -> Result<mousacard::Client, ConfigError> {
-        mousacard::Client::with_token_and_http(&self.base_url, self.token.expose_secret(), http)
-            .map_err(|_| ConfigError::InvalidCredential("MOUSACARD_TOKEN"))
+    pub(crate) fn client(
+        &self,
+        http: reqwest::Client,
+        limits: ResponseLimits,
+    ) -> Result<mousacard::Client, ConfigError> {
+        let credentials = mousacard::Credentials::token(self.token.expose_secret())
+            .map_err(|_| ConfigError::InvalidCredential("MOUSACARD_TOKEN"))?;
+        Ok(mousacard::Client::new_with_client(
+            &self.base_url,
+            http,
+            credentials.with_limits(limits),
+        ))
     }
 }
 
@@ -220,12 +242,18 @@ impl CryptorefillsConfig {
     pub(crate) fn client(
         &self,
         http: reqwest::Client,
+        limits: ResponseLimits,
     ) -> Result<cryptorefills::Client, ConfigError> {
         let partner =
             cryptorefills::PartnerHeaders::new(self.partner_id.expose_secret(), &self.app_version)
                 .with_country(&self.country);
-        cryptorefills::Client::with_partner_and_http(&self.base_url, &partner, http)
-            .map_err(|_| ConfigError::InvalidCredential("CRYPTOREFILLS_PARTNER_ID"))
+        let credentials = cryptorefills::Credentials::partner(&partner)
+            .map_err(|_| ConfigError::InvalidCredential("CRYPTOREFILLS_PARTNER_ID"))?;
+        Ok(cryptorefills::Client::new_with_client(
+            &self.base_url,
+            http,
+            credentials.with_limits(limits),
+        ))
     }
 }
 

@@ -1,7 +1,14 @@
 //! [`Suppliers`]: one shared HTTP client and one adapter per configured supplier.
+//!
+//! The shared client follows redirects only within a supplier's origin
+//! ([`suppliers_http::redirect_policy`]), bounds every answer's body
+//! ([`SuppliersBuilder::max_response_bytes`]) and every attempt's duration
+//! ([`SuppliersBuilder::attempt_timeout`]).
 
 use std::sync::Arc;
 use std::time::Duration;
+
+use suppliers_http::ResponseLimits;
 
 use crate::adapters::{cryptorefills::Cryptorefills, foxreload::FoxReload, mousacard::MousaCard};
 use crate::config::{ConfigError, CryptorefillsConfig, FoxReloadConfig, MousaCardConfig};
@@ -30,6 +37,7 @@ pub struct SuppliersBuilder {
     clock: Arc<dyn Clock>,
     connect_timeout: Duration,
     read_timeout: Duration,
+    limits: ResponseLimits,
 }
 
 impl Default for SuppliersBuilder {
@@ -43,6 +51,7 @@ impl Default for SuppliersBuilder {
             connect_timeout: Duration::from_secs(10),
             // Long enough for an SSE stream between keep-alives.
             read_timeout: Duration::from_secs(90),
+            limits: ResponseLimits::default(),
         }
     }
 }
@@ -73,41 +82,84 @@ impl SuppliersBuilder {
         self.clock = clock;
         self
     }
-    /// Connect and per-read timeouts of the shared HTTP client (no total timeout).
+    /// Connect and per-read timeouts of the shared HTTP client (no total timeout: each
+    /// attempt has [`Self::attempt_timeout`] instead).
     pub fn timeouts(mut self, connect: Duration, read: Duration) -> Self {
         self.connect_timeout = connect;
         self.read_timeout = read;
         self
     }
+    /// Deadline of one request attempt, from sending to the last byte of its answer
+    /// (default 30 s; [`RetryPolicy::attempt_timeout`]). Event streams are bounded by
+    /// their keep-alive gap instead.
+    pub fn attempt_timeout(mut self, timeout: Duration) -> Self {
+        self.retry.attempt_timeout = timeout;
+        self
+    }
+    /// Largest response body read (default 16 MiB); a larger one is an
+    /// [`Error::UnexpectedResponse`] naming the limit, or ambiguous for a purchase.
+    pub fn max_response_bytes(mut self, bytes: usize) -> Self {
+        self.limits.max_body_bytes = bytes;
+        self
+    }
+    /// `SUPPLIERS_REQUEST_TIMEOUT` (seconds, fractions allowed) and
+    /// `SUPPLIERS_MAX_RESPONSE_BYTES`, where set.
+    pub fn limits_from_env(self) -> Result<Self, ConfigError> {
+        self.limits_from_lookup(|name| std::env::var(name).ok())
+    }
+    /// Like [`Self::limits_from_env`] with another source of variables.
+    pub fn limits_from_lookup(
+        mut self,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        if let Some(value) = lookup("SUPPLIERS_REQUEST_TIMEOUT") {
+            let seconds = value
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|s| s.is_finite() && *s > 0.0)
+                .ok_or(ConfigError::InvalidVariable("SUPPLIERS_REQUEST_TIMEOUT"))?;
+            self = self.attempt_timeout(Duration::from_secs_f64(seconds));
+        }
+        if let Some(value) = lookup("SUPPLIERS_MAX_RESPONSE_BYTES") {
+            let bytes = value
+                .trim()
+                .parse::<usize>()
+                .ok()
+                .filter(|b| *b > 0)
+                .ok_or(ConfigError::InvalidVariable("SUPPLIERS_MAX_RESPONSE_BYTES"))?;
+            self = self.max_response_bytes(bytes);
+        }
+        Ok(self)
+    }
 
     /// One `reqwest::Client` (rustls, pooled) shared by every supplier.
     pub fn build(self) -> Result<Suppliers, Error> {
-        let http = reqwest::Client::builder()
+        let http = suppliers_http::client_builder(USER_AGENT)
             .connect_timeout(self.connect_timeout)
             .read_timeout(self.read_timeout)
-            .user_agent(USER_AGENT)
             .build()
             .map_err(|e| ConfigError::Http(e.to_string()))?;
-        let (retry, clock) = (self.retry, self.clock);
+        let (retry, clock, limits) = (self.retry, self.clock, self.limits);
         Ok(Suppliers {
             foxreload: self
                 .foxreload
                 .map(|c| {
-                    c.client(http.clone())
+                    c.client(http.clone(), limits)
                         .map(|client| FoxReload::new(client, retry, clock.clone()))
                 })
                 .transpose()?,
             mousacard: self
                 .mousacard
                 .map(|c| {
-                    c.client(http.clone())
+                    c.client(http.clone(), limits)
                         .map(|client| MousaCard::new(client, retry, clock.clone()))
                 })
                 .transpose()?,
             cryptorefills: self
                 .cryptorefills
                 .map(|c| {
-                    c.client(http.clone())
+                    c.client(http.clone(), limits)
                         .map(|client| Cryptorefills::new(client, retry, clock.clone()))
                 })
                 .transpose()?,
@@ -124,6 +176,7 @@ impl Suppliers {
     /// Every supplier whose credentials are in the environment (see
     /// [`FoxReloadConfig::from_env`] and its siblings). A supplier whose credential
     /// variable is unset is left out; any other configuration problem is an error.
+    /// Limits come from [`SuppliersBuilder::limits_from_env`].
     pub fn from_env() -> Result<Self, Error> {
         fn optional<T>(config: Result<T, ConfigError>) -> Result<Option<T>, ConfigError> {
             match config {
@@ -132,7 +185,7 @@ impl Suppliers {
                 Err(err) => Err(err),
             }
         }
-        let mut builder = Self::builder();
+        let mut builder = Self::builder().limits_from_env()?;
         builder.foxreload = optional(FoxReloadConfig::from_env())?;
         builder.mousacard = optional(MousaCardConfig::from_env())?;
         builder.cryptorefills = optional(CryptorefillsConfig::from_env())?;

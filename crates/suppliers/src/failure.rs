@@ -10,8 +10,10 @@ use progenitor_client::Error as ClientError;
 use serde::Serialize;
 use serde_json::Value;
 
+use suppliers_http::{BodyTooLarge, find_cause};
+
 use crate::error::{Error, Reconcile};
-use crate::retry::{self, Idempotency, Operation};
+use crate::retry::{self, AttemptError, Idempotency, Operation};
 
 /// Longest error-body excerpt kept for messages.
 const EXCERPT_CHARS: usize = 300;
@@ -40,16 +42,33 @@ pub(crate) enum Failure {
     /// A success status whose body did not decode. Holds the raw body for
     /// supplier-specific checks (MousaCard's `success: false`); never displayed.
     Undecodable {
+        /// The status it came with (`None` only if no answer was seen).
+        status: Option<u16>,
         /// Why, without quoting the body.
         message: String,
         /// The raw body.
         body: bytes::Bytes,
     },
+    /// The answer's body grew past the configured limit and was not read further.
+    TooLarge(BodyTooLarge),
 }
 
 impl Failure {
-    /// Classifies a generated client's error.
-    pub(crate) async fn from_client<E: Serialize>(err: ClientError<E>) -> Self {
+    /// Classifies one attempt's failure.
+    pub(crate) async fn from_attempt<E: Serialize>(err: AttemptError<E>) -> Self {
+        match err {
+            AttemptError::TimedOut(after) => Self::Transport {
+                message: format!("no complete answer within {after:?}"),
+                never_sent: false,
+            },
+            AttemptError::Client(err, status) => {
+                Self::from_client(*err, status.map(|s| s.as_u16())).await
+            }
+        }
+    }
+
+    /// Classifies a generated client's error; `status` is the answer's, when one came.
+    async fn from_client<E: Serialize>(err: ClientError<E>, status: Option<u16>) -> Self {
         let never_sent = retry::never_sent(&err);
         let retry_after = retry::error_status(&err)
             .and_then(|(_, headers)| retry::retry_after(headers, SystemTime::now()));
@@ -83,6 +102,7 @@ impl Failure {
                 }
             }
             ClientError::InvalidResponsePayload(body, err) => Self::Undecodable {
+                status,
                 message: format!(
                     "the response body did not decode ({:?} error at line {} column {})",
                     err.classify(),
@@ -92,9 +112,12 @@ impl Failure {
                 body,
             },
             ClientError::CommunicationError(err) | ClientError::ResponseBodyError(err) => {
-                Self::Transport {
-                    message: describe_transport(&err),
-                    never_sent,
+                match find_cause::<BodyTooLarge>(&err) {
+                    Some(too_large) => Self::TooLarge(*too_large),
+                    None => Self::Transport {
+                        message: describe_transport(&err),
+                        never_sent,
+                    },
                 }
             }
             ClientError::InvalidRequest(message) => Self::Transport {
@@ -133,6 +156,17 @@ impl Failure {
                 cause: message,
                 reconcile,
             },
+            // A success or a server error whose answer was not read: it may have bought.
+            Self::TooLarge(too_large)
+                if purchase && (too_large.status < 400 || too_large.status >= 500) =>
+            {
+                Error::AmbiguousPurchase {
+                    supplier,
+                    operation: operation.name,
+                    cause: too_large.to_string(),
+                    reconcile,
+                }
+            }
             Self::Http { status, .. } if purchase && status >= 500 => Error::AmbiguousPurchase {
                 supplier,
                 operation: operation.name,
@@ -140,10 +174,17 @@ impl Failure {
                 reconcile,
             },
             Self::Transport { message, .. } => Error::Transport { supplier, message },
-            Self::Undecodable { message, .. } => Error::UnexpectedResponse {
+            Self::Undecodable {
+                status, message, ..
+            } => Error::UnexpectedResponse {
                 supplier,
-                status: 200,
+                status: status.unwrap_or(0),
                 excerpt: message,
+            },
+            Self::TooLarge(too_large) => Error::UnexpectedResponse {
+                supplier,
+                status: too_large.status,
+                excerpt: format!("the body is larger than the {}-byte limit", too_large.limit),
             },
             Self::Http {
                 status: 429,
@@ -155,11 +196,18 @@ impl Failure {
             },
             Self::Http {
                 status, excerpt, ..
-            } => Error::UnexpectedResponse {
-                supplier,
-                status,
-                excerpt,
-            },
+            } => {
+                let message = if excerpt.is_empty() {
+                    format!("HTTP {status}")
+                } else {
+                    format!("HTTP {status}: {excerpt}")
+                };
+                Error::for_status(supplier, status, message).unwrap_or(Error::UnexpectedResponse {
+                    supplier,
+                    status,
+                    excerpt,
+                })
+            }
         }
     }
 }

@@ -1,19 +1,25 @@
 //! Following an order as a stream of updates: Server-Sent Events first, polling when
 //! the stream cannot be opened (the Cryptorefills tracking rules, seed 004 sections 9a/9b).
 //!
-//! - Each `message` event carries the order JSON; one that does not decode is skipped
-//!   (as the documented client's `safeParse` does).
-//! - A `stop` event ends the stream for good, as does a terminal order.
-//! - A stream that breaks is reopened after 1 s, doubling to 30 s; the delay resets after
-//!   a good event.
+//! - Each `message` event, or unnamed `data:` event, carries the order JSON; one that
+//!   does not decode is skipped (as the documented client's `safeParse` does).
+//! - A `stop` event, with or without data, ends the stream for good, as does a terminal
+//!   order.
+//! - A stream that breaks, or sends no byte (not even a keep-alive) for
+//!   [`TrackConfig::keep_alive_gap`], is reopened after 1 s, doubling to 30 s; the delay
+//!   resets after a good event.
+//! - One event larger than [`TrackConfig::max_event_bytes`] ends tracking with the
+//!   source's error: nothing that large is buffered.
 //! - When the stream cannot be opened, the order is polled every 5-10 s instead.
 
+mod sse;
+
+use std::collections::VecDeque;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use eventsource_stream::Eventsource;
 use futures::{Stream, StreamExt};
 use serde::de::DeserializeOwned;
 
@@ -30,6 +36,10 @@ pub struct TrackConfig {
     pub poll_min: Duration,
     /// Polling interval bounds when the stream cannot be opened (jittered between).
     pub poll_max: Duration,
+    /// Longest silence (no byte at all) before the stream is taken as dead and reopened.
+    pub keep_alive_gap: Duration,
+    /// Largest single event buffered, in bytes.
+    pub max_event_bytes: usize,
 }
 
 impl Default for TrackConfig {
@@ -39,6 +49,8 @@ impl Default for TrackConfig {
             reconnect_max: Duration::from_secs(30),
             poll_min: Duration::from_secs(5),
             poll_max: Duration::from_secs(10),
+            keep_alive_gap: Duration::from_secs(60),
+            max_event_bytes: 1024 * 1024,
         }
     }
 }
@@ -54,6 +66,62 @@ pub trait OrderSource<T, E>: Send + Sync {
     fn open(&self) -> BoxFuture<'_, Result<EventBytes, E>>;
     /// Fetches the order once.
     fn poll(&self) -> BoxFuture<'_, Result<T, E>>;
+    /// The error that ends tracking when one event exceeds `limit` bytes.
+    fn event_too_large(&self, limit: usize) -> E;
+}
+
+/// Why the byte stream under the events stopped.
+#[derive(Debug)]
+enum StreamFault {
+    /// The connection failed.
+    Transport(String),
+    /// No byte within the keep-alive gap.
+    Silent,
+    /// One event grew past the limit.
+    EventTooLarge(usize),
+}
+
+impl std::fmt::Display for StreamFault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Transport(message) => f.write_str(message),
+            Self::Silent => f.write_str("no byte within the keep-alive gap"),
+            Self::EventTooLarge(limit) => write!(f, "an event is larger than {limit} bytes"),
+        }
+    }
+}
+
+type Events = Pin<Box<dyn Stream<Item = Result<sse::Event, StreamFault>> + Send>>;
+
+/// The events of `bytes`, ended with a fault after a silence of `gap` (keep-alive
+/// comments count as bytes) or once one event passes `limit` bytes.
+fn events(bytes: EventBytes, gap: Duration, limit: usize) -> Events {
+    let start = Some((bytes, sse::Parser::new(limit), VecDeque::new()));
+    futures::stream::unfold(start, move |state| async move {
+        let (mut bytes, mut parser, mut ready) = state?;
+        loop {
+            if let Some(event) = ready.pop_front() {
+                return Some((Ok(event), Some((bytes, parser, ready))));
+            }
+            let fault = match tokio::time::timeout(gap, bytes.next()).await {
+                Ok(None) => return None,
+                Ok(Some(Ok(chunk))) => {
+                    let mut parsed = Vec::new();
+                    match parser.feed(&chunk, &mut parsed) {
+                        Ok(()) => {
+                            ready.extend(parsed);
+                            continue;
+                        }
+                        Err(sse::TooLarge) => StreamFault::EventTooLarge(limit),
+                    }
+                }
+                Ok(Some(Err(err))) => StreamFault::Transport(err.to_string()),
+                Err(_elapsed) => StreamFault::Silent,
+            };
+            return Some((Err(fault), None));
+        }
+    })
+    .boxed()
 }
 
 enum State {
@@ -62,7 +130,7 @@ enum State {
         wait: Option<Duration>,
     },
     Streaming {
-        events: Pin<Box<dyn Stream<Item = Result<eventsource_stream::Event, String>> + Send>>,
+        events: Events,
         delay: Duration,
     },
     Polling {
@@ -100,10 +168,11 @@ where
                         }
                         match source.open().await {
                             Ok(bytes) => State::Streaming {
-                                events: bytes
-                                    .eventsource()
-                                    .map(|e| e.map_err(|e| e.to_string()))
-                                    .boxed(),
+                                events: events(
+                                    bytes,
+                                    config.keep_alive_gap,
+                                    config.max_event_bytes,
+                                ),
                                 delay,
                             },
                             Err(_) => {
@@ -113,8 +182,8 @@ where
                         }
                     }
                     State::Streaming { mut events, delay } => match events.next().await {
-                        Some(Ok(event)) if event.event == "stop" => return None,
-                        Some(Ok(event)) if event.event == "message" || event.event.is_empty() => {
+                        Some(Ok(event)) if event.name == "stop" => return None,
+                        Some(Ok(event)) if event.name == "message" => {
                             match serde_json::from_str::<T>(&event.data) {
                                 Ok(order) => {
                                     let next = if is_terminal(&order) {
@@ -135,12 +204,26 @@ where
                             }
                         }
                         Some(Ok(_other_event)) => State::Streaming { events, delay },
-                        // Broken, or ended without `stop`: reopen after the current
-                        // delay, doubling it for the next time.
-                        Some(Err(_)) | None => {
+                        Some(Err(StreamFault::EventTooLarge(limit))) => {
+                            return Some((Err(source.event_too_large(limit)), State::Done));
+                        }
+                        // Broken, silent, or ended without `stop`: reopen after the
+                        // current delay, doubling it for the next time.
+                        Some(Err(err)) => {
                             tracing::info!(
+                                error = %err,
                                 retry_in_ms = delay.as_millis() as u64,
                                 "order event stream broke; reconnecting"
+                            );
+                            State::Connect {
+                                delay: (delay * 2).min(config.reconnect_max),
+                                wait: Some(delay),
+                            }
+                        }
+                        None => {
+                            tracing::info!(
+                                retry_in_ms = delay.as_millis() as u64,
+                                "order event stream ended without stop; reconnecting"
                             );
                             State::Connect {
                                 delay: (delay * 2).min(config.reconnect_max),

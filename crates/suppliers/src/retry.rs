@@ -5,6 +5,11 @@
 //! 502/503/504 with full-jitter exponential backoff (backon's schedule, bounded in
 //! attempts and total time) and honour `Retry-After`. A purchase is sent exactly once:
 //! only a connect error, which proves no byte reached the server, is retried.
+//!
+//! Every attempt has a total deadline ([`RetryPolicy::attempt_timeout`]) from sending to
+//! the last byte of the decoded answer, so a body that trickles in cannot hold a call
+//! forever. For an event stream the deadline covers opening it; the stream's reader
+//! bounds the gaps between its bytes.
 
 use std::future::Future;
 use std::time::{Duration, SystemTime};
@@ -17,6 +22,7 @@ use reqwest::header::{HeaderMap, RETRY_AFTER};
 use tokio::time::Instant;
 use tracing::Instrument;
 
+use crate::failure::Failure;
 use crate::model::SupplierId;
 
 /// Whether a request may be sent more than once.
@@ -39,6 +45,10 @@ pub struct RetryPolicy {
     pub max_delay: Duration,
     /// Total time across attempts and sleeps; a retry that would end later is not made.
     pub max_elapsed: Duration,
+    /// Deadline of one attempt, from sending to the answer's last byte (never longer than
+    /// what is left of `max_elapsed`). A read past it is a transport error; a purchase
+    /// past it is ambiguous.
+    pub attempt_timeout: Duration,
 }
 
 impl Default for RetryPolicy {
@@ -48,6 +58,7 @@ impl Default for RetryPolicy {
             min_delay: Duration::from_millis(200),
             max_delay: Duration::from_secs(10),
             max_elapsed: Duration::from_secs(30),
+            attempt_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -92,6 +103,33 @@ pub fn error_status<E>(err: &ClientError<E>) -> Option<(StatusCode, &HeaderMap)>
     }
 }
 
+/// Why one attempt failed.
+#[derive(Debug)]
+pub(crate) enum AttemptError<E> {
+    /// The generated client's error, with the status of the answer it came with, if any
+    /// (progenitor drops it from an undecodable success body).
+    Client(Box<ClientError<E>>, Option<StatusCode>),
+    /// No complete answer within the attempt's deadline.
+    TimedOut(Duration),
+}
+
+impl<E> AttemptError<E> {
+    fn status(&self) -> Option<(StatusCode, &HeaderMap)> {
+        match self {
+            Self::Client(err, _) => error_status(err),
+            Self::TimedOut(_) => None,
+        }
+    }
+
+    fn is_transient(&self, idempotency: Idempotency) -> bool {
+        match self {
+            Self::Client(err, _) => is_transient(err, idempotency),
+            // The request was sent: a purchase may have gone through.
+            Self::TimedOut(_) => idempotency == Idempotency::Safe,
+        }
+    }
+}
+
 /// True if no byte of the request can have reached the server.
 pub fn never_sent<E>(err: &ClientError<E>) -> bool {
     match err {
@@ -118,11 +156,28 @@ pub fn is_transient<E>(err: &ClientError<E>, idempotency: Idempotency) -> bool {
 /// Sends a request built by `call` (called once per attempt), retrying as the
 /// operation's idempotency allows, inside a tracing span naming supplier, operation,
 /// attempt and status. Never logs headers or bodies.
-pub async fn send<T, E, F, Fut>(
+pub(crate) async fn send<T, E, F, Fut>(
+    policy: &RetryPolicy,
+    operation: Operation,
+    call: F,
+) -> Result<ResponseValue<T>, Failure>
+where
+    E: serde::Serialize,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<ResponseValue<T>, ClientError<E>>>,
+{
+    match attempts(policy, operation, call).await {
+        Ok(response) => Ok(response),
+        Err(err) => Err(Failure::from_attempt(err).await),
+    }
+}
+
+/// [`send`] before its error is read.
+async fn attempts<T, E, F, Fut>(
     policy: &RetryPolicy,
     operation: Operation,
     mut call: F,
-) -> Result<ResponseValue<T>, ClientError<E>>
+) -> Result<ResponseValue<T>, AttemptError<E>>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<ResponseValue<T>, ClientError<E>>>,
@@ -146,11 +201,20 @@ where
         // A combinator rather than an `async move` block: the block would hold the
         // request future twice (captured, then awaited), doubling what every attempt
         // moves and keeps (BENCHMARKS.md, section 1).
-        call()
+        let deadline = policy
+            .attempt_timeout
+            .min(policy.max_elapsed.saturating_sub(started.elapsed()));
+        tokio::time::timeout(deadline, suppliers_http::with_answer_status(call()))
+            .map(move |outcome| match outcome {
+                Ok((Ok(response), _)) => Ok(response),
+                Ok((Err(err), status)) => Err(AttemptError::Client(Box::new(err), status)),
+                Err(_elapsed) => Err(AttemptError::TimedOut(deadline)),
+            })
             .inspect(|result| {
                 let status = match result {
                     Ok(response) => Some(response.status()),
-                    Err(err) => error_status(err).map(|(s, _)| s),
+                    Err(AttemptError::Client(_, status)) => *status,
+                    Err(AttemptError::TimedOut(_)) => None,
                 };
                 if let Some(status) = status {
                     tracing::Span::current().record("status", status.as_u16());
@@ -165,12 +229,14 @@ where
     attempt_once
         .retry(schedule)
         .sleep(tokio::time::sleep)
-        .when(|err| is_transient(err, operation.idempotency))
+        .when(|err| err.is_transient(operation.idempotency))
         .adjust(|err, backoff| {
             // Full jitter: anywhere between zero and the schedule's delay...
             let jittered = backoff?.mul_f64(fastrand::f64());
             // ...but never sooner than the server asked.
-            let asked = error_status(err).and_then(|(_, h)| retry_after(h, SystemTime::now()));
+            let asked = err
+                .status()
+                .and_then(|(_, h)| retry_after(h, SystemTime::now()));
             let delay = asked.map_or(jittered, |asked| asked.max(jittered));
             (started.elapsed() + delay <= policy.max_elapsed).then_some(delay)
         })
@@ -187,11 +253,17 @@ where
 }
 
 /// An error described without its body (bodies may carry codes or account details).
-struct ErrorKind<'a, E>(&'a ClientError<E>);
+struct ErrorKind<'a, E>(&'a AttemptError<E>);
 
 impl<E> std::fmt::Display for ErrorKind<'_, E> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.0 {
+        let err = match self.0 {
+            AttemptError::TimedOut(after) => {
+                return write!(f, "no complete answer within {after:?}");
+            }
+            AttemptError::Client(err, _) => err,
+        };
+        match err.as_ref() {
             ClientError::CommunicationError(e) if e.is_connect() => f.write_str("connect error"),
             ClientError::CommunicationError(e) if e.is_timeout() => f.write_str("timeout"),
             ClientError::CommunicationError(_) => f.write_str("connection error"),

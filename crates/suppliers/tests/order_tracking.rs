@@ -19,6 +19,8 @@ const FAST: TrackConfig = TrackConfig {
     reconnect_max: Duration::from_millis(80),
     poll_min: Duration::from_millis(20),
     poll_max: Duration::from_millis(40),
+    keep_alive_gap: Duration::from_millis(300),
+    max_event_bytes: 64 * 1024,
 };
 
 fn order(status: &str) -> String {
@@ -32,7 +34,7 @@ fn adapter(base_url: &str) -> Cryptorefills {
 }
 
 mod support;
-use support::{Answer, scripted};
+use support::{Answer, scripted, serve};
 
 /// Serves one scripted SSE body per connection (then closes it), in order.
 async fn sse_server(bodies: Vec<String>) -> (String, Arc<AtomicUsize>) {
@@ -174,4 +176,128 @@ async fn reconnect_delays_double_and_reset_after_a_good_event() {
             Duration::from_secs(1)
         ]
     );
+}
+
+const SSE_HEAD: &str =
+    "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\n\r\n";
+
+#[tokio::test]
+async fn a_stream_silent_past_the_keep_alive_gap_is_reopened() {
+    use tokio::io::AsyncWriteExt;
+    let connections = Arc::new(AtomicUsize::new(0));
+    let seen = connections.clone();
+    let (base_url, _) = serve(move |_, mut socket| {
+        let nth = seen.fetch_add(1, Ordering::SeqCst);
+        async move {
+            let body = if nth == 0 {
+                format!("event: message\ndata: {}\n\n", order("WaitingForPayment"))
+            } else {
+                format!("data: {}\n\nevent: stop\n\n", order("Done"))
+            };
+            let _ = socket
+                .write_all(format!("{SSE_HEAD}{body}").as_bytes())
+                .await;
+            if nth == 0 {
+                // Open, but silent: no event, no keep-alive.
+                tokio::time::sleep(Duration::from_secs(30)).await;
+            }
+        }
+    })
+    .await;
+    let started = std::time::Instant::now();
+    let updates: Vec<_> = adapter(&base_url).track("ord_abc123xyz").collect().await;
+    let statuses: Vec<OrderStatus> = updates.into_iter().map(|u| u.unwrap().status).collect();
+    assert_eq!(
+        statuses,
+        [OrderStatus::AwaitingPayment, OrderStatus::Completed]
+    );
+    assert_eq!(connections.load(Ordering::SeqCst), 2);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn keep_alive_comments_hold_a_quiet_stream_open() {
+    use tokio::io::AsyncWriteExt;
+    let (base_url, heads) = serve(|_, mut socket| async move {
+        let _ = socket.write_all(SSE_HEAD.as_bytes()).await;
+        for _ in 0..6 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let _ = socket.write_all(b": keep-alive\n\n").await;
+        }
+        let done = format!(
+            "event: message\ndata: {}\n\nevent: stop\ndata: {{}}\n\n",
+            order("Done")
+        );
+        let _ = socket.write_all(done.as_bytes()).await;
+    })
+    .await;
+    let updates: Vec<_> = adapter(&base_url).track("ord_abc123xyz").collect().await;
+    assert_eq!(updates.len(), 1);
+    assert_eq!(
+        heads.lock().unwrap().len(),
+        1,
+        "600 ms of keep-alives, one connection"
+    );
+}
+
+#[tokio::test]
+async fn an_event_over_the_limit_ends_tracking_with_an_error() {
+    // One `data:` line that never ends: nothing may buffer it whole.
+    use tokio::io::AsyncWriteExt;
+    let (base_url, heads) = serve(|_, mut socket| async move {
+        let _ = socket.write_all(SSE_HEAD.as_bytes()).await;
+        let _ = socket.write_all(b"event: message\ndata: ").await;
+        let chunk = vec![b'x'; 16 * 1024];
+        while socket.write_all(&chunk).await.is_ok() {}
+    })
+    .await;
+    let updates: Vec<_> = adapter(&base_url).track("ord_abc123xyz").collect().await;
+    assert_eq!(updates.len(), 1);
+    let err = updates.into_iter().next().unwrap().unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("an order event is larger than the 65536-byte limit"),
+        "{err}"
+    );
+    assert_eq!(heads.lock().unwrap().len(), 1, "not reopened");
+}
+
+#[tokio::test]
+async fn many_events_each_under_the_limit_pass_with_any_line_ending() {
+    let big = order("WaitingForDelivery");
+    let body = format!(
+        "data: {big}\r\n\r\n{}data: {}\r\rdata: {}\n\nevent: stop\r\ndata: {{}}\r\n\r\n",
+        format!("data: {big}\r\n\r\n").repeat(1200),
+        order("WaitingForDelivery"),
+        order("Done"),
+    );
+    assert!(body.len() > 64 * 1024, "more than one event's limit in all");
+    let (base_url, _) = sse_server(vec![body]).await;
+    let updates: Vec<_> = adapter(&base_url).track("ord_abc123xyz").collect().await;
+    let last = updates.last().unwrap().as_ref().unwrap();
+    assert_eq!(last.status, OrderStatus::Completed);
+    assert_eq!(updates.len(), 1203);
+}
+
+#[tokio::test]
+async fn stop_ends_the_stream_with_or_without_data_and_unnamed_events_are_messages() {
+    for stop in ["event: stop\n\n", "event: stop\ndata: {}\n\n"] {
+        let body = format!(
+            "data: {}\n\n{stop}data: {}\n\n",
+            order("WaitingForDelivery"),
+            order("Done")
+        );
+        let (base_url, connections) = sse_server(vec![body]).await;
+        let updates: Vec<_> = adapter(&base_url).track("ord_abc123xyz").collect().await;
+        assert_eq!(updates.len(), 1, "{stop:?}: nothing after stop");
+        assert_eq!(
+            updates[0].as_ref().unwrap().supplier_status,
+            "WaitingForDelivery"
+        );
+        assert_eq!(connections.load(Ordering::SeqCst), 1);
+    }
 }

@@ -328,7 +328,7 @@ impl Cryptorefills {
     {
         match retry::send(&self.retry, operation, call).await {
             Ok(response) => Ok(response.into_inner()),
-            Err(err) => Err(interpret(Failure::from_client(err).await, operation)),
+            Err(failure) => Err(interpret(failure, operation)),
         }
     }
 }
@@ -345,23 +345,36 @@ impl OrderSource<types::Order, Error> for Source {
         Box::pin(async move {
             let operation = op("subscribe_order", Idempotency::Safe);
             // Opening is not retried here: a stream that cannot be opened falls back to
-            // polling, which retries on its own.
-            let response = self
-                .adapter
-                .client
-                .subscribe_order()
-                .order_id(&self.id)
-                .send()
-                .await;
-            match response {
+            // polling, which retries on its own. The attempt's deadline bounds the open.
+            let once = RetryPolicy {
+                max_attempts: 1,
+                ..self.adapter.retry
+            };
+            let opened = retry::send(&once, operation, || {
+                self.adapter
+                    .client
+                    .subscribe_order()
+                    .order_id(&self.id)
+                    .send()
+            })
+            .await;
+            match opened {
                 Ok(stream) => Ok(Box::pin(stream.into_inner().into_inner()) as EventBytes),
-                Err(err) => Err(interpret(Failure::from_client(err).await, operation)),
+                Err(failure) => Err(interpret(failure, operation)),
             }
         })
     }
 
     fn poll(&self) -> BoxFuture<'_, Result<types::Order, Error>> {
         Box::pin(self.adapter.raw_order(&self.id))
+    }
+
+    fn event_too_large(&self, limit: usize) -> Error {
+        Error::UnexpectedResponse {
+            supplier: SUPPLIER,
+            status: 200,
+            excerpt: format!("an order event is larger than the {limit}-byte limit"),
+        }
     }
 }
 

@@ -288,11 +288,7 @@ impl FoxReload {
     {
         match retry::send(&self.retry, operation, call).await {
             Ok(response) => Ok(response.into_inner()),
-            Err(err) => Err(interpret(
-                Failure::from_client(err).await,
-                operation,
-                reconcile,
-            )),
+            Err(failure) => Err(interpret(failure, operation, reconcile)),
         }
     }
 }

@@ -350,14 +350,15 @@ impl MousaCard {
             Ok(response) if response.succeeded() => Ok(response.into_inner()),
             // `success: false` next to a decodable `data`: the store says it failed
             // without saying why.
-            Ok(_) => Err(interpret(
+            Ok(response) => Err(interpret(
                 Failure::Undecodable {
+                    status: Some(response.status().as_u16()),
                     message: "the store answered success: false without an error".into(),
                     body: bytes::Bytes::new(),
                 },
                 operation,
             )),
-            Err(err) => Err(interpret(Failure::from_client(err).await, operation)),
+            Err(failure) => Err(interpret(failure, operation)),
         }
     }
 }
@@ -394,7 +395,7 @@ fn interpret(failure: Failure, operation: Operation) -> Error {
     let body = match &failure {
         Failure::Http { body, .. } => body.clone(),
         Failure::Undecodable { body, .. } => serde_json::from_slice(body).ok(),
-        Failure::Transport { .. } => None,
+        Failure::Transport { .. } | Failure::TooLarge(_) => None,
     };
     let is_error_envelope = body
         .as_ref()

@@ -1,0 +1,79 @@
+//! What every supplier client does to its HTTP traffic, whichever supplier it talks to:
+//!
+//! - [`redirect_policy`]: redirects are followed only within the origin (scheme, host and
+//!   port) the request was sent to, [`MAX_REDIRECTS`] hops at most, so a credential
+//!   header added to a request (`X-API-Key`, `X-Cr-Application`...) never reaches another
+//!   host. reqwest strips only `Authorization` and cookies by itself.
+//! - [`limit_body`]: a response body is cut off, with [`BodyTooLarge`], as soon as it
+//!   grows past [`ResponseLimits::max_body_bytes`], before anything decodes it. Event
+//!   streams are left alone: their reader bounds each event instead.
+//!
+//! - [`with_answer_status`]: the status of the answer a call received, for the errors
+//!   that do not keep it.
+//!
+//! The generated clients call [`execute`] from their `exec` hook and build their
+//! `reqwest::Client` from [`client_builder`].
+//!
+//! ```
+//! # async fn run() -> Result<(), reqwest::Error> {
+//! use suppliers_http::{ResponseLimits, client_builder, execute};
+//!
+//! let http = client_builder("my-app/1.0").build()?;
+//! let request = http.get("https://public-api.foxreload.com/api/products/").build()?;
+//! let limits = ResponseLimits { max_body_bytes: 1 << 20 };
+//! let body = execute(&http, request, limits).await?.bytes().await?; // at most 1 MiB
+//! # let _ = body; Ok(()) }
+//! ```
+
+mod answer_status;
+mod body_limit;
+mod redirect;
+
+use std::time::Duration;
+
+pub use answer_status::with_answer_status;
+pub use body_limit::{BodyTooLarge, DEFAULT_MAX_BODY_BYTES, ResponseLimits, limit_body};
+pub use redirect::{MAX_REDIRECTS, RefusedRedirect, check_redirect, redirect_policy};
+
+/// Connect timeout of [`client_builder`].
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Per-read timeout of [`client_builder`] (it restarts with every byte; a total deadline
+/// per request is the caller's, see the `suppliers` facade).
+pub const READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A `reqwest::ClientBuilder` with [`redirect_policy`], [`CONNECT_TIMEOUT`],
+/// [`READ_TIMEOUT`], no total timeout (it would cut event streams) and `user_agent`.
+pub fn client_builder(user_agent: &str) -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .read_timeout(READ_TIMEOUT)
+        .redirect(redirect_policy())
+        .user_agent(user_agent)
+}
+
+/// Sends `request` on `client`, bounds the answer's body with [`limit_body`] and notes its
+/// status for [`with_answer_status`].
+pub async fn execute(
+    client: &reqwest::Client,
+    request: reqwest::Request,
+    limits: ResponseLimits,
+) -> reqwest::Result<reqwest::Response> {
+    let response = client.execute(request).await?;
+    answer_status::note(response.status());
+    Ok(limit_body(response, limits))
+}
+
+/// The first error of type `T` in `err`'s chain of sources, `err` included.
+pub fn find_cause<'a, T: std::error::Error + 'static>(
+    err: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a T> {
+    let mut current = Some(err);
+    while let Some(err) = current {
+        if let Some(found) = err.downcast_ref::<T>() {
+            return Some(found);
+        }
+        current = err.source();
+    }
+    None
+}
