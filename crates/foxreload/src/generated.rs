@@ -8,23 +8,25 @@ use progenitor_client::{ClientHooks, OperationInfo, RequestBuilderExt, encode_pa
 /// Types used as operation parameters and responses.
 #[allow(clippy::all)]
 pub mod types {
-    ///The account an API key belongs to (from public traces).
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    ///The account an API key belongs to (from public integrations).
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     pub struct Account {
-        #[serde(
-            rename = "createdAt",
-            skip_serializing_if = "::std::option::Option::is_none"
-        )]
-        pub created_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
-        ///Default currency of the account.
+        ///Default currency of the account (assumed).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub currency: ::std::option::Option<::std::string::String>,
         ///Login e-mail of the account.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub email: ::std::option::Option<::std::string::String>,
-        ///Account id.
-        pub id: ::std::string::String,
-        ///Display or company name.
+        ///Account id (assumed).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub id: ::std::option::Option<::std::string::String>,
+        ///False when the account is disabled.
+        #[serde(
+            rename = "isActive",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub is_active: ::std::option::Option<bool>,
+        ///Display or company name (assumed).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub name: ::std::option::Option<::std::string::String>,
     }
@@ -36,7 +38,8 @@ pub mod types {
     ///The account's balance in one currency.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct Balance {
-        pub amount: ::rust_decimal::Decimal,
+        pub available: ::rust_decimal::Decimal,
+        ///Lowercase currency code.
         pub currency: ::std::string::String,
     }
     impl Balance {
@@ -47,13 +50,38 @@ pub mod types {
     ///A catalog category. Categories form a tree through `parentId`.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct Category {
-        ///True when the category has subcategories (list them with `parent_id_or_slug`).
-        #[serde(rename = "hasChildren", default)]
-        pub has_children: bool,
-        pub id: ::std::string::String,
-        ///Image URL.
+        #[serde(
+            rename = "attributeDefinitions",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub attribute_definitions: ::std::option::Option<::std::vec::Vec<::serde_json::Value>>,
+        ///Free-form attributes, e.g. `country_code`, `currency`.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub image: ::std::option::Option<::std::string::String>,
+        pub attributes:
+            ::std::option::Option<::serde_json::Map<::std::string::String, ::serde_json::Value>>,
+        ///Lowest product price in the category, in the request currency.
+        #[serde(
+            rename = "bestOfferPrice",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub best_offer_price: ::std::option::Option<::rust_decimal::Decimal>,
+        ///HTML description.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub description: ::std::option::Option<::std::string::String>,
+        ///True when the category holds products itself (list them with `list_products`).
+        #[serde(
+            rename = "hasProducts",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub has_products: ::std::option::Option<bool>,
+        ///Category id, a UUIDv7 string.
+        pub id: ::std::string::String,
+        ///How many of its products are in stock.
+        #[serde(
+            rename = "inStockCount",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub in_stock_count: ::std::option::Option<i64>,
         pub name: ::std::string::String,
         ///Id of the parent category; null at the top level.
         #[serde(
@@ -61,7 +89,10 @@ pub mod types {
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub parent_id: ::std::option::Option<::std::string::String>,
-        pub slug: ::std::string::String,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub slug: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub tags: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
     }
     impl Category {
         pub fn builder() -> builder::Category {
@@ -102,7 +133,7 @@ pub mod types {
             Self::HttpValidationError(value)
         }
     }
-    ///Body of `create_crypto_topup`.
+    ///Body of `create_crypto_topup` (assumed: no public example).
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct CreateCryptoTopupRequest {
         pub amount: ::rust_decimal::Decimal,
@@ -136,13 +167,17 @@ pub mod types {
             Self::HttpValidationError(value)
         }
     }
-    ///One line of a new order: a product id and a quantity.
+    ///One line of a new order: a product id, a quantity and the product's note fields.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct CreateOrderItem {
         ///Product id from the catalog (`product_<ulid>`).
         #[serde(rename = "itemId")]
         pub item_id: ::std::string::String,
-        ///How many units; within the product's `minQuantity`/`maxQuantity`.
+        ///The product's `requiredNoteFields`, by key (e.g. `{"login": "steam_user"}`); numbers for `integer`/`number` fields, strings otherwise.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub note:
+            ::std::option::Option<::serde_json::Map<::std::string::String, ::serde_json::Value>>,
+        ///How many units, within the product's `orderMinQuantity`/`orderMaxQuantity`. For a top-up it is the amount.
         pub quantity: ::std::num::NonZeroU64,
     }
     impl CreateOrderItem {
@@ -153,12 +188,21 @@ pub mod types {
     ///Body of `create_order`.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct CreateOrderRequest {
-        ///1 to 10 items.
+        ///A unique key per purchase (e.g. a UUID); a second order with the same key is refused with `ORDER_ALREADY_EXISTS`.
+        #[serde(
+            rename = "idempotencyKey",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub idempotency_key: ::std::option::Option<::std::string::String>,
+        ///True places a test order that charges nothing.
+        #[serde(rename = "isMock", default)]
+        pub is_mock: bool,
+        ///1 to 10 lines.
         pub items: ::std::vec::Vec<CreateOrderItem>,
-        ///Extra data a product needs, such as a player id.
+        ///Order-level note, the form the FoxReload API page describes. Production integrations send note fields per line in `items[].note` instead.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub note: ::std::option::Option<::std::string::String>,
-        ///The most the order may cost; the products' current prices are used when absent.
+        ///The most the order may cost (seed document); the products' current prices are used when absent. A higher price is refused with `OFFER_PRICE_NOT_MATCHED`.
         #[serde(
             rename = "totalPrice",
             skip_serializing_if = "::std::option::Option::is_none"
@@ -170,12 +214,13 @@ pub mod types {
             Default::default()
         }
     }
-    ///A balance top-up paid in cryptocurrency.
+    ///A balance top-up paid in cryptocurrency (assumed: no public example).
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct CryptoTopup {
         ///Deposit address to send `coinAmount` of `coin` to.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub address: ::std::option::Option<::std::string::String>,
+        ///Amount credited to the balance once paid, in `currency`.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub amount: ::std::option::Option<::rust_decimal::Decimal>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -209,14 +254,34 @@ pub mod types {
             Default::default()
         }
     }
-    ///Error body: `{"detail": "..."}`.
+    ///Error body: `{"detail": "...", "code": "..."}`.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct ErrorDetail {
+        ///Machine-readable error code; absent on some errors (e.g. authentication).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub code: ::std::option::Option<crate::types::ErrorCode>,
         pub detail: ::std::string::String,
     }
     impl ErrorDetail {
         pub fn builder() -> builder::ErrorDetail {
             Default::default()
+        }
+    }
+    ///Any error body `get_category` documents.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[serde(untagged)]
+    pub enum GetCategoryError {
+        ErrorDetail(ErrorDetail),
+        HttpValidationError(HttpValidationError),
+    }
+    impl ::std::convert::From<ErrorDetail> for GetCategoryError {
+        fn from(value: ErrorDetail) -> Self {
+            Self::ErrorDetail(value)
+        }
+    }
+    impl ::std::convert::From<HttpValidationError> for GetCategoryError {
+        fn from(value: HttpValidationError) -> Self {
+            Self::HttpValidationError(value)
         }
     }
     ///Any error body `get_me` documents.
@@ -249,6 +314,40 @@ pub mod types {
         }
     }
     impl ::std::convert::From<HttpValidationError> for GetOrderError {
+        fn from(value: HttpValidationError) -> Self {
+            Self::HttpValidationError(value)
+        }
+    }
+    ///Any error body `get_product` documents.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[serde(untagged)]
+    pub enum GetProductError {
+        ErrorDetail(ErrorDetail),
+        HttpValidationError(HttpValidationError),
+    }
+    impl ::std::convert::From<ErrorDetail> for GetProductError {
+        fn from(value: ErrorDetail) -> Self {
+            Self::ErrorDetail(value)
+        }
+    }
+    impl ::std::convert::From<HttpValidationError> for GetProductError {
+        fn from(value: HttpValidationError) -> Self {
+            Self::HttpValidationError(value)
+        }
+    }
+    ///Any error body `get_topup_rates` documents.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[serde(untagged)]
+    pub enum GetTopupRatesError {
+        ErrorDetail(ErrorDetail),
+        HttpValidationError(HttpValidationError),
+    }
+    impl ::std::convert::From<ErrorDetail> for GetTopupRatesError {
+        fn from(value: ErrorDetail) -> Self {
+            Self::ErrorDetail(value)
+        }
+    }
+    impl ::std::convert::From<HttpValidationError> for GetTopupRatesError {
         fn from(value: HttpValidationError) -> Self {
             Self::HttpValidationError(value)
         }
@@ -335,25 +434,37 @@ pub mod types {
     ///An order. Created unpaid (`active`); once `completed`, every `items[].externalData` holds the codes.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct Order {
+        ///Why the order was cancelled; null unless `cancelled`.
+        #[serde(
+            rename = "cancelReason",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub cancel_reason: ::std::option::Option<crate::types::CancelReason>,
         #[serde(
             rename = "createdAt",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub created_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+        ///Lowercase currency code.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub currency: ::std::option::Option<::std::string::String>,
         ///Order id (a UUID string).
         pub id: ::std::string::String,
         pub items: ::std::vec::Vec<OrderItem>,
-        ///The `note` sent with `create_order`.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub note: ::std::option::Option<::std::string::String>,
+        ///An `active` order not paid by then is cancelled (`payment_expiration`).
+        #[serde(
+            rename = "paymentExpiresAt",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub payment_expires_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
         pub status: crate::types::OrderStatus,
+        ///Total price of the order, in `currency`.
         #[serde(
             rename = "totalPrice",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub total_price: ::std::option::Option<::rust_decimal::Decimal>,
+        ///Last change (assumed: no integration reads it).
         #[serde(
             rename = "updatedAt",
             skip_serializing_if = "::std::option::Option::is_none"
@@ -368,19 +479,26 @@ pub mod types {
     ///One line of an order.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct OrderItem {
-        ///Why this item failed, if it did.
+        ///Why this line failed, if it did.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub error: ::std::option::Option<::std::string::String>,
-        ///The delivered codes (keys, PINs) once the order is `completed`; null before. Secret: do not log.
+        ///The delivered codes (keys, PINs) once the order is `completed`; null or empty before. Secret: do not log.
         #[serde(
             rename = "externalData",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub external_data: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+        ///Unit price charged, in the order's currency.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub price: ::std::option::Option<::rust_decimal::Decimal>,
         pub product: OrderProduct,
         pub quantity: i64,
+        ///How to redeem the codes.
+        #[serde(
+            rename = "userGuide",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub user_guide: ::std::option::Option<::std::string::String>,
     }
     impl OrderItem {
         pub fn builder() -> builder::OrderItem {
@@ -446,9 +564,10 @@ pub mod types {
             Default::default()
         }
     }
-    ///A payment of an order.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    ///A payment of an order. Integrations read only `id` (and sometimes `status`); every field is optional so that a payment that went through always decodes. Check the order with `get_order` after paying.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     pub struct Payment {
+        ///Amount charged, in `currency`.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub amount: ::std::option::Option<::rust_decimal::Decimal>,
         #[serde(
@@ -458,9 +577,13 @@ pub mod types {
         pub created_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub currency: ::std::option::Option<::std::string::String>,
-        pub id: ::std::string::String,
-        #[serde(rename = "orderId")]
-        pub order_id: ::std::string::String,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub id: ::std::option::Option<::std::string::String>,
+        #[serde(
+            rename = "orderId",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub order_id: ::std::option::Option<::std::string::String>,
         ///The provider; null when paid from the balance.
         #[serde(
             rename = "paymentProvider",
@@ -473,7 +596,8 @@ pub mod types {
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub payment_url: ::std::option::Option<::std::string::String>,
-        pub status: crate::types::PaymentStatus,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub status: ::std::option::Option<crate::types::PaymentStatus>,
     }
     impl Payment {
         pub fn builder() -> builder::Payment {
@@ -483,34 +607,71 @@ pub mod types {
     ///A catalog product.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct Product {
+        ///Free-form attributes. Seen: `country_code`, `region`, `platform`, `face_value_amount`, `face_value_currency`, `amount`, `currency`, `subscription_plan`; value types vary (strings or numbers).
+        #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
+        pub attributes: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        ///Id (UUID) of the product's category.
         #[serde(
             rename = "categoryId",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub category_id: ::std::option::Option<::std::string::String>,
+        ///Lowercase currency code of `price`.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub currency: ::std::option::Option<::std::string::String>,
+        ///HTML description.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub description: ::std::option::Option<::std::string::String>,
         ///Product id (`product_<ulid>`); the `itemId` of `create_order`.
         pub id: ::std::string::String,
-        ///Image URL.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub image: ::std::option::Option<::std::string::String>,
-        #[serde(rename = "inStock", default = "defaults::default_bool::<true>")]
-        pub in_stock: bool,
+        pub name: ::std::string::String,
+        ///Allowed values of note fields that are a choice, by key (a list, or a map of value to label); empty lists mean free input.
         #[serde(
-            rename = "maxQuantity",
+            rename = "noteFieldOptions",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
-        pub max_quantity: ::std::option::Option<i64>,
-        #[serde(rename = "minQuantity", default = "defaults::default_u64::<i64, 1>")]
-        pub min_quantity: i64,
-        pub name: ::std::string::String,
-        pub price: ::rust_decimal::Decimal,
-        ///True when the order must carry extra data (such as a player id) in `note`.
-        #[serde(rename = "requiresNote", default)]
-        pub requires_note: bool,
+        pub note_field_options:
+            ::std::option::Option<::serde_json::Map<::std::string::String, ::serde_json::Value>>,
+        ///Type of each note field, by key.
+        #[serde(
+            rename = "noteFieldTypes",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub note_field_types: ::std::option::Option<
+            ::std::collections::HashMap<::std::string::String, crate::types::NoteFieldType>,
+        >,
+        ///Most `quantity` of one order line. For top-ups `quantity` is the amount (e.g. 1-300).
+        #[serde(
+            rename = "orderMaxQuantity",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub order_max_quantity: ::std::option::Option<i64>,
+        ///Least `quantity` of one order line.
+        #[serde(
+            rename = "orderMinQuantity",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub order_min_quantity: ::std::option::Option<i64>,
+        ///Current unit price in `currency`; null when the product cannot be priced now (not purchasable).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub price: ::std::option::Option<::rust_decimal::Decimal>,
+        ///Units in stock; null when unknown.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub quantity: ::std::option::Option<i64>,
+        ///Keys every order line for this product must carry in its `note`.
+        #[serde(
+            rename = "requiredNoteFields",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub required_note_fields: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub slug: ::std::option::Option<::std::string::String>,
+        ///How to redeem; also sent on order items.
+        #[serde(
+            rename = "userGuide",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub user_guide: ::std::option::Option<::std::string::String>,
     }
     impl Product {
         pub fn builder() -> builder::Product {
@@ -521,9 +682,12 @@ pub mod types {
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct ProductPage {
         pub items: ::std::vec::Vec<Product>,
-        pub limit: i64,
-        pub offset: i64,
-        pub total: i64,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub limit: ::std::option::Option<i64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub offset: ::std::option::Option<i64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub total: ::std::option::Option<i64>,
     }
     impl ProductPage {
         pub fn builder() -> builder::ProductPage {
@@ -547,9 +711,35 @@ pub mod types {
             Self::HttpValidationError(value)
         }
     }
+    ///One exchange rate: 1 `from` = `rate` `to`.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct TopupRate {
+        pub from: ::std::string::String,
+        pub rate: ::rust_decimal::Decimal,
+        pub to: ::std::string::String,
+    }
+    impl TopupRate {
+        pub fn builder() -> builder::TopupRate {
+            Default::default()
+        }
+    }
+    ///Exchange rates into one currency.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct TopupRates {
+        pub rates: ::std::vec::Vec<TopupRate>,
+    }
+    impl TopupRates {
+        pub fn builder() -> builder::TopupRates {
+            Default::default()
+        }
+    }
     ///`ValidationError`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct ValidationError {
+        #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
+        pub ctx: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub input: ::std::option::Option<::serde_json::Value>,
         pub loc: ::std::vec::Vec<ValidationErrorLocItem>,
         pub msg: ::std::string::String,
         #[serde(rename = "type")]
@@ -584,10 +774,6 @@ pub mod types {
     pub mod builder {
         #[derive(Clone, Debug)]
         pub struct Account {
-            created_at: ::std::result::Result<
-                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
-                ::std::string::String,
-            >,
             currency: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
@@ -596,7 +782,11 @@ pub mod types {
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
-            id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            is_active: ::std::result::Result<::std::option::Option<bool>, ::std::string::String>,
             name: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
@@ -605,27 +795,15 @@ pub mod types {
         impl ::std::default::Default for Account {
             fn default() -> Self {
                 Self {
-                    created_at: Ok(Default::default()),
                     currency: Ok(Default::default()),
                     email: Ok(Default::default()),
-                    id: Err("no value supplied for id".to_string()),
+                    id: Ok(Default::default()),
+                    is_active: Ok(Default::default()),
                     name: Ok(Default::default()),
                 }
             }
         }
         impl Account {
-            pub fn created_at<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<
-                        ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
-                    >,
-                T::Error: ::std::fmt::Display,
-            {
-                self.created_at = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for created_at: {e}"));
-                self
-            }
             pub fn currency<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -648,12 +826,22 @@ pub mod types {
             }
             pub fn id<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::string::String>,
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.id = value
                     .try_into()
                     .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn is_active<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.is_active = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for is_active: {e}"));
                 self
             }
             pub fn name<T>(mut self, value: T) -> Self
@@ -673,10 +861,10 @@ pub mod types {
                 value: Account,
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
                 Ok(Self {
-                    created_at: value.created_at?,
                     currency: value.currency?,
                     email: value.email?,
                     id: value.id?,
+                    is_active: value.is_active?,
                     name: value.name?,
                 })
             }
@@ -684,36 +872,36 @@ pub mod types {
         impl ::std::convert::From<super::Account> for Account {
             fn from(value: super::Account) -> Self {
                 Self {
-                    created_at: Ok(value.created_at),
                     currency: Ok(value.currency),
                     email: Ok(value.email),
                     id: Ok(value.id),
+                    is_active: Ok(value.is_active),
                     name: Ok(value.name),
                 }
             }
         }
         #[derive(Clone, Debug)]
         pub struct Balance {
-            amount: ::std::result::Result<::rust_decimal::Decimal, ::std::string::String>,
+            available: ::std::result::Result<::rust_decimal::Decimal, ::std::string::String>,
             currency: ::std::result::Result<::std::string::String, ::std::string::String>,
         }
         impl ::std::default::Default for Balance {
             fn default() -> Self {
                 Self {
-                    amount: Err("no value supplied for amount".to_string()),
+                    available: Err("no value supplied for available".to_string()),
                     currency: Err("no value supplied for currency".to_string()),
                 }
             }
         }
         impl Balance {
-            pub fn amount<T>(mut self, value: T) -> Self
+            pub fn available<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::rust_decimal::Decimal>,
                 T::Error: ::std::fmt::Display,
             {
-                self.amount = value
+                self.available = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for amount: {e}"));
+                    .map_err(|e| format!("error converting supplied value for available: {e}"));
                 self
             }
             pub fn currency<T>(mut self, value: T) -> Self
@@ -733,7 +921,7 @@ pub mod types {
                 value: Balance,
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
                 Ok(Self {
-                    amount: value.amount?,
+                    available: value.available?,
                     currency: value.currency?,
                 })
             }
@@ -741,47 +929,121 @@ pub mod types {
         impl ::std::convert::From<super::Balance> for Balance {
             fn from(value: super::Balance) -> Self {
                 Self {
-                    amount: Ok(value.amount),
+                    available: Ok(value.available),
                     currency: Ok(value.currency),
                 }
             }
         }
         #[derive(Clone, Debug)]
         pub struct Category {
-            has_children: ::std::result::Result<bool, ::std::string::String>,
-            id: ::std::result::Result<::std::string::String, ::std::string::String>,
-            image: ::std::result::Result<
+            attribute_definitions: ::std::result::Result<
+                ::std::option::Option<::std::vec::Vec<::serde_json::Value>>,
+                ::std::string::String,
+            >,
+            attributes: ::std::result::Result<
+                ::std::option::Option<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
+                ::std::string::String,
+            >,
+            best_offer_price: ::std::result::Result<
+                ::std::option::Option<::rust_decimal::Decimal>,
+                ::std::string::String,
+            >,
+            description: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
+            has_products: ::std::result::Result<::std::option::Option<bool>, ::std::string::String>,
+            id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            in_stock_count:
+                ::std::result::Result<::std::option::Option<i64>, ::std::string::String>,
             name: ::std::result::Result<::std::string::String, ::std::string::String>,
             parent_id: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
-            slug: ::std::result::Result<::std::string::String, ::std::string::String>,
+            slug: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            tags: ::std::result::Result<
+                ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+                ::std::string::String,
+            >,
         }
         impl ::std::default::Default for Category {
             fn default() -> Self {
                 Self {
-                    has_children: Ok(Default::default()),
+                    attribute_definitions: Ok(Default::default()),
+                    attributes: Ok(Default::default()),
+                    best_offer_price: Ok(Default::default()),
+                    description: Ok(Default::default()),
+                    has_products: Ok(Default::default()),
                     id: Err("no value supplied for id".to_string()),
-                    image: Ok(Default::default()),
+                    in_stock_count: Ok(Default::default()),
                     name: Err("no value supplied for name".to_string()),
                     parent_id: Ok(Default::default()),
-                    slug: Err("no value supplied for slug".to_string()),
+                    slug: Ok(Default::default()),
+                    tags: Ok(Default::default()),
                 }
             }
         }
         impl Category {
-            pub fn has_children<T>(mut self, value: T) -> Self
+            pub fn attribute_definitions<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<bool>,
+                T: ::std::convert::TryInto<
+                        ::std::option::Option<::std::vec::Vec<::serde_json::Value>>,
+                    >,
                 T::Error: ::std::fmt::Display,
             {
-                self.has_children = value
+                self.attribute_definitions = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for attribute_definitions: {e}")
+                });
+                self
+            }
+            pub fn attributes<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                        ::std::option::Option<
+                            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                        >,
+                    >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.attributes = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for has_children: {e}"));
+                    .map_err(|e| format!("error converting supplied value for attributes: {e}"));
+                self
+            }
+            pub fn best_offer_price<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::rust_decimal::Decimal>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.best_offer_price = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for best_offer_price: {e}")
+                });
+                self
+            }
+            pub fn description<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.description = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for description: {e}"));
+                self
+            }
+            pub fn has_products<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.has_products = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for has_products: {e}"));
                 self
             }
             pub fn id<T>(mut self, value: T) -> Self
@@ -794,14 +1056,14 @@ pub mod types {
                     .map_err(|e| format!("error converting supplied value for id: {e}"));
                 self
             }
-            pub fn image<T>(mut self, value: T) -> Self
+            pub fn in_stock_count<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
                 T::Error: ::std::fmt::Display,
             {
-                self.image = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for image: {e}"));
+                self.in_stock_count = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for in_stock_count: {e}")
+                });
                 self
             }
             pub fn name<T>(mut self, value: T) -> Self
@@ -826,12 +1088,24 @@ pub mod types {
             }
             pub fn slug<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::string::String>,
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.slug = value
                     .try_into()
                     .map_err(|e| format!("error converting supplied value for slug: {e}"));
+                self
+            }
+            pub fn tags<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                        ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+                    >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.tags = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for tags: {e}"));
                 self
             }
         }
@@ -841,24 +1115,34 @@ pub mod types {
                 value: Category,
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
                 Ok(Self {
-                    has_children: value.has_children?,
+                    attribute_definitions: value.attribute_definitions?,
+                    attributes: value.attributes?,
+                    best_offer_price: value.best_offer_price?,
+                    description: value.description?,
+                    has_products: value.has_products?,
                     id: value.id?,
-                    image: value.image?,
+                    in_stock_count: value.in_stock_count?,
                     name: value.name?,
                     parent_id: value.parent_id?,
                     slug: value.slug?,
+                    tags: value.tags?,
                 })
             }
         }
         impl ::std::convert::From<super::Category> for Category {
             fn from(value: super::Category) -> Self {
                 Self {
-                    has_children: Ok(value.has_children),
+                    attribute_definitions: Ok(value.attribute_definitions),
+                    attributes: Ok(value.attributes),
+                    best_offer_price: Ok(value.best_offer_price),
+                    description: Ok(value.description),
+                    has_products: Ok(value.has_products),
                     id: Ok(value.id),
-                    image: Ok(value.image),
+                    in_stock_count: Ok(value.in_stock_count),
                     name: Ok(value.name),
                     parent_id: Ok(value.parent_id),
                     slug: Ok(value.slug),
+                    tags: Ok(value.tags),
                 }
             }
         }
@@ -1021,12 +1305,19 @@ pub mod types {
         #[derive(Clone, Debug)]
         pub struct CreateOrderItem {
             item_id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            note: ::std::result::Result<
+                ::std::option::Option<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
+                ::std::string::String,
+            >,
             quantity: ::std::result::Result<::std::num::NonZeroU64, ::std::string::String>,
         }
         impl ::std::default::Default for CreateOrderItem {
             fn default() -> Self {
                 Self {
                     item_id: Err("no value supplied for item_id".to_string()),
+                    note: Ok(Default::default()),
                     quantity: Err("no value supplied for quantity".to_string()),
                 }
             }
@@ -1040,6 +1331,20 @@ pub mod types {
                 self.item_id = value
                     .try_into()
                     .map_err(|e| format!("error converting supplied value for item_id: {e}"));
+                self
+            }
+            pub fn note<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                        ::std::option::Option<
+                            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                        >,
+                    >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.note = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for note: {e}"));
                 self
             }
             pub fn quantity<T>(mut self, value: T) -> Self
@@ -1060,6 +1365,7 @@ pub mod types {
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
                 Ok(Self {
                     item_id: value.item_id?,
+                    note: value.note?,
                     quantity: value.quantity?,
                 })
             }
@@ -1068,12 +1374,18 @@ pub mod types {
             fn from(value: super::CreateOrderItem) -> Self {
                 Self {
                     item_id: Ok(value.item_id),
+                    note: Ok(value.note),
                     quantity: Ok(value.quantity),
                 }
             }
         }
         #[derive(Clone, Debug)]
         pub struct CreateOrderRequest {
+            idempotency_key: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            is_mock: ::std::result::Result<bool, ::std::string::String>,
             items: ::std::result::Result<
                 ::std::vec::Vec<super::CreateOrderItem>,
                 ::std::string::String,
@@ -1090,6 +1402,8 @@ pub mod types {
         impl ::std::default::Default for CreateOrderRequest {
             fn default() -> Self {
                 Self {
+                    idempotency_key: Ok(Default::default()),
+                    is_mock: Ok(Default::default()),
                     items: Err("no value supplied for items".to_string()),
                     note: Ok(Default::default()),
                     total_price: Ok(Default::default()),
@@ -1097,6 +1411,26 @@ pub mod types {
             }
         }
         impl CreateOrderRequest {
+            pub fn idempotency_key<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.idempotency_key = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for idempotency_key: {e}")
+                });
+                self
+            }
+            pub fn is_mock<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.is_mock = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for is_mock: {e}"));
+                self
+            }
             pub fn items<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::std::vec::Vec<super::CreateOrderItem>>,
@@ -1134,6 +1468,8 @@ pub mod types {
                 value: CreateOrderRequest,
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
                 Ok(Self {
+                    idempotency_key: value.idempotency_key?,
+                    is_mock: value.is_mock?,
                     items: value.items?,
                     note: value.note?,
                     total_price: value.total_price?,
@@ -1143,6 +1479,8 @@ pub mod types {
         impl ::std::convert::From<super::CreateOrderRequest> for CreateOrderRequest {
             fn from(value: super::CreateOrderRequest) -> Self {
                 Self {
+                    idempotency_key: Ok(value.idempotency_key),
+                    is_mock: Ok(value.is_mock),
                     items: Ok(value.items),
                     note: Ok(value.note),
                     total_price: Ok(value.total_price),
@@ -1345,16 +1683,31 @@ pub mod types {
         }
         #[derive(Clone, Debug)]
         pub struct ErrorDetail {
+            code: ::std::result::Result<
+                ::std::option::Option<crate::types::ErrorCode>,
+                ::std::string::String,
+            >,
             detail: ::std::result::Result<::std::string::String, ::std::string::String>,
         }
         impl ::std::default::Default for ErrorDetail {
             fn default() -> Self {
                 Self {
+                    code: Ok(Default::default()),
                     detail: Err("no value supplied for detail".to_string()),
                 }
             }
         }
         impl ErrorDetail {
+            pub fn code<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<crate::types::ErrorCode>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.code = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for code: {e}"));
+                self
+            }
             pub fn detail<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::std::string::String>,
@@ -1372,6 +1725,7 @@ pub mod types {
                 value: ErrorDetail,
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
                 Ok(Self {
+                    code: value.code?,
                     detail: value.detail?,
                 })
             }
@@ -1379,6 +1733,7 @@ pub mod types {
         impl ::std::convert::From<super::ErrorDetail> for ErrorDetail {
             fn from(value: super::ErrorDetail) -> Self {
                 Self {
+                    code: Ok(value.code),
                     detail: Ok(value.detail),
                 }
             }
@@ -1428,6 +1783,10 @@ pub mod types {
         }
         #[derive(Clone, Debug)]
         pub struct Order {
+            cancel_reason: ::std::result::Result<
+                ::std::option::Option<crate::types::CancelReason>,
+                ::std::string::String,
+            >,
             created_at: ::std::result::Result<
                 ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
                 ::std::string::String,
@@ -1438,8 +1797,8 @@ pub mod types {
             >,
             id: ::std::result::Result<::std::string::String, ::std::string::String>,
             items: ::std::result::Result<::std::vec::Vec<super::OrderItem>, ::std::string::String>,
-            note: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
+            payment_expires_at: ::std::result::Result<
+                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
                 ::std::string::String,
             >,
             status: ::std::result::Result<crate::types::OrderStatus, ::std::string::String>,
@@ -1455,11 +1814,12 @@ pub mod types {
         impl ::std::default::Default for Order {
             fn default() -> Self {
                 Self {
+                    cancel_reason: Ok(Default::default()),
                     created_at: Ok(Default::default()),
                     currency: Ok(Default::default()),
                     id: Err("no value supplied for id".to_string()),
                     items: Err("no value supplied for items".to_string()),
-                    note: Ok(Default::default()),
+                    payment_expires_at: Ok(Default::default()),
                     status: Err("no value supplied for status".to_string()),
                     total_price: Ok(Default::default()),
                     updated_at: Ok(Default::default()),
@@ -1467,6 +1827,16 @@ pub mod types {
             }
         }
         impl Order {
+            pub fn cancel_reason<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<crate::types::CancelReason>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.cancel_reason = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for cancel_reason: {e}"));
+                self
+            }
             pub fn created_at<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<
@@ -1509,14 +1879,16 @@ pub mod types {
                     .map_err(|e| format!("error converting supplied value for items: {e}"));
                 self
             }
-            pub fn note<T>(mut self, value: T) -> Self
+            pub fn payment_expires_at<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T: ::std::convert::TryInto<
+                        ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                    >,
                 T::Error: ::std::fmt::Display,
             {
-                self.note = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for note: {e}"));
+                self.payment_expires_at = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for payment_expires_at: {e}")
+                });
                 self
             }
             pub fn status<T>(mut self, value: T) -> Self
@@ -1558,11 +1930,12 @@ pub mod types {
                 value: Order,
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
                 Ok(Self {
+                    cancel_reason: value.cancel_reason?,
                     created_at: value.created_at?,
                     currency: value.currency?,
                     id: value.id?,
                     items: value.items?,
-                    note: value.note?,
+                    payment_expires_at: value.payment_expires_at?,
                     status: value.status?,
                     total_price: value.total_price?,
                     updated_at: value.updated_at?,
@@ -1572,11 +1945,12 @@ pub mod types {
         impl ::std::convert::From<super::Order> for Order {
             fn from(value: super::Order) -> Self {
                 Self {
+                    cancel_reason: Ok(value.cancel_reason),
                     created_at: Ok(value.created_at),
                     currency: Ok(value.currency),
                     id: Ok(value.id),
                     items: Ok(value.items),
-                    note: Ok(value.note),
+                    payment_expires_at: Ok(value.payment_expires_at),
                     status: Ok(value.status),
                     total_price: Ok(value.total_price),
                     updated_at: Ok(value.updated_at),
@@ -1599,6 +1973,10 @@ pub mod types {
             >,
             product: ::std::result::Result<super::OrderProduct, ::std::string::String>,
             quantity: ::std::result::Result<i64, ::std::string::String>,
+            user_guide: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
         }
         impl ::std::default::Default for OrderItem {
             fn default() -> Self {
@@ -1608,6 +1986,7 @@ pub mod types {
                     price: Ok(Default::default()),
                     product: Err("no value supplied for product".to_string()),
                     quantity: Err("no value supplied for quantity".to_string()),
+                    user_guide: Ok(Default::default()),
                 }
             }
         }
@@ -1664,6 +2043,16 @@ pub mod types {
                     .map_err(|e| format!("error converting supplied value for quantity: {e}"));
                 self
             }
+            pub fn user_guide<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.user_guide = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for user_guide: {e}"));
+                self
+            }
         }
         impl ::std::convert::TryFrom<OrderItem> for super::OrderItem {
             type Error = super::error::ConversionError;
@@ -1676,6 +2065,7 @@ pub mod types {
                     price: value.price?,
                     product: value.product?,
                     quantity: value.quantity?,
+                    user_guide: value.user_guide?,
                 })
             }
         }
@@ -1687,6 +2077,7 @@ pub mod types {
                     price: Ok(value.price),
                     product: Ok(value.product),
                     quantity: Ok(value.quantity),
+                    user_guide: Ok(value.user_guide),
                 }
             }
         }
@@ -1883,8 +2274,14 @@ pub mod types {
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
-            id: ::std::result::Result<::std::string::String, ::std::string::String>,
-            order_id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            order_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
             payment_provider: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
@@ -1893,7 +2290,10 @@ pub mod types {
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
-            status: ::std::result::Result<crate::types::PaymentStatus, ::std::string::String>,
+            status: ::std::result::Result<
+                ::std::option::Option<crate::types::PaymentStatus>,
+                ::std::string::String,
+            >,
         }
         impl ::std::default::Default for Payment {
             fn default() -> Self {
@@ -1901,11 +2301,11 @@ pub mod types {
                     amount: Ok(Default::default()),
                     created_at: Ok(Default::default()),
                     currency: Ok(Default::default()),
-                    id: Err("no value supplied for id".to_string()),
-                    order_id: Err("no value supplied for order_id".to_string()),
+                    id: Ok(Default::default()),
+                    order_id: Ok(Default::default()),
                     payment_provider: Ok(Default::default()),
                     payment_url: Ok(Default::default()),
-                    status: Err("no value supplied for status".to_string()),
+                    status: Ok(Default::default()),
                 }
             }
         }
@@ -1944,7 +2344,7 @@ pub mod types {
             }
             pub fn id<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::string::String>,
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.id = value
@@ -1954,7 +2354,7 @@ pub mod types {
             }
             pub fn order_id<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::string::String>,
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.order_id = value
@@ -1984,7 +2384,7 @@ pub mod types {
             }
             pub fn status<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<crate::types::PaymentStatus>,
+                T: ::std::convert::TryInto<::std::option::Option<crate::types::PaymentStatus>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.status = value
@@ -2026,6 +2426,10 @@ pub mod types {
         }
         #[derive(Clone, Debug)]
         pub struct Product {
+            attributes: ::std::result::Result<
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                ::std::string::String,
+            >,
             category_id: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
@@ -2039,35 +2443,75 @@ pub mod types {
                 ::std::string::String,
             >,
             id: ::std::result::Result<::std::string::String, ::std::string::String>,
-            image: ::std::result::Result<
+            name: ::std::result::Result<::std::string::String, ::std::string::String>,
+            note_field_options: ::std::result::Result<
+                ::std::option::Option<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
+                ::std::string::String,
+            >,
+            note_field_types: ::std::result::Result<
+                ::std::option::Option<
+                    ::std::collections::HashMap<::std::string::String, crate::types::NoteFieldType>,
+                >,
+                ::std::string::String,
+            >,
+            order_max_quantity:
+                ::std::result::Result<::std::option::Option<i64>, ::std::string::String>,
+            order_min_quantity:
+                ::std::result::Result<::std::option::Option<i64>, ::std::string::String>,
+            price: ::std::result::Result<
+                ::std::option::Option<::rust_decimal::Decimal>,
+                ::std::string::String,
+            >,
+            quantity: ::std::result::Result<::std::option::Option<i64>, ::std::string::String>,
+            required_note_fields: ::std::result::Result<
+                ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+                ::std::string::String,
+            >,
+            slug: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
-            in_stock: ::std::result::Result<bool, ::std::string::String>,
-            max_quantity: ::std::result::Result<::std::option::Option<i64>, ::std::string::String>,
-            min_quantity: ::std::result::Result<i64, ::std::string::String>,
-            name: ::std::result::Result<::std::string::String, ::std::string::String>,
-            price: ::std::result::Result<::rust_decimal::Decimal, ::std::string::String>,
-            requires_note: ::std::result::Result<bool, ::std::string::String>,
+            user_guide: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
         }
         impl ::std::default::Default for Product {
             fn default() -> Self {
                 Self {
+                    attributes: Ok(Default::default()),
                     category_id: Ok(Default::default()),
                     currency: Ok(Default::default()),
                     description: Ok(Default::default()),
                     id: Err("no value supplied for id".to_string()),
-                    image: Ok(Default::default()),
-                    in_stock: Ok(super::defaults::default_bool::<true>()),
-                    max_quantity: Ok(Default::default()),
-                    min_quantity: Ok(super::defaults::default_u64::<i64, 1>()),
                     name: Err("no value supplied for name".to_string()),
-                    price: Err("no value supplied for price".to_string()),
-                    requires_note: Ok(Default::default()),
+                    note_field_options: Ok(Default::default()),
+                    note_field_types: Ok(Default::default()),
+                    order_max_quantity: Ok(Default::default()),
+                    order_min_quantity: Ok(Default::default()),
+                    price: Ok(Default::default()),
+                    quantity: Ok(Default::default()),
+                    required_note_fields: Ok(Default::default()),
+                    slug: Ok(Default::default()),
+                    user_guide: Ok(Default::default()),
                 }
             }
         }
         impl Product {
+            pub fn attributes<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                    >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.attributes = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for attributes: {e}"));
+                self
+            }
             pub fn category_id<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -2108,46 +2552,6 @@ pub mod types {
                     .map_err(|e| format!("error converting supplied value for id: {e}"));
                 self
             }
-            pub fn image<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.image = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for image: {e}"));
-                self
-            }
-            pub fn in_stock<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<bool>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.in_stock = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for in_stock: {e}"));
-                self
-            }
-            pub fn max_quantity<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<i64>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.max_quantity = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for max_quantity: {e}"));
-                self
-            }
-            pub fn min_quantity<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<i64>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.min_quantity = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for min_quantity: {e}"));
-                self
-            }
             pub fn name<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::std::string::String>,
@@ -2158,9 +2562,60 @@ pub mod types {
                     .map_err(|e| format!("error converting supplied value for name: {e}"));
                 self
             }
+            pub fn note_field_options<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                        ::std::option::Option<
+                            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                        >,
+                    >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.note_field_options = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for note_field_options: {e}")
+                });
+                self
+            }
+            pub fn note_field_types<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                        ::std::option::Option<
+                            ::std::collections::HashMap<
+                                ::std::string::String,
+                                crate::types::NoteFieldType,
+                            >,
+                        >,
+                    >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.note_field_types = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for note_field_types: {e}")
+                });
+                self
+            }
+            pub fn order_max_quantity<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.order_max_quantity = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for order_max_quantity: {e}")
+                });
+                self
+            }
+            pub fn order_min_quantity<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.order_min_quantity = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for order_min_quantity: {e}")
+                });
+                self
+            }
             pub fn price<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::rust_decimal::Decimal>,
+                T: ::std::convert::TryInto<::std::option::Option<::rust_decimal::Decimal>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.price = value
@@ -2168,14 +2623,46 @@ pub mod types {
                     .map_err(|e| format!("error converting supplied value for price: {e}"));
                 self
             }
-            pub fn requires_note<T>(mut self, value: T) -> Self
+            pub fn quantity<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<bool>,
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
                 T::Error: ::std::fmt::Display,
             {
-                self.requires_note = value
+                self.quantity = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for requires_note: {e}"));
+                    .map_err(|e| format!("error converting supplied value for quantity: {e}"));
+                self
+            }
+            pub fn required_note_fields<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                        ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+                    >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.required_note_fields = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for required_note_fields: {e}")
+                });
+                self
+            }
+            pub fn slug<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.slug = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for slug: {e}"));
+                self
+            }
+            pub fn user_guide<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.user_guide = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for user_guide: {e}"));
                 self
             }
         }
@@ -2185,51 +2672,59 @@ pub mod types {
                 value: Product,
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
                 Ok(Self {
+                    attributes: value.attributes?,
                     category_id: value.category_id?,
                     currency: value.currency?,
                     description: value.description?,
                     id: value.id?,
-                    image: value.image?,
-                    in_stock: value.in_stock?,
-                    max_quantity: value.max_quantity?,
-                    min_quantity: value.min_quantity?,
                     name: value.name?,
+                    note_field_options: value.note_field_options?,
+                    note_field_types: value.note_field_types?,
+                    order_max_quantity: value.order_max_quantity?,
+                    order_min_quantity: value.order_min_quantity?,
                     price: value.price?,
-                    requires_note: value.requires_note?,
+                    quantity: value.quantity?,
+                    required_note_fields: value.required_note_fields?,
+                    slug: value.slug?,
+                    user_guide: value.user_guide?,
                 })
             }
         }
         impl ::std::convert::From<super::Product> for Product {
             fn from(value: super::Product) -> Self {
                 Self {
+                    attributes: Ok(value.attributes),
                     category_id: Ok(value.category_id),
                     currency: Ok(value.currency),
                     description: Ok(value.description),
                     id: Ok(value.id),
-                    image: Ok(value.image),
-                    in_stock: Ok(value.in_stock),
-                    max_quantity: Ok(value.max_quantity),
-                    min_quantity: Ok(value.min_quantity),
                     name: Ok(value.name),
+                    note_field_options: Ok(value.note_field_options),
+                    note_field_types: Ok(value.note_field_types),
+                    order_max_quantity: Ok(value.order_max_quantity),
+                    order_min_quantity: Ok(value.order_min_quantity),
                     price: Ok(value.price),
-                    requires_note: Ok(value.requires_note),
+                    quantity: Ok(value.quantity),
+                    required_note_fields: Ok(value.required_note_fields),
+                    slug: Ok(value.slug),
+                    user_guide: Ok(value.user_guide),
                 }
             }
         }
         #[derive(Clone, Debug)]
         pub struct ProductPage {
             items: ::std::result::Result<::std::vec::Vec<super::Product>, ::std::string::String>,
-            limit: ::std::result::Result<i64, ::std::string::String>,
-            offset: ::std::result::Result<i64, ::std::string::String>,
-            total: ::std::result::Result<i64, ::std::string::String>,
+            limit: ::std::result::Result<::std::option::Option<i64>, ::std::string::String>,
+            offset: ::std::result::Result<::std::option::Option<i64>, ::std::string::String>,
+            total: ::std::result::Result<::std::option::Option<i64>, ::std::string::String>,
         }
         impl ::std::default::Default for ProductPage {
             fn default() -> Self {
                 Self {
                     items: Err("no value supplied for items".to_string()),
-                    limit: Err("no value supplied for limit".to_string()),
-                    offset: Err("no value supplied for offset".to_string()),
-                    total: Err("no value supplied for total".to_string()),
+                    limit: Ok(Default::default()),
+                    offset: Ok(Default::default()),
+                    total: Ok(Default::default()),
                 }
             }
         }
@@ -2246,7 +2741,7 @@ pub mod types {
             }
             pub fn limit<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<i64>,
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.limit = value
@@ -2256,7 +2751,7 @@ pub mod types {
             }
             pub fn offset<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<i64>,
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.offset = value
@@ -2266,7 +2761,7 @@ pub mod types {
             }
             pub fn total<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<i64>,
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.total = value
@@ -2299,7 +2794,123 @@ pub mod types {
             }
         }
         #[derive(Clone, Debug)]
+        pub struct TopupRate {
+            from: ::std::result::Result<::std::string::String, ::std::string::String>,
+            rate: ::std::result::Result<::rust_decimal::Decimal, ::std::string::String>,
+            to: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+        impl ::std::default::Default for TopupRate {
+            fn default() -> Self {
+                Self {
+                    from: Err("no value supplied for from".to_string()),
+                    rate: Err("no value supplied for rate".to_string()),
+                    to: Err("no value supplied for to".to_string()),
+                }
+            }
+        }
+        impl TopupRate {
+            pub fn from<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.from = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for from: {e}"));
+                self
+            }
+            pub fn rate<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::rust_decimal::Decimal>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.rate = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for rate: {e}"));
+                self
+            }
+            pub fn to<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.to = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for to: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<TopupRate> for super::TopupRate {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: TopupRate,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    from: value.from?,
+                    rate: value.rate?,
+                    to: value.to?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::TopupRate> for TopupRate {
+            fn from(value: super::TopupRate) -> Self {
+                Self {
+                    from: Ok(value.from),
+                    rate: Ok(value.rate),
+                    to: Ok(value.to),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct TopupRates {
+            rates: ::std::result::Result<::std::vec::Vec<super::TopupRate>, ::std::string::String>,
+        }
+        impl ::std::default::Default for TopupRates {
+            fn default() -> Self {
+                Self {
+                    rates: Err("no value supplied for rates".to_string()),
+                }
+            }
+        }
+        impl TopupRates {
+            pub fn rates<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::TopupRate>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.rates = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for rates: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<TopupRates> for super::TopupRates {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: TopupRates,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    rates: value.rates?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::TopupRates> for TopupRates {
+            fn from(value: super::TopupRates) -> Self {
+                Self {
+                    rates: Ok(value.rates),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct ValidationError {
+            ctx: ::std::result::Result<
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                ::std::string::String,
+            >,
+            input: ::std::result::Result<
+                ::std::option::Option<::serde_json::Value>,
+                ::std::string::String,
+            >,
             loc: ::std::result::Result<
                 ::std::vec::Vec<super::ValidationErrorLocItem>,
                 ::std::string::String,
@@ -2310,6 +2921,8 @@ pub mod types {
         impl ::std::default::Default for ValidationError {
             fn default() -> Self {
                 Self {
+                    ctx: Ok(Default::default()),
+                    input: Ok(Default::default()),
                     loc: Err("no value supplied for loc".to_string()),
                     msg: Err("no value supplied for msg".to_string()),
                     type_: Err("no value supplied for type_".to_string()),
@@ -2317,6 +2930,28 @@ pub mod types {
             }
         }
         impl ValidationError {
+            pub fn ctx<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                    >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.ctx = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for ctx: {e}"));
+                self
+            }
+            pub fn input<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::serde_json::Value>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.input = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for input: {e}"));
+                self
+            }
             pub fn loc<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::std::vec::Vec<super::ValidationErrorLocItem>>,
@@ -2354,6 +2989,8 @@ pub mod types {
                 value: ValidationError,
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
                 Ok(Self {
+                    ctx: value.ctx?,
+                    input: value.input?,
                     loc: value.loc?,
                     msg: value.msg?,
                     type_: value.type_?,
@@ -2363,24 +3000,13 @@ pub mod types {
         impl ::std::convert::From<super::ValidationError> for ValidationError {
             fn from(value: super::ValidationError) -> Self {
                 Self {
+                    ctx: Ok(value.ctx),
+                    input: Ok(value.input),
                     loc: Ok(value.loc),
                     msg: Ok(value.msg),
                     type_: Ok(value.type_),
                 }
             }
-        }
-    }
-    /// Generation of default values for serde.
-    pub mod defaults {
-        pub(super) fn default_bool<const V: bool>() -> bool {
-            V
-        }
-        pub(super) fn default_u64<T, const V: u64>() -> T
-        where
-            T: ::std::convert::TryFrom<u64>,
-            <T as ::std::convert::TryFrom<u64>>::Error: ::std::fmt::Debug,
-        {
-            T::try_from(V).unwrap()
         }
     }
     /// Error types.
@@ -2409,7 +3035,105 @@ pub mod types {
             }
         }
     }
-    ///Status of a crypto top-up:
+    ///Why an order was cancelled (values from one unverified report; others decode as unknown):
+    ///- `payment_failure`: the payment failed;
+    ///- `payment_expiration`: not paid before `paymentExpiresAt`;
+    ///- `user_request`: cancelled by the account.
+    ///
+    /// Open: a value this client does not know decodes as `Unknown` with the raw string.
+    #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    pub enum CancelReason {
+        ///`payment_failure`
+        PaymentFailure,
+        ///`payment_expiration`
+        PaymentExpiration,
+        ///`user_request`
+        UserRequest,
+        /// A value the spec does not list, kept as sent.
+        Unknown(::std::string::String),
+    }
+    impl CancelReason {
+        /// Every value the spec lists, in spec order.
+        pub const KNOWN: &'static [&'static str] =
+            &["payment_failure", "payment_expiration", "user_request"];
+        /// The value as sent on the wire.
+        pub fn as_str(&self) -> &str {
+            match self {
+                Self::PaymentFailure => "payment_failure",
+                Self::PaymentExpiration => "payment_expiration",
+                Self::UserRequest => "user_request",
+                Self::Unknown(value) => value.as_str(),
+            }
+        }
+        /// True for a value the spec does not list.
+        pub fn is_unknown(&self) -> bool {
+            matches!(self, Self::Unknown(_))
+        }
+        fn from_known(value: &str) -> ::std::option::Option<Self> {
+            match value {
+                "payment_failure" => ::std::option::Option::Some(Self::PaymentFailure),
+                "payment_expiration" => ::std::option::Option::Some(Self::PaymentExpiration),
+                "user_request" => ::std::option::Option::Some(Self::UserRequest),
+                _ => ::std::option::Option::None,
+            }
+        }
+    }
+    impl ::std::fmt::Display for CancelReason {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+    impl ::std::str::FromStr for CancelReason {
+        type Err = ::std::convert::Infallible;
+        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+            ::std::result::Result::Ok(Self::from(value))
+        }
+    }
+    impl ::std::convert::From<&str> for CancelReason {
+        fn from(value: &str) -> Self {
+            Self::from_known(value).unwrap_or_else(|| Self::Unknown(value.to_owned()))
+        }
+    }
+    impl ::std::convert::From<::std::string::String> for CancelReason {
+        fn from(value: ::std::string::String) -> Self {
+            Self::from_known(&value).unwrap_or(Self::Unknown(value))
+        }
+    }
+    impl ::serde::Serialize for CancelReason {
+        fn serialize<S: ::serde::Serializer>(
+            &self,
+            serializer: S,
+        ) -> ::std::result::Result<S::Ok, S::Error> {
+            serializer.serialize_str(self.as_str())
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for CancelReason {
+        fn deserialize<D: ::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::std::result::Result<Self, D::Error> {
+            struct Visitor;
+            impl ::serde::de::Visitor<'_> for Visitor {
+                type Value = CancelReason;
+                fn expecting(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                    f.write_str("a CancelReason string")
+                }
+                fn visit_str<E: ::serde::de::Error>(
+                    self,
+                    value: &str,
+                ) -> ::std::result::Result<CancelReason, E> {
+                    ::std::result::Result::Ok(CancelReason::from(value))
+                }
+                fn visit_string<E: ::serde::de::Error>(
+                    self,
+                    value: ::std::string::String,
+                ) -> ::std::result::Result<CancelReason, E> {
+                    ::std::result::Result::Ok(CancelReason::from(value))
+                }
+            }
+            deserializer.deserialize_str(Visitor)
+        }
+    }
+    ///Status of a crypto top-up (values assumed):
     ///- `pending`: waiting for the transfer to the address;
     ///- `confirming`: transfer seen, waiting for network confirmations;
     ///- `completed`: the balance was credited;
@@ -2517,12 +3241,238 @@ pub mod types {
             deserializer.deserialize_str(Visitor)
         }
     }
+    ///Machine-readable error `code`:
+    ///- `BALANCE_NOT_ENOUGH`: the balance cannot pay the order;
+    ///- `ORDER_ALREADY_EXISTS`: an order with this `idempotencyKey` exists;
+    ///- `OFFER_PRICE_NOT_MATCHED`: the price changed (above `totalPrice`);
+    ///- `ORDER_PAYMENT_NOT_POSSIBLE`: the order cannot be paid (already paid, expired, cancelled);
+    ///- `NOT_FOUND`: no such order or product.
+    ///
+    /// Open: a value this client does not know decodes as `Unknown` with the raw string.
+    #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    pub enum ErrorCode {
+        ///`BALANCE_NOT_ENOUGH`
+        BalanceNotEnough,
+        ///`ORDER_ALREADY_EXISTS`
+        OrderAlreadyExists,
+        ///`OFFER_PRICE_NOT_MATCHED`
+        OfferPriceNotMatched,
+        ///`ORDER_PAYMENT_NOT_POSSIBLE`
+        OrderPaymentNotPossible,
+        ///`NOT_FOUND`
+        NotFound,
+        /// A value the spec does not list, kept as sent.
+        Unknown(::std::string::String),
+    }
+    impl ErrorCode {
+        /// Every value the spec lists, in spec order.
+        pub const KNOWN: &'static [&'static str] = &[
+            "BALANCE_NOT_ENOUGH",
+            "ORDER_ALREADY_EXISTS",
+            "OFFER_PRICE_NOT_MATCHED",
+            "ORDER_PAYMENT_NOT_POSSIBLE",
+            "NOT_FOUND",
+        ];
+        /// The value as sent on the wire.
+        pub fn as_str(&self) -> &str {
+            match self {
+                Self::BalanceNotEnough => "BALANCE_NOT_ENOUGH",
+                Self::OrderAlreadyExists => "ORDER_ALREADY_EXISTS",
+                Self::OfferPriceNotMatched => "OFFER_PRICE_NOT_MATCHED",
+                Self::OrderPaymentNotPossible => "ORDER_PAYMENT_NOT_POSSIBLE",
+                Self::NotFound => "NOT_FOUND",
+                Self::Unknown(value) => value.as_str(),
+            }
+        }
+        /// True for a value the spec does not list.
+        pub fn is_unknown(&self) -> bool {
+            matches!(self, Self::Unknown(_))
+        }
+        fn from_known(value: &str) -> ::std::option::Option<Self> {
+            match value {
+                "BALANCE_NOT_ENOUGH" => ::std::option::Option::Some(Self::BalanceNotEnough),
+                "ORDER_ALREADY_EXISTS" => ::std::option::Option::Some(Self::OrderAlreadyExists),
+                "OFFER_PRICE_NOT_MATCHED" => {
+                    ::std::option::Option::Some(Self::OfferPriceNotMatched)
+                }
+                "ORDER_PAYMENT_NOT_POSSIBLE" => {
+                    ::std::option::Option::Some(Self::OrderPaymentNotPossible)
+                }
+                "NOT_FOUND" => ::std::option::Option::Some(Self::NotFound),
+                _ => ::std::option::Option::None,
+            }
+        }
+    }
+    impl ::std::fmt::Display for ErrorCode {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+    impl ::std::str::FromStr for ErrorCode {
+        type Err = ::std::convert::Infallible;
+        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+            ::std::result::Result::Ok(Self::from(value))
+        }
+    }
+    impl ::std::convert::From<&str> for ErrorCode {
+        fn from(value: &str) -> Self {
+            Self::from_known(value).unwrap_or_else(|| Self::Unknown(value.to_owned()))
+        }
+    }
+    impl ::std::convert::From<::std::string::String> for ErrorCode {
+        fn from(value: ::std::string::String) -> Self {
+            Self::from_known(&value).unwrap_or(Self::Unknown(value))
+        }
+    }
+    impl ::serde::Serialize for ErrorCode {
+        fn serialize<S: ::serde::Serializer>(
+            &self,
+            serializer: S,
+        ) -> ::std::result::Result<S::Ok, S::Error> {
+            serializer.serialize_str(self.as_str())
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for ErrorCode {
+        fn deserialize<D: ::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::std::result::Result<Self, D::Error> {
+            struct Visitor;
+            impl ::serde::de::Visitor<'_> for Visitor {
+                type Value = ErrorCode;
+                fn expecting(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                    f.write_str("a ErrorCode string")
+                }
+                fn visit_str<E: ::serde::de::Error>(
+                    self,
+                    value: &str,
+                ) -> ::std::result::Result<ErrorCode, E> {
+                    ::std::result::Result::Ok(ErrorCode::from(value))
+                }
+                fn visit_string<E: ::serde::de::Error>(
+                    self,
+                    value: ::std::string::String,
+                ) -> ::std::result::Result<ErrorCode, E> {
+                    ::std::result::Result::Ok(ErrorCode::from(value))
+                }
+            }
+            deserializer.deserialize_str(Visitor)
+        }
+    }
+    ///Type of a note field a product needs:
+    ///- `string`: a short text;
+    ///- `text`: a text (seen in one integration's fixture);
+    ///- `integer`: a whole number, sent as a JSON number;
+    ///- `number`: a number, sent as a JSON number;
+    ///- `email`: an e-mail address.
+    ///
+    /// Open: a value this client does not know decodes as `Unknown` with the raw string.
+    #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    pub enum NoteFieldType {
+        ///`string`
+        String,
+        ///`text`
+        Text,
+        ///`integer`
+        Integer,
+        ///`number`
+        Number,
+        ///`email`
+        Email,
+        /// A value the spec does not list, kept as sent.
+        Unknown(::std::string::String),
+    }
+    impl NoteFieldType {
+        /// Every value the spec lists, in spec order.
+        pub const KNOWN: &'static [&'static str] =
+            &["string", "text", "integer", "number", "email"];
+        /// The value as sent on the wire.
+        pub fn as_str(&self) -> &str {
+            match self {
+                Self::String => "string",
+                Self::Text => "text",
+                Self::Integer => "integer",
+                Self::Number => "number",
+                Self::Email => "email",
+                Self::Unknown(value) => value.as_str(),
+            }
+        }
+        /// True for a value the spec does not list.
+        pub fn is_unknown(&self) -> bool {
+            matches!(self, Self::Unknown(_))
+        }
+        fn from_known(value: &str) -> ::std::option::Option<Self> {
+            match value {
+                "string" => ::std::option::Option::Some(Self::String),
+                "text" => ::std::option::Option::Some(Self::Text),
+                "integer" => ::std::option::Option::Some(Self::Integer),
+                "number" => ::std::option::Option::Some(Self::Number),
+                "email" => ::std::option::Option::Some(Self::Email),
+                _ => ::std::option::Option::None,
+            }
+        }
+    }
+    impl ::std::fmt::Display for NoteFieldType {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+    impl ::std::str::FromStr for NoteFieldType {
+        type Err = ::std::convert::Infallible;
+        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+            ::std::result::Result::Ok(Self::from(value))
+        }
+    }
+    impl ::std::convert::From<&str> for NoteFieldType {
+        fn from(value: &str) -> Self {
+            Self::from_known(value).unwrap_or_else(|| Self::Unknown(value.to_owned()))
+        }
+    }
+    impl ::std::convert::From<::std::string::String> for NoteFieldType {
+        fn from(value: ::std::string::String) -> Self {
+            Self::from_known(&value).unwrap_or(Self::Unknown(value))
+        }
+    }
+    impl ::serde::Serialize for NoteFieldType {
+        fn serialize<S: ::serde::Serializer>(
+            &self,
+            serializer: S,
+        ) -> ::std::result::Result<S::Ok, S::Error> {
+            serializer.serialize_str(self.as_str())
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for NoteFieldType {
+        fn deserialize<D: ::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::std::result::Result<Self, D::Error> {
+            struct Visitor;
+            impl ::serde::de::Visitor<'_> for Visitor {
+                type Value = NoteFieldType;
+                fn expecting(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                    f.write_str("a NoteFieldType string")
+                }
+                fn visit_str<E: ::serde::de::Error>(
+                    self,
+                    value: &str,
+                ) -> ::std::result::Result<NoteFieldType, E> {
+                    ::std::result::Result::Ok(NoteFieldType::from(value))
+                }
+                fn visit_string<E: ::serde::de::Error>(
+                    self,
+                    value: ::std::string::String,
+                ) -> ::std::result::Result<NoteFieldType, E> {
+                    ::std::result::Result::Ok(NoteFieldType::from(value))
+                }
+            }
+            deserializer.deserialize_str(Visitor)
+        }
+    }
     ///Status of an order:
-    ///- `active`: created, not paid yet; pay it with `pay_order`;
+    ///- `active`: created, not paid yet; pay it with `pay_order` before `paymentExpiresAt`;
     ///- `paid`: payment received, fulfilment not started;
     ///- `processing`: being fulfilled;
     ///- `completed`: fulfilled; every `items[].externalData` holds the codes;
-    ///- `failed`: not fulfilled; see `items[].error`.
+    ///- `failed`: not fulfilled; see `items[].error`;
+    ///- `cancelled`: cancelled; see `cancelReason`.
     ///
     /// Open: a value this client does not know decodes as `Unknown` with the raw string.
     #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -2537,13 +3487,21 @@ pub mod types {
         Completed,
         ///`failed`
         Failed,
+        ///`cancelled`
+        Cancelled,
         /// A value the spec does not list, kept as sent.
         Unknown(::std::string::String),
     }
     impl OrderStatus {
         /// Every value the spec lists, in spec order.
-        pub const KNOWN: &'static [&'static str] =
-            &["active", "paid", "processing", "completed", "failed"];
+        pub const KNOWN: &'static [&'static str] = &[
+            "active",
+            "paid",
+            "processing",
+            "completed",
+            "failed",
+            "cancelled",
+        ];
         /// The value as sent on the wire.
         pub fn as_str(&self) -> &str {
             match self {
@@ -2552,6 +3510,7 @@ pub mod types {
                 Self::Processing => "processing",
                 Self::Completed => "completed",
                 Self::Failed => "failed",
+                Self::Cancelled => "cancelled",
                 Self::Unknown(value) => value.as_str(),
             }
         }
@@ -2566,6 +3525,7 @@ pub mod types {
                 "processing" => ::std::option::Option::Some(Self::Processing),
                 "completed" => ::std::option::Option::Some(Self::Completed),
                 "failed" => ::std::option::Option::Some(Self::Failed),
+                "cancelled" => ::std::option::Option::Some(Self::Cancelled),
                 _ => ::std::option::Option::None,
             }
         }
@@ -2625,7 +3585,7 @@ pub mod types {
             deserializer.deserialize_str(Visitor)
         }
     }
-    ///Status of a payment:
+    ///Status of a payment (values assumed):
     ///- `pending`: waiting for the payer (external provider);
     ///- `paid`: done; balance payments are paid at once;
     ///- `failed`: the payment was declined;
@@ -2734,11 +3694,15 @@ pub mod types {
 ///B2B digital goods: catalog, orders by product id, statuses and codes.
 ///
 ///- **Auth**: every request sends `X-API-Key: YOUR_API_KEY` over HTTPS. Keys are issued in the dashboard (Dashboard → API), shown once, and may have an IP allowlist.
-///- **Orders**: created by product id (`itemId`) with 1-10 items, unpaid (`active`); pay them with `POST /api/orders/{order_id}/pay`.
+///- **Language and currency**: optional headers `X-Language` (`en`, `ru`) and `X-Currency` (`usd`, `rub`); currency codes in bodies are lowercase.
+///- **Orders**: created by product id (`itemId`) with 1-10 lines, unpaid (`active`) until `paymentExpiresAt`; pay them with `POST /api/orders/{order_id}/pay`.
 ///- **Codes**: there are no webhooks. Poll `GET /api/orders/{order_id}`; when the status is `completed`, `items[].externalData` holds the codes.
+///- **Errors**: `{"detail": "...", "code": "..."}`; validation errors are FastAPI's `{"detail": [{"loc", "msg", "type"}]}` with HTTP 422.
 ///- **Reliability**: back off exponentially on network errors and HTTP 429. Purchases are not idempotent: check the order's status before creating it again, to avoid buying twice.
 ///
-///Version: 1.0.0
+///Reconstructed from the FoxReload API page and public integrations; not the vendor's own file.
+///
+///Version: 1.1.0-draft
 pub struct Client {
     pub(crate) baseurl: String,
     pub(crate) client: reqwest::Client,
@@ -2782,7 +3746,7 @@ impl Client {
 }
 impl ClientInfo<crate::Credentials> for Client {
     fn api_version() -> &'static str {
-        "1.0.0"
+        "1.1.0-draft"
     }
     fn baseurl(&self) -> &str {
         self.baseurl.as_str()
@@ -2805,7 +3769,7 @@ const _: () = {
 impl Client {
     ///Get Me
     ///
-    ///The account the API key belongs to. Not in the FoxReload API page: known from public traces of the API.
+    ///The account the API key belongs to. Not in the FoxReload API page: known from public integrations (`email`, `isActive`).
     ///
     ///Sends a `GET` request to `/api/access/me`
     ///
@@ -2819,7 +3783,7 @@ impl Client {
     }
     ///List Balances
     ///
-    ///The account's balances, one per currency. Orders paid with `paymentProvider: null` are charged here. Not in the FoxReload API page: known from public traces of the API.
+    ///The account's balances, one per currency. Orders paid with `paymentProvider: null` are charged here. Not in the FoxReload API page: known from public integrations.
     ///
     ///Sends a `GET` request to `/api/access/me/balances/`
     ///
@@ -2833,21 +3797,25 @@ impl Client {
     }
     ///List Categories
     ///
-    ///Lists categories. Without `parent_id_or_slug` returns the top level; pass a category's id or slug to get its children (the tree). Cursor-paginated: pass `nextCursor` back as `cursor` until it is null.
+    ///Lists categories. Without `parent_id_or_slug` returns the top level; pass a category's id or slug to get its children. Cursor-paginated: pass `nextCursor` back as `cursor` until it is null.
     ///
     ///Sends a `GET` request to `/api/categories/`
     ///
     ///Arguments:
     ///- `cursor`: `nextCursor` of the previous page; first page when absent.
-    ///- `limit`: Page size, 1-100.
+    ///- `limit`: Page size. Clients send up to 200; the exact bound and default are not documented.
     ///- `parent_id_or_slug`: Id or slug of the parent category; top level when absent.
-    ///- `x_currency`: Currency prices are shown in (e.g. `USD`). The account currency when absent.
-    ///- `x_language`: Language of names and descriptions (e.g. `en`, `ar`, `ru`). The account default when absent.
+    ///- `tag`: Only categories with this tag.
+    ///- `with_stock_only`: Only entries that have stock. The server default applies when absent (not documented).
+    ///- `x_currency`: Currency prices are shown in, lowercase: `usd` or `rub`. The account currency when absent.
+    ///- `x_language`: Language of names and descriptions: `en` or `ru`. The account default when absent.
     ///```ignore
     ///let response = client.list_categories()
     ///    .cursor(cursor)
     ///    .limit(limit)
     ///    .parent_id_or_slug(parent_id_or_slug)
+    ///    .tag(tag)
+    ///    .with_stock_only(with_stock_only)
     ///    .x_currency(x_currency)
     ///    .x_language(x_language)
     ///    .send()
@@ -2856,14 +3824,35 @@ impl Client {
     pub fn list_categories(&self) -> builder::ListCategories<'_> {
         builder::ListCategories::new(self)
     }
+    ///Get Category
+    ///
+    ///One category by id or slug. Seen in one public integration only; not in the FoxReload API page.
+    ///
+    ///Sends a `GET` request to `/api/categories/{category_id_or_slug}`
+    ///
+    ///Arguments:
+    ///- `category_id_or_slug`: The category's id (a UUID) or slug.
+    ///- `x_currency`: Currency prices are shown in, lowercase: `usd` or `rub`. The account currency when absent.
+    ///- `x_language`: Language of names and descriptions: `en` or `ru`. The account default when absent.
+    ///```ignore
+    ///let response = client.get_category()
+    ///    .category_id_or_slug(category_id_or_slug)
+    ///    .x_currency(x_currency)
+    ///    .x_language(x_language)
+    ///    .send()
+    ///    .await;
+    ///```
+    pub fn get_category(&self) -> builder::GetCategory<'_> {
+        builder::GetCategory::new(self)
+    }
     ///List Orders
     ///
-    ///The account's order history, newest first, offset-paginated, optionally filtered by status. Use it to reconcile after a `create_order` call whose outcome is unknown before creating the order again.
+    ///The account's order history, offset-paginated, optionally filtered by status. Use it to reconcile after a `create_order` call whose outcome is unknown before creating the order again. The page shape is assumed like the product pages: no public integration calls this endpoint.
     ///
     ///Sends a `GET` request to `/api/orders/`
     ///
     ///Arguments:
-    ///- `limit`: Page size, 1-100.
+    ///- `limit`: Page size.
     ///- `offset`: Number of items to skip.
     ///- `status`: Only orders in this status.
     ///```ignore
@@ -2879,12 +3868,16 @@ impl Client {
     }
     ///Create Order
     ///
-    ///Creates an order of 1-10 items by product id (`itemId`); the public API exposes no offers. The order is created unpaid with status `active`: pay it with `pay_order`. `totalPrice` is optional: without it the products' current prices are used. Put extra data a product needs (such as a player id) in `note`. Not idempotent: after a network error check `list_orders` before creating the order again, to avoid buying twice.
+    ///Creates an unpaid order (status `active`, payable until `paymentExpiresAt`) of 1-10 lines by product id (`itemId`); pay it with `pay_order`. Extra data a product needs (its `requiredNoteFields`, such as a Steam `login`) goes in each line's `note` object. `isMock: true` places a test order that charges nothing. `idempotencyKey` lets the server refuse a duplicate with code `ORDER_ALREADY_EXISTS`; do not rely on it to re-send a purchase: after a network error check `list_orders` first. Answers 201 (200 is accepted too).
     ///
     ///Sends a `POST` request to `/api/orders/`
     ///
+    ///Arguments:
+    ///- `x_currency`: Currency prices are shown in, lowercase: `usd` or `rub`. The account currency when absent.
+    ///- `body`
     ///```ignore
     ///let response = client.create_order()
+    ///    .x_currency(x_currency)
     ///    .body(body)
     ///    .send()
     ///    .await;
@@ -2894,7 +3887,7 @@ impl Client {
     }
     ///Get Order
     ///
-    ///One order and its status. There are no webhooks: poll this until the status is `completed` (codes in `items[].externalData`) or `failed`.
+    ///One order and its status. There are no webhooks: poll this until the status is `completed` (codes in `items[].externalData`), `failed` or `cancelled` (see `cancelReason`).
     ///
     ///Sends a `GET` request to `/api/orders/{order_id}`
     ///
@@ -2911,7 +3904,7 @@ impl Client {
     }
     ///Pay Order
     ///
-    ///Creates a payment for an `active` order. `paymentProvider: null` pays from the account balance at once; a provider name returns a `paymentUrl` to complete the payment. Not idempotent: after a network error check the order's status before paying again.
+    ///Creates a payment for an `active` order. `paymentProvider: null` pays from the account balance at once (an empty body `{}` is accepted too). Not idempotent: after a network error check the order's status before paying again.
     ///
     ///Sends a `POST` request to `/api/orders/{order_id}/pay`
     ///
@@ -2930,21 +3923,23 @@ impl Client {
     }
     ///List Products
     ///
-    ///Lists the products of a category, offset-paginated. A product's `id` is the `itemId` of `create_order`.
+    ///Lists the products of one category, offset-paginated. A product's `id` is the `itemId` of `create_order`.
     ///
     ///Sends a `GET` request to `/api/products/`
     ///
     ///Arguments:
-    ///- `category_id_or_slug`: Id or slug of the category; all products when absent.
-    ///- `limit`: Page size, 1-100.
+    ///- `category_id_or_slug`: Id or slug of the category.
+    ///- `limit`: Page size, 1-200.
     ///- `offset`: Number of items to skip.
-    ///- `x_currency`: Currency prices are shown in (e.g. `USD`). The account currency when absent.
-    ///- `x_language`: Language of names and descriptions (e.g. `en`, `ar`, `ru`). The account default when absent.
+    ///- `with_stock_only`: Only entries that have stock. The server default applies when absent (not documented).
+    ///- `x_currency`: Currency prices are shown in, lowercase: `usd` or `rub`. The account currency when absent.
+    ///- `x_language`: Language of names and descriptions: `en` or `ru`. The account default when absent.
     ///```ignore
     ///let response = client.list_products()
     ///    .category_id_or_slug(category_id_or_slug)
     ///    .limit(limit)
     ///    .offset(offset)
+    ///    .with_stock_only(with_stock_only)
     ///    .x_currency(x_currency)
     ///    .x_language(x_language)
     ///    .send()
@@ -2955,21 +3950,23 @@ impl Client {
     }
     ///Search Products
     ///
-    ///Searches products by name, offset-paginated.
+    ///Searches products by text. Answers a bare JSON array of products (not a page): there is no offset; ask for up to `limit` results.
     ///
     ///Sends a `GET` request to `/api/products/search`
     ///
     ///Arguments:
-    ///- `limit`: Page size, 1-100.
-    ///- `offset`: Number of items to skip.
+    ///- `category_id_or_slug`: Only products of this category.
+    ///- `limit`: Most results to return. Clients send 10-200; the exact bound and default are not documented.
     ///- `query`: Text to search for.
-    ///- `x_currency`: Currency prices are shown in (e.g. `USD`). The account currency when absent.
-    ///- `x_language`: Language of names and descriptions (e.g. `en`, `ar`, `ru`). The account default when absent.
+    ///- `with_stock_only`: Only entries that have stock. The server default applies when absent (not documented).
+    ///- `x_currency`: Currency prices are shown in, lowercase: `usd` or `rub`. The account currency when absent.
+    ///- `x_language`: Language of names and descriptions: `en` or `ru`. The account default when absent.
     ///```ignore
     ///let response = client.search_products()
+    ///    .category_id_or_slug(category_id_or_slug)
     ///    .limit(limit)
-    ///    .offset(offset)
     ///    .query(query)
+    ///    .with_stock_only(with_stock_only)
     ///    .x_currency(x_currency)
     ///    .x_language(x_language)
     ///    .send()
@@ -2978,9 +3975,30 @@ impl Client {
     pub fn search_products(&self) -> builder::SearchProducts<'_> {
         builder::SearchProducts::new(self)
     }
+    ///Get Product
+    ///
+    ///One product with its current price and stock. Some clients call it with a trailing `/`.
+    ///
+    ///Sends a `GET` request to `/api/products/{product_id}`
+    ///
+    ///Arguments:
+    ///- `product_id`: The product's id (`product_<ulid>`).
+    ///- `x_currency`: Currency prices are shown in, lowercase: `usd` or `rub`. The account currency when absent.
+    ///- `x_language`: Language of names and descriptions: `en` or `ru`. The account default when absent.
+    ///```ignore
+    ///let response = client.get_product()
+    ///    .product_id(product_id)
+    ///    .x_currency(x_currency)
+    ///    .x_language(x_language)
+    ///    .send()
+    ///    .await;
+    ///```
+    pub fn get_product(&self) -> builder::GetProduct<'_> {
+        builder::GetProduct::new(self)
+    }
     ///Create Crypto Topup
     ///
-    ///Starts a top-up of the account balance paid in cryptocurrency: returns the deposit address and the amount of `coin` to send on `network` before `expiresAt`. Not idempotent.
+    ///Starts a top-up of the account balance paid in cryptocurrency. Listed in the FoxReload API page; its body and answer are not shown there nor in any public integration, so the schemas below are assumed. Not idempotent.
     ///
     ///Sends a `POST` request to `/api/topups/crypto/`
     ///
@@ -2992,6 +4010,23 @@ impl Client {
     ///```
     pub fn create_crypto_topup(&self) -> builder::CreateCryptoTopup<'_> {
         builder::CreateCryptoTopup::new(self)
+    }
+    ///Get Topup Rates
+    ///
+    ///Exchange rates into `currency`. Seen in one public integration only.
+    ///
+    ///Sends a `GET` request to `/api/topups/rates/{currency}`
+    ///
+    ///Arguments:
+    ///- `currency`: Target currency, lowercase (`usd`, `rub`).
+    ///```ignore
+    ///let response = client.get_topup_rates()
+    ///    .currency(currency)
+    ///    .send()
+    ///    .await;
+    ///```
+    pub fn get_topup_rates(&self) -> builder::GetTopupRates<'_> {
+        builder::GetTopupRates::new(self)
     }
 }
 /// Types for composing operation parameters.
@@ -3095,6 +4130,8 @@ pub mod builder {
         cursor: Result<Option<::std::string::String>, String>,
         limit: Result<Option<::std::num::NonZeroU64>, String>,
         parent_id_or_slug: Result<Option<::std::string::String>, String>,
+        tag: Result<Option<::std::string::String>, String>,
+        with_stock_only: Result<Option<bool>, String>,
         x_currency: Result<Option<::std::string::String>, String>,
         x_language: Result<Option<::std::string::String>, String>,
     }
@@ -3105,6 +4142,8 @@ pub mod builder {
                 cursor: Ok(None),
                 limit: Ok(None),
                 parent_id_or_slug: Ok(None),
+                tag: Ok(None),
+                with_stock_only: Ok(None),
                 x_currency: Ok(None),
                 x_language: Ok(None),
             }
@@ -3137,6 +4176,25 @@ pub mod builder {
             });
             self
         }
+        pub fn tag<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.tag = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for tag failed".to_string()
+            });
+            self
+        }
+        pub fn with_stock_only<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<bool>,
+        {
+            self.with_stock_only = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| "conversion to `bool` for with_stock_only failed".to_string());
+            self
+        }
         pub fn x_currency<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<::std::string::String>,
@@ -3164,12 +4222,16 @@ pub mod builder {
                 cursor,
                 limit,
                 parent_id_or_slug,
+                tag,
+                with_stock_only,
                 x_currency,
                 x_language,
             } = self;
             let cursor = cursor.map_err(Error::InvalidRequest)?;
             let limit = limit.map_err(Error::InvalidRequest)?;
             let parent_id_or_slug = parent_id_or_slug.map_err(Error::InvalidRequest)?;
+            let tag = tag.map_err(Error::InvalidRequest)?;
+            let with_stock_only = with_stock_only.map_err(Error::InvalidRequest)?;
             let x_currency = x_currency.map_err(Error::InvalidRequest)?;
             let x_language = x_language.map_err(Error::InvalidRequest)?;
             let url = format!("{}/api/categories/", client.baseurl,);
@@ -3194,6 +4256,11 @@ pub mod builder {
                     "parent_id_or_slug",
                     &parent_id_or_slug,
                 ))
+                .query(&progenitor_client::QueryParam::new("tag", &tag))
+                .query(&progenitor_client::QueryParam::new(
+                    "withStockOnly",
+                    &with_stock_only,
+                ))
                 .headers(header_map)
                 .build()?;
             let info = OperationInfo {
@@ -3207,6 +4274,105 @@ pub mod builder {
                 200u16 => ResponseValue::from_response(response).await,
                 401u16 => Err(super::error_response(response).await),
                 403u16 => Err(super::error_response(response).await),
+                422u16 => Err(super::error_response(response).await),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    ///Builder for [`Client::get_category`]
+    ///
+    ///[`Client::get_category`]: super::Client::get_category
+    #[derive(Debug, Clone)]
+    pub struct GetCategory<'a> {
+        client: &'a super::Client,
+        category_id_or_slug: Result<::std::string::String, String>,
+        x_currency: Result<Option<::std::string::String>, String>,
+        x_language: Result<Option<::std::string::String>, String>,
+    }
+    impl<'a> GetCategory<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                category_id_or_slug: Err("category_id_or_slug was not initialized".to_string()),
+                x_currency: Ok(None),
+                x_language: Ok(None),
+            }
+        }
+        pub fn category_id_or_slug<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.category_id_or_slug = value.try_into().map_err(|_| {
+                "conversion to `:: std :: string :: String` for category_id_or_slug failed"
+                    .to_string()
+            });
+            self
+        }
+        pub fn x_currency<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_currency = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for x_currency failed".to_string()
+            });
+            self
+        }
+        pub fn x_language<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_language = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for x_language failed".to_string()
+            });
+            self
+        }
+        ///Sends a `GET` request to `/api/categories/{category_id_or_slug}`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::Category>, Error<types::GetCategoryError>> {
+            let Self {
+                client,
+                category_id_or_slug,
+                x_currency,
+                x_language,
+            } = self;
+            let category_id_or_slug = category_id_or_slug.map_err(Error::InvalidRequest)?;
+            let x_currency = x_currency.map_err(Error::InvalidRequest)?;
+            let x_language = x_language.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/api/categories/{}",
+                client.baseurl,
+                encode_path(&category_id_or_slug.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
+            if let Some(value) = x_currency {
+                header_map.append("X-Currency", value.to_string().try_into()?);
+            }
+            if let Some(value) = x_language {
+                header_map.append("X-Language", value.to_string().try_into()?);
+            }
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "get_category",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                401u16 => Err(super::error_response(response).await),
+                403u16 => Err(super::error_response(response).await),
+                404u16 => Err(super::error_response(response).await),
                 422u16 => Err(super::error_response(response).await),
                 _ => Err(Error::UnexpectedResponse(response)),
             }
@@ -3307,14 +4473,25 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct CreateOrder<'a> {
         client: &'a super::Client,
+        x_currency: Result<Option<::std::string::String>, String>,
         body: Result<types::builder::CreateOrderRequest, String>,
     }
     impl<'a> CreateOrder<'a> {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
+                x_currency: Ok(None),
                 body: Ok(::std::default::Default::default()),
             }
+        }
+        pub fn x_currency<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_currency = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for x_currency failed".to_string()
+            });
+            self
         }
         pub fn body<V>(mut self, value: V) -> Self
         where
@@ -3340,11 +4517,20 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::Order>, Error<types::CreateOrderError>> {
-            let Self { client, body } = self;
+            let Self {
+                client,
+                x_currency,
+                body,
+            } = self;
+            let x_currency = x_currency.map_err(Error::InvalidRequest)?;
             let body = body
                 .and_then(|v| types::CreateOrderRequest::try_from(v).map_err(|e| e.to_string()))
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/api/orders/", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            if let Some(value) = x_currency {
+                header_map.append("X-Currency", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -3354,6 +4540,7 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .json(&body)
+                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "create_order",
@@ -3364,9 +4551,12 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
+                201u16 => ResponseValue::from_response(response).await,
                 400u16 => Err(super::error_response(response).await),
                 401u16 => Err(super::error_response(response).await),
                 403u16 => Err(super::error_response(response).await),
+                404u16 => Err(super::error_response(response).await),
+                409u16 => Err(super::error_response(response).await),
                 422u16 => Err(super::error_response(response).await),
                 _ => Err(Error::UnexpectedResponse(response)),
             }
@@ -3530,9 +4720,10 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct ListProducts<'a> {
         client: &'a super::Client,
-        category_id_or_slug: Result<Option<::std::string::String>, String>,
+        category_id_or_slug: Result<::std::string::String, String>,
         limit: Result<Option<::std::num::NonZeroU64>, String>,
         offset: Result<Option<u64>, String>,
+        with_stock_only: Result<Option<bool>, String>,
         x_currency: Result<Option<::std::string::String>, String>,
         x_language: Result<Option<::std::string::String>, String>,
     }
@@ -3540,9 +4731,10 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                category_id_or_slug: Ok(None),
+                category_id_or_slug: Err("category_id_or_slug was not initialized".to_string()),
                 limit: Ok(None),
                 offset: Ok(None),
+                with_stock_only: Ok(None),
                 x_currency: Ok(None),
                 x_language: Ok(None),
             }
@@ -3551,7 +4743,7 @@ pub mod builder {
         where
             V: std::convert::TryInto<::std::string::String>,
         {
-            self.category_id_or_slug = value.try_into().map(Some).map_err(|_| {
+            self.category_id_or_slug = value.try_into().map_err(|_| {
                 "conversion to `:: std :: string :: String` for category_id_or_slug failed"
                     .to_string()
             });
@@ -3574,6 +4766,16 @@ pub mod builder {
                 .try_into()
                 .map(Some)
                 .map_err(|_| "conversion to `u64` for offset failed".to_string());
+            self
+        }
+        pub fn with_stock_only<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<bool>,
+        {
+            self.with_stock_only = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| "conversion to `bool` for with_stock_only failed".to_string());
             self
         }
         pub fn x_currency<V>(mut self, value: V) -> Self
@@ -3603,12 +4805,14 @@ pub mod builder {
                 category_id_or_slug,
                 limit,
                 offset,
+                with_stock_only,
                 x_currency,
                 x_language,
             } = self;
             let category_id_or_slug = category_id_or_slug.map_err(Error::InvalidRequest)?;
             let limit = limit.map_err(Error::InvalidRequest)?;
             let offset = offset.map_err(Error::InvalidRequest)?;
+            let with_stock_only = with_stock_only.map_err(Error::InvalidRequest)?;
             let x_currency = x_currency.map_err(Error::InvalidRequest)?;
             let x_language = x_language.map_err(Error::InvalidRequest)?;
             let url = format!("{}/api/products/", client.baseurl,);
@@ -3633,6 +4837,10 @@ pub mod builder {
                 ))
                 .query(&progenitor_client::QueryParam::new("limit", &limit))
                 .query(&progenitor_client::QueryParam::new("offset", &offset))
+                .query(&progenitor_client::QueryParam::new(
+                    "withStockOnly",
+                    &with_stock_only,
+                ))
                 .headers(header_map)
                 .build()?;
             let info = OperationInfo {
@@ -3657,9 +4865,10 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct SearchProducts<'a> {
         client: &'a super::Client,
+        category_id_or_slug: Result<Option<::std::string::String>, String>,
         limit: Result<Option<::std::num::NonZeroU64>, String>,
-        offset: Result<Option<u64>, String>,
         query: Result<::std::string::String, String>,
+        with_stock_only: Result<Option<bool>, String>,
         x_currency: Result<Option<::std::string::String>, String>,
         x_language: Result<Option<::std::string::String>, String>,
     }
@@ -3667,12 +4876,23 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
+                category_id_or_slug: Ok(None),
                 limit: Ok(None),
-                offset: Ok(None),
                 query: Err("query was not initialized".to_string()),
+                with_stock_only: Ok(None),
                 x_currency: Ok(None),
                 x_language: Ok(None),
             }
+        }
+        pub fn category_id_or_slug<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.category_id_or_slug = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for category_id_or_slug failed"
+                    .to_string()
+            });
+            self
         }
         pub fn limit<V>(mut self, value: V) -> Self
         where
@@ -3683,16 +4903,6 @@ pub mod builder {
             });
             self
         }
-        pub fn offset<V>(mut self, value: V) -> Self
-        where
-            V: std::convert::TryInto<u64>,
-        {
-            self.offset = value
-                .try_into()
-                .map(Some)
-                .map_err(|_| "conversion to `u64` for offset failed".to_string());
-            self
-        }
         pub fn query<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<::std::string::String>,
@@ -3700,6 +4910,16 @@ pub mod builder {
             self.query = value.try_into().map_err(|_| {
                 "conversion to `:: std :: string :: String` for query failed".to_string()
             });
+            self
+        }
+        pub fn with_stock_only<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<bool>,
+        {
+            self.with_stock_only = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| "conversion to `bool` for with_stock_only failed".to_string());
             self
         }
         pub fn x_currency<V>(mut self, value: V) -> Self
@@ -3723,18 +4943,21 @@ pub mod builder {
         ///Sends a `GET` request to `/api/products/search`
         pub async fn send(
             self,
-        ) -> Result<ResponseValue<types::ProductPage>, Error<types::SearchProductsError>> {
+        ) -> Result<ResponseValue<::std::vec::Vec<types::Product>>, Error<types::SearchProductsError>>
+        {
             let Self {
                 client,
+                category_id_or_slug,
                 limit,
-                offset,
                 query,
+                with_stock_only,
                 x_currency,
                 x_language,
             } = self;
+            let category_id_or_slug = category_id_or_slug.map_err(Error::InvalidRequest)?;
             let limit = limit.map_err(Error::InvalidRequest)?;
-            let offset = offset.map_err(Error::InvalidRequest)?;
             let query = query.map_err(Error::InvalidRequest)?;
+            let with_stock_only = with_stock_only.map_err(Error::InvalidRequest)?;
             let x_currency = x_currency.map_err(Error::InvalidRequest)?;
             let x_language = x_language.map_err(Error::InvalidRequest)?;
             let url = format!("{}/api/products/search", client.baseurl,);
@@ -3753,9 +4976,16 @@ pub mod builder {
                     ::reqwest::header::ACCEPT,
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
+                .query(&progenitor_client::QueryParam::new(
+                    "category_id_or_slug",
+                    &category_id_or_slug,
+                ))
                 .query(&progenitor_client::QueryParam::new("limit", &limit))
-                .query(&progenitor_client::QueryParam::new("offset", &offset))
                 .query(&progenitor_client::QueryParam::new("query", &query))
+                .query(&progenitor_client::QueryParam::new(
+                    "withStockOnly",
+                    &with_stock_only,
+                ))
                 .headers(header_map)
                 .build()?;
             let info = OperationInfo {
@@ -3769,6 +4999,104 @@ pub mod builder {
                 200u16 => ResponseValue::from_response(response).await,
                 401u16 => Err(super::error_response(response).await),
                 403u16 => Err(super::error_response(response).await),
+                422u16 => Err(super::error_response(response).await),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    ///Builder for [`Client::get_product`]
+    ///
+    ///[`Client::get_product`]: super::Client::get_product
+    #[derive(Debug, Clone)]
+    pub struct GetProduct<'a> {
+        client: &'a super::Client,
+        product_id: Result<::std::string::String, String>,
+        x_currency: Result<Option<::std::string::String>, String>,
+        x_language: Result<Option<::std::string::String>, String>,
+    }
+    impl<'a> GetProduct<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                product_id: Err("product_id was not initialized".to_string()),
+                x_currency: Ok(None),
+                x_language: Ok(None),
+            }
+        }
+        pub fn product_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.product_id = value.try_into().map_err(|_| {
+                "conversion to `:: std :: string :: String` for product_id failed".to_string()
+            });
+            self
+        }
+        pub fn x_currency<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_currency = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for x_currency failed".to_string()
+            });
+            self
+        }
+        pub fn x_language<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_language = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for x_language failed".to_string()
+            });
+            self
+        }
+        ///Sends a `GET` request to `/api/products/{product_id}`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::Product>, Error<types::GetProductError>> {
+            let Self {
+                client,
+                product_id,
+                x_currency,
+                x_language,
+            } = self;
+            let product_id = product_id.map_err(Error::InvalidRequest)?;
+            let x_currency = x_currency.map_err(Error::InvalidRequest)?;
+            let x_language = x_language.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/api/products/{}",
+                client.baseurl,
+                encode_path(&product_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
+            if let Some(value) = x_currency {
+                header_map.append("X-Currency", value.to_string().try_into()?);
+            }
+            if let Some(value) = x_language {
+                header_map.append("X-Language", value.to_string().try_into()?);
+            }
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "get_product",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                401u16 => Err(super::error_response(response).await),
+                403u16 => Err(super::error_response(response).await),
+                404u16 => Err(super::error_response(response).await),
                 422u16 => Err(super::error_response(response).await),
                 _ => Err(Error::UnexpectedResponse(response)),
             }
@@ -3842,7 +5170,68 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
+                201u16 => ResponseValue::from_response(response).await,
                 400u16 => Err(super::error_response(response).await),
+                401u16 => Err(super::error_response(response).await),
+                403u16 => Err(super::error_response(response).await),
+                422u16 => Err(super::error_response(response).await),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    ///Builder for [`Client::get_topup_rates`]
+    ///
+    ///[`Client::get_topup_rates`]: super::Client::get_topup_rates
+    #[derive(Debug, Clone)]
+    pub struct GetTopupRates<'a> {
+        client: &'a super::Client,
+        currency: Result<::std::string::String, String>,
+    }
+    impl<'a> GetTopupRates<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                currency: Err("currency was not initialized".to_string()),
+            }
+        }
+        pub fn currency<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.currency = value.try_into().map_err(|_| {
+                "conversion to `:: std :: string :: String` for currency failed".to_string()
+            });
+            self
+        }
+        ///Sends a `GET` request to `/api/topups/rates/{currency}`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::TopupRates>, Error<types::GetTopupRatesError>> {
+            let Self { client, currency } = self;
+            let currency = currency.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/api/topups/rates/{}",
+                client.baseurl,
+                encode_path(&currency.to_string()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "get_topup_rates",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
                 401u16 => Err(super::error_response(response).await),
                 403u16 => Err(super::error_response(response).await),
                 422u16 => Err(super::error_response(response).await),

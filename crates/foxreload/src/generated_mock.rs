@@ -157,6 +157,26 @@ pub mod operations {
                 Self(self.0.query_param_missing("parent_id_or_slug"))
             }
         }
+        pub fn tag<'a, T>(self, value: T) -> Self
+        where
+            T: Into<Option<&'a str>>,
+        {
+            if let Some(value) = value.into() {
+                Self(self.0.query_param("tag", value.to_string()))
+            } else {
+                Self(self.0.query_param_missing("tag"))
+            }
+        }
+        pub fn with_stock_only<T>(self, value: T) -> Self
+        where
+            T: Into<Option<bool>>,
+        {
+            if let Some(value) = value.into() {
+                Self(self.0.query_param("withStockOnly", value.to_string()))
+            } else {
+                Self(self.0.query_param_missing("withStockOnly"))
+            }
+        }
         pub fn x_currency<'a, T>(self, value: T) -> Self
         where
             T: Into<Option<&'a str>>,
@@ -211,6 +231,93 @@ pub mod operations {
             )
         }
         pub fn unprocessable_entity(self, value: &types::ListCategoriesError) -> Self {
+            Self(
+                self.0
+                    .status(422u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+    }
+    pub struct GetCategoryWhen(::httpmock::When);
+    impl GetCategoryWhen {
+        pub fn new(inner: ::httpmock::When) -> Self {
+            Self(
+                inner
+                    .method(::httpmock::Method::GET)
+                    .path_matches(regex::Regex::new("^/api/categories/[^/]*$").unwrap()),
+            )
+        }
+        pub fn into_inner(self) -> ::httpmock::When {
+            self.0
+        }
+        pub fn category_id_or_slug(self, value: &str) -> Self {
+            let re =
+                regex::Regex::new(&format!("^/api/categories/{}$", value.to_string())).unwrap();
+            Self(self.0.path_matches(re))
+        }
+        pub fn x_currency<'a, T>(self, value: T) -> Self
+        where
+            T: Into<Option<&'a str>>,
+        {
+            if let Some(value) = value.into() {
+                Self(self.0.header("X-Currency", value.to_string()))
+            } else {
+                Self(self.0.header_missing("X-Currency"))
+            }
+        }
+        pub fn x_language<'a, T>(self, value: T) -> Self
+        where
+            T: Into<Option<&'a str>>,
+        {
+            if let Some(value) = value.into() {
+                Self(self.0.header("X-Language", value.to_string()))
+            } else {
+                Self(self.0.header_missing("X-Language"))
+            }
+        }
+    }
+    pub struct GetCategoryThen(::httpmock::Then);
+    impl GetCategoryThen {
+        pub fn new(inner: ::httpmock::Then) -> Self {
+            Self(inner)
+        }
+        pub fn into_inner(self) -> ::httpmock::Then {
+            self.0
+        }
+        pub fn ok(self, value: &types::Category) -> Self {
+            Self(
+                self.0
+                    .status(200u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn unauthorized(self, value: &types::GetCategoryError) -> Self {
+            Self(
+                self.0
+                    .status(401u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn forbidden(self, value: &types::GetCategoryError) -> Self {
+            Self(
+                self.0
+                    .status(403u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn not_found(self, value: &types::GetCategoryError) -> Self {
+            Self(
+                self.0
+                    .status(404u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn unprocessable_entity(self, value: &types::GetCategoryError) -> Self {
             Self(
                 self.0
                     .status(422u16)
@@ -315,6 +422,16 @@ pub mod operations {
         pub fn into_inner(self) -> ::httpmock::When {
             self.0
         }
+        pub fn x_currency<'a, T>(self, value: T) -> Self
+        where
+            T: Into<Option<&'a str>>,
+        {
+            if let Some(value) = value.into() {
+                Self(self.0.header("X-Currency", value.to_string()))
+            } else {
+                Self(self.0.header_missing("X-Currency"))
+            }
+        }
         pub fn body(self, value: &types::CreateOrderRequest) -> Self {
             Self(self.0.json_body_obj(value))
         }
@@ -331,6 +448,14 @@ pub mod operations {
             Self(
                 self.0
                     .status(200u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn created(self, value: &types::Order) -> Self {
+            Self(
+                self.0
+                    .status(201u16)
                     .header("content-type", "application/json")
                     .json_body_obj(value),
             )
@@ -355,6 +480,22 @@ pub mod operations {
             Self(
                 self.0
                     .status(403u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn not_found(self, value: &types::CreateOrderError) -> Self {
+            Self(
+                self.0
+                    .status(404u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn conflict(self, value: &types::CreateOrderError) -> Self {
+            Self(
+                self.0
+                    .status(409u16)
                     .header("content-type", "application/json")
                     .json_body_obj(value),
             )
@@ -532,15 +673,8 @@ pub mod operations {
         pub fn into_inner(self) -> ::httpmock::When {
             self.0
         }
-        pub fn category_id_or_slug<'a, T>(self, value: T) -> Self
-        where
-            T: Into<Option<&'a str>>,
-        {
-            if let Some(value) = value.into() {
-                Self(self.0.query_param("category_id_or_slug", value.to_string()))
-            } else {
-                Self(self.0.query_param_missing("category_id_or_slug"))
-            }
+        pub fn category_id_or_slug(self, value: &str) -> Self {
+            Self(self.0.query_param("category_id_or_slug", value.to_string()))
         }
         pub fn limit<T>(self, value: T) -> Self
         where
@@ -560,6 +694,16 @@ pub mod operations {
                 Self(self.0.query_param("offset", value.to_string()))
             } else {
                 Self(self.0.query_param_missing("offset"))
+            }
+        }
+        pub fn with_stock_only<T>(self, value: T) -> Self
+        where
+            T: Into<Option<bool>>,
+        {
+            if let Some(value) = value.into() {
+                Self(self.0.query_param("withStockOnly", value.to_string()))
+            } else {
+                Self(self.0.query_param_missing("withStockOnly"))
             }
         }
         pub fn x_currency<'a, T>(self, value: T) -> Self
@@ -636,6 +780,16 @@ pub mod operations {
         pub fn into_inner(self) -> ::httpmock::When {
             self.0
         }
+        pub fn category_id_or_slug<'a, T>(self, value: T) -> Self
+        where
+            T: Into<Option<&'a str>>,
+        {
+            if let Some(value) = value.into() {
+                Self(self.0.query_param("category_id_or_slug", value.to_string()))
+            } else {
+                Self(self.0.query_param_missing("category_id_or_slug"))
+            }
+        }
         pub fn limit<T>(self, value: T) -> Self
         where
             T: Into<Option<::std::num::NonZeroU64>>,
@@ -646,18 +800,18 @@ pub mod operations {
                 Self(self.0.query_param_missing("limit"))
             }
         }
-        pub fn offset<T>(self, value: T) -> Self
-        where
-            T: Into<Option<u64>>,
-        {
-            if let Some(value) = value.into() {
-                Self(self.0.query_param("offset", value.to_string()))
-            } else {
-                Self(self.0.query_param_missing("offset"))
-            }
-        }
         pub fn query(self, value: &str) -> Self {
             Self(self.0.query_param("query", value.to_string()))
+        }
+        pub fn with_stock_only<T>(self, value: T) -> Self
+        where
+            T: Into<Option<bool>>,
+        {
+            if let Some(value) = value.into() {
+                Self(self.0.query_param("withStockOnly", value.to_string()))
+            } else {
+                Self(self.0.query_param_missing("withStockOnly"))
+            }
         }
         pub fn x_currency<'a, T>(self, value: T) -> Self
         where
@@ -688,7 +842,7 @@ pub mod operations {
         pub fn into_inner(self) -> ::httpmock::Then {
             self.0
         }
-        pub fn ok(self, value: &types::ProductPage) -> Self {
+        pub fn ok(self, value: &::std::vec::Vec<types::Product>) -> Self {
             Self(
                 self.0
                     .status(200u16)
@@ -713,6 +867,92 @@ pub mod operations {
             )
         }
         pub fn unprocessable_entity(self, value: &types::SearchProductsError) -> Self {
+            Self(
+                self.0
+                    .status(422u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+    }
+    pub struct GetProductWhen(::httpmock::When);
+    impl GetProductWhen {
+        pub fn new(inner: ::httpmock::When) -> Self {
+            Self(
+                inner
+                    .method(::httpmock::Method::GET)
+                    .path_matches(regex::Regex::new("^/api/products/[^/]*$").unwrap()),
+            )
+        }
+        pub fn into_inner(self) -> ::httpmock::When {
+            self.0
+        }
+        pub fn product_id(self, value: &str) -> Self {
+            let re = regex::Regex::new(&format!("^/api/products/{}$", value.to_string())).unwrap();
+            Self(self.0.path_matches(re))
+        }
+        pub fn x_currency<'a, T>(self, value: T) -> Self
+        where
+            T: Into<Option<&'a str>>,
+        {
+            if let Some(value) = value.into() {
+                Self(self.0.header("X-Currency", value.to_string()))
+            } else {
+                Self(self.0.header_missing("X-Currency"))
+            }
+        }
+        pub fn x_language<'a, T>(self, value: T) -> Self
+        where
+            T: Into<Option<&'a str>>,
+        {
+            if let Some(value) = value.into() {
+                Self(self.0.header("X-Language", value.to_string()))
+            } else {
+                Self(self.0.header_missing("X-Language"))
+            }
+        }
+    }
+    pub struct GetProductThen(::httpmock::Then);
+    impl GetProductThen {
+        pub fn new(inner: ::httpmock::Then) -> Self {
+            Self(inner)
+        }
+        pub fn into_inner(self) -> ::httpmock::Then {
+            self.0
+        }
+        pub fn ok(self, value: &types::Product) -> Self {
+            Self(
+                self.0
+                    .status(200u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn unauthorized(self, value: &types::GetProductError) -> Self {
+            Self(
+                self.0
+                    .status(401u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn forbidden(self, value: &types::GetProductError) -> Self {
+            Self(
+                self.0
+                    .status(403u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn not_found(self, value: &types::GetProductError) -> Self {
+            Self(
+                self.0
+                    .status(404u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn unprocessable_entity(self, value: &types::GetProductError) -> Self {
             Self(
                 self.0
                     .status(422u16)
@@ -753,6 +993,14 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
+        pub fn created(self, value: &types::CryptoTopup) -> Self {
+            Self(
+                self.0
+                    .status(201u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
         pub fn bad_request(self, value: &types::CreateCryptoTopupError) -> Self {
             Self(
                 self.0
@@ -786,6 +1034,65 @@ pub mod operations {
             )
         }
     }
+    pub struct GetTopupRatesWhen(::httpmock::When);
+    impl GetTopupRatesWhen {
+        pub fn new(inner: ::httpmock::When) -> Self {
+            Self(
+                inner
+                    .method(::httpmock::Method::GET)
+                    .path_matches(regex::Regex::new("^/api/topups/rates/[^/]*$").unwrap()),
+            )
+        }
+        pub fn into_inner(self) -> ::httpmock::When {
+            self.0
+        }
+        pub fn currency(self, value: &str) -> Self {
+            let re =
+                regex::Regex::new(&format!("^/api/topups/rates/{}$", value.to_string())).unwrap();
+            Self(self.0.path_matches(re))
+        }
+    }
+    pub struct GetTopupRatesThen(::httpmock::Then);
+    impl GetTopupRatesThen {
+        pub fn new(inner: ::httpmock::Then) -> Self {
+            Self(inner)
+        }
+        pub fn into_inner(self) -> ::httpmock::Then {
+            self.0
+        }
+        pub fn ok(self, value: &types::TopupRates) -> Self {
+            Self(
+                self.0
+                    .status(200u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn unauthorized(self, value: &types::GetTopupRatesError) -> Self {
+            Self(
+                self.0
+                    .status(401u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn forbidden(self, value: &types::GetTopupRatesError) -> Self {
+            Self(
+                self.0
+                    .status(403u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn unprocessable_entity(self, value: &types::GetTopupRatesError) -> Self {
+            Self(
+                self.0
+                    .status(422u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+    }
 }
 /// An extension trait for [`MockServer`](::httpmock::MockServer) that
 /// adds a method for each operation. These are the equivalent of
@@ -800,6 +1107,9 @@ pub trait MockServerExt {
     fn list_categories<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
         F: FnOnce(operations::ListCategoriesWhen, operations::ListCategoriesThen);
+    fn get_category<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(operations::GetCategoryWhen, operations::GetCategoryThen);
     fn list_orders<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
         F: FnOnce(operations::ListOrdersWhen, operations::ListOrdersThen);
@@ -818,9 +1128,15 @@ pub trait MockServerExt {
     fn search_products<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
         F: FnOnce(operations::SearchProductsWhen, operations::SearchProductsThen);
+    fn get_product<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(operations::GetProductWhen, operations::GetProductThen);
     fn create_crypto_topup<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
         F: FnOnce(operations::CreateCryptoTopupWhen, operations::CreateCryptoTopupThen);
+    fn get_topup_rates<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(operations::GetTopupRatesWhen, operations::GetTopupRatesThen);
 }
 impl MockServerExt for ::httpmock::MockServer {
     fn get_me<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
@@ -853,6 +1169,17 @@ impl MockServerExt for ::httpmock::MockServer {
             config_fn(
                 operations::ListCategoriesWhen::new(when),
                 operations::ListCategoriesThen::new(then),
+            )
+        })
+    }
+    fn get_category<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(operations::GetCategoryWhen, operations::GetCategoryThen),
+    {
+        self.mock(|when, then| {
+            config_fn(
+                operations::GetCategoryWhen::new(when),
+                operations::GetCategoryThen::new(then),
             )
         })
     }
@@ -922,6 +1249,17 @@ impl MockServerExt for ::httpmock::MockServer {
             )
         })
     }
+    fn get_product<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(operations::GetProductWhen, operations::GetProductThen),
+    {
+        self.mock(|when, then| {
+            config_fn(
+                operations::GetProductWhen::new(when),
+                operations::GetProductThen::new(then),
+            )
+        })
+    }
     fn create_crypto_topup<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
         F: FnOnce(operations::CreateCryptoTopupWhen, operations::CreateCryptoTopupThen),
@@ -930,6 +1268,17 @@ impl MockServerExt for ::httpmock::MockServer {
             config_fn(
                 operations::CreateCryptoTopupWhen::new(when),
                 operations::CreateCryptoTopupThen::new(then),
+            )
+        })
+    }
+    fn get_topup_rates<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(operations::GetTopupRatesWhen, operations::GetTopupRatesThen),
+    {
+        self.mock(|when, then| {
+            config_fn(
+                operations::GetTopupRatesWhen::new(when),
+                operations::GetTopupRatesThen::new(then),
             )
         })
     }

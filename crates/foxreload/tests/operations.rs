@@ -80,39 +80,141 @@ fn body_json(req: &httpmock::HttpMockRequest) -> Value {
 mod happy_path {
     use super::*;
 
+    /// The status of a declared error body, or why the answer was not one.
+    fn declared<E: std::fmt::Debug>(err: Error<E>) -> Result<(), Result<u16, String>> {
+        match err {
+            Error::ErrorResponse(response) => Err(Ok(response.status().as_u16())),
+            other => Err(Err(format!("{other:?}"))),
+        }
+    }
+
+    /// Every response example in `specs/foxreload/examples` (seed and production shapes)
+    /// decodes through its operation over real HTTP: successes as values, error bodies
+    /// as the declared error type.
     #[tokio::test]
-    async fn list_categories_sends_cursor_query_and_decodes_the_cursor_page() {
+    async fn every_example_answer_decodes_through_its_operation() {
+        let manifest: Vec<Value> = serde_json::from_str(include_str!(
+            "../../../specs/foxreload/examples/manifest.json"
+        ))
+        .unwrap();
+        let examples =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../specs/foxreload/examples");
+        let mut decoded = 0;
+        for entry in manifest.iter().filter(|e| e["part"] == "response") {
+            let file = entry["file"].as_str().unwrap();
+            let status: u16 = entry["status"].as_str().unwrap().parse().unwrap();
+            let body = std::fs::read_to_string(examples.join(file)).unwrap();
+            let server = MockServer::start_async().await;
+            server
+                .mock_async(|when, then| {
+                    when.any_request();
+                    json_status(then, status, &body);
+                })
+                .await;
+            let client = client(&server);
+            let outcome = match entry["operation"].as_str().unwrap() {
+                "list_categories" => client
+                    .list_categories()
+                    .send()
+                    .await
+                    .map_or_else(declared, |_| Ok(())),
+                "get_category" => client
+                    .get_category()
+                    .category_id_or_slug("x")
+                    .send()
+                    .await
+                    .map_or_else(declared, |_| Ok(())),
+                "list_products" => client
+                    .list_products()
+                    .category_id_or_slug("x")
+                    .send()
+                    .await
+                    .map_or_else(declared, |_| Ok(())),
+                "search_products" => client
+                    .search_products()
+                    .query("x")
+                    .send()
+                    .await
+                    .map_or_else(declared, |_| Ok(())),
+                "get_product" => client
+                    .get_product()
+                    .product_id("x")
+                    .send()
+                    .await
+                    .map_or_else(declared, |_| Ok(())),
+                "create_order" => {
+                    let body: types::CreateOrderRequest =
+                        serde_json::from_str(SEED_CREATE_ORDER_REQUEST).unwrap();
+                    client
+                        .create_order()
+                        .body(body)
+                        .send()
+                        .await
+                        .map_or_else(declared, |_| Ok(()))
+                }
+                "pay_order" => client
+                    .pay_order()
+                    .order_id("x")
+                    .body(types::PayOrderRequest {
+                        payment_provider: None,
+                    })
+                    .send()
+                    .await
+                    .map_or_else(declared, |_| Ok(())),
+                "get_order" => client
+                    .get_order()
+                    .order_id("x")
+                    .send()
+                    .await
+                    .map_or_else(declared, |_| Ok(())),
+                "list_orders" => client
+                    .list_orders()
+                    .send()
+                    .await
+                    .map_or_else(declared, |_| Ok(())),
+                "list_balances" => client
+                    .list_balances()
+                    .send()
+                    .await
+                    .map_or_else(declared, |_| Ok(())),
+                "get_me" => client
+                    .get_me()
+                    .send()
+                    .await
+                    .map_or_else(declared, |_| Ok(())),
+                "get_topup_rates" => client
+                    .get_topup_rates()
+                    .currency("usd")
+                    .send()
+                    .await
+                    .map_or_else(declared, |_| Ok(())),
+                other => panic!("{file}: add {other} to this test"),
+            };
+            match outcome {
+                Ok(()) => assert!(status < 300, "{file}: HTTP {status} decoded as success"),
+                Err(Ok(got)) => assert_eq!((got, status >= 400), (status, true), "{file}"),
+                Err(Err(err)) => panic!("{file}: {err}"),
+            }
+            decoded += 1;
+        }
+        assert!(decoded >= 25, "{decoded} examples");
+    }
+
+    #[tokio::test]
+    async fn list_categories_sends_cursor_query_and_decodes_the_production_page() {
         let server = MockServer::start_async().await;
         let mock = server.list_categories(|when, then| {
             let when = when
                 .parent_id_or_slug("steam")
                 .cursor("eyJvZmZzZXQiOjJ9")
                 .limit(NonZeroU64::new(2))
+                .with_stock_only(true)
                 .x_language("en")
                 .x_currency(None);
             authed(when.into_inner());
             json_ok(
                 then.into_inner(),
-                r#"{
-                  "items": [
-                    {
-                      "id": "category_01krf3q8m2v7c9x4n6b5t1y0ze",
-                      "slug": "steam-rub",
-                      "name": "Steam RUB",
-                      "parentId": "category_01krf2a1b2c3d4e5f6g7h8j9k0",
-                      "hasChildren": true,
-                      "image": "https://cdn.foxreload.com/categories/steam-rub.png"
-                    },
-                    {
-                      "id": "category_01krf3r0w4y6a8c0e2g4j6m8p0",
-                      "slug": "steam-usd",
-                      "name": "Steam USD",
-                      "parentId": "category_01krf2a1b2c3d4e5f6g7h8j9k0"
-                    }
-                  ],
-                  "limit": 2,
-                  "nextCursor": "eyJvZmZzZXQiOjR9"
-                }"#,
+                include_str!("../../../specs/foxreload/examples/list_categories.page.json"),
             );
         });
 
@@ -121,6 +223,7 @@ mod happy_path {
             .parent_id_or_slug("steam")
             .cursor("eyJvZmZzZXQiOjJ9")
             .limit(2u64)
+            .with_stock_only(true)
             .x_language("en")
             .send()
             .await
@@ -128,119 +231,74 @@ mod happy_path {
 
         assert_eq!(page.status(), 200);
         let page = page.into_inner();
-        assert_eq!(page.limit, 2);
-        assert_eq!(page.next_cursor.as_deref(), Some("eyJvZmZzZXQiOjR9"));
-        assert_eq!(page.items.len(), 2);
         let first = &page.items[0];
-        assert_eq!(first.id, "category_01krf3q8m2v7c9x4n6b5t1y0ze");
-        assert_eq!(first.slug, "steam-rub");
-        assert_eq!(first.name, "Steam RUB");
-        assert_eq!(
-            first.parent_id.as_deref(),
-            Some("category_01krf2a1b2c3d4e5f6g7h8j9k0")
-        );
-        assert!(first.has_children);
-        assert_eq!(
-            first.image.as_deref(),
-            Some("https://cdn.foxreload.com/categories/steam-rub.png")
-        );
-        // `hasChildren` defaults to false and `image` to None when absent.
-        assert_eq!(page.items[1].slug, "steam-usd");
-        assert!(!page.items[1].has_children);
-        assert_eq!(page.items[1].image, None);
+        assert_eq!(first.id, "019e2c41-7a0b-7c33-9d10-2f3e4a5b6c7d");
+        assert_eq!(first.slug.as_deref(), Some("pubg-mobile"));
+        assert_eq!(first.parent_id, None);
+        assert_eq!(first.has_products, Some(true));
+        assert_eq!(first.best_offer_price, Some(dec("0.9800")));
+        assert!(page.next_cursor.is_some());
         mock.assert_async().await;
     }
 
     #[tokio::test]
-    async fn list_products_sends_offset_query_and_language_headers_and_decodes_prices() {
+    async fn list_products_requires_a_category_and_decodes_null_prices_and_stock() {
         let server = MockServer::start_async().await;
         let mock = server.list_products(|when, then| {
             let when = when
                 .category_id_or_slug("steam")
-                .limit(NonZeroU64::new(20))
+                .limit(NonZeroU64::new(200))
                 .offset(40u64)
                 .x_language("en")
-                .x_currency("USD");
+                .x_currency("usd");
             authed(when.into_inner());
             json_ok(
                 then.into_inner(),
-                r#"{
-                  "items": [
-                    {
-                      "id": "product_01krgfgww8eth9xvvysd6y7r4j",
-                      "name": "Steam 500 RUB",
-                      "description": "Steam wallet code, 500 RUB, Russia region",
-                      "categoryId": "category_01krf3q8m2v7c9x4n6b5t1y0ze",
-                      "price": "500.00",
-                      "currency": "RUB",
-                      "inStock": true,
-                      "minQuantity": 1,
-                      "maxQuantity": 10,
-                      "image": "https://cdn.foxreload.com/products/steam-500-rub.png",
-                      "requiresNote": false
-                    },
-                    {
-                      "id": "product_01krgh2c5d7e9f1g3h5j7k9m1n",
-                      "name": "PUBG Mobile 60 UC",
-                      "description": null,
-                      "categoryId": "category_01krf4pubgmobile0000000000",
-                      "price": 12.5,
-                      "currency": "USD",
-                      "inStock": false,
-                      "maxQuantity": null,
-                      "image": null,
-                      "requiresNote": true
-                    }
-                  ],
-                  "limit": 20,
-                  "offset": 40,
-                  "total": 57
-                }"#,
+                include_str!("../../../specs/foxreload/examples/list_products.page.json"),
             );
         });
 
+        let missing = client(&server).list_products().send().await.unwrap_err();
+        assert!(matches!(missing, Error::InvalidRequest(_)), "{missing:?}");
         let page = client(&server)
             .list_products()
             .category_id_or_slug("steam")
-            .limit(20u64)
+            .limit(200u64)
             .offset(40u64)
             .x_language("en")
-            .x_currency("USD")
+            .x_currency("usd")
             .send()
             .await
             .expect("list_products succeeds")
             .into_inner();
 
-        assert_eq!((page.limit, page.offset, page.total), (20, 40, 57));
-        assert_eq!(page.items.len(), 2);
-        let steam = &page.items[0];
-        assert_eq!(steam.id, PRODUCT_ID);
-        assert_eq!(steam.name, "Steam 500 RUB");
-        assert_eq!(steam.price, dec("500.00"));
-        assert_eq!(steam.price.to_string(), "500.00");
-        assert_eq!(steam.currency.as_deref(), Some("RUB"));
+        let top_up = &page.items[0];
+        assert_eq!(top_up.id, "product_01kq2w3e4r5t6y7u8i9o0p1a2s");
+        assert_eq!(top_up.price, Some(dec("4.7700")));
+        assert_eq!(top_up.price.unwrap().to_string(), "4.7700");
         assert_eq!(
-            steam.category_id.as_deref(),
-            Some("category_01krf3q8m2v7c9x4n6b5t1y0ze")
+            (top_up.order_min_quantity, top_up.order_max_quantity),
+            (Some(1), Some(300))
         );
-        assert!(steam.in_stock);
-        assert_eq!((steam.min_quantity, steam.max_quantity), (1, Some(10)));
-        assert!(!steam.requires_note);
-
-        let pubg = &page.items[1];
-        assert_eq!(pubg.id, "product_01krgh2c5d7e9f1g3h5j7k9m1n");
-        assert_eq!(pubg.price, Decimal::new(125, 1));
-        assert_eq!(pubg.description, None);
-        assert!(!pubg.in_stock);
-        // `minQuantity` absent: the spec default 1.
-        assert_eq!(pubg.min_quantity, 1);
-        assert_eq!(pubg.max_quantity, None);
-        assert!(pubg.requires_note);
+        assert_eq!(
+            top_up.required_note_fields.as_deref(),
+            Some(&["login".to_owned()][..])
+        );
+        assert_eq!(
+            top_up.note_field_types.as_ref().unwrap()["login"],
+            types::NoteFieldType::String
+        );
+        let unpriced = &page.items[1];
+        assert_eq!((unpriced.price, unpriced.quantity), (None, None));
+        assert_eq!(
+            unpriced.note_field_types.as_ref().unwrap()["player_id"],
+            types::NoteFieldType::Integer
+        );
         mock.assert_async().await;
     }
 
     #[tokio::test]
-    async fn search_products_sends_the_required_query_and_leaves_unset_paging_out() {
+    async fn search_products_sends_the_required_query_and_decodes_a_bare_array() {
         let server = MockServer::start_async().await;
         let mock = server
             .mock_async(|when, then| {
@@ -254,24 +312,12 @@ mod happy_path {
                     .header_missing("x-currency");
                 json_ok(
                     then,
-                    r#"{
-                      "items": [
-                        {
-                          "id": "product_01krgfgww8eth9xvvysd6y7r4j",
-                          "name": "Steam 500 RUB",
-                          "price": "500.00",
-                          "currency": "RUB"
-                        }
-                      ],
-                      "limit": 20,
-                      "offset": 0,
-                      "total": 1
-                    }"#,
+                    include_str!("../../../specs/foxreload/examples/search_products.array.json"),
                 );
             })
             .await;
 
-        let page = client(&server)
+        let found = client(&server)
             .search_products()
             .query("steam 500")
             .send()
@@ -279,20 +325,41 @@ mod happy_path {
             .expect("search_products succeeds")
             .into_inner();
 
-        assert_eq!((page.limit, page.offset, page.total), (20, 0, 1));
-        assert_eq!(page.items.len(), 1);
-        assert_eq!(page.items[0].id, PRODUCT_ID);
-        assert_eq!(page.items[0].price, dec("500.00"));
-        // Defaults from the spec for absent booleans.
-        assert!(page.items[0].in_stock);
-        assert!(!page.items[0].requires_note);
+        assert!(!found.is_empty());
+        assert_eq!(found[0].id, "product_01kq2w3e4r5t6y7u8i9o0p1a2s");
+        mock.assert_async().await;
+    }
+
+    #[tokio::test]
+    async fn get_product_reads_one_product_by_id() {
+        let server = MockServer::start_async().await;
+        let mock = server.get_product(|when, then| {
+            authed(
+                when.product_id("product_01kq2w3e4r5t6y7u8i9o0p1a2s")
+                    .into_inner(),
+            );
+            json_ok(
+                then.into_inner(),
+                include_str!("../../../specs/foxreload/examples/get_product.steam_topup.json"),
+            );
+        });
+        let product = client(&server)
+            .get_product()
+            .product_id("product_01kq2w3e4r5t6y7u8i9o0p1a2s")
+            .send()
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(product.order_max_quantity, Some(300));
         mock.assert_async().await;
     }
 
     #[tokio::test]
     async fn create_order_posts_the_seed_body_and_decodes_the_active_order() {
         let server = MockServer::start_async().await;
-        let seed_body: Value = serde_json::from_str(SEED_CREATE_ORDER_REQUEST).unwrap();
+        let mut seed_body: Value = serde_json::from_str(SEED_CREATE_ORDER_REQUEST).unwrap();
+        // `isMock` is a plain boolean, sent as false unless set.
+        seed_body["isMock"] = json!(false);
         let mock = server.create_order(|when, then| {
             authed(when.into_inner())
                 .header("content-type", "application/json")
@@ -337,7 +404,6 @@ mod happy_path {
         assert_eq!(order.status, OrderStatus::Active);
         assert_eq!(order.total_price, Some(dec("2500.00")));
         assert_eq!(order.currency.as_deref(), Some("RUB"));
-        assert_eq!(order.note, None);
         assert_eq!(order.created_at, Some(utc("2025-05-14T09:21:37.512Z")));
         assert_eq!(order.updated_at, None);
         assert_eq!(order.items.len(), 1);
@@ -444,7 +510,6 @@ mod happy_path {
         let order = &page.items[0];
         assert_eq!(order.id, ORDER_ID);
         assert_eq!(order.status, OrderStatus::Completed);
-        assert_eq!(order.note.as_deref(), Some("batch-2025-05-14"));
         assert_eq!(order.total_price, Some(dec("1000.00")));
         assert_eq!(order.updated_at, Some(utc("2025-05-14T09:21:52Z")));
         assert_eq!(
@@ -492,9 +557,12 @@ mod happy_path {
             .expect("pay_order succeeds")
             .into_inner();
 
-        assert_eq!(payment.id, "payment_01krgj7t2v4x6z8b0d2f4h6k8m");
-        assert_eq!(payment.order_id, ORDER_ID);
-        assert_eq!(payment.status, PaymentStatus::Paid);
+        assert_eq!(
+            payment.id.as_deref(),
+            Some("payment_01krgj7t2v4x6z8b0d2f4h6k8m")
+        );
+        assert_eq!(payment.order_id.as_deref(), Some(ORDER_ID));
+        assert_eq!(payment.status, Some(PaymentStatus::Paid));
         assert_eq!(payment.amount, Some(dec("2500.00")));
         assert_eq!(payment.currency.as_deref(), Some("RUB"));
         assert_eq!(payment.payment_provider, None);
@@ -564,11 +632,11 @@ mod happy_path {
     async fn get_me_decodes_the_account() {
         let server = MockServer::start_async().await;
         let account = types::Account {
-            id: "account_01kr9m3x5c7v9b1n3m5q7w9e1r".to_owned(),
+            id: Some("account_01kr9m3x5c7v9b1n3m5q7w9e1r".to_owned()),
             email: Some("procurement@example-games.ae".to_owned()),
             name: Some("Example Games FZ-LLC".to_owned()),
             currency: Some("USD".to_owned()),
-            created_at: Some(utc("2024-11-02T14:03:11Z")),
+            is_active: None,
         };
         let mock = server.get_me(|when, then| {
             authed(when.into_inner()).path("/api/access/me");
@@ -583,7 +651,7 @@ mod happy_path {
 
         assert_eq!(me.status(), 200);
         let me = me.into_inner();
-        assert_eq!(me.id, "account_01kr9m3x5c7v9b1n3m5q7w9e1r");
+        assert_eq!(me.id.as_deref(), Some("account_01kr9m3x5c7v9b1n3m5q7w9e1r"));
         assert_eq!(me.email.as_deref(), Some("procurement@example-games.ae"));
         assert_eq!(me.currency.as_deref(), Some("USD"));
         assert_eq!(me, account);
@@ -598,9 +666,9 @@ mod happy_path {
             json_ok(
                 then.into_inner(),
                 r#"[
-                  {"currency": "USD", "amount": "1520.75"},
-                  {"currency": "RUB", "amount": 12.5},
-                  {"currency": "EUR", "amount": "0.00"}
+                  {"currency": "USD", "available": "1520.75"},
+                  {"currency": "RUB", "available": 12.5},
+                  {"currency": "EUR", "available": "0.00"}
                 ]"#,
             );
         });
@@ -614,7 +682,7 @@ mod happy_path {
 
         let got: Vec<(&str, Decimal)> = balances
             .iter()
-            .map(|b| (b.currency.as_str(), b.amount))
+            .map(|b| (b.currency.as_str(), b.available))
             .collect();
         assert_eq!(
             got,
@@ -749,7 +817,7 @@ mod decoding {
             .into_inner();
         assert_eq!(
             payment.status,
-            PaymentStatus::Unknown("chargeback".to_owned())
+            Some(PaymentStatus::Unknown("chargeback".to_owned()))
         );
         assert_eq!(payment.amount, Some(dec("10.00")));
 
@@ -851,13 +919,14 @@ mod decoding {
 
         let page = client
             .list_products()
+            .category_id_or_slug("steam")
             .send()
             .await
             .expect("extra fields must be ignored")
             .into_inner();
-        assert_eq!(page.total, 1);
+        assert_eq!(page.total, Some(1));
         assert_eq!(page.items[0].id, PRODUCT_ID);
-        assert_eq!(page.items[0].price, dec("500.00"));
+        assert_eq!(page.items[0].price, Some(dec("500.00")));
 
         order_mock.assert_async().await;
         products_mock.assert_async().await;
@@ -926,9 +995,9 @@ mod decoding {
             authed(when.into_inner());
             json_ok(
                 then.into_inner(),
-                r#"[{"currency": "IDR", "amount": 1234567890123.45},
-                    {"currency": "BTC", "amount": 0.00000001},
-                    {"currency": "USD", "amount": 999999999999.999}]"#,
+                r#"[{"currency": "IDR", "available": 1234567890123.45},
+                    {"currency": "BTC", "available": 0.00000001},
+                    {"currency": "USD", "available": 999999999999.999}]"#,
             );
         });
 
@@ -939,9 +1008,9 @@ mod decoding {
             .expect("list_balances succeeds")
             .into_inner();
 
-        assert_eq!(balances[0].amount, dec("1234567890123.45"));
-        assert_eq!(balances[1].amount, dec("0.00000001"));
-        assert_eq!(balances[2].amount, dec("999999999999.999"));
+        assert_eq!(balances[0].available, dec("1234567890123.45"));
+        assert_eq!(balances[1].available, dec("0.00000001"));
+        assert_eq!(balances[2].available, dec("999999999999.999"));
         mock.assert_async().await;
     }
 }
@@ -1030,7 +1099,8 @@ mod errors {
         assert_eq!(
             response.into_inner(),
             GetMeError::ErrorDetail(types::ErrorDetail {
-                detail: "Invalid API key".to_owned()
+                detail: "Invalid API key".to_owned(),
+                code: None,
             })
         );
         mock.assert_async().await;
@@ -1046,6 +1116,7 @@ mod errors {
             );
             then.not_found(&GetOrderError::ErrorDetail(types::ErrorDetail {
                 detail: "Order not found".to_owned(),
+                code: Some(types::ErrorCode::NotFound),
             }));
         });
 
@@ -1110,11 +1181,14 @@ mod errors {
         let line = types::CreateOrderItem {
             item_id: PRODUCT_ID.to_owned(),
             quantity: NonZeroU64::new(1).unwrap(),
+            note: None,
         };
         let err = client(&server)
             .create_order()
             .body(types::CreateOrderRequest {
                 items: vec![line; 11],
+                idempotency_key: None,
+                is_mock: false,
                 note: None,
                 total_price: None,
             })
@@ -1170,6 +1244,7 @@ mod errors {
 
         let err = client(&server)
             .list_products()
+            .category_id_or_slug("steam")
             .send()
             .await
             .expect_err("429 is an error");

@@ -102,6 +102,7 @@ pub fn foxreload_orders(count: usize) -> Vec<u8> {
                             name: format!("Game Card {}", n % 500),
                         },
                         quantity: quantity as i64,
+                        user_guide: completed.then(|| "Redeem in the store's app".into()),
                     }
                 })
                 .collect();
@@ -117,7 +118,8 @@ pub fn foxreload_orders(count: usize) -> Vec<u8> {
                         .sum(),
                 ),
                 items: lines,
-                note: (n % 5 == 0).then(|| format!("player {n}")),
+                cancel_reason: None,
+                payment_expires_at: Some(created + chrono::TimeDelta::minutes(15)),
                 status,
                 updated_at: Some(created + chrono::TimeDelta::seconds(3)),
             }

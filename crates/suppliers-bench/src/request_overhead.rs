@@ -228,11 +228,8 @@ pub fn run(mode: Mode) -> Result<Vec<Row>> {
 
 /// A completed order with two codes, so every side decodes a realistic body.
 async fn completed_order(fox: &FoxReload) -> Result<String> {
-    let line = OrderLine {
-        product_id: "product_01krgfgww8eth9xvvysd6y7r4j".into(),
-        quantity: 2,
-    };
-    let order = fox.buy(&[line], None, None).await?;
+    let line = OrderLine::new("product_01krgfgww8eth9xvvysd6y7r4j", 2);
+    let order = fox.buy(&[line]).await?;
     let wait = WaiterConfig {
         min_delay: Duration::from_millis(20),
         max_delay: Duration::from_millis(50),

@@ -30,12 +30,10 @@ pub struct PurchaseArgs {
     /// How many.
     #[arg(long, default_value_t = 1)]
     pub quantity: u64,
-    /// A custom field, KEY=VALUE (MousaCard, e.g. playerid=12345678).
+    /// A field the product asks for, KEY=VALUE: a FoxReload note field (e.g.
+    /// login=steam_user) or a MousaCard custom field (e.g. playerid=12345678).
     #[arg(long = "field", value_parser = parse_field)]
     pub fields: Vec<(String, String)>,
-    /// A note for the order (FoxReload, e.g. a player id).
-    #[arg(long)]
-    pub note: Option<String>,
     /// Where Cryptorefills delivers: email, or E.164 phone for mobile top-ups.
     #[arg(long)]
     pub beneficiary: Option<String>,

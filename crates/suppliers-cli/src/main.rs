@@ -300,7 +300,6 @@ fn request(product_id: String, purchase: PurchaseArgs) -> BuyRequest {
         product_id,
         quantity: purchase.quantity,
         fields: purchase.fields.into_iter().collect(),
-        note: purchase.note,
         beneficiary: purchase.beneficiary,
         email: purchase.email,
         coin: purchase.coin,

@@ -32,111 +32,152 @@ impl RejectionStyle for FastApi {
 type FQuery<T> = SupplierQuery<T, FastApi>;
 type FJson<T> = SupplierJson<T, FastApi>;
 
-const CURRENCY: &str = "USD";
+/// FoxReload writes currencies in lowercase.
+const CURRENCY: &str = "usd";
+
+/// How long a created order waits for payment before it is cancelled.
+const PAYMENT_WINDOW: chrono::TimeDelta = chrono::TimeDelta::minutes(15);
 
 /// A catalog product.
 struct CatalogItem {
     id: Cow<'static, str>,
     name: Cow<'static, str>,
     category: &'static str,
-    price: Decimal,
-    requires_note: bool,
+    /// `None`: listed, not priced (production sends `price: null`).
+    price: Option<Decimal>,
+    min_quantity: i64,
+    max_quantity: i64,
+    /// `requiredNoteFields` with each one's `noteFieldTypes` entry.
+    note_fields: &'static [(&'static str, &'static str)],
+    /// Stock is not tracked (production sends `quantity: null`): top-ups.
+    unlimited: bool,
 }
+
+const NONE: &[(&str, &str)] = &[];
+const PLAYER: &[(&str, &str)] = &[("player_id", "integer")];
+const STEAM_LOGIN: &[(&str, &str)] = &[("login", "string")];
 
 /// The hand-picked products, then `synthetic` generated ones in `games` (for
 /// benchmarks of large catalogs).
 fn catalog(synthetic: usize) -> Vec<CatalogItem> {
-    let item =
-        |id: &'static str, name: &'static str, category, cents: i64, requires_note| CatalogItem {
+    let item = |id: &'static str, name: &'static str, category, cents: Option<i64>, note_fields| {
+        CatalogItem {
             id: id.into(),
             name: name.into(),
             category,
-            price: Decimal::new(cents, 2),
-            requires_note,
-        };
+            price: cents.map(|c| Decimal::new(c, 2)),
+            min_quantity: 1,
+            max_quantity: 10,
+            note_fields,
+            unlimited: false,
+        }
+    };
     let mut catalog = vec![
         // The seed's own product id.
         item(
             "product_01krgfgww8eth9xvvysd6y7r4j",
             "Steam 500 RUB",
             "steam",
-            650,
-            false,
+            Some(650),
+            NONE,
         ),
         item(
             "product_01krgfh2m3n4p5q6r7s8t9v0wx",
             "Steam 1000 RUB",
             "steam",
-            1290,
-            false,
+            Some(1290),
+            NONE,
         ),
         item(
             "product_01krgfh3a1b2c3d4e5f6g7h8j9",
             "Steam 20 USD",
             "steam",
-            2050,
-            false,
+            Some(2050),
+            NONE,
         ),
+        CatalogItem {
+            max_quantity: 300,
+            unlimited: true,
+            ..item(
+                "product_01kq2w3e4r5t6y7u8i9o0p1a2s",
+                "$1 Steam top up",
+                "steam",
+                Some(103),
+                STEAM_LOGIN,
+            )
+        },
         item(
             "product_01krgfh4k5m6n7p8q9r0s1t2v3",
             "PlayStation Store 10 USD",
             "playstation",
-            1025,
-            false,
+            Some(1025),
+            NONE,
         ),
         item(
             "product_01krgfh5w4x5y6z7a8b9c0d1e2",
             "PlayStation Store 50 USD",
             "playstation",
-            5100,
-            false,
+            Some(5100),
+            NONE,
         ),
         item(
             "product_01krgfh6f3g4h5j6k7m8n9p0q1",
             "Xbox Game Pass Ultimate 1 Month",
             "xbox",
-            1699,
-            false,
+            Some(1699),
+            NONE,
+        ),
+        // Listed without a price, as production lists some offers.
+        item(
+            "product_01krgfh6z9y8x7w6v5t4s3r2q1",
+            "Xbox Gift Card 100 USD",
+            "xbox",
+            None,
+            NONE,
         ),
         item(
             "product_01krgfh7r2s3t4v5w6x7y8z9a0",
             "Mobile Legends 86 Diamonds",
             "mobile-legends",
-            149,
-            true,
+            Some(149),
+            PLAYER,
         ),
         item(
             "product_01krgfh8b1c2d3e4f5g6h7j8k9",
             "Mobile Legends 172 Diamonds",
             "mobile-legends",
-            295,
-            true,
+            Some(295),
+            PLAYER,
         ),
         item(
             "product_01krgfh9m0n1p2q3r4s5t6v7w8",
             "PUBG Mobile 60 UC",
             "pubg",
-            99,
-            true,
+            Some(99),
+            PLAYER,
         ),
         item(
             "product_01krgfhax9y0z1a2b3c4d5e6f7",
             "PUBG Mobile 325 UC",
             "pubg",
-            499,
-            true,
+            Some(499),
+            PLAYER,
         ),
     ];
     catalog.extend((1..=synthetic).map(|n| CatalogItem {
         id: format!("product_synthetic{n:017}").into(),
         name: format!("Game Card #{n}").into(),
         category: "games",
-        price: Decimal::new(100 + (n % 9_900) as i64, 2),
-        requires_note: false,
+        price: Some(Decimal::new(100 + (n % 9_900) as i64, 2)),
+        min_quantity: 1,
+        max_quantity: 10,
+        note_fields: NONE,
+        unlimited: false,
     }));
     catalog
 }
 
+/// Slug, name, parent slug. Ids are UUIDv7-shaped, derived from the slug.
 const CATEGORIES: [(&str, &str, Option<&str>); 6] = [
     ("games", "Game cards", None),
     ("steam", "Steam", Some("games")),
@@ -146,11 +187,34 @@ const CATEGORIES: [(&str, &str, Option<&str>); 6] = [
     ("pubg", "PUBG Mobile", None),
 ];
 
+/// A stable UUIDv7-shaped id for a category slug.
+fn category_id(slug: &str) -> String {
+    let hash = slug.bytes().fold(0xcbf29ce484222325u64, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x100000001b3)
+    });
+    format!(
+        "019e2c41-7a0b-7{:03x}-9{:03x}-{:012x}",
+        hash & 0xfff,
+        (hash >> 12) & 0xfff,
+        (hash >> 24) & 0xffff_ffff_ffff
+    )
+}
+
+/// The slug of a category named by id or slug.
+fn category_slug(id_or_slug: &str) -> Option<&'static str> {
+    CATEGORIES
+        .iter()
+        .map(|(slug, _, _)| *slug)
+        .find(|slug| *slug == id_or_slug || category_id(slug) == id_or_slug)
+}
+
 struct Order {
     id: String,
     lines: Vec<(usize, i64)>,
     total: Decimal,
-    note: Option<String>,
+    idempotency_key: Option<String>,
+    /// A test order (`isMock`): paying it charges nothing and takes no stock.
+    mock: bool,
     created_at: DateTime<Utc>,
     paid_at: Option<DateTime<Utc>>,
 }
@@ -198,7 +262,11 @@ impl FoxState {
 
     fn status(&self, order: &Order, now: DateTime<Utc>) -> types::OrderStatus {
         let Some(paid_at) = order.paid_at else {
-            return types::OrderStatus::Active;
+            return if now >= order.created_at + PAYMENT_WINDOW {
+                types::OrderStatus::Cancelled
+            } else {
+                types::OrderStatus::Active
+            };
         };
         let elapsed = (now - paid_at).to_std().unwrap_or_default();
         let timings = &self.config.timings;
@@ -214,9 +282,12 @@ impl FoxState {
     fn render(&self, order: &Order, now: DateTime<Utc>) -> types::Order {
         let status = self.status(order, now);
         let completed = status == types::OrderStatus::Completed;
+        let cancel_reason = (status == types::OrderStatus::Cancelled)
+            .then_some(types::CancelReason::PaymentExpiration);
         types::Order {
             id: order.id.clone(),
             status,
+            cancel_reason,
             items: order
                 .lines
                 .iter()
@@ -229,20 +300,66 @@ impl FoxState {
                             name: product.name.clone().into(),
                         },
                         quantity: *quantity,
-                        price: Some(product.price),
+                        price: product.price,
                         external_data: completed
-                            .then(|| (0..*quantity).map(|n| code(&order.id, line, n)).collect()),
+                            .then(|| codes(&order.id, line, product, *quantity)),
                         error: None,
+                        user_guide: Some("Redeem in the store's app or website".into()),
                     }
                 })
                 .collect(),
             total_price: Some(order.total),
             currency: Some(CURRENCY.into()),
-            note: order.note.clone(),
             created_at: Some(order.created_at),
+            payment_expires_at: Some(order.created_at + PAYMENT_WINDOW),
             updated_at: order.paid_at,
         }
     }
+
+    fn product(&self, index: usize, stock: &[u32]) -> types::Product {
+        let item = &self.catalog[index];
+        let note_types: std::collections::HashMap<String, types::NoteFieldType> = item
+            .note_fields
+            .iter()
+            .map(|(field, kind)| ((*field).to_owned(), types::NoteFieldType::from(*kind)))
+            .collect();
+        let mut attributes = serde_json::Map::new();
+        attributes.insert("country_code".into(), json!("WW"));
+        attributes.insert("platform".into(), json!(item.category));
+        types::Product {
+            id: item.id.clone().into(),
+            name: item.name.clone().into(),
+            slug: Some(item.id.trim_start_matches("product_").to_owned()),
+            category_id: Some(category_id(item.category)),
+            description: None,
+            attributes,
+            price: item.price,
+            currency: Some(CURRENCY.into()),
+            quantity: (!item.unlimited).then_some(i64::from(stock[index])),
+            order_min_quantity: Some(item.min_quantity),
+            order_max_quantity: Some(item.max_quantity),
+            required_note_fields: Some(
+                item.note_fields
+                    .iter()
+                    .map(|(f, _)| (*f).to_owned())
+                    .collect(),
+            ),
+            note_field_types: Some(note_types),
+            note_field_options: Some(serde_json::Map::new()),
+            user_guide: None,
+        }
+    }
+
+    fn index_of(&self, product_id: &str) -> Option<usize> {
+        self.catalog.iter().position(|p| p.id == product_id)
+    }
+}
+
+/// The codes of one order line: one per unit, or one for a top-up (its quantity is the
+/// amount).
+fn codes(order_id: &str, line: usize, product: &CatalogItem, quantity: i64) -> Vec<String> {
+    let units = if product.unlimited { 1 } else { quantity };
+    (0..units).map(|n| code(order_id, line, n)).collect()
 }
 
 /// A deterministic, code-shaped string per order line and unit.
@@ -282,12 +399,51 @@ fn detail(status: StatusCode, message: &str) -> Response {
     (status, Json(json!({ "detail": message }))).into_response()
 }
 
+/// `{detail, code}`, as production answers business errors.
+fn coded(status: StatusCode, code: &str, message: &str) -> Response {
+    (status, Json(json!({ "detail": message, "code": code }))).into_response()
+}
+
 fn validation_error(loc: &[serde_json::Value], message: &str, kind: &str) -> Response {
     (
         StatusCode::UNPROCESSABLE_ENTITY,
         Json(json!({"detail": [{"loc": loc, "msg": message, "type": kind}]})),
     )
         .into_response()
+}
+
+/// A query value outside its bounds: FastAPI's 422.
+struct OutOfBounds {
+    name: &'static str,
+    min: i64,
+    max: i64,
+}
+
+impl IntoResponse for OutOfBounds {
+    fn into_response(self) -> Response {
+        let Self { name, min, max } = self;
+        validation_error(
+            &[json!("query"), json!(name)],
+            &format!("Input should be between {min} and {max}"),
+            "less_than_equal",
+        )
+    }
+}
+
+/// The query value `name`, or `default`; refused outside `min..=max`.
+fn bounded(
+    name: &'static str,
+    value: Option<i64>,
+    default: i64,
+    min: i64,
+    max: i64,
+) -> Result<i64, OutOfBounds> {
+    let value = value.unwrap_or(default);
+    if (min..=max).contains(&value) {
+        Ok(value)
+    } else {
+        Err(OutOfBounds { name, min, max })
+    }
 }
 
 /// Every route needs `X-API-Key` with the sandbox credential, as the real API does.
@@ -310,12 +466,16 @@ async fn require_api_key(
 pub fn router(state: Arc<FoxState>) -> Router {
     Router::new()
         .route("/api/categories/", get(list_categories))
+        .route("/api/categories/{category_id_or_slug}", get(get_category))
         .route("/api/products/", get(list_products))
         .route("/api/products/search", get(search_products))
+        .route("/api/products/{product_id}", get(get_product))
+        .route("/api/products/{product_id}/", get(get_product))
         .route("/api/orders/", get(list_orders).post(create_order))
         .route("/api/orders/{order_id}", get(get_order))
         .route("/api/orders/{order_id}/pay", post(pay_order))
         .route("/api/topups/crypto/", post(create_crypto_topup))
+        .route("/api/topups/rates/{currency}", get(get_topup_rates))
         .route("/api/access/me", get(get_me))
         .route("/api/access/me/balances/", get(list_balances))
         .route_layer(axum::middleware::from_fn_with_state(
@@ -330,30 +490,68 @@ struct CategoryQuery {
     parent_id_or_slug: Option<String>,
     cursor: Option<String>,
     limit: Option<i64>,
+    #[serde(rename = "withStockOnly")]
+    with_stock_only: Option<bool>,
+    tag: Option<String>,
 }
 
-async fn list_categories(SupplierQuery(query, _): FQuery<CategoryQuery>) -> Response {
-    let limit = query.limit.unwrap_or(50).clamp(1, 100);
-    let matching: Vec<_> = CATEGORIES
+fn category(
+    state: &FoxState,
+    slug: &'static str,
+    name: &str,
+    parent: Option<&str>,
+) -> types::Category {
+    let products = || state.catalog.iter().filter(|p| p.category == slug);
+    let count = products().count() as i64;
+    types::Category {
+        id: category_id(slug),
+        slug: Some(slug.into()),
+        name: name.into(),
+        description: Some(format!("<p>{name}</p>")),
+        tags: Some(vec!["games".into()]),
+        parent_id: parent.map(category_id),
+        has_products: Some(count > 0),
+        in_stock_count: Some(count),
+        best_offer_price: products().filter_map(|p| p.price).min(),
+        attributes: Some(serde_json::Map::from_iter([(
+            "country_code".into(),
+            json!("WW"),
+        )])),
+        attribute_definitions: Some(Vec::new()),
+    }
+}
+
+async fn list_categories(
+    State(state): State<Arc<FoxState>>,
+    SupplierQuery(query, _): FQuery<CategoryQuery>,
+) -> Response {
+    let limit = match bounded("limit", query.limit, 50, 1, 200) {
+        Ok(limit) => limit,
+        Err(rejection) => return rejection.into_response(),
+    };
+    let parent = query
+        .parent_id_or_slug
+        .as_deref()
+        .map(|p| category_slug(p).unwrap_or(""));
+    let stock_only = query.with_stock_only.unwrap_or(false);
+    let matching: Vec<types::Category> = CATEGORIES
         .iter()
-        .filter(|(_, _, parent)| *parent == query.parent_id_or_slug.as_deref())
+        .filter(|(_, _, p)| parent.is_none() || *p == parent)
+        .map(|(slug, name, p)| category(&state, slug, name, *p))
+        .filter(|c| !stock_only || c.in_stock_count.unwrap_or(0) > 0)
+        .filter(|c| {
+            query
+                .tag
+                .as_ref()
+                .is_none_or(|t| c.tags.iter().flatten().any(|x| x == t))
+        })
         .collect();
     let start = query
         .cursor
         .and_then(|c| c.parse::<usize>().ok())
         .unwrap_or(0);
     let end = (start + limit as usize).min(matching.len());
-    let items = matching[start.min(end)..end]
-        .iter()
-        .map(|(slug, name, parent)| types::Category {
-            id: format!("category_{slug}"),
-            slug: (*slug).into(),
-            name: (*name).into(),
-            parent_id: parent.map(|p| format!("category_{p}")),
-            has_children: CATEGORIES.iter().any(|(_, _, p)| *p == Some(*slug)),
-            image: None,
-        })
-        .collect();
+    let items = matching[start.min(end)..end].to_vec();
     let next_cursor = (end < matching.len()).then(|| end.to_string());
     Json(types::CategoryPage {
         items,
@@ -363,72 +561,89 @@ async fn list_categories(SupplierQuery(query, _): FQuery<CategoryQuery>) -> Resp
     .into_response()
 }
 
+async fn get_category(
+    State(state): State<Arc<FoxState>>,
+    Path(id_or_slug): Path<String>,
+) -> Response {
+    match CATEGORIES
+        .iter()
+        .find(|(slug, _, _)| category_slug(&id_or_slug) == Some(*slug))
+    {
+        Some((slug, name, parent)) => Json(category(&state, slug, name, *parent)).into_response(),
+        None => coded(StatusCode::NOT_FOUND, "NOT_FOUND", "Category not found"),
+    }
+}
+
 #[derive(Deserialize)]
 struct PageQuery {
     category_id_or_slug: Option<String>,
     query: Option<String>,
     limit: Option<i64>,
     offset: Option<i64>,
+    #[serde(rename = "withStockOnly")]
+    with_stock_only: Option<bool>,
 }
 
-fn product_page(
-    state: &FoxState,
-    query: &PageQuery,
-    keep: impl Fn(&CatalogItem) -> bool,
-) -> Response {
-    let limit = query.limit.unwrap_or(50);
-    if !(1..=100).contains(&limit) {
-        return validation_error(
-            &[json!("query"), json!("limit")],
-            "Input should be between 1 and 100",
-            "less_than_equal",
-        );
-    }
-    let offset = query.offset.unwrap_or(0).max(0);
-    let inner = state.inner.lock().expect("state lock");
-    let matching = state
+/// Whether `item` is listed in the category named `id_or_slug` (its own products, not
+/// its subcategories': walking every category lists each product once).
+fn in_category(item: &CatalogItem, id_or_slug: &str) -> bool {
+    category_slug(id_or_slug) == Some(item.category)
+}
+
+/// Indices of the products `keep` accepts, in stock when the query asks.
+fn matching<'a>(
+    state: &'a FoxState,
+    stock: &'a [u32],
+    query: &'a PageQuery,
+    keep: impl Fn(&CatalogItem) -> bool + 'a,
+) -> impl Iterator<Item = usize> + 'a {
+    let stock_only = query.with_stock_only.unwrap_or(false);
+    state
         .catalog
         .iter()
         .enumerate()
-        .filter(|(_, item)| keep(item));
-    let (items, total) = page(matching, offset, limit, |(index, item)| types::Product {
-        id: item.id.clone().into(),
-        name: item.name.clone().into(),
-        description: None,
-        category_id: Some(format!("category_{}", item.category)),
-        price: item.price,
-        currency: Some(CURRENCY.into()),
-        in_stock: inner.stock[index] > 0,
-        min_quantity: 1,
-        max_quantity: Some(10),
-        image: None,
-        requires_note: item.requires_note,
-    });
-    Json(types::ProductPage {
-        items,
-        limit,
-        offset,
-        total,
-    })
-    .into_response()
+        .filter_map(move |(index, item)| {
+            let in_stock = item.unlimited || stock[index] > 0;
+            (keep(item) && (in_stock || !stock_only)).then_some(index)
+        })
 }
 
 async fn list_products(
     State(state): State<Arc<FoxState>>,
     SupplierQuery(query, _): FQuery<PageQuery>,
 ) -> Response {
-    let category = query.category_id_or_slug.clone();
-    product_page(&state, &query, |item| {
-        category.as_deref().is_none_or(|c| {
-            c == item.category
-                || c.strip_prefix("category_") == Some(item.category)
-                || CATEGORIES
-                    .iter()
-                    .any(|(slug, _, parent)| *slug == item.category && *parent == Some(c))
-        })
+    let Some(category) = query.category_id_or_slug.clone() else {
+        return validation_error(
+            &[json!("query"), json!("category_id_or_slug")],
+            "Field required",
+            "missing",
+        );
+    };
+    let limit = match bounded("limit", query.limit, 50, 1, 200) {
+        Ok(limit) => limit,
+        Err(rejection) => return rejection.into_response(),
+    };
+    let offset = match bounded("offset", query.offset, 0, 0, i64::MAX) {
+        Ok(offset) => offset,
+        Err(rejection) => return rejection.into_response(),
+    };
+    let inner = state.inner.lock().expect("state lock");
+    let indices = matching(&state, &inner.stock, &query, |item| {
+        in_category(item, &category)
+    });
+    let (items, total) = page(indices, offset, limit, |index| {
+        state.product(index, &inner.stock)
+    });
+    Json(types::ProductPage {
+        items,
+        limit: Some(limit),
+        offset: Some(offset),
+        total: Some(total),
     })
+    .into_response()
 }
 
+/// Production answers a search with a bare array, not a page.
 async fn search_products(
     State(state): State<Arc<FoxState>>,
     SupplierQuery(query, _): FQuery<PageQuery>,
@@ -440,9 +655,42 @@ async fn search_products(
             "missing",
         );
     };
-    product_page(&state, &query, |item| {
-        item.name.to_lowercase().contains(&text) || item.id == text.as_str()
+    let limit = match bounded("limit", query.limit, 50, 1, 200) {
+        Ok(limit) => limit,
+        Err(rejection) => return rejection.into_response(),
+    };
+    let category = query.category_id_or_slug.clone();
+    let inner = state.inner.lock().expect("state lock");
+    let found: Vec<types::Product> = matching(&state, &inner.stock, &query, |item| {
+        (item.name.to_lowercase().contains(&text) || item.id == text.as_str())
+            && category.as_deref().is_none_or(|c| in_category(item, c))
     })
+    .take(limit as usize)
+    .map(|index| state.product(index, &inner.stock))
+    .collect();
+    Json(found).into_response()
+}
+
+async fn get_product(
+    State(state): State<Arc<FoxState>>,
+    Path(product_id): Path<String>,
+) -> Response {
+    let inner = state.inner.lock().expect("state lock");
+    match state.index_of(&product_id) {
+        Some(index) => Json(state.product(index, &inner.stock)).into_response(),
+        None => coded(StatusCode::NOT_FOUND, "NOT_FOUND", "Product not found"),
+    }
+}
+
+/// Whether a note value has the form its declared type asks.
+fn note_ok(value: Option<&serde_json::Value>, kind: &str) -> bool {
+    match (value, kind) {
+        (None, _) => false,
+        (Some(v), "integer") => {
+            v.is_i64() || v.as_str().is_some_and(|s| s.trim().parse::<i64>().is_ok())
+        }
+        (Some(v), _) => v.as_str().is_some_and(|s| !s.trim().is_empty()),
+    }
 }
 
 async fn create_order(
@@ -458,41 +706,79 @@ async fn create_order(
     }
     let mut lines = Vec::new();
     let mut total = Decimal::ZERO;
-    for item in &request.items {
-        let Some(index) = state
-            .catalog
-            .iter()
-            .position(|p| p.id == item.item_id.as_str())
-        else {
-            return detail(
+    for (n, item) in request.items.iter().enumerate() {
+        let Some(index) = state.index_of(&item.item_id) else {
+            return coded(
+                StatusCode::NOT_FOUND,
+                "NOT_FOUND",
+                &format!("Product {} not found", item.item_id),
+            );
+        };
+        let product = &state.catalog[index];
+        let Some(price) = product.price else {
+            return coded(
                 StatusCode::BAD_REQUEST,
-                &format!("Product {} is unavailable", item.item_id),
+                "OFFER_PRICE_NOT_MATCHED",
+                &format!("{} has no offer now", product.name),
             );
         };
         let quantity = item.quantity.get() as i64;
-        if quantity > 10 {
-            return detail(StatusCode::BAD_REQUEST, "Quantity out of range");
+        if !(product.min_quantity..=product.max_quantity).contains(&quantity) {
+            return validation_error(
+                &[json!("body"), json!("items"), json!(n), json!("quantity")],
+                &format!(
+                    "Quantity should be between {} and {}",
+                    product.min_quantity, product.max_quantity
+                ),
+                "value_error",
+            );
         }
-        total += state.catalog[index].price * Decimal::from(quantity);
+        let note = item.note.as_ref();
+        if let Some((field, _)) = product
+            .note_fields
+            .iter()
+            .find(|(field, kind)| !note_ok(note.and_then(|n| n.get(*field)), kind))
+        {
+            return validation_error(
+                &[
+                    json!("body"),
+                    json!("items"),
+                    json!(n),
+                    json!("note"),
+                    json!(field),
+                ],
+                &format!("{field} is required for {}", product.name),
+                "missing",
+            );
+        }
+        total += price * Decimal::from(quantity);
         lines.push((index, quantity));
     }
     if let Some(limit) = request.total_price
         && total > limit
     {
-        return detail(
+        return coded(
             StatusCode::BAD_REQUEST,
+            "OFFER_PRICE_NOT_MATCHED",
             "The current price is above totalPrice",
         );
     }
     let now = Utc::now();
     let mut inner = state.inner.lock().expect("state lock");
-    for (index, quantity) in &lines {
-        if (inner.stock[*index] as i64) < *quantity {
-            return detail(
-                StatusCode::BAD_REQUEST,
-                &format!("{} is out of stock", state.catalog[*index].name),
-            );
-        }
+    if let Some(key) = &request.idempotency_key
+        && inner
+            .orders
+            .values()
+            .any(|o| o.idempotency_key.as_ref() == Some(key))
+    {
+        return coded(
+            StatusCode::CONFLICT,
+            "ORDER_ALREADY_EXISTS",
+            "An order with this idempotencyKey exists",
+        );
+    }
+    if let Some(short) = out_of_stock(&state, &inner.stock, &lines) {
+        return short;
     }
     let id = format!("5f0c3f7e-0000-4000-8000-{:012}", inner.next);
     inner.next += 1;
@@ -500,49 +786,63 @@ async fn create_order(
         id: id.clone(),
         lines,
         total,
-        note: request.note,
+        idempotency_key: request.idempotency_key,
+        mock: request.is_mock,
         created_at: now,
         paid_at: None,
     };
     let rendered = state.render(&order, now);
     inner.orders.insert(id, order);
-    Json(rendered).into_response()
+    (StatusCode::CREATED, Json(rendered)).into_response()
+}
+
+/// A 400 naming the first line the stock cannot cover.
+fn out_of_stock(state: &FoxState, stock: &[u32], lines: &[(usize, i64)]) -> Option<Response> {
+    let (index, _) = lines.iter().find(|(index, quantity)| {
+        !state.catalog[*index].unlimited && i64::from(stock[*index]) < *quantity
+    })?;
+    Some(detail(
+        StatusCode::BAD_REQUEST,
+        &format!("{} is out of stock", state.catalog[*index].name),
+    ))
 }
 
 async fn get_order(State(state): State<Arc<FoxState>>, Path(order_id): Path<String>) -> Response {
     let inner = state.inner.lock().expect("state lock");
     match inner.orders.get(&order_id) {
         Some(order) => Json(state.render(order, Utc::now())).into_response(),
-        None => detail(StatusCode::NOT_FOUND, "Order not found"),
+        None => coded(StatusCode::NOT_FOUND, "NOT_FOUND", "Order not found"),
     }
 }
 
 #[derive(Deserialize)]
 struct OrdersQuery {
-    status: Option<String>,
+    status: Option<types::OrderStatus>,
     limit: Option<i64>,
     offset: Option<i64>,
 }
 
+/// Newest first, unpaid orders included.
 async fn list_orders(
     State(state): State<Arc<FoxState>>,
     SupplierQuery(query, _): FQuery<OrdersQuery>,
 ) -> Response {
     let now = Utc::now();
-    let limit = query.limit.unwrap_or(50).clamp(1, 100);
-    let offset = query.offset.unwrap_or(0).max(0);
+    let limit = match bounded("limit", query.limit, 20, 1, 100) {
+        Ok(limit) => limit,
+        Err(rejection) => return rejection.into_response(),
+    };
+    let offset = match bounded("offset", query.offset, 0, 0, i64::MAX) {
+        Ok(offset) => offset,
+        Err(rejection) => return rejection.into_response(),
+    };
     let inner = state.inner.lock().expect("state lock");
     let matching = inner
         .orders
         .values()
         .rev()
         .map(|order| state.render(order, now))
-        .filter(|order| {
-            query
-                .status
-                .as_deref()
-                .is_none_or(|s| order.status.as_str() == s)
-        });
+        .filter(|order| query.status.as_ref().is_none_or(|s| order.status == *s));
     let (items, total) = page(matching, offset, limit, |order| order);
     Json(types::OrderPage {
         items,
@@ -553,53 +853,65 @@ async fn list_orders(
     .into_response()
 }
 
+/// `{"paymentProvider": null}` (what production integrations send) or `{}`.
+#[derive(Deserialize)]
+struct PayBody {
+    #[serde(rename = "paymentProvider", default)]
+    payment_provider: Option<String>,
+}
+
 async fn pay_order(
     State(state): State<Arc<FoxState>>,
     Path(order_id): Path<String>,
-    SupplierJson(body, _): FJson<types::PayOrderRequest>,
+    SupplierJson(body, _): FJson<PayBody>,
 ) -> Response {
     if let Some(provider) = body.payment_provider {
-        return detail(
+        return coded(
             StatusCode::BAD_REQUEST,
-            &format!("Unknown payment provider {provider}"),
+            "ORDER_PAYMENT_NOT_POSSIBLE",
+            &format!("Payment provider {provider} is not available"),
         );
     }
     let now = Utc::now();
     let mut inner = state.inner.lock().expect("state lock");
     let Some(order) = inner.orders.get(&order_id) else {
-        return detail(StatusCode::NOT_FOUND, "Order not found");
+        return coded(StatusCode::NOT_FOUND, "NOT_FOUND", "Order not found");
     };
-    if order.paid_at.is_some() {
-        return detail(StatusCode::CONFLICT, "Order is already paid");
-    }
-    let (total, lines) = (order.total, order.lines.clone());
-    if inner.balance < total {
-        return detail(
-            StatusCode::BAD_REQUEST,
-            &format!(
-                "Insufficient balance: {total} {CURRENCY} required, {} available",
-                inner.balance
-            ),
+    if state.status(order, now) != types::OrderStatus::Active {
+        return coded(
+            StatusCode::CONFLICT,
+            "ORDER_PAYMENT_NOT_POSSIBLE",
+            "The order is not awaiting payment",
         );
     }
-    for (index, quantity) in &lines {
-        if (inner.stock[*index] as i64) < *quantity {
-            return detail(
+    let (total, lines, mock) = (order.total, order.lines.clone(), order.mock);
+    if !mock {
+        if inner.balance < total {
+            return coded(
                 StatusCode::BAD_REQUEST,
-                &format!("{} is out of stock", state.catalog[*index].name),
+                "BALANCE_NOT_ENOUGH",
+                &format!(
+                    "Insufficient balance: {total} {CURRENCY} required, {} available",
+                    inner.balance
+                ),
             );
         }
+        if let Some(short) = out_of_stock(&state, &inner.stock, &lines) {
+            return short;
+        }
+        for (index, quantity) in &lines {
+            if !state.catalog[*index].unlimited {
+                inner.stock[*index] -= *quantity as u32;
+            }
+        }
+        inner.balance -= total;
     }
-    for (index, quantity) in &lines {
-        inner.stock[*index] -= *quantity as u32;
-    }
-    inner.balance -= total;
     let order = inner.orders.get_mut(&order_id).expect("checked above");
     order.paid_at = Some(now);
     Json(types::Payment {
-        id: format!("payment_{order_id}"),
-        order_id,
-        status: types::PaymentStatus::Paid,
+        id: Some(format!("payment_{order_id}")),
+        order_id: Some(order_id),
+        status: Some(types::PaymentStatus::Paid),
         amount: Some(total),
         currency: Some(CURRENCY.into()),
         payment_provider: None,
@@ -619,7 +931,7 @@ async fn create_crypto_topup(
         );
     }
     let now = Utc::now();
-    Json(types::CryptoTopup {
+    let topup = types::CryptoTopup {
         id: format!("topup_{}", now.timestamp_millis()),
         status: types::CryptoTopupStatus::Pending,
         amount: Some(request.amount),
@@ -630,17 +942,29 @@ async fn create_crypto_topup(
         address: Some("TSandboxDepositAddress000000000000".into()),
         created_at: Some(now),
         expires_at: Some(now + chrono::Duration::minutes(30)),
+    };
+    (StatusCode::CREATED, Json(topup)).into_response()
+}
+
+async fn get_topup_rates(Path(currency): Path<String>) -> Response {
+    let from = currency.to_lowercase();
+    Json(types::TopupRates {
+        rates: vec![types::TopupRate {
+            from,
+            to: "usdt".into(),
+            rate: Decimal::ONE,
+        }],
     })
     .into_response()
 }
 
 async fn get_me() -> Response {
     Json(types::Account {
-        id: "account_sandbox".into(),
+        id: Some("account_sandbox".into()),
         name: Some("Sandbox reseller".into()),
         email: Some("reseller@example.com".into()),
         currency: Some(CURRENCY.into()),
-        created_at: None,
+        is_active: Some(true),
     })
     .into_response()
 }
@@ -648,7 +972,7 @@ async fn get_me() -> Response {
 async fn list_balances(State(state): State<Arc<FoxState>>) -> Response {
     Json(vec![types::Balance {
         currency: CURRENCY.into(),
-        amount: state.balance(),
+        available: state.balance(),
     }])
     .into_response()
 }

@@ -40,11 +40,8 @@ async fn a_purchase_is_created_paid_and_completed_with_codes() {
     let sandbox = sandbox(100).await;
     let suppliers = facade(&sandbox, "sandbox");
     let fox = suppliers.foxreload().unwrap();
-    let line = OrderLine {
-        product_id: STEAM_500_RUB.into(),
-        quantity: 2,
-    };
-    let order = fox.buy(&[line], None, None).await.unwrap();
+    let line = OrderLine::new(STEAM_500_RUB, 2);
+    let order = fox.buy(&[line]).await.unwrap();
     assert!(
         matches!(order.status, OrderStatus::Processing),
         "{:?}",
@@ -64,26 +61,18 @@ async fn a_purchase_is_created_paid_and_completed_with_codes() {
 async fn insufficient_balance_and_bad_credentials_are_typed_errors() {
     let sandbox = sandbox(5).await;
     let suppliers = facade(&sandbox, "sandbox");
-    let line = OrderLine {
-        product_id: STEAM_500_RUB.into(),
-        quantity: 1,
-    };
+    let line = OrderLine::new(STEAM_500_RUB, 1);
     let err = suppliers
         .foxreload()
         .unwrap()
-        .buy(std::slice::from_ref(&line), None, None)
+        .buy(std::slice::from_ref(&line))
         .await
         .unwrap_err();
     assert!(matches!(err, Error::InsufficientBalance { .. }), "{err:?}");
     assert_eq!(sandbox.foxreload().balance(), Decimal::new(5, 0));
 
     let wrong = facade(&sandbox, "not-the-key");
-    let err = wrong
-        .foxreload()
-        .unwrap()
-        .buy(&[line], None, None)
-        .await
-        .unwrap_err();
+    let err = wrong.foxreload().unwrap().buy(&[line]).await.unwrap_err();
     assert!(matches!(err, Error::Unauthorized { .. }), "{err:?}");
     sandbox.shutdown().await;
 }
@@ -96,14 +85,11 @@ async fn a_connection_dropped_after_payment_is_ambiguous_and_pays_once() {
             .for_method(axum::http::Method::POST),
     );
     let suppliers = facade(&sandbox, "sandbox");
-    let line = OrderLine {
-        product_id: STEAM_500_RUB.into(),
-        quantity: 1,
-    };
+    let line = OrderLine::new(STEAM_500_RUB, 1);
     let err = suppliers
         .foxreload()
         .unwrap()
-        .buy(&[line], None, None)
+        .buy(&[line])
         .await
         .unwrap_err();
     assert!(
@@ -148,15 +134,9 @@ async fn a_hundred_concurrent_purchases_make_exactly_a_hundred_orders() {
     let purchases = (0..100).map(|_| {
         let suppliers = suppliers.clone();
         tokio::spawn(async move {
-            let line = OrderLine {
-                product_id: cheap.into(),
-                quantity: 1,
-            };
-            suppliers
-                .foxreload()
-                .unwrap()
-                .buy(&[line], None, None)
-                .await
+            let mut line = OrderLine::new(cheap, 1);
+            line.note.insert("player_id".into(), "51234567".into());
+            suppliers.foxreload().unwrap().buy(&[line]).await
         })
     });
     for purchase in futures::future::join_all(purchases).await {
@@ -175,11 +155,8 @@ async fn an_unknown_status_value_decodes_as_unknown() {
     let sandbox = sandbox(100).await;
     let suppliers = facade(&sandbox, "sandbox");
     let fox = suppliers.foxreload().unwrap();
-    let line = OrderLine {
-        product_id: STEAM_500_RUB.into(),
-        quantity: 1,
-    };
-    let order = fox.buy(&[line], None, None).await.unwrap();
+    let line = OrderLine::new(STEAM_500_RUB, 1);
+    let order = fox.buy(&[line]).await.unwrap();
     sandbox.faults().add(FaultRule::new(
         "/foxreload/api/orders/",
         Fault::UnknownStatus("on_hold".into()),
@@ -203,14 +180,9 @@ async fn stock_runs_out() {
     .unwrap();
     let suppliers = facade(&sandbox, "sandbox");
     let fox = suppliers.foxreload().unwrap();
-    let line = OrderLine {
-        product_id: STEAM_500_RUB.into(),
-        quantity: 1,
-    };
-    fox.buy(std::slice::from_ref(&line), None, None)
-        .await
-        .unwrap();
-    let err = fox.buy(&[line], None, None).await.unwrap_err();
+    let line = OrderLine::new(STEAM_500_RUB, 1);
+    fox.buy(std::slice::from_ref(&line)).await.unwrap();
+    let err = fox.buy(&[line]).await.unwrap_err();
     assert!(matches!(err, Error::OutOfStock { .. }), "{err:?}");
     sandbox.shutdown().await;
 }
@@ -249,11 +221,77 @@ async fn a_large_synthetic_catalog_is_walked_page_by_page_exactly_once() {
         .try_collect()
         .await
         .unwrap();
-    assert_eq!(products.len(), 10 + 1234);
+    assert_eq!(products.len(), 12 + 1234);
     let ids: std::collections::BTreeSet<_> = products.iter().map(|p| p.id.clone()).collect();
     assert_eq!(ids.len(), products.len(), "no product twice");
-    assert_eq!(products[10].id, "product_synthetic00000000000000001");
-    // 100 a page: 13 pages, one request each.
-    assert_eq!(sandbox.requests_served() - before, 13);
+    // Category by category, `games` first.
+    assert_eq!(products[0].id, "product_synthetic00000000000000001");
+    // One page of categories, then 100 products a page: 13 pages of `games` and one
+    // for each of the five other categories.
+    assert_eq!(sandbox.requests_served() - before, 1 + 13 + 5);
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn note_fields_and_quantity_limits_are_checked_before_anything_is_bought() {
+    let sandbox = sandbox(100).await;
+    let suppliers = facade(&sandbox, "sandbox");
+    let fox = suppliers.foxreload().unwrap();
+    let top_up = "product_01kq2w3e4r5t6y7u8i9o0p1a2s"; // $1 Steam top up, 1 to 300
+    for (quantity, login, field) in [(301, Some("steam_user"), "quantity"), (5, None, "login")] {
+        let mut line = OrderLine::new(top_up, quantity);
+        if let Some(login) = login {
+            line.note.insert("login".into(), login.into());
+        }
+        let err = fox.buy(&[line]).await.unwrap_err();
+        assert!(
+            matches!(&err, Error::InvalidRequest { sent: false, field: Some(f), .. } if f == field),
+            "{err:?}"
+        );
+    }
+    assert_eq!(sandbox.foxreload().order_count(), 0, "nothing was sent");
+
+    let mut line = OrderLine::new(top_up, 5);
+    line.note.insert("login".into(), "steam_user".into());
+    let order = fox.buy(&[line]).await.unwrap();
+    assert!(order.idempotency_key.is_some());
+    let done = fox.wait_for_order(&order.id, FAST_WAIT).await.unwrap();
+    assert_eq!(done.delivery.codes.len(), 1, "a top-up delivers one code");
+    assert_eq!(
+        sandbox.foxreload().balance(),
+        Decimal::new(100, 0) - Decimal::new(515, 2)
+    );
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn test_orders_charge_nothing() {
+    let sandbox = sandbox(100).await;
+    let suppliers = Suppliers::builder()
+        .foxreload(
+            FoxReloadConfig::new("sandbox", &sandbox.foxreload_url())
+                .unwrap()
+                .with_test_orders(true),
+        )
+        .build()
+        .unwrap();
+    let fox = suppliers.foxreload().unwrap();
+    let order = fox.buy(&[OrderLine::new(STEAM_500_RUB, 2)]).await.unwrap();
+    let done = fox.wait_for_order(&order.id, FAST_WAIT).await.unwrap();
+    assert_eq!(done.status, OrderStatus::Completed);
+    assert_eq!(sandbox.foxreload().balance(), Decimal::new(100, 0));
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_unpriced_product_is_listed_and_refused_by_the_supplier() {
+    let sandbox = sandbox(100).await;
+    let suppliers = facade(&sandbox, "sandbox");
+    let fox = suppliers.foxreload().unwrap();
+    let unpriced = "product_01krgfh6z9y8x7w6v5t4s3r2q1";
+    assert_eq!(fox.product(unpriced).await.unwrap().price, None);
+    let err = fox.buy(&[OrderLine::new(unpriced, 1)]).await.unwrap_err();
+    assert!(matches!(err, Error::Unavailable { .. }), "{err:?}");
+    assert!(err.to_string().contains("OFFER_PRICE_NOT_MATCHED"), "{err}");
     sandbox.shutdown().await;
 }

@@ -98,6 +98,8 @@ pub struct FoxReloadConfig {
     pub api_key: SecretString,
     /// Base URL, checked.
     pub base_url: String,
+    /// Place test orders (`isMock: true`) that FoxReload does not charge.
+    pub test_orders: bool,
 }
 
 impl FoxReloadConfig {
@@ -106,10 +108,19 @@ impl FoxReloadConfig {
         Ok(Self {
             api_key: SecretString::from(api_key.into()),
             base_url: check_base_url(base_url)?,
+            test_orders: false,
         })
     }
 
-    /// `FOXRELOAD_API_KEY`, `FOXRELOAD_BASE_URL` (default: production).
+    /// The same configuration placing test orders (`isMock: true`): FoxReload records
+    /// them and charges nothing.
+    pub fn with_test_orders(mut self, test_orders: bool) -> Self {
+        self.test_orders = test_orders;
+        self
+    }
+
+    /// `FOXRELOAD_API_KEY`, `FOXRELOAD_BASE_URL` (default: production),
+    /// `FOXRELOAD_TEST_ORDERS` (`1` or `true`: test orders).
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(process_env)
     }
@@ -117,10 +128,19 @@ impl FoxReloadConfig {
     /// Like [`Self::from_env`] with another source of variables.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let base = var(&lookup, "FOXRELOAD_BASE_URL");
-        Self::new(
+        let test_orders = match var(&lookup, "FOXRELOAD_TEST_ORDERS")
+            .as_deref()
+            .map(str::trim)
+        {
+            None | Some("0" | "false") => false,
+            Some("1" | "true") => true,
+            Some(_) => return Err(ConfigError::InvalidVariable("FOXRELOAD_TEST_ORDERS")),
+        };
+        Ok(Self::new(
             required(&lookup, "FOXRELOAD_API_KEY")?,
             base.as_deref().unwrap_or(foxreload::DEFAULT_BASE_URL),
-        )
+        )?
+        .with_test_orders(test_orders))
     }
 
     pub(crate) fn client(

@@ -31,6 +31,8 @@ pub enum Reconcile {
     FoxReloadRecentOrders {
         /// The order being paid, when the ambiguous call was `pay_order`.
         order_id: Option<String>,
+        /// The `idempotencyKey` the order was created with.
+        idempotency_key: Option<String>,
     },
     /// MousaCard: check recent order ids with `POST /orders/status`, or the balance.
     MousaCardOrderStatus,
@@ -274,11 +276,18 @@ fn problem_list(problems: &[Problem]) -> String {
 
 fn reconcile_hint(reconcile: &Reconcile) -> String {
     match reconcile {
-        Reconcile::FoxReloadRecentOrders { order_id: Some(id) } => {
-            format!("order {id} (`suppliers order foxreload {id}`)")
-        }
-        Reconcile::FoxReloadRecentOrders { order_id: None } => {
-            "the recent orders (`suppliers orders foxreload`)".into()
+        Reconcile::FoxReloadRecentOrders {
+            order_id: Some(id), ..
+        } => format!("order {id} (`suppliers order foxreload {id}`)"),
+        Reconcile::FoxReloadRecentOrders {
+            order_id: None,
+            idempotency_key,
+        } => {
+            let key = idempotency_key
+                .as_ref()
+                .map(|k| format!(", created with idempotencyKey {k}"))
+                .unwrap_or_default();
+            format!("the recent orders (`suppliers orders foxreload`{key})")
         }
         Reconcile::MousaCardOrderStatus => {
             "the balance (`suppliers balance mousacard`) and the store's order history".into()

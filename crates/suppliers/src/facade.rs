@@ -145,8 +145,9 @@ impl SuppliersBuilder {
             foxreload: self
                 .foxreload
                 .map(|c| {
-                    c.client(http.clone(), limits)
-                        .map(|client| FoxReload::new(client, retry, clock.clone()))
+                    c.client(http.clone(), limits).map(|client| {
+                        FoxReload::new(client, retry, clock.clone()).with_test_orders(c.test_orders)
+                    })
                 })
                 .transpose()?,
             mousacard: self

@@ -9,7 +9,8 @@
 //! - waiters ([`waiter`]) and Cryptorefills' SSE tracking ([`order_stream`]),
 //! - one order model ([`model`]) and one [`Error`].
 //!
-//! FoxReload: create and pay an order, then poll until its codes arrive.
+//! FoxReload: read the product (quantity limits and required note fields are checked
+//! before anything is sent), create and pay an order, then poll until its codes arrive.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), suppliers::Error> {
@@ -17,8 +18,9 @@
 //!
 //! let suppliers = suppliers::Suppliers::from_env()?; // FOXRELOAD_API_KEY, ...
 //! let fox = suppliers.foxreload()?;
-//! let line = OrderLine { product_id: "product_01krgfgww8eth9xvvysd6y7r4j".into(), quantity: 1 };
-//! let order = fox.buy(&[line], None, None).await?;
+//! let mut line = OrderLine::new("product_01kq2w3e4r5t6y7u8i9o0p1a2s", 5); // a $5 top-up
+//! line.note.insert("login".into(), "steam_user".into());
+//! let order = fox.buy(&[line]).await?;
 //! let order = fox.wait_for_order(&order.id, DEFAULT_WAIT).await?;
 //! println!("{} {} codes", order.status, order.delivery.codes.len());
 //! # Ok(()) }

@@ -96,7 +96,7 @@ impl OrderStatus {
         )
     }
 
-    /// FoxReload's `active`, `paid`, `processing`, `completed`, `failed`.
+    /// FoxReload's `active`, `paid`, `processing`, `completed`, `failed`, `cancelled`.
     pub fn from_foxreload(status: &foxreload::types::OrderStatus) -> Self {
         use foxreload::types::OrderStatus as S;
         match status {
@@ -104,6 +104,7 @@ impl OrderStatus {
             S::Paid | S::Processing => Self::Processing,
             S::Completed => Self::Completed,
             S::Failed => Self::Failed,
+            S::Cancelled => Self::Cancelled,
             S::Unknown(_) => Self::Unknown,
         }
     }
@@ -210,6 +211,9 @@ pub struct Order {
     pub delivery: Delivery,
     /// Cryptorefills: the wallet address to pay and the exact coin amount.
     pub payment: Option<CryptoPayment>,
+    /// FoxReload: the `idempotencyKey` the order was created with (set on orders this
+    /// SDK bought; FoxReload's order answers do not carry it).
+    pub idempotency_key: Option<String>,
 }
 
 /// Where and how much to pay for a crypto order.
@@ -244,6 +248,36 @@ pub struct Product {
     pub min_quantity: Option<u64>,
     /// Quantity bounds, when known.
     pub max_quantity: Option<u64>,
+    /// Fields a purchase must give (FoxReload `requiredNoteFields`, MousaCard custom
+    /// fields), as `--field KEY=VALUE`.
+    pub required_fields: Vec<String>,
+    /// Cryptorefills range products: the face values that can be bought
+    /// (`BuyRequest::amount`).
+    pub amount_range: Option<AmountRange>,
+}
+
+/// The face values a range product sells.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AmountRange {
+    /// Smallest amount.
+    pub min: Decimal,
+    /// Largest amount.
+    pub max: Decimal,
+    /// Amounts go from `min` in steps of this, when the supplier says.
+    pub step: Option<Decimal>,
+    /// Currency of the amounts.
+    pub currency: Option<String>,
+}
+
+impl AmountRange {
+    /// Whether `amount` can be bought: within the bounds and on a step.
+    pub fn allows(&self, amount: Decimal) -> bool {
+        let on_step = match self.step {
+            Some(step) if !step.is_zero() => ((amount - self.min) % step).is_zero(),
+            _ => true,
+        };
+        amount >= self.min && amount <= self.max && on_step
+    }
 }
 
 /// What a purchase will cost in crypto (Cryptorefills' price endpoint).

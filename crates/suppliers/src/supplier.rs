@@ -46,10 +46,9 @@ pub struct BuyRequest {
     pub product_id: String,
     /// How many (default 1).
     pub quantity: u64,
+    /// FoxReload note fields (the product's `requiredNoteFields`, e.g. `login`) and
     /// MousaCard custom fields (e.g. `playerid`).
     pub fields: BTreeMap<String, String>,
-    /// FoxReload note (e.g. a player id).
-    pub note: Option<String>,
     /// Cryptorefills beneficiary: email, or E.164 phone for mobile top-ups.
     pub beneficiary: Option<String>,
     /// Cryptorefills end-user email.
@@ -163,7 +162,7 @@ impl Supplier<'_> {
     /// the product.
     pub async fn validate(&self, request: &BuyRequest) -> Result<(), Error> {
         match self {
-            Self::FoxReload(_) => foxreload::validate(&[fox_line(request)]),
+            Self::FoxReload(fox) => fox.checked_items(&[fox_line(request)]).await.map(drop),
             Self::MousaCard(mousa) => {
                 let product = mousa.product(&request.product_id).await?;
                 mousacard::MousaCard::check(&mousa_purchase(request)?, &product)
@@ -175,10 +174,7 @@ impl Supplier<'_> {
     /// Buys. Each purchase request is sent exactly once.
     pub async fn buy(&self, request: &BuyRequest) -> Result<Order, Error> {
         match self {
-            Self::FoxReload(fox) => {
-                fox.buy(&[fox_line(request)], request.note.clone(), None)
-                    .await
-            }
+            Self::FoxReload(fox) => fox.buy(&[fox_line(request)]).await,
             Self::MousaCard(mousa) => {
                 let purchase = mousa_purchase(request)?;
                 let product = mousa.product(&request.product_id).await?;
@@ -237,6 +233,7 @@ fn fox_line(request: &BuyRequest) -> foxreload::OrderLine {
     foxreload::OrderLine {
         product_id: request.product_id.clone(),
         quantity: request.quantity,
+        note: request.fields.clone(),
     }
 }
 

@@ -22,6 +22,7 @@ async fn foxreload_pages_are_fetched_lazily_as_the_stream_is_read() {
         .mock_async(|when, then| {
             when.method(GET)
                 .path("/api/products/")
+                .query_param("category_id_or_slug", "steam")
                 .query_param("offset", "0");
             then.status(200).json_body(fox_page(0, &["p1", "p2"], 3));
         })
@@ -39,7 +40,10 @@ async fn foxreload_pages_are_fetched_lazily_as_the_stream_is_read() {
         .build()
         .unwrap();
     let fox = suppliers.get(SupplierId::FoxReload).unwrap();
-    let mut catalog = fox.catalog(CatalogQuery::default());
+    let mut catalog = fox.catalog(CatalogQuery {
+        category: Some("steam".into()),
+        ..CatalogQuery::default()
+    });
     let one = catalog.next().await.unwrap().unwrap();
     assert_eq!(one.id, "p1");
     assert_eq!(one.price, Some(Decimal::new(500, 2)));
@@ -52,6 +56,60 @@ async fn foxreload_pages_are_fetched_lazily_as_the_stream_is_read() {
     assert_eq!(rest, ["p2", "p3"]);
     assert_eq!(first.calls_async().await, 1);
     assert_eq!(second.calls_async().await, 1);
+}
+
+#[tokio::test]
+async fn foxreload_without_a_category_walks_every_category_with_products() {
+    let server = MockServer::start_async().await;
+    let categories = server
+        .mock_async(|when, then| {
+            when.method(GET).path("/api/categories/").query_param_missing("cursor");
+            then.status(200).json_body(serde_json::json!({"items": [
+                {"id": "019e2c41-0000-7000-8000-000000000001", "name": "Steam", "hasProducts": true},
+                {"id": "019e2c41-0000-7000-8000-000000000002", "name": "Empty", "hasProducts": false}
+            ], "limit": 100, "nextCursor": "2"}));
+        })
+        .await;
+    let last = server
+        .mock_async(|when, then| {
+            when.method(GET)
+                .path("/api/categories/")
+                .query_param("cursor", "2");
+            then.status(200).json_body(serde_json::json!({"items": [
+                {"id": "019e2c41-0000-7000-8000-000000000003", "name": "PUBG"}
+            ], "limit": 100, "nextCursor": null}));
+        })
+        .await;
+    for (category, ids) in [
+        ("000000000001", ["s1", "s2"]),
+        ("000000000003", ["u1", "u2"]),
+    ] {
+        server
+            .mock_async(|when, then| {
+                when.method(GET).path("/api/products/").query_param(
+                    "category_id_or_slug",
+                    format!("019e2c41-0000-7000-8000-{category}"),
+                );
+                then.status(200).json_body(fox_page(0, &ids, 2));
+            })
+            .await;
+    }
+    let suppliers = Suppliers::builder()
+        .foxreload(FoxReloadConfig::new("sandbox", &server.base_url()).unwrap())
+        .build()
+        .unwrap();
+    let ids: Vec<String> = suppliers
+        .get(SupplierId::FoxReload)
+        .unwrap()
+        .catalog(CatalogQuery::default())
+        .map(|p| p.unwrap().id)
+        .collect()
+        .await;
+    assert_eq!(ids, ["s1", "s2", "u1", "u2"]);
+    assert_eq!(
+        (categories.calls_async().await, last.calls_async().await),
+        (1, 1)
+    );
 }
 
 #[tokio::test]

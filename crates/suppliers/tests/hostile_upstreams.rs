@@ -148,8 +148,14 @@ async fn endless_redirects_within_the_origin_stop_after_a_few_hops() {
     assert_eq!(heads.lock().unwrap().len(), 6);
 }
 
-/// Headers at once, then one byte of the body every 200 ms.
-async fn trickle(_head: String, mut socket: tokio::net::TcpStream) {
+/// Headers at once, then one byte of the body every 200 ms; a product is answered at
+/// once (a purchase reads it first).
+async fn trickle(head: String, mut socket: tokio::net::TcpStream) {
+    if head.starts_with("GET /api/products/") {
+        let product = r#"{"id": "product_1", "name": "Steam 500 RUB", "price": "6.50"}"#;
+        let reply = http("200 OK", "content-type: application/json\r\n", product);
+        return answer(socket, reply).await;
+    }
     let body = FOX_ORDER.as_bytes();
     let head = format!(
         "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
@@ -237,25 +243,20 @@ async fn a_purchase_whose_answer_trickles_past_the_deadline_is_ambiguous() {
         Duration::from_millis(600),
         RetryPolicy::default(),
     );
-    let line = OrderLine {
-        product_id: "product_1".into(),
-        quantity: 1,
-    };
+    let line = OrderLine::new("product_1", 1);
     let err = suppliers
         .foxreload()
         .unwrap()
-        .buy(&[line], None, None)
+        .buy(&[line])
         .await
         .unwrap_err();
     let Error::AmbiguousPurchase { cause, .. } = &err else {
         panic!("{err:?}");
     };
     assert!(cause.contains("no complete answer within"), "{cause}");
-    assert_eq!(
-        heads.lock().unwrap().len(),
-        1,
-        "a purchase is never re-sent"
-    );
+    let heads = heads.lock().unwrap();
+    assert_eq!(heads.len(), 2, "the product read, then the purchase once");
+    assert!(heads[1].starts_with("POST /api/orders/"), "{}", heads[1]);
 }
 
 fn capped(base_url: &str, bytes: usize) -> Suppliers {

@@ -103,18 +103,24 @@ async fn dropping_server() -> (String, Arc<AtomicUsize>) {
     scripted((0..5).map(|_| Answer::Drop).collect()).await
 }
 
+/// The product a purchase reads first.
+const PRODUCT: &str = r#"{"id": "product_1", "name": "Steam 500 RUB", "price": "6.50",
+    "orderMinQuantity": 1, "orderMaxQuantity": 10, "requiredNoteFields": []}"#;
+
 #[tokio::test]
 async fn a_dropped_connection_on_a_purchase_is_ambiguous_and_sent_once() {
-    let (base_url, requests) = dropping_server().await;
+    let (base_url, requests) = scripted(vec![
+        Answer::Full(200, "application/json", PRODUCT.into()),
+        Answer::Drop,
+        Answer::Drop,
+    ])
+    .await;
     let suppliers = fox(&base_url);
-    let line = suppliers::adapters::foxreload::OrderLine {
-        product_id: "product_1".into(),
-        quantity: 1,
-    };
+    let line = suppliers::adapters::foxreload::OrderLine::new("product_1", 1);
     let err = suppliers
         .foxreload()
         .unwrap()
-        .buy(&[line], None, None)
+        .buy(&[line])
         .await
         .unwrap_err();
     match &err {
@@ -124,9 +130,13 @@ async fn a_dropped_connection_on_a_purchase_is_ambiguous_and_sent_once() {
             ..
         } => {
             assert_eq!(*operation, "create_order");
-            assert_eq!(
-                *reconcile,
-                Reconcile::FoxReloadRecentOrders { order_id: None }
+            assert!(
+                matches!(
+                    reconcile,
+                    Reconcile::FoxReloadRecentOrders { order_id: None, idempotency_key: Some(key) }
+                        if key.len() == 36
+                ),
+                "{reconcile:?}"
             );
         }
         other => panic!("expected an ambiguous purchase, got {other:?}"),
@@ -134,8 +144,8 @@ async fn a_dropped_connection_on_a_purchase_is_ambiguous_and_sent_once() {
     assert!(err.to_string().contains("check the recent orders"), "{err}");
     assert_eq!(
         requests.load(Ordering::SeqCst),
-        1,
-        "the purchase was sent more than once"
+        2,
+        "the product read, then the purchase once"
     );
 }
 
@@ -165,14 +175,11 @@ async fn nothing_is_sent_for_an_order_of_eleven_items() {
         })
         .await;
     let suppliers = fox(&server.base_url());
-    let line = suppliers::adapters::foxreload::OrderLine {
-        product_id: "product_1".into(),
-        quantity: 1,
-    };
+    let line = suppliers::adapters::foxreload::OrderLine::new("product_1", 1);
     let err = suppliers
         .foxreload()
         .unwrap()
-        .buy(&vec![line; 11], None, None)
+        .buy(&vec![line; 11])
         .await
         .unwrap_err();
     assert!(
@@ -196,14 +203,11 @@ async fn a_purchase_that_could_not_connect_is_not_ambiguous() {
         })
         .build()
         .unwrap();
-    let line = suppliers::adapters::foxreload::OrderLine {
-        product_id: "product_1".into(),
-        quantity: 1,
-    };
+    let line = suppliers::adapters::foxreload::OrderLine::new("product_1", 1);
     let err = suppliers
         .foxreload()
         .unwrap()
-        .buy(&[line], None, None)
+        .buy(&[line])
         .await
         .unwrap_err();
     assert!(

@@ -471,6 +471,8 @@ fn products_of(p: types::Product) -> Vec<Product> {
         available: true,
         min_quantity: Some(1),
         max_quantity: None,
+        required_fields: Vec::new(),
+        amount_range: None,
     };
     let mut out: Vec<Product> = p
         .denominations
@@ -517,6 +519,7 @@ pub fn normalise(order: types::Order) -> Order {
             account: None,
         },
         payment,
+        idempotency_key: None,
     }
 }
 

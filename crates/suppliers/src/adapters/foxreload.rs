@@ -1,6 +1,7 @@
 //! FoxReload through the facade: catalog streams, orders created and paid exactly once,
 //! waiting by polling (FoxReload has no webhooks), balances.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use foxreload::types;
@@ -17,15 +18,33 @@ use crate::waiter::{self, Acceptance, Clock, WaitError, WaiterConfig};
 const SUPPLIER: SupplierId = SupplierId::FoxReload;
 /// Items per order the API accepts.
 pub const MAX_ITEMS: usize = 10;
+/// Page size of catalog walks (the API takes 1 to 200).
 const PAGE_SIZE: u64 = 100;
+/// Most results one search answers (it is not paginated).
+const SEARCH_LIMIT: u64 = 200;
 
 /// One line of a FoxReload order.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct OrderLine {
     /// Product id (`product_<ulid>`), the `itemId`.
     pub product_id: String,
-    /// Quantity, at least 1.
+    /// Quantity (for top-ups, the amount), within the product's `orderMinQuantity` and
+    /// `orderMaxQuantity`.
     pub quantity: u64,
+    /// The line's `note`: a value for each of the product's `requiredNoteFields`
+    /// (e.g. `login`), typed by its `noteFieldTypes` when sent.
+    pub note: BTreeMap<String, String>,
+}
+
+impl OrderLine {
+    /// `quantity` of `product_id`, with no note fields.
+    pub fn new(product_id: impl Into<String>, quantity: u64) -> Self {
+        Self {
+            product_id: product_id.into(),
+            quantity,
+            note: BTreeMap::new(),
+        }
+    }
 }
 
 /// FoxReload's waiting cadence: poll every 2-10 s, for up to 10 minutes.
@@ -41,12 +60,14 @@ pub struct FoxReload {
     client: foxreload::Client,
     retry: RetryPolicy,
     clock: Arc<dyn Clock>,
+    test_orders: bool,
 }
 
 impl std::fmt::Debug for FoxReload {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("FoxReload")
             .field("client", &self.client)
+            .field("test_orders", &self.test_orders)
             .finish_non_exhaustive()
     }
 }
@@ -66,7 +87,15 @@ impl FoxReload {
             client,
             retry,
             clock,
+            test_orders: false,
         }
+    }
+
+    /// Places every order as a test order (`isMock: true`): FoxReload records it and
+    /// charges nothing. `FOXRELOAD_TEST_ORDERS=1` sets it from the environment.
+    pub fn with_test_orders(mut self, test_orders: bool) -> Self {
+        self.test_orders = test_orders;
+        self
     }
 
     /// The generated client, for calls the facade does not wrap.
@@ -74,10 +103,56 @@ impl FoxReload {
         &self.client
     }
 
-    /// Every product of a category (or of the whole catalog), page by page, lazily.
+    /// Every product of a category, page by page, lazily; without a category, every
+    /// category's products in turn (FoxReload lists products only per category).
     pub fn products(
         &self,
         category: Option<String>,
+    ) -> impl Stream<Item = Result<Product, Error>> + use<> {
+        use futures::StreamExt;
+        match category {
+            Some(category) => self.category_products(category).boxed(),
+            None => {
+                let this = self.clone();
+                self.categories()
+                    .map(move |category| match category {
+                        Ok(category) => this.category_products(category.id).left_stream(),
+                        Err(err) => futures::stream::once(async { Err(err) }).right_stream(),
+                    })
+                    .flatten()
+                    .boxed()
+            }
+        }
+    }
+
+    /// Every category with products, cursor page by cursor page, lazily.
+    pub fn categories(&self) -> impl Stream<Item = Result<types::Category, Error>> + use<> {
+        let this = self.clone();
+        walk(None::<String>, move |cursor| {
+            let this = this.clone();
+            async move {
+                let page = this
+                    .send(op("list_categories", Idempotency::Safe), || {
+                        let request = this.client.list_categories().limit(page_limit());
+                        match &cursor {
+                            Some(c) => request.cursor(c.clone()).send(),
+                            None => request.send(),
+                        }
+                    })
+                    .await?;
+                let items = page
+                    .items
+                    .into_iter()
+                    .filter(|c| c.has_products != Some(false))
+                    .collect();
+                Ok((items, page.next_cursor.map(Some)))
+            }
+        })
+    }
+
+    fn category_products(
+        &self,
+        category: String,
     ) -> impl Stream<Item = Result<Product, Error>> + use<> {
         let this = self.clone();
         walk(0u64, move |offset| {
@@ -86,54 +161,52 @@ impl FoxReload {
             async move {
                 let page = this
                     .send(op("list_products", Idempotency::Safe), || {
-                        let request = this.client.list_products().limit(PAGE_SIZE).offset(offset);
-                        match &category {
-                            Some(c) => request.category_id_or_slug(c.clone()).send(),
-                            None => request.send(),
-                        }
-                    })
-                    .await?;
-                let next = next_offset(offset, page.items.len(), u64::try_from(page.total).ok());
-                Ok((page.items.into_iter().map(product).collect(), next))
-            }
-        })
-    }
-
-    /// Every product matching `query`, lazily.
-    pub fn search(&self, query: String) -> impl Stream<Item = Result<Product, Error>> + use<> {
-        let this = self.clone();
-        walk(0u64, move |offset| {
-            let this = this.clone();
-            let query = query.clone();
-            async move {
-                let page = this
-                    .send(op("search_products", Idempotency::Safe), || {
                         this.client
-                            .search_products()
-                            .query(query.clone())
-                            .limit(PAGE_SIZE)
+                            .list_products()
+                            .category_id_or_slug(category.clone())
+                            .limit(page_limit())
                             .offset(offset)
                             .send()
                     })
                     .await?;
-                let next = next_offset(offset, page.items.len(), u64::try_from(page.total).ok());
+                let total = page.total.and_then(|t| u64::try_from(t).ok());
+                let next = next_offset(offset, page.items.len(), total);
                 Ok((page.items.into_iter().map(product).collect(), next))
             }
         })
     }
 
-    /// One product by id. FoxReload has no product endpoint: this searches for the id
-    /// and keeps the exact match.
-    pub async fn product(&self, id: &str) -> Result<Product, Error> {
-        use futures::TryStreamExt;
-        let found = self
-            .search(id.to_owned())
-            .try_filter(|p| std::future::ready(p.id == id));
-        futures::pin_mut!(found);
-        found.try_next().await?.ok_or_else(|| Error::NotFound {
-            supplier: SUPPLIER,
-            message: format!("no product {id}"),
+    /// The products matching `query` (one answer of at most 200: search is not paged).
+    pub fn search(&self, query: String) -> impl Stream<Item = Result<Product, Error>> + use<> {
+        let this = self.clone();
+        walk((), move |()| {
+            let this = this.clone();
+            let query = query.clone();
+            async move {
+                let found = this
+                    .send(op("search_products", Idempotency::Safe), || {
+                        this.client
+                            .search_products()
+                            .query(query.clone())
+                            .limit(std::num::NonZeroU64::new(SEARCH_LIMIT).expect("not zero"))
+                            .send()
+                    })
+                    .await?;
+                Ok((found.into_iter().map(product).collect(), None))
+            }
         })
+    }
+
+    /// One product by id.
+    pub async fn product(&self, id: &str) -> Result<Product, Error> {
+        Ok(product(self.raw_product(id).await?))
+    }
+
+    async fn raw_product(&self, id: &str) -> Result<types::Product, Error> {
+        self.send(op("get_product", Idempotency::Safe), || {
+            self.client.get_product().product_id(id).send()
+        })
+        .await
     }
 
     /// The order as it is now.
@@ -164,45 +237,62 @@ impl FoxReload {
         Ok(page.items.into_iter().map(normalise).collect())
     }
 
-    /// Creates the order and pays it from the balance. Each request is sent once; if
-    /// either may have reached FoxReload without an answer, the error is
-    /// [`Error::AmbiguousPurchase`] (with the order id once it is known).
-    pub async fn buy(
+    /// Checks an order without buying: 1 to 10 lines, and each line against its product
+    /// ([`check`]). Returns the order items as they would be sent.
+    pub async fn checked_items(
         &self,
         lines: &[OrderLine],
-        note: Option<String>,
-        total_price: Option<Decimal>,
-    ) -> Result<Order, Error> {
+    ) -> Result<Vec<types::CreateOrderItem>, Error> {
         validate(lines)?;
+        let mut items = Vec::with_capacity(lines.len());
+        for line in lines {
+            let product = self.raw_product(&line.product_id).await?;
+            items.push(check(line, &product)?);
+        }
+        Ok(items)
+    }
+
+    /// Buys `lines` from the balance. Each product is read first and every line checked
+    /// against it ([`check`]): nothing is sent for a quantity outside
+    /// `orderMinQuantity..=orderMaxQuantity` or a missing required note field. The order
+    /// is created with a fresh `idempotencyKey` (kept on the order and on an ambiguous
+    /// error) and paid; each request is sent once. FoxReload is not known to deduplicate
+    /// on the key, so it is never a reason to send a purchase again.
+    pub async fn buy(&self, lines: &[OrderLine]) -> Result<Order, Error> {
+        let items = self.checked_items(lines).await?;
+        let key = uuid::Uuid::new_v4().to_string();
         let body = types::CreateOrderRequest {
-            items: lines
-                .iter()
-                .map(|line| types::CreateOrderItem {
-                    item_id: line.product_id.clone(),
-                    quantity: std::num::NonZeroU64::new(line.quantity).expect("validated"),
-                })
-                .collect(),
-            note,
-            total_price,
+            items,
+            idempotency_key: Some(key.clone()),
+            is_mock: self.test_orders,
+            note: None,
+            total_price: None,
         };
         let created = self
-            .send(op("create_order", Idempotency::Purchase), || {
-                self.client.create_order().body(body.clone()).send()
-            })
+            .send_with(
+                op("create_order", Idempotency::Purchase),
+                Reconcile::FoxReloadRecentOrders {
+                    order_id: None,
+                    idempotency_key: Some(key.clone()),
+                },
+                || self.client.create_order().body(body.clone()).send(),
+            )
             .await?;
-        if OrderStatus::from_foxreload(&created.status) != OrderStatus::AwaitingPayment {
-            return Ok(normalise(created));
+        let mut order = normalise(created);
+        order.idempotency_key = Some(key.clone());
+        if order.status != OrderStatus::AwaitingPayment {
+            return Ok(order);
         }
-        let order_id = created.id.clone();
         self.send_with(
             op("pay_order", Idempotency::Purchase),
             Reconcile::FoxReloadRecentOrders {
-                order_id: Some(order_id.clone()),
+                order_id: Some(order.id.clone()),
+                idempotency_key: Some(key.clone()),
             },
             || {
                 self.client
                     .pay_order()
-                    .order_id(&order_id)
+                    .order_id(&order.id)
                     .body(types::PayOrderRequest {
                         payment_provider: None,
                     })
@@ -210,10 +300,20 @@ impl FoxReload {
             },
         )
         .await?;
-        self.order(&order_id).await
+        // Paid: a failed read afterwards must not hide the purchase.
+        match self.order(&order.id).await {
+            Ok(mut paid) => {
+                paid.idempotency_key = Some(key);
+                Ok(paid)
+            }
+            Err(_) => {
+                order.status = OrderStatus::Processing;
+                order.supplier_status = types::OrderStatus::Paid.to_string();
+                Ok(order)
+            }
+        }
     }
 
-    /// Polls the order until it is completed or failed, with FoxReload's cadence
     /// ([`DEFAULT_WAIT`] unless given).
     pub async fn wait_for_order(&self, id: &str, config: WaiterConfig) -> Result<Order, Error> {
         let result = waiter::wait(
@@ -251,7 +351,7 @@ impl FoxReload {
             .into_iter()
             .map(|b| Balance {
                 supplier: SUPPLIER,
-                amount: b.amount,
+                amount: b.available,
                 currency: b.currency,
             })
             .collect())
@@ -267,7 +367,10 @@ impl FoxReload {
     {
         self.send_with(
             operation,
-            Reconcile::FoxReloadRecentOrders { order_id: None },
+            Reconcile::FoxReloadRecentOrders {
+                order_id: None,
+                idempotency_key: None,
+            },
             call,
         )
         .await
@@ -293,6 +396,103 @@ impl FoxReload {
     }
 }
 
+/// `limit` of every catalog page.
+fn page_limit() -> std::num::NonZeroU64 {
+    std::num::NonZeroU64::new(PAGE_SIZE).expect("not zero")
+}
+
+/// Checks one line against its product before anything is sent, and builds the order
+/// item: the quantity within `orderMinQuantity..=orderMaxQuantity` (1 and unbounded when
+/// absent), a value for every `requiredNoteFields` entry, each note value of the form its
+/// `noteFieldTypes` entry asks (sent as a JSON number for `integer` and `number`).
+pub fn check(line: &OrderLine, product: &types::Product) -> Result<types::CreateOrderItem, Error> {
+    let min = product
+        .order_min_quantity
+        .and_then(|q| u64::try_from(q).ok())
+        .unwrap_or(1)
+        .max(1);
+    let max = product
+        .order_max_quantity
+        .and_then(|q| u64::try_from(q).ok());
+    if line.quantity < min || max.is_some_and(|max| line.quantity > max) {
+        let range = match max {
+            Some(max) => format!("{min} to {max}"),
+            None => format!("at least {min}"),
+        };
+        return Err(Error::rejected(
+            SUPPLIER,
+            "quantity",
+            format!(
+                "{} takes a quantity of {range}, not {}",
+                product.id, line.quantity
+            ),
+        ));
+    }
+    let required = product.required_note_fields.as_deref().unwrap_or_default();
+    if let Some(missing) = required
+        .iter()
+        .find(|field| line.note.get(*field).is_none_or(|v| v.trim().is_empty()))
+    {
+        return Err(Error::rejected(
+            SUPPLIER,
+            missing,
+            format!(
+                "{} needs the note field {missing} (--field {missing}=VALUE)",
+                product.id
+            ),
+        ));
+    }
+    let mut note = serde_json::Map::new();
+    for (field, value) in &line.note {
+        let kind = product
+            .note_field_types
+            .as_ref()
+            .and_then(|types| types.get(field));
+        note.insert(field.clone(), note_value(field, value, kind)?);
+    }
+    Ok(types::CreateOrderItem {
+        item_id: line.product_id.clone(),
+        quantity: std::num::NonZeroU64::new(line.quantity).expect("at least 1, checked"),
+        note: (!note.is_empty()).then_some(note),
+    })
+}
+
+/// One note value as its declared type asks.
+fn note_value(
+    field: &str,
+    value: &str,
+    kind: Option<&types::NoteFieldType>,
+) -> Result<serde_json::Value, Error> {
+    use types::NoteFieldType as T;
+    let wrong = |what: &str| {
+        Error::rejected(
+            SUPPLIER,
+            field,
+            format!("{field} must be {what}, not {value:?}"),
+        )
+    };
+    match kind {
+        Some(T::Integer) => value
+            .trim()
+            .parse::<i64>()
+            .map(serde_json::Value::from)
+            .map_err(|_| wrong("a whole number")),
+        Some(T::Number) => value
+            .trim()
+            .parse::<Decimal>()
+            .ok()
+            .and_then(|n| {
+                serde_json::from_str::<serde_json::Number>(&n.normalize().to_string()).ok()
+            })
+            .map(serde_json::Value::Number)
+            .ok_or_else(|| wrong("a number")),
+        Some(T::Email) if !email_address::EmailAddress::is_valid(value.trim()) => {
+            Err(wrong("an email address"))
+        }
+        _ => Ok(serde_json::Value::String(value.to_owned())),
+    }
+}
+
 /// Checks an order before anything is sent: 1-10 lines, each quantity at least 1.
 pub fn validate(lines: &[OrderLine]) -> Result<(), Error> {
     if lines.is_empty() || lines.len() > MAX_ITEMS {
@@ -312,7 +512,9 @@ pub fn validate(lines: &[OrderLine]) -> Result<(), Error> {
     Ok(())
 }
 
-/// FoxReload's FastAPI errors: `{"detail": "..."}`, or a list of `{loc, msg}` on 422.
+/// FoxReload's FastAPI errors: `{"detail": "...", "code": "..."}`, or a list of
+/// `{loc, msg}` on 422. The code decides where there is one; older answers without it are
+/// read by their wording.
 fn interpret(failure: Failure, operation: Operation, reconcile: Reconcile) -> Error {
     let Failure::Http { status, body, .. } = &failure else {
         return failure.into_error(operation, reconcile);
@@ -320,33 +522,55 @@ fn interpret(failure: Failure, operation: Operation, reconcile: Reconcile) -> Er
     let message = text_at(body, "/detail/0/msg")
         .or_else(|| text_at(body, "/detail"))
         .unwrap_or_else(|| format!("HTTP {status}"));
+    let code = text_at(body, "/code").map(|c| types::ErrorCode::from(c.as_str()));
     let lower = message.to_lowercase();
-    match status {
-        401 | 403 | 404 => {
-            Error::for_status(SUPPLIER, *status, message).expect("an auth or not-found status")
-        }
-        400 if lower.contains("balance") => Error::InsufficientBalance {
-            supplier: SUPPLIER,
-            required: None,
-            available: None,
-            currency: None,
-        },
-        400 if lower.contains("stock") => Error::OutOfStock {
+    let insufficient = || Error::InsufficientBalance {
+        supplier: SUPPLIER,
+        required: None,
+        available: None,
+        currency: None,
+    };
+    let invalid = |field| Error::InvalidRequest {
+        supplier: SUPPLIER,
+        field,
+        message: message.clone(),
+        sent: true,
+    };
+    match (code, *status) {
+        (Some(types::ErrorCode::BalanceNotEnough), _) => insufficient(),
+        (Some(types::ErrorCode::NotFound), _) => Error::NotFound {
             supplier: SUPPLIER,
             message,
         },
-        400 if lower.contains("unavailable") || lower.contains("not available") => {
+        (Some(types::ErrorCode::OrderPaymentNotPossible), _) => Error::Unavailable {
+            supplier: SUPPLIER,
+            message: format!("{message} (ORDER_PAYMENT_NOT_POSSIBLE)"),
+        },
+        (Some(types::ErrorCode::OfferPriceNotMatched), _) => Error::Unavailable {
+            supplier: SUPPLIER,
+            message: format!("{message} (OFFER_PRICE_NOT_MATCHED)"),
+        },
+        (Some(types::ErrorCode::OrderAlreadyExists), _) => Error::InvalidRequest {
+            supplier: SUPPLIER,
+            field: Some("idempotencyKey".into()),
+            message: format!("{message} (ORDER_ALREADY_EXISTS)"),
+            sent: true,
+        },
+        (_, 401 | 403 | 404) => {
+            Error::for_status(SUPPLIER, *status, message).expect("an auth or not-found status")
+        }
+        (_, 400) if lower.contains("balance") => insufficient(),
+        (_, 400) if lower.contains("stock") => Error::OutOfStock {
+            supplier: SUPPLIER,
+            message,
+        },
+        (_, 400) if lower.contains("unavailable") || lower.contains("not available") => {
             Error::Unavailable {
                 supplier: SUPPLIER,
                 message,
             }
         }
-        400 | 409 | 422 => Error::InvalidRequest {
-            supplier: SUPPLIER,
-            field: validation_field(body),
-            message,
-            sent: true,
-        },
+        (_, 400 | 409 | 422) => invalid(validation_field(body)),
         _ => failure.into_error(operation, reconcile),
     }
 }
@@ -370,11 +594,14 @@ fn product(p: types::Product) -> Product {
         supplier: SUPPLIER,
         id: p.id,
         name: p.name,
-        price: Some(p.price),
+        price: p.price,
         currency: p.currency,
-        available: p.in_stock,
-        min_quantity: u64::try_from(p.min_quantity).ok(),
-        max_quantity: p.max_quantity.and_then(|q| u64::try_from(q).ok()),
+        // `quantity` is the stock; absent or null means unknown, not none.
+        available: p.quantity.is_none_or(|stock| stock > 0),
+        min_quantity: p.order_min_quantity.and_then(|q| u64::try_from(q).ok()),
+        max_quantity: p.order_max_quantity.and_then(|q| u64::try_from(q).ok()),
+        required_fields: p.required_note_fields.unwrap_or_default(),
+        amount_range: None,
     }
 }
 
@@ -397,6 +624,7 @@ pub fn normalise(order: types::Order) -> Order {
             account: None,
         },
         payment: None,
+        idempotency_key: None,
     }
 }
 
@@ -405,9 +633,49 @@ mod tests {
     use super::*;
 
     fn line(quantity: u64) -> OrderLine {
-        OrderLine {
-            product_id: "product_01krgfgww8eth9xvvysd6y7r4j".into(),
-            quantity,
+        OrderLine::new("product_01krgfgww8eth9xvvysd6y7r4j", quantity)
+    }
+
+    fn steam_top_up() -> types::Product {
+        serde_json::from_value(serde_json::json!({
+            "id": "product_01kq2w3e4r5t6y7u8i9o0p1a2s", "name": "$5 Steam top up",
+            "price": null, "quantity": null, "orderMinQuantity": 1, "orderMaxQuantity": 300,
+            "requiredNoteFields": ["login"],
+            "noteFieldTypes": {"login": "string", "age": "integer", "mail": "email"}
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_line_is_checked_against_its_product() {
+        let product = steam_top_up();
+        let mut good = line(300);
+        good.note.insert("login".into(), "steam_user".into());
+        good.note.insert("age".into(), "42".into());
+        let item = check(&good, &product).unwrap();
+        assert_eq!(
+            serde_json::to_value(&item.note).unwrap(),
+            serde_json::json!({"login": "steam_user", "age": 42})
+        );
+        for (quantity, field) in [(301, "quantity"), (0, "quantity")] {
+            let mut bad = good.clone();
+            bad.quantity = quantity;
+            let err = check(&bad, &product).unwrap_err();
+            assert!(
+                matches!(&err, Error::InvalidRequest { sent: false, field: Some(f), .. } if f == field),
+                "{err:?}"
+            );
+        }
+        let err = check(&line(5), &product).unwrap_err();
+        assert!(err.to_string().contains("--field login=VALUE"), "{err}");
+        for (field, value) in [("age", "forty"), ("mail", "not-an-email")] {
+            let mut bad = good.clone();
+            bad.note.insert(field.into(), value.into());
+            let err = check(&bad, &product).unwrap_err();
+            assert!(
+                matches!(&err, Error::InvalidRequest { field: Some(f), .. } if f == field),
+                "{err:?}"
+            );
         }
     }
 

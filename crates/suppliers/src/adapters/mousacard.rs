@@ -201,6 +201,7 @@ impl MousaCard {
                 account: None,
             },
             payment: None,
+            idempotency_key: None,
         })
     }
 
@@ -330,6 +331,7 @@ impl MousaCard {
                 currency: None,
                 delivery: Delivery::default(),
                 payment: None,
+                idempotency_key: None,
             });
             done.insert(id, Tracked::TimedOut(order));
         }
@@ -499,6 +501,8 @@ fn summary(p: types::ProductSummary) -> Product {
         available: p.available,
         min_quantity: u64::try_from(p.min_quantity).ok(),
         max_quantity: u64::try_from(p.max_quantity).ok(),
+        required_fields: Vec::new(),
+        amount_range: None,
     }
 }
 
@@ -513,6 +517,13 @@ pub fn product_of(p: types::Product) -> Product {
         available: p.available,
         min_quantity: u64::try_from(p.min_quantity).ok(),
         max_quantity: u64::try_from(p.max_quantity).ok(),
+        required_fields: p
+            .custom_fields
+            .into_iter()
+            .filter(|f| f.required)
+            .map(|f| f.key)
+            .collect(),
+        amount_range: None,
     }
 }
 
@@ -568,5 +579,6 @@ fn normalised(
             account: account(details),
         },
         payment: None,
+        idempotency_key: None,
     }
 }
