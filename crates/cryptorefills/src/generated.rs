@@ -20,10 +20,14 @@ pub mod types {
             Default::default()
         }
     }
-    ///Where Cryptorefills delivers the product; the format depends on the product kind:
-    ///- `giftcard`, `nft_giftcard`, `esim`: the end user's email, e.g. user@example.com.
-    ///- `mobile_recharge`: the recipient's phone number in E.164, with the leading + and
-    ///  country code, e.g. +14155551234 (pattern `^\+[1-9][0-9]{6,14}$`).
+    ///Where Cryptorefills delivers the product; the format depends on the product:
+    ///- gift cards and eSIMs (`delivery_type: by_email`): the end user's email, e.g.
+    ///  user@example.com.
+    ///- mobile top-ups (`delivery_type: by_phone`): the recipient's phone number in
+    ///  E.164, with the leading + and country code, e.g. +14155551234 (pattern
+    ///  `^\+[1-9][0-9]{6,14}$`). Decide by the product's `delivery_type`, not by its
+    ///  kind or category: most mobile top-ups are by_phone, some (Libon) are by_email,
+    ///  and eSIM brands come with `kind: mobile_recharge`.
     ///Checked client-side by the SDK; the server answers INVALID_BENEFICIARY_ACCOUNT.
     #[derive(
         ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd,
@@ -58,17 +62,36 @@ pub mod types {
         }
     }
     ///A brand available in a country.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     pub struct Brand {
-        ///Category names of the brand.
+        ///Other categories of the brand.
         #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
-        pub categories: ::std::vec::Vec<::std::string::String>,
-        ///ISO 3166-1 alpha-2 country code. Not pattern-checked in responses, so an unexpected value still decodes.
+        pub additional_categories: ::std::vec::Vec<::std::string::String>,
+        ///Background colour of the logo, e.g. "#FFFFFF".
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub bg_color: ::std::option::Option<::std::string::String>,
+        ///Brand, the `brand_name` of orders and prices, e.g. "Claro Credits" (may differ
+        ///from the family).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub brand: ::std::option::Option<::std::string::String>,
+        ///Brand id, e.g. d18e3e04.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub brand_id: ::std::option::Option<::std::string::String>,
+        ///Tags of the brand (free-form).
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub brand_tags: ::std::vec::Vec<::serde_json::Value>,
+        ///Main category, e.g. e-commerce; `e-money` brands need a verified account.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub category: ::std::option::Option<::std::string::String>,
+        ///ISO 3166-1 alpha-2 country code. Not pattern-checked in responses.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub country_code: ::std::option::Option<::std::string::String>,
-        ///Brand family, the `family_name` filter of `list_products`, e.g. airbnb.
+        ///Brand family, the `family_name` filter of `list_products`, e.g. Amazon.com.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub family_name: ::std::option::Option<::std::string::String>,
+        pub family: ::std::option::Option<::std::string::String>,
+        ///True when nothing of the brand can be bought now.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub is_out_of_stock: ::std::option::Option<bool>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub kind: ::std::option::Option<crate::types::ProductKind>,
         ///Logo URL without suffix. Append `.webp` (recommended), `_500x318.webp`,
@@ -79,11 +102,122 @@ pub mod types {
         ///Default logo URL.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub logo_url: ::std::option::Option<::std::string::String>,
-        ///Brand name as used in orders and prices, e.g. Airbnb.
-        pub name: ::std::string::String,
+        ///Display label of the largest value, e.g. "$500".
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub max: ::std::option::Option<::std::string::String>,
+        ///Display label of the smallest value, e.g. "$5" or "1 GB 3 days".
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub min: ::std::option::Option<::std::string::String>,
+        ///Product type, e.g. physical.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub product_type: ::std::option::Option<::std::string::String>,
     }
     impl Brand {
         pub fn builder() -> builder::Brand {
+            Default::default()
+        }
+    }
+    ///The brand directory of a country (`list_brands`).
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct BrandCatalog {
+        ///Every brand, de-duplicated.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub all_brands: ::std::vec::Vec<Brand>,
+        ///Brands grouped by kind and category; a brand may be in several.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub categories: ::std::vec::Vec<BrandCategory>,
+        ///ISO 3166-1 alpha-2 country code. Not pattern-checked in responses.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub country_code: ::std::option::Option<::std::string::String>,
+        ///Brands the signed-in user bought last (empty for partners).
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub last_user_purchases: ::std::vec::Vec<Brand>,
+        ///Popular brands.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub popular_brands: ::std::vec::Vec<Brand>,
+        ///Suggested brands.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub suggestions: ::std::vec::Vec<Brand>,
+    }
+    impl BrandCatalog {
+        pub fn builder() -> builder::BrandCatalog {
+            Default::default()
+        }
+    }
+    ///The brands of one kind and category.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct BrandCategory {
+        ///Brands of the category.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub brands: ::std::vec::Vec<Brand>,
+        ///Category, e.g. e-commerce, games, e-sim, e-money (seen null).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub category: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub kind: ::std::option::Option<crate::types::ProductKind>,
+        ///Popular brands of the category.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub popular_brands: ::std::vec::Vec<Brand>,
+    }
+    impl BrandCategory {
+        pub fn builder() -> builder::BrandCategory {
+            Default::default()
+        }
+    }
+    ///One brand of a family in a country, with its purchasable products.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct BrandFamily {
+        ///Other categories.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub additional_categories: ::std::vec::Vec<::std::string::String>,
+        ///Background colour of the logo.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub bg_color: ::std::option::Option<::std::string::String>,
+        ///Brand, the `brand_name` of orders and prices.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub brand: ::std::option::Option<::std::string::String>,
+        ///Brand id.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub brand_id: ::std::option::Option<::std::string::String>,
+        ///Main category, e.g. e-commerce.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub category: ::std::option::Option<::std::string::String>,
+        ///ISO 3166-1 alpha-2 country code. Not pattern-checked in responses.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub country_code: ::std::option::Option<::std::string::String>,
+        ///Denomination production falls back to when an order names one that is not
+        ///sold; may be empty. Never rely on the fallback: always send an exact
+        ///`denomination` or `"range"` + `product_value`.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub default_denomination: ::std::option::Option<::std::string::String>,
+        ///Brand family, e.g. Amazon.com.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub family: ::std::option::Option<::std::string::String>,
+        ///True when nothing of the brand can be bought now.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub is_out_of_stock: ::std::option::Option<bool>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub kind: ::std::option::Option<crate::types::ProductKind>,
+        ///Logo URL without suffix (see `Brand.logo_base_url`).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub logo_base_url: ::std::option::Option<::std::string::String>,
+        ///Default logo URL.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub logo_url: ::std::option::Option<::std::string::String>,
+        ///Plain-text terms of the products.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub product_tc: ::std::option::Option<::std::string::String>,
+        ///Purchasable products (fixed denominations and/or ranges).
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub products: ::std::vec::Vec<Product>,
+        ///How the products are redeemed.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub redeem_method: ::std::vec::Vec<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub rich_description: ::std::option::Option<RichDescription>,
+    }
+    impl BrandFamily {
+        pub fn builder() -> builder::BrandFamily {
             Default::default()
         }
     }
@@ -182,7 +316,9 @@ pub mod types {
                 })
         }
     }
-    ///One delivery line of a new order.
+    ///One delivery line in the seed's nested form (`kind`, `quantity`, `deliverable`).
+    ///Accepted by this schema so the seed's example stays valid; production
+    ///integrations send `DeliveryRequest` entries instead.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct CreateOrderDelivery {
         pub deliverable: Deliverable,
@@ -195,20 +331,49 @@ pub mod types {
             Default::default()
         }
     }
+    ///One entry of `create_order`'s `deliveries`: the flat `DeliveryRequest` production
+    ///accepts (preferred, one per unit), or the seed's nested `CreateOrderDelivery`.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[serde(untagged)]
+    pub enum CreateOrderDeliveryItem {
+        DeliveryRequest(DeliveryRequest),
+        CreateOrderDelivery(CreateOrderDelivery),
+    }
+    impl ::std::convert::From<DeliveryRequest> for CreateOrderDeliveryItem {
+        fn from(value: DeliveryRequest) -> Self {
+            Self::DeliveryRequest(value)
+        }
+    }
+    impl ::std::convert::From<CreateOrderDelivery> for CreateOrderDeliveryItem {
+        fn from(value: CreateOrderDelivery) -> Self {
+            Self::CreateOrderDelivery(value)
+        }
+    }
     ///Body of `create_order`.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct CreateOrderRequest {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub acquisition: ::std::option::Option<Acquisition>,
-        ///Coupon code (assumed to mirror `validate_order`; not in the seed's example).
+        ///Coupon code (the previous spec's name; no integration sends it, prefer `promo_code`).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub coupon: ::std::option::Option<::std::string::String>,
-        ///Products to deliver.
-        pub deliveries: ::std::vec::Vec<CreateOrderDelivery>,
+        ///What to deliver: flat `DeliveryRequest` entries, one per unit (at most 10), or
+        ///the seed's nested lines.
+        pub deliveries: ::std::vec::Vec<CreateOrderDeliveryItem>,
+        ///The real end user's email (production integrations send it beside `user`).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub email: ::std::option::Option<::std::string::String>,
         ///Language, e.g. en.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub lang: ::std::option::Option<::std::string::String>,
         pub payment: PaymentRequest,
+        ///Promotional code to apply.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub promo_code: ::std::option::Option<::std::string::String>,
+        ///The buyer's own wallet to refund to if the order goes wrong. Only settable
+        ///here: an order cannot be changed afterwards.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub refund_wallet_address: ::std::option::Option<::std::string::String>,
         pub user: OrderUser,
     }
     impl CreateOrderRequest {
@@ -216,76 +381,108 @@ pub mod types {
             Default::default()
         }
     }
-    ///What to deliver and to whom, as `create_order` takes it.
+    ///What to deliver and to whom, in the seed's nested `create_order` form.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct Deliverable {
         pub beneficiary_account: BeneficiaryAccount,
-        ///Brand name, e.g. Airbnb.
+        ///Brand, e.g. Airbnb.
         pub brand_name: ::std::string::String,
         pub country_code: CountryCode,
-        ///Face value, e.g. "100".
+        ///Denomination, e.g. "100".
         pub denomination: ::std::string::String,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub product_value: ::std::option::Option<::rust_decimal::Decimal>,
     }
     impl Deliverable {
         pub fn builder() -> builder::Deliverable {
             Default::default()
         }
     }
-    ///One delivered item (gift card code, eSIM or top-up receipt). Secret.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
-    pub struct DeliveredCode {
-        ///Redemption code.
+    ///One unit to deliver, flat, as production integrations send it to
+    ///`validate_order` and `create_order`. Several units of one product are several
+    ///entries.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct DeliveryRequest {
+        pub beneficiary_account: BeneficiaryAccount,
+        ///Brand, the `brand` of `list_brands`/`list_products`, e.g. Amazon.com.
+        pub brand_name: ::std::string::String,
+        pub country_code: CountryCode,
+        ///The product's own `denomination` string for a fixed product, e.g. "10 USD" or
+        ///"1 GB 7 days"; the literal `range` for a range product, with `product_value`.
+        pub denomination: ::std::string::String,
+        ///Denomination for display, e.g. "$100" (sent by the seed and some integrations).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub code: ::std::option::Option<::std::string::String>,
-        ///Expiry of the code, ISO 8601.
+        pub localized_denomination: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub expires_at: ::std::option::Option<::std::string::String>,
-        ///PIN, when the card has one.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub pin: ::std::option::Option<::std::string::String>,
-        ///Redemption or activation URL.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub url: ::std::option::Option<::std::string::String>,
+        pub product_value: ::std::option::Option<::rust_decimal::Decimal>,
     }
-    impl DeliveredCode {
-        pub fn builder() -> builder::DeliveredCode {
+    impl DeliveryRequest {
+        pub fn builder() -> builder::DeliveryRequest {
             Default::default()
         }
     }
-    ///One fixed face value of a product and its coin price.
+    ///The fiat face value of a product.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
-    pub struct Denomination {
+    pub struct FaceValue {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub coin_amount: ::std::option::Option<::rust_decimal::Decimal>,
-        ///Face value for display, e.g. "$100".
+        pub amount: ::std::option::Option<FaceValueAmount>,
+        ///ISO 4217 currency, e.g. USD.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub localized_value: ::std::option::Option<::std::string::String>,
-        ///Face value as sent in an order's `denomination`, e.g. "100".
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub value: ::std::option::Option<::std::string::String>,
+        pub currency_code: ::std::option::Option<::std::string::String>,
     }
-    impl Denomination {
-        pub fn builder() -> builder::Denomination {
+    impl FaceValue {
+        pub fn builder() -> builder::FaceValue {
             Default::default()
         }
     }
-    ///Custom amount range, when the product takes any amount in it; price a value with
-    ///`get_price`.
+    ///The face value amount: `price` for a fixed product, `min`/`max` for a range.
+    ///Field spellings vary between answers (`value`, `minimum`, `maximum`).
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
-    pub struct DenominationRange {
+    pub struct FaceValueAmount {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub max: ::std::option::Option<::rust_decimal::Decimal>,
+        pub max: ::std::option::Option<FaceValueBound>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub min: ::std::option::Option<::rust_decimal::Decimal>,
+        pub maximum: ::std::option::Option<FaceValueBound>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub min: ::std::option::Option<FaceValueBound>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub minimum: ::std::option::Option<FaceValueBound>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub price: ::std::option::Option<::rust_decimal::Decimal>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub step: ::std::option::Option<::rust_decimal::Decimal>,
+        #[serde(
+            rename = "type",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub type_: ::std::option::Option<crate::types::FaceValueAmountType>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub value: ::std::option::Option<::rust_decimal::Decimal>,
     }
-    impl DenominationRange {
-        pub fn builder() -> builder::DenominationRange {
+    impl FaceValueAmount {
+        pub fn builder() -> builder::FaceValueAmount {
             Default::default()
         }
     }
-    ///Curated homepage feed of a country.
+    ///A bound of a range face value: a decimal ("5.00" or 5) or an amount with its
+    ///currency (`{"amount": 5, "currency": "USD"}`); both shapes are seen.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[serde(untagged)]
+    pub enum FaceValueBound {
+        Variant0(::rust_decimal::Decimal),
+        Variant1(MoneyAmount),
+    }
+    impl ::std::convert::From<::rust_decimal::Decimal> for FaceValueBound {
+        fn from(value: ::rust_decimal::Decimal) -> Self {
+            Self::Variant0(value)
+        }
+    }
+    impl ::std::convert::From<MoneyAmount> for FaceValueBound {
+        fn from(value: MoneyAmount) -> Self {
+            Self::Variant1(value)
+        }
+    }
+    ///Curated homepage feed of a country (shape not confirmed by any integration).
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     pub struct Homepage {
         ///Feed sections in display order.
@@ -312,13 +509,26 @@ pub mod types {
             Default::default()
         }
     }
-    ///Top-level HTTP error body `{status, detail, moreDetails?}`. From `create_order` it
-    ///may also carry the validation `problems`.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    ///Any error body Cryptorefills answers, folded into one tolerant shape. Seen:
+    ///`{status, detail, moreDetails?}` (suspensions and refusals), `{message}`,
+    ///`{status, detail, reason}`, 422 `{detail: "LOGIN_REQUIRED"}`, and bodies with a
+    ///`problems` list. Nothing is required.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     pub struct HttpError {
         ///Error code or message. Known codes are the `HttpErrorCode` values
-        ///(SUSPENDED_COIN, SUSPENDED_NETWORK); other text may appear.
-        pub detail: ::std::string::String,
+        ///(SUSPENDED_COIN, SUSPENDED_NETWORK, LOGIN_REQUIRED) and, at times, a
+        ///`ProblemCode`; other text may appear.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub detail: ::std::option::Option<::std::string::String>,
+        ///Error code or message, in some answers.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub error: ::std::option::Option<::std::string::String>,
+        ///Machine code, in some answers.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub error_code: ::std::option::Option<::std::string::String>,
+        ///Generic error message.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub message: ::std::option::Option<::std::string::String>,
         ///Free-form context for the error.
         #[serde(
             rename = "moreDetails",
@@ -328,45 +538,129 @@ pub mod types {
         ///Validation problems, when the error is a refused order.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub problems: ::std::option::Option<::std::vec::Vec<Problem>>,
-        ///HTTP status code, repeated (optional so a body without it still decodes).
+        ///Human-readable reason (usually a string).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub status: ::std::option::Option<i64>,
+        pub reason: ::std::option::Option<::serde_json::Value>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub status: ::std::option::Option<HttpErrorStatus>,
     }
     impl HttpError {
         pub fn builder() -> builder::HttpError {
             Default::default()
         }
     }
-    ///An order, as `create_order`, `get_order` and the `message` events of
-    ///`subscribe_order` return it.
+    ///`status` of an error body: the HTTP status repeated (400) or, in some answers, a
+    ///string code.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[serde(untagged)]
+    pub enum HttpErrorStatus {
+        Integer(i64),
+        String(::std::string::String),
+    }
+    impl ::std::fmt::Display for HttpErrorStatus {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match self {
+                Self::Integer(x) => x.fmt(f),
+                Self::String(x) => x.fmt(f),
+            }
+        }
+    }
+    impl ::std::convert::From<i64> for HttpErrorStatus {
+        fn from(value: i64) -> Self {
+            Self::Integer(value)
+        }
+    }
+    ///An amount with its currency.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct MoneyAmount {
+        pub amount: ::rust_decimal::Decimal,
+        ///ISO 4217 currency, e.g. USD.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub currency: ::std::option::Option<::std::string::String>,
+    }
+    impl MoneyAmount {
+        pub fn builder() -> builder::MoneyAmount {
+            Default::default()
+        }
+    }
+    ///An order, as `create_order`, `get_order` and the order events of
+    ///`subscribe_order` return it. Production sends `order_id` and `order_state`; the
+    ///seed's `id` and `status` are kept as optional aliases so both shapes decode
+    ///(read `order_id` first, then `id`).
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     pub struct Order {
         ///Coin to pay with, e.g. USDC.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub coin: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub coin_amount: ::std::option::Option<::rust_decimal::Decimal>,
-        ///Creation time, ISO 8601.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub created_at: ::std::option::Option<::std::string::String>,
-        ///Delivery lines.
+        pub created_at: ::std::option::Option<::rust_decimal::Decimal>,
+        ///Deliveries of the order, one per unit.
         #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
         pub deliveries: ::std::vec::Vec<OrderDelivery>,
-        ///End of the 30-minute payment window, ISO 8601.
+        ///Order id as the seed and older shapes name it.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub expires_at: ::std::option::Option<::std::string::String>,
-        ///Order id, e.g. ord_abc123xyz.
-        pub id: ::std::string::String,
-        ///Network to pay on, e.g. Solana.
+        pub id: ::std::option::Option<::std::string::String>,
+        ///True when an external processor (exchange pay) takes the payment.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub is_payment_processor_external: ::std::option::Option<bool>,
+        ///Network to pay on, e.g. Solana, Lightning.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub network: ::std::option::Option<::std::string::String>,
+        ///Order id (a UUID), the `orderId` of `get_order`.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub order_id: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub order_state: ::std::option::Option<crate::types::OrderState>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub original_coin_amount: ::std::option::Option<::rust_decimal::Decimal>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub original_price: ::std::option::Option<::rust_decimal::Decimal>,
+        ///Id of the payment.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub payment_id: ::std::option::Option<::std::string::String>,
+        ///Coin and network, e.g. USDC-SOL, BTC-LIGHTNING.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub payment_method: ::std::option::Option<::std::string::String>,
+        ///Protocol family of the payment, e.g. SOLANA_LIKE, LIGHTNING_LIKE.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub payment_method_protocol: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub payment_requested_at: ::std::option::Option<::rust_decimal::Decimal>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub payment_state: ::std::option::Option<crate::types::PaymentState>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub payment_value: ::std::option::Option<::rust_decimal::Decimal>,
         ///Payment via, e.g. USER_WALLET.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub payment_via: ::std::option::Option<::std::string::String>,
-        pub status: crate::types::OrderState,
+        ///Payment URI to show or encode, e.g. `solana:<address>?amount=10.12`,
+        ///`bitcoin:...`, `lightning:lnbc...`; for some coins the bare address.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub totals: ::std::option::Option<OrderTotals>,
-        ///Address to pay `coin_amount` to.
+        pub qr_text: ::std::option::Option<::std::string::String>,
+        ///URL of a QR code image of `qr_text`.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub qr_url: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub received_amount: ::std::option::Option<::rust_decimal::Decimal>,
+        ///Partner reference of the order, when set.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub reference_id: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub refund: ::std::option::Option<OrderRefund>,
+        ///Wallet the order refunds to.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub refund_wallet_address: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub sent_coin_amount: ::std::option::Option<::rust_decimal::Decimal>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub status: ::std::option::Option<crate::types::OrderState>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub updated_at: ::std::option::Option<::rust_decimal::Decimal>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub user: ::std::option::Option<OrderCustomer>,
+        ///Address to pay `coin_amount` to; for Lightning, a BOLT11 invoice (lnbc...).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub wallet_address: ::std::option::Option<::std::string::String>,
     }
@@ -375,40 +669,104 @@ pub mod types {
             Default::default()
         }
     }
-    ///What is delivered and to whom.
+    ///The end user of an order.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct OrderCustomer {
+        ///The end user's email.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub email: ::std::option::Option<::std::string::String>,
+    }
+    impl OrderCustomer {
+        pub fn builder() -> builder::OrderCustomer {
+            Default::default()
+        }
+    }
+    ///What is delivered and to whom; once the order is `Done`, also the redemption data.
+    ///`pin_code`, `pin_serial` and `security_code` are secrets.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     pub struct OrderDeliverable {
+        ///URL of a barcode image of the code.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub barcode_image_url: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub beneficiary_account: ::std::option::Option<BeneficiaryAccount>,
-        ///Brand name, e.g. Airbnb.
+        ///Brand, e.g. Amazon.com.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub brand_name: ::std::option::Option<::std::string::String>,
-        ///ISO 3166-1 alpha-2 country code. Not pattern-checked in responses, so an unexpected value still decodes.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub coin_amount: ::std::option::Option<::rust_decimal::Decimal>,
+        ///ISO 3166-1 alpha-2 country code. Not pattern-checked in responses.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub country_code: ::std::option::Option<::std::string::String>,
-        ///Face value, e.g. "100".
+        ///ISO 4217 currency of the face value, e.g. USD.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub currency_code: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub delivery_type: ::std::option::Option<crate::types::DeliveryType>,
+        ///Denomination, e.g. "25 USD" (or `range`).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub denomination: ::std::option::Option<::std::string::String>,
-        ///Face value for display, e.g. "$100".
+        ///Why the delivery failed.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub error_description: ::std::option::Option<::std::string::String>,
+        ///Why the delivery failed.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub failure_reason: ::std::option::Option<::std::string::String>,
+        ///Brand family.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub family: ::std::option::Option<::std::string::String>,
+        ///How to redeem (HTML), in some answers instead of `redeem_instructions`.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub how_to_redeem: ::std::option::Option<::std::string::String>,
+        ///Denomination for display, e.g. "$25".
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub localized_denomination: ::std::option::Option<::std::string::String>,
+        ///Operator's reference of a top-up.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub operator_reference: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub original_coin_amount: ::std::option::Option<::rust_decimal::Decimal>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub original_price: ::std::option::Option<::rust_decimal::Decimal>,
+        ///The redemption code; sometimes a URL to visit (starts with http). For mobile
+        ///top-ups, a confirmation text. Secret.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub pin_code: ::std::option::Option<::std::string::String>,
+        ///Serial number or PIN of the card. Secret.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub pin_serial: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub points: ::std::option::Option<::rust_decimal::Decimal>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub product_value: ::std::option::Option<::rust_decimal::Decimal>,
+        ///URL of a QR image of the code.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub qr_image_url: ::std::option::Option<::std::string::String>,
+        ///How to redeem (HTML; sanitise before display).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub redeem_instructions: ::std::option::Option<::std::string::String>,
+        ///Security code of the card. Secret.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub security_code: ::std::option::Option<::std::string::String>,
     }
     impl OrderDeliverable {
         pub fn builder() -> builder::OrderDeliverable {
             Default::default()
         }
     }
-    ///One delivery line of an order (mirrors `CreateOrderDelivery`).
+    ///One delivery of an order (one unit).
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     pub struct OrderDelivery {
-        ///Delivered items, present once the order is `Done`. Secret.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub codes: ::std::option::Option<::std::vec::Vec<DeliveredCode>>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub deliverable: ::std::option::Option<OrderDeliverable>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub delivery_state: ::std::option::Option<crate::types::DeliveryState>,
+        ///Delivery id.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub id: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub kind: ::std::option::Option<crate::types::ProductKind>,
-        ///How many of the product.
+        ///How many of the product (seed shape; production sends one delivery per unit).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub quantity: ::std::option::Option<i64>,
     }
@@ -417,24 +775,20 @@ pub mod types {
             Default::default()
         }
     }
-    ///Order totals.
+    ///Refund of a Refunded order.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
-    pub struct OrderTotals {
-        ///Coin of `coin_amount`, e.g. USDC.
+    pub struct OrderRefund {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub coin: ::std::option::Option<::std::string::String>,
+        pub amount: ::std::option::Option<::rust_decimal::Decimal>,
+        ///Currency or coin of the refund.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub coin_amount: ::std::option::Option<::rust_decimal::Decimal>,
+        pub currency: ::std::option::Option<::std::string::String>,
+        ///Why the order was refunded.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub discount_amount: ::std::option::Option<::rust_decimal::Decimal>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub fiat_amount: ::std::option::Option<::rust_decimal::Decimal>,
-        ///ISO 4217 fiat currency of `fiat_amount`, e.g. USD.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub fiat_currency: ::std::option::Option<::std::string::String>,
+        pub reason: ::std::option::Option<::std::string::String>,
     }
-    impl OrderTotals {
-        pub fn builder() -> builder::OrderTotals {
+    impl OrderRefund {
+        pub fn builder() -> builder::OrderRefund {
             Default::default()
         }
     }
@@ -452,12 +806,47 @@ pub mod types {
             Default::default()
         }
     }
+    ///One network a coin can be paid on.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct PaymentNetwork {
+        ///Native token of the network, e.g. SOL.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub base_token: ::std::option::Option<::std::string::String>,
+        ///EVM chain id, for EVM networks.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub chain_id: ::std::option::Option<i64>,
+        ///Display label of the typical network fee, e.g. "€0".
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub estimated_transfer_cost: ::std::option::Option<::std::string::String>,
+        ///True while the network is suspended (orders answer SUSPENDED_NETWORK).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub is_suspended: ::std::option::Option<bool>,
+        ///Logo of the network.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub logo_url: ::std::option::Option<::std::string::String>,
+        ///Network to send as `payment.network`, verbatim, e.g. Solana, Base, "Polygon
+        ///(Matic)", "ETH Mainnet", Lightning, Mainnet (BTC on chain), Tron.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub name: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub smart_contract: ::std::option::Option<SmartContract>,
+        ///Contract engine of the token, e.g. SVM or EVM.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub smart_contract_engine: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub threshold: ::std::option::Option<::rust_decimal::Decimal>,
+    }
+    impl PaymentNetwork {
+        pub fn builder() -> builder::PaymentNetwork {
+            Default::default()
+        }
+    }
     ///How the order will be paid.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct PaymentRequest {
         ///Coin to pay with, e.g. USDC.
         pub coin: ::std::string::String,
-        ///Network to pay on, e.g. Solana.
+        ///Network to pay on, verbatim from `list_payment_vias`, e.g. Solana.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub network: ::std::option::Option<::std::string::String>,
         ///Payment via from `list_payment_vias`, e.g. USER_WALLET.
@@ -470,58 +859,77 @@ pub mod types {
             Default::default()
         }
     }
-    ///One accepted coin on one network through one payment via.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    ///One payment via with the coins it takes.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     pub struct PaymentVia {
-        ///Coin symbol, e.g. USDC or USDT.
-        pub coin: ::std::string::String,
-        ///Display name of the coin, e.g. USD Coin.
+        ///False when the via cannot be used now.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub coin_name: ::std::option::Option<::std::string::String>,
-        ///Logo of the coin or network.
+        pub available: ::std::option::Option<bool>,
+        ///Coins of the via.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub currencies: ::std::vec::Vec<PaymentViaCurrency>,
+        ///Logo of the via.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub logo_url: ::std::option::Option<::std::string::String>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub max_amount: ::std::option::Option<::rust_decimal::Decimal>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub min_amount: ::std::option::Option<::rust_decimal::Decimal>,
-        ///Display name.
+        ///Payment via to send as `payment.payment_via`, e.g. USER_WALLET, GATE_PAY.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub name: ::std::option::Option<::std::string::String>,
-        ///Blockchain network, e.g. Solana, Ethereum, Base, Arbitrum, Polygon.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub network: ::std::option::Option<::std::string::String>,
-        ///Display name of the network.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub network_name: ::std::option::Option<::std::string::String>,
-        ///Payment via to send in orders, e.g. USER_WALLET.
-        pub payment_via: ::std::string::String,
     }
     impl PaymentVia {
         pub fn builder() -> builder::PaymentVia {
             Default::default()
         }
     }
-    ///A face value converted into a coin amount.
+    ///One coin of a payment via, with its networks.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct PaymentViaCurrency {
+        ///True while the coin is suspended (orders answer SUSPENDED_COIN).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub is_suspended: ::std::option::Option<bool>,
+        ///Logo of the coin.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub logo_url: ::std::option::Option<::std::string::String>,
+        ///Coin to send as `payment.coin`, e.g. USDC.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub name: ::std::option::Option<::std::string::String>,
+        ///Networks the coin can be paid on.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub networks: ::std::vec::Vec<PaymentNetwork>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub threshold: ::std::option::Option<::rust_decimal::Decimal>,
+    }
+    impl PaymentViaCurrency {
+        pub fn builder() -> builder::PaymentViaCurrency {
+            Default::default()
+        }
+    }
+    ///A face value converted into a coin amount (`get_price`).
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct Price {
-        ///Brand name, e.g. Airbnb.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub brand_name: ::std::option::Option<::std::string::String>,
         ///Coin of `coin_amount`, e.g. USDC.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub coin: ::std::option::Option<::std::string::String>,
         pub coin_amount: ::rust_decimal::Decimal,
-        ///ISO 3166-1 alpha-2 country code. Not pattern-checked in responses, so an unexpected value still decodes.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub country_code: ::std::option::Option<::std::string::String>,
-        ///ISO 4217 fiat currency of the face value, e.g. USD.
+        pub delivery_type: ::std::option::Option<crate::types::DeliveryType>,
+        ///True for a range product.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub currency: ::std::option::Option<::std::string::String>,
+        pub is_dynamic: ::std::option::Option<bool>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub face_value: ::std::option::Option<::rust_decimal::Decimal>,
+        pub original_coin_amount: ::std::option::Option<::rust_decimal::Decimal>,
+        ///Payment method the price is for, e.g. USDC-SOL.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub rate: ::std::option::Option<::rust_decimal::Decimal>,
+        pub payment_method: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub points: ::std::option::Option<::rust_decimal::Decimal>,
+        ///The product the face value resolves to.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub product_id: ::std::option::Option<::std::string::String>,
+        ///Product type, e.g. physical.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub product_type: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub range: ::std::option::Option<ProductRange>,
     }
     impl Price {
         pub fn builder() -> builder::Price {
@@ -531,8 +939,9 @@ pub mod types {
     ///One reason an order does not validate.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct Problem {
-        ///Free-form context, e.g. the allowed payment vias for NOT_ALLOWED_PAYMENT_VIA or
-        ///the supported protocol/coin pairs for UNSUPPORTED_PROTOCOL_COIN_COMBINATION.
+        ///Free-form context, e.g. the allowed payment vias for NOT_ALLOWED_PAYMENT_VIA,
+        ///the supported protocol/coin pairs for UNSUPPORTED_PROTOCOL_COIN_COMBINATION, or
+        ///`{"reason": "..."}`. Never show it to a customer verbatim.
         #[serde(
             rename = "moreDetails",
             skip_serializing_if = "::std::option::Option::is_none"
@@ -545,92 +954,214 @@ pub mod types {
             Default::default()
         }
     }
-    ///A product of one brand in one country.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    ///One purchasable product of a brand: a fixed denomination (`is_dynamic: false`) or a
+    ///range (`is_dynamic: true`).
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     pub struct Product {
-        ///Brand name, e.g. Airbnb.
-        pub brand_name: ::std::string::String,
-        ///Coin the `coin_amount` prices are quoted in, e.g. USDC.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub amount: ::std::option::Option<::rust_decimal::Decimal>,
+        ///What a plan gives (eSIM data, days), free-form; an amount of -1 means
+        ///unlimited.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub benefits:
+            ::std::vec::Vec<::serde_json::Map<::std::string::String, ::serde_json::Value>>,
+        ///Coin of `coin_amount`, e.g. USDC.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub coin: ::std::option::Option<::std::string::String>,
-        ///ISO 3166-1 alpha-2 country code. Not pattern-checked in responses, so an unexpected value still decodes.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub country_code: ::std::option::Option<::std::string::String>,
-        ///ISO 4217 fiat currency of the face values, e.g. USD.
+        pub coin_amount: ::std::option::Option<::rust_decimal::Decimal>,
+        ///ISO 4217 currency of the face value, in some answers.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub currency: ::std::option::Option<::std::string::String>,
-        ///Fixed face values; may be empty when only a range is offered.
-        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
-        pub denominations: ::std::vec::Vec<Denomination>,
-        ///Description in the requested language.
+        pub currency_code: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub description: ::std::option::Option<::std::string::String>,
-        ///Brand family, e.g. airbnb.
+        pub delivery_type: ::std::option::Option<crate::types::DeliveryType>,
+        ///Exact denomination string to send in orders for a fixed product, e.g. "10 USD",
+        ///"1 GB 7 days", "Java & Bedrock Ed". Never rebuild it from the face value.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub family_name: ::std::option::Option<::std::string::String>,
+        pub denomination: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub kind: ::std::option::Option<crate::types::ProductKind>,
-        ///Logo URL without suffix (see `Brand.logo_base_url`).
+        pub face_value: ::std::option::Option<FaceValue>,
+        ///True for a range product: order it with `denomination: "range"` and
+        ///`product_value` (ordering its label instead buys a dearer product).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub logo_base_url: ::std::option::Option<::std::string::String>,
-        ///Default logo URL.
+        pub is_dynamic: ::std::option::Option<bool>,
+        ///Denomination for display, e.g. "$10".
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub logo_url: ::std::option::Option<::std::string::String>,
-        ///Display name in the requested language.
+        pub localized_denomination: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub name: ::std::option::Option<::std::string::String>,
+        pub original_coin_amount: ::std::option::Option<::rust_decimal::Decimal>,
+        ///Payment method the price is for, e.g. USDC-SOL, BTC-LIGHTNING.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub range: ::std::option::Option<DenominationRange>,
+        pub payment_method: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub points: ::std::option::Option<::rust_decimal::Decimal>,
+        ///Product id (a UUID).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub product_id: ::std::option::Option<::std::string::String>,
+        ///Product type, e.g. physical.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub product_type: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub range: ::std::option::Option<ProductRange>,
     }
     impl Product {
         pub fn builder() -> builder::Product {
             Default::default()
         }
     }
-    ///Body of `validate_order`.
+    ///The values a range product takes.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct ProductRange {
+        ///ISO 4217 currency of the values, e.g. USD.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub currency: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub default: ::std::option::Option<::rust_decimal::Decimal>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub max: ::std::option::Option<::rust_decimal::Decimal>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub min: ::std::option::Option<::rust_decimal::Decimal>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub step_size: ::std::option::Option<::rust_decimal::Decimal>,
+    }
+    impl ProductRange {
+        pub fn builder() -> builder::ProductRange {
+            Default::default()
+        }
+    }
+    ///Editorial content of a brand in the requested language (HTML; any field may be absent).
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct RichDescription {
+        ///Other names of the brand.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub brand_alt_names: ::std::option::Option<::std::string::String>,
+        ///Brand tagline.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub brand_tagline: ::std::option::Option<::std::string::String>,
+        ///Brand website.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub brand_url: ::std::option::Option<::std::string::String>,
+        ///Brand use case.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub brand_use_case: ::std::option::Option<::std::string::String>,
+        ///Country of the content.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub country_code: ::std::option::Option<::std::string::String>,
+        ///Description (HTML).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub description: ::std::option::Option<::std::string::String>,
+        ///How to redeem (HTML).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub how_to_redeem: ::std::option::Option<::std::string::String>,
+        ///Language of the content, e.g. en.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub locale: ::std::option::Option<::std::string::String>,
+        ///Markup language of the texts, e.g. html.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub markup: ::std::option::Option<::std::string::String>,
+        ///Note (HTML).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub note: ::std::option::Option<::std::string::String>,
+        ///Where the product can be redeemed.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub redeem_geo: ::std::option::Option<::std::string::String>,
+        ///Size of the content.
+        #[serde(
+            rename = "sizeInBytes",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub size_in_bytes: ::std::option::Option<i64>,
+        ///Terms and conditions (HTML; vendor spelling, singular "term").
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub term_and_conditions: ::std::option::Option<::std::string::String>,
+    }
+    impl RichDescription {
+        pub fn builder() -> builder::RichDescription {
+            Default::default()
+        }
+    }
+    ///The token contract of a coin on a network.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct SmartContract {
+        ///Token contract or mint address.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub address: ::std::option::Option<::std::string::String>,
+        ///Token decimals.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub decimals: ::std::option::Option<i64>,
+        ///Contract engine, e.g. SVM.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub engine: ::std::option::Option<::std::string::String>,
+        ///Token symbol.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub symbol: ::std::option::Option<::std::string::String>,
+    }
+    impl SmartContract {
+        pub fn builder() -> builder::SmartContract {
+            Default::default()
+        }
+    }
+    ///Body of `validate_order`. Production integrations send the same body as
+    ///`create_order` (`email` and/or `user`).
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct ValidateOrderRequest {
-        ///Coupon code to check (see the COUPON_* problems).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub acquisition: ::std::option::Option<Acquisition>,
+        ///Coupon code (the previous spec's name; no integration sends it, prefer `promo_code`).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub coupon: ::std::option::Option<::std::string::String>,
-        ///Products to deliver.
-        pub deliveries: ::std::vec::Vec<ValidationDelivery>,
+        ///Units to deliver, one entry per unit.
+        pub deliveries: ::std::vec::Vec<DeliveryRequest>,
         ///The real end user's email.
-        pub email: ::std::string::String,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub email: ::std::option::Option<::std::string::String>,
         ///Language, e.g. en.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub lang: ::std::option::Option<::std::string::String>,
         pub payment: PaymentRequest,
+        ///Promotional code to apply (see the COUPON_* problems).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub promo_code: ::std::option::Option<::std::string::String>,
+        ///Wallet to refund to if the order goes wrong.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub refund_wallet_address: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub user: ::std::option::Option<OrderUser>,
     }
     impl ValidateOrderRequest {
         pub fn builder() -> builder::ValidateOrderRequest {
             Default::default()
         }
     }
-    ///One product to deliver, as `validate_order` takes it.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
-    pub struct ValidationDelivery {
-        pub beneficiary_account: BeneficiaryAccount,
-        ///Brand name, e.g. Airbnb.
-        pub brand_name: ::std::string::String,
-        pub country_code: CountryCode,
-        ///Face value, e.g. "100 USD".
-        pub denomination: ::std::string::String,
-        ///Face value for display, e.g. "$100".
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub localized_denomination: ::std::option::Option<::std::string::String>,
-    }
-    impl ValidationDelivery {
-        pub fn builder() -> builder::ValidationDelivery {
-            Default::default()
-        }
-    }
-    ///Outcome of `validate_order`.
+    ///Outcome of `validate_order`: a priced preview of the order. Valid when `problems`
+    ///is null or empty.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     pub struct ValidationResult {
-        ///Every problem found (several may come at once); null when valid.
+        ///Coin of `coin_amount`, e.g. USDC.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub coin: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub coin_amount: ::std::option::Option<::rust_decimal::Decimal>,
+        ///The coupon or promo code applied, if any.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub coupon_code: ::std::option::Option<::std::string::String>,
+        ///The deliveries as the order would hold them (`delivery_state` Created).
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub deliveries: ::std::vec::Vec<OrderDelivery>,
+        ///An error text some answers carry instead of problems; treat as invalid.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub error: ::std::option::Option<::std::string::String>,
+        ///Loyalty points summary (free-form; null when none).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub loyalty_summary: ::std::option::Option<::serde_json::Value>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub original_coin_amount: ::std::option::Option<::rust_decimal::Decimal>,
+        ///Every problem found (several may come at once); null or `[]` when valid.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub problems: ::std::option::Option<::std::vec::Vec<Problem>>,
+        ///Pricing breakdown (free-form; documented for the MCP wrapper).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub summary: ::std::option::Option<::serde_json::Value>,
     }
     impl ValidationResult {
         pub fn builder() -> builder::ValidationResult {
@@ -684,18 +1215,38 @@ pub mod types {
         }
         #[derive(Clone, Debug)]
         pub struct Brand {
-            categories: ::std::result::Result<
+            additional_categories: ::std::result::Result<
                 ::std::vec::Vec<::std::string::String>,
+                ::std::string::String,
+            >,
+            bg_color: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            brand: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            brand_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            brand_tags:
+                ::std::result::Result<::std::vec::Vec<::serde_json::Value>, ::std::string::String>,
+            category: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
             country_code: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
-            family_name: ::std::result::Result<
+            family: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
+            is_out_of_stock:
+                ::std::result::Result<::std::option::Option<bool>, ::std::string::String>,
             kind: ::std::result::Result<
                 ::std::option::Option<crate::types::ProductKind>,
                 ::std::string::String,
@@ -708,30 +1259,99 @@ pub mod types {
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
-            name: ::std::result::Result<::std::string::String, ::std::string::String>,
+            max: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            min: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            product_type: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
         }
         impl ::std::default::Default for Brand {
             fn default() -> Self {
                 Self {
-                    categories: Ok(Default::default()),
+                    additional_categories: Ok(Default::default()),
+                    bg_color: Ok(Default::default()),
+                    brand: Ok(Default::default()),
+                    brand_id: Ok(Default::default()),
+                    brand_tags: Ok(Default::default()),
+                    category: Ok(Default::default()),
                     country_code: Ok(Default::default()),
-                    family_name: Ok(Default::default()),
+                    family: Ok(Default::default()),
+                    is_out_of_stock: Ok(Default::default()),
                     kind: Ok(Default::default()),
                     logo_base_url: Ok(Default::default()),
                     logo_url: Ok(Default::default()),
-                    name: Err("no value supplied for name".to_string()),
+                    max: Ok(Default::default()),
+                    min: Ok(Default::default()),
+                    product_type: Ok(Default::default()),
                 }
             }
         }
         impl Brand {
-            pub fn categories<T>(mut self, value: T) -> Self
+            pub fn additional_categories<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::std::vec::Vec<::std::string::String>>,
                 T::Error: ::std::fmt::Display,
             {
-                self.categories = value
+                self.additional_categories = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for additional_categories: {e}")
+                });
+                self
+            }
+            pub fn bg_color<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.bg_color = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for categories: {e}"));
+                    .map_err(|e| format!("error converting supplied value for bg_color: {e}"));
+                self
+            }
+            pub fn brand<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.brand = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for brand: {e}"));
+                self
+            }
+            pub fn brand_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.brand_id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for brand_id: {e}"));
+                self
+            }
+            pub fn brand_tags<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<::serde_json::Value>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.brand_tags = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for brand_tags: {e}"));
+                self
+            }
+            pub fn category<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.category = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for category: {e}"));
                 self
             }
             pub fn country_code<T>(mut self, value: T) -> Self
@@ -744,14 +1364,24 @@ pub mod types {
                     .map_err(|e| format!("error converting supplied value for country_code: {e}"));
                 self
             }
-            pub fn family_name<T>(mut self, value: T) -> Self
+            pub fn family<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
                 T::Error: ::std::fmt::Display,
             {
-                self.family_name = value
+                self.family = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for family_name: {e}"));
+                    .map_err(|e| format!("error converting supplied value for family: {e}"));
+                self
+            }
+            pub fn is_out_of_stock<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.is_out_of_stock = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for is_out_of_stock: {e}")
+                });
                 self
             }
             pub fn kind<T>(mut self, value: T) -> Self
@@ -784,14 +1414,34 @@ pub mod types {
                     .map_err(|e| format!("error converting supplied value for logo_url: {e}"));
                 self
             }
-            pub fn name<T>(mut self, value: T) -> Self
+            pub fn max<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::string::String>,
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
                 T::Error: ::std::fmt::Display,
             {
-                self.name = value
+                self.max = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for name: {e}"));
+                    .map_err(|e| format!("error converting supplied value for max: {e}"));
+                self
+            }
+            pub fn min<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.min = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for min: {e}"));
+                self
+            }
+            pub fn product_type<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.product_type = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for product_type: {e}"));
                 self
             }
         }
@@ -801,26 +1451,541 @@ pub mod types {
                 value: Brand,
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
                 Ok(Self {
-                    categories: value.categories?,
+                    additional_categories: value.additional_categories?,
+                    bg_color: value.bg_color?,
+                    brand: value.brand?,
+                    brand_id: value.brand_id?,
+                    brand_tags: value.brand_tags?,
+                    category: value.category?,
                     country_code: value.country_code?,
-                    family_name: value.family_name?,
+                    family: value.family?,
+                    is_out_of_stock: value.is_out_of_stock?,
                     kind: value.kind?,
                     logo_base_url: value.logo_base_url?,
                     logo_url: value.logo_url?,
-                    name: value.name?,
+                    max: value.max?,
+                    min: value.min?,
+                    product_type: value.product_type?,
                 })
             }
         }
         impl ::std::convert::From<super::Brand> for Brand {
             fn from(value: super::Brand) -> Self {
                 Self {
-                    categories: Ok(value.categories),
+                    additional_categories: Ok(value.additional_categories),
+                    bg_color: Ok(value.bg_color),
+                    brand: Ok(value.brand),
+                    brand_id: Ok(value.brand_id),
+                    brand_tags: Ok(value.brand_tags),
+                    category: Ok(value.category),
                     country_code: Ok(value.country_code),
-                    family_name: Ok(value.family_name),
+                    family: Ok(value.family),
+                    is_out_of_stock: Ok(value.is_out_of_stock),
                     kind: Ok(value.kind),
                     logo_base_url: Ok(value.logo_base_url),
                     logo_url: Ok(value.logo_url),
-                    name: Ok(value.name),
+                    max: Ok(value.max),
+                    min: Ok(value.min),
+                    product_type: Ok(value.product_type),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BrandCatalog {
+            all_brands: ::std::result::Result<::std::vec::Vec<super::Brand>, ::std::string::String>,
+            categories:
+                ::std::result::Result<::std::vec::Vec<super::BrandCategory>, ::std::string::String>,
+            country_code: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            last_user_purchases:
+                ::std::result::Result<::std::vec::Vec<super::Brand>, ::std::string::String>,
+            popular_brands:
+                ::std::result::Result<::std::vec::Vec<super::Brand>, ::std::string::String>,
+            suggestions:
+                ::std::result::Result<::std::vec::Vec<super::Brand>, ::std::string::String>,
+        }
+        impl ::std::default::Default for BrandCatalog {
+            fn default() -> Self {
+                Self {
+                    all_brands: Ok(Default::default()),
+                    categories: Ok(Default::default()),
+                    country_code: Ok(Default::default()),
+                    last_user_purchases: Ok(Default::default()),
+                    popular_brands: Ok(Default::default()),
+                    suggestions: Ok(Default::default()),
+                }
+            }
+        }
+        impl BrandCatalog {
+            pub fn all_brands<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::Brand>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.all_brands = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for all_brands: {e}"));
+                self
+            }
+            pub fn categories<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::BrandCategory>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.categories = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for categories: {e}"));
+                self
+            }
+            pub fn country_code<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.country_code = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for country_code: {e}"));
+                self
+            }
+            pub fn last_user_purchases<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::Brand>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.last_user_purchases = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for last_user_purchases: {e}")
+                });
+                self
+            }
+            pub fn popular_brands<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::Brand>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.popular_brands = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for popular_brands: {e}")
+                });
+                self
+            }
+            pub fn suggestions<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::Brand>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.suggestions = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for suggestions: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BrandCatalog> for super::BrandCatalog {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BrandCatalog,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    all_brands: value.all_brands?,
+                    categories: value.categories?,
+                    country_code: value.country_code?,
+                    last_user_purchases: value.last_user_purchases?,
+                    popular_brands: value.popular_brands?,
+                    suggestions: value.suggestions?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::BrandCatalog> for BrandCatalog {
+            fn from(value: super::BrandCatalog) -> Self {
+                Self {
+                    all_brands: Ok(value.all_brands),
+                    categories: Ok(value.categories),
+                    country_code: Ok(value.country_code),
+                    last_user_purchases: Ok(value.last_user_purchases),
+                    popular_brands: Ok(value.popular_brands),
+                    suggestions: Ok(value.suggestions),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BrandCategory {
+            brands: ::std::result::Result<::std::vec::Vec<super::Brand>, ::std::string::String>,
+            category: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            kind: ::std::result::Result<
+                ::std::option::Option<crate::types::ProductKind>,
+                ::std::string::String,
+            >,
+            popular_brands:
+                ::std::result::Result<::std::vec::Vec<super::Brand>, ::std::string::String>,
+        }
+        impl ::std::default::Default for BrandCategory {
+            fn default() -> Self {
+                Self {
+                    brands: Ok(Default::default()),
+                    category: Ok(Default::default()),
+                    kind: Ok(Default::default()),
+                    popular_brands: Ok(Default::default()),
+                }
+            }
+        }
+        impl BrandCategory {
+            pub fn brands<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::Brand>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.brands = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for brands: {e}"));
+                self
+            }
+            pub fn category<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.category = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for category: {e}"));
+                self
+            }
+            pub fn kind<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<crate::types::ProductKind>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.kind = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for kind: {e}"));
+                self
+            }
+            pub fn popular_brands<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::Brand>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.popular_brands = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for popular_brands: {e}")
+                });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BrandCategory> for super::BrandCategory {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BrandCategory,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    brands: value.brands?,
+                    category: value.category?,
+                    kind: value.kind?,
+                    popular_brands: value.popular_brands?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::BrandCategory> for BrandCategory {
+            fn from(value: super::BrandCategory) -> Self {
+                Self {
+                    brands: Ok(value.brands),
+                    category: Ok(value.category),
+                    kind: Ok(value.kind),
+                    popular_brands: Ok(value.popular_brands),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BrandFamily {
+            additional_categories: ::std::result::Result<
+                ::std::vec::Vec<::std::string::String>,
+                ::std::string::String,
+            >,
+            bg_color: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            brand: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            brand_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            category: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            country_code: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            default_denomination: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            family: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            is_out_of_stock:
+                ::std::result::Result<::std::option::Option<bool>, ::std::string::String>,
+            kind: ::std::result::Result<
+                ::std::option::Option<crate::types::ProductKind>,
+                ::std::string::String,
+            >,
+            logo_base_url: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            logo_url: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            product_tc: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            products: ::std::result::Result<::std::vec::Vec<super::Product>, ::std::string::String>,
+            redeem_method: ::std::result::Result<
+                ::std::vec::Vec<::std::string::String>,
+                ::std::string::String,
+            >,
+            rich_description: ::std::result::Result<
+                ::std::option::Option<super::RichDescription>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for BrandFamily {
+            fn default() -> Self {
+                Self {
+                    additional_categories: Ok(Default::default()),
+                    bg_color: Ok(Default::default()),
+                    brand: Ok(Default::default()),
+                    brand_id: Ok(Default::default()),
+                    category: Ok(Default::default()),
+                    country_code: Ok(Default::default()),
+                    default_denomination: Ok(Default::default()),
+                    family: Ok(Default::default()),
+                    is_out_of_stock: Ok(Default::default()),
+                    kind: Ok(Default::default()),
+                    logo_base_url: Ok(Default::default()),
+                    logo_url: Ok(Default::default()),
+                    product_tc: Ok(Default::default()),
+                    products: Ok(Default::default()),
+                    redeem_method: Ok(Default::default()),
+                    rich_description: Ok(Default::default()),
+                }
+            }
+        }
+        impl BrandFamily {
+            pub fn additional_categories<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.additional_categories = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for additional_categories: {e}")
+                });
+                self
+            }
+            pub fn bg_color<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.bg_color = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for bg_color: {e}"));
+                self
+            }
+            pub fn brand<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.brand = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for brand: {e}"));
+                self
+            }
+            pub fn brand_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.brand_id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for brand_id: {e}"));
+                self
+            }
+            pub fn category<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.category = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for category: {e}"));
+                self
+            }
+            pub fn country_code<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.country_code = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for country_code: {e}"));
+                self
+            }
+            pub fn default_denomination<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.default_denomination = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for default_denomination: {e}")
+                });
+                self
+            }
+            pub fn family<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.family = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for family: {e}"));
+                self
+            }
+            pub fn is_out_of_stock<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.is_out_of_stock = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for is_out_of_stock: {e}")
+                });
+                self
+            }
+            pub fn kind<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<crate::types::ProductKind>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.kind = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for kind: {e}"));
+                self
+            }
+            pub fn logo_base_url<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.logo_base_url = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for logo_base_url: {e}"));
+                self
+            }
+            pub fn logo_url<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.logo_url = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for logo_url: {e}"));
+                self
+            }
+            pub fn product_tc<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.product_tc = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for product_tc: {e}"));
+                self
+            }
+            pub fn products<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::Product>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.products = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for products: {e}"));
+                self
+            }
+            pub fn redeem_method<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.redeem_method = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for redeem_method: {e}"));
+                self
+            }
+            pub fn rich_description<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::RichDescription>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.rich_description = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for rich_description: {e}")
+                });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BrandFamily> for super::BrandFamily {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BrandFamily,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    additional_categories: value.additional_categories?,
+                    bg_color: value.bg_color?,
+                    brand: value.brand?,
+                    brand_id: value.brand_id?,
+                    category: value.category?,
+                    country_code: value.country_code?,
+                    default_denomination: value.default_denomination?,
+                    family: value.family?,
+                    is_out_of_stock: value.is_out_of_stock?,
+                    kind: value.kind?,
+                    logo_base_url: value.logo_base_url?,
+                    logo_url: value.logo_url?,
+                    product_tc: value.product_tc?,
+                    products: value.products?,
+                    redeem_method: value.redeem_method?,
+                    rich_description: value.rich_description?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::BrandFamily> for BrandFamily {
+            fn from(value: super::BrandFamily) -> Self {
+                Self {
+                    additional_categories: Ok(value.additional_categories),
+                    bg_color: Ok(value.bg_color),
+                    brand: Ok(value.brand),
+                    brand_id: Ok(value.brand_id),
+                    category: Ok(value.category),
+                    country_code: Ok(value.country_code),
+                    default_denomination: Ok(value.default_denomination),
+                    family: Ok(value.family),
+                    is_out_of_stock: Ok(value.is_out_of_stock),
+                    kind: Ok(value.kind),
+                    logo_base_url: Ok(value.logo_base_url),
+                    logo_url: Ok(value.logo_url),
+                    product_tc: Ok(value.product_tc),
+                    products: Ok(value.products),
+                    redeem_method: Ok(value.redeem_method),
+                    rich_description: Ok(value.rich_description),
                 }
             }
         }
@@ -903,7 +2068,11 @@ pub mod types {
                 ::std::string::String,
             >,
             deliveries: ::std::result::Result<
-                ::std::vec::Vec<super::CreateOrderDelivery>,
+                ::std::vec::Vec<super::CreateOrderDeliveryItem>,
+                ::std::string::String,
+            >,
+            email: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
             lang: ::std::result::Result<
@@ -911,6 +2080,14 @@ pub mod types {
                 ::std::string::String,
             >,
             payment: ::std::result::Result<super::PaymentRequest, ::std::string::String>,
+            promo_code: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            refund_wallet_address: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
             user: ::std::result::Result<super::OrderUser, ::std::string::String>,
         }
         impl ::std::default::Default for CreateOrderRequest {
@@ -919,8 +2096,11 @@ pub mod types {
                     acquisition: Ok(Default::default()),
                     coupon: Ok(Default::default()),
                     deliveries: Err("no value supplied for deliveries".to_string()),
+                    email: Ok(Default::default()),
                     lang: Ok(Default::default()),
                     payment: Err("no value supplied for payment".to_string()),
+                    promo_code: Ok(Default::default()),
+                    refund_wallet_address: Ok(Default::default()),
                     user: Err("no value supplied for user".to_string()),
                 }
             }
@@ -948,12 +2128,22 @@ pub mod types {
             }
             pub fn deliveries<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::vec::Vec<super::CreateOrderDelivery>>,
+                T: ::std::convert::TryInto<::std::vec::Vec<super::CreateOrderDeliveryItem>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.deliveries = value
                     .try_into()
                     .map_err(|e| format!("error converting supplied value for deliveries: {e}"));
+                self
+            }
+            pub fn email<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.email = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for email: {e}"));
                 self
             }
             pub fn lang<T>(mut self, value: T) -> Self
@@ -976,6 +2166,26 @@ pub mod types {
                     .map_err(|e| format!("error converting supplied value for payment: {e}"));
                 self
             }
+            pub fn promo_code<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.promo_code = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for promo_code: {e}"));
+                self
+            }
+            pub fn refund_wallet_address<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.refund_wallet_address = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for refund_wallet_address: {e}")
+                });
+                self
+            }
             pub fn user<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<super::OrderUser>,
@@ -996,8 +2206,11 @@ pub mod types {
                     acquisition: value.acquisition?,
                     coupon: value.coupon?,
                     deliveries: value.deliveries?,
+                    email: value.email?,
                     lang: value.lang?,
                     payment: value.payment?,
+                    promo_code: value.promo_code?,
+                    refund_wallet_address: value.refund_wallet_address?,
                     user: value.user?,
                 })
             }
@@ -1008,8 +2221,11 @@ pub mod types {
                     acquisition: Ok(value.acquisition),
                     coupon: Ok(value.coupon),
                     deliveries: Ok(value.deliveries),
+                    email: Ok(value.email),
                     lang: Ok(value.lang),
                     payment: Ok(value.payment),
+                    promo_code: Ok(value.promo_code),
+                    refund_wallet_address: Ok(value.refund_wallet_address),
                     user: Ok(value.user),
                 }
             }
@@ -1021,6 +2237,10 @@ pub mod types {
             brand_name: ::std::result::Result<::std::string::String, ::std::string::String>,
             country_code: ::std::result::Result<super::CountryCode, ::std::string::String>,
             denomination: ::std::result::Result<::std::string::String, ::std::string::String>,
+            product_value: ::std::result::Result<
+                ::std::option::Option<::rust_decimal::Decimal>,
+                ::std::string::String,
+            >,
         }
         impl ::std::default::Default for Deliverable {
             fn default() -> Self {
@@ -1031,6 +2251,7 @@ pub mod types {
                     brand_name: Err("no value supplied for brand_name".to_string()),
                     country_code: Err("no value supplied for country_code".to_string()),
                     denomination: Err("no value supplied for denomination".to_string()),
+                    product_value: Ok(Default::default()),
                 }
             }
         }
@@ -1075,6 +2296,16 @@ pub mod types {
                     .map_err(|e| format!("error converting supplied value for denomination: {e}"));
                 self
             }
+            pub fn product_value<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::rust_decimal::Decimal>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.product_value = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for product_value: {e}"));
+                self
+            }
         }
         impl ::std::convert::TryFrom<Deliverable> for super::Deliverable {
             type Error = super::error::ConversionError;
@@ -1086,6 +2317,7 @@ pub mod types {
                     brand_name: value.brand_name?,
                     country_code: value.country_code?,
                     denomination: value.denomination?,
+                    product_value: value.product_value?,
                 })
             }
         }
@@ -1096,187 +2328,208 @@ pub mod types {
                     brand_name: Ok(value.brand_name),
                     country_code: Ok(value.country_code),
                     denomination: Ok(value.denomination),
+                    product_value: Ok(value.product_value),
                 }
             }
         }
         #[derive(Clone, Debug)]
-        pub struct DeliveredCode {
-            code: ::std::result::Result<
+        pub struct DeliveryRequest {
+            beneficiary_account:
+                ::std::result::Result<super::BeneficiaryAccount, ::std::string::String>,
+            brand_name: ::std::result::Result<::std::string::String, ::std::string::String>,
+            country_code: ::std::result::Result<super::CountryCode, ::std::string::String>,
+            denomination: ::std::result::Result<::std::string::String, ::std::string::String>,
+            localized_denomination: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
-            expires_at: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            pin: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            url: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-        }
-        impl ::std::default::Default for DeliveredCode {
-            fn default() -> Self {
-                Self {
-                    code: Ok(Default::default()),
-                    expires_at: Ok(Default::default()),
-                    pin: Ok(Default::default()),
-                    url: Ok(Default::default()),
-                }
-            }
-        }
-        impl DeliveredCode {
-            pub fn code<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.code = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for code: {e}"));
-                self
-            }
-            pub fn expires_at<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.expires_at = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for expires_at: {e}"));
-                self
-            }
-            pub fn pin<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.pin = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for pin: {e}"));
-                self
-            }
-            pub fn url<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.url = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for url: {e}"));
-                self
-            }
-        }
-        impl ::std::convert::TryFrom<DeliveredCode> for super::DeliveredCode {
-            type Error = super::error::ConversionError;
-            fn try_from(
-                value: DeliveredCode,
-            ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self {
-                    code: value.code?,
-                    expires_at: value.expires_at?,
-                    pin: value.pin?,
-                    url: value.url?,
-                })
-            }
-        }
-        impl ::std::convert::From<super::DeliveredCode> for DeliveredCode {
-            fn from(value: super::DeliveredCode) -> Self {
-                Self {
-                    code: Ok(value.code),
-                    expires_at: Ok(value.expires_at),
-                    pin: Ok(value.pin),
-                    url: Ok(value.url),
-                }
-            }
-        }
-        #[derive(Clone, Debug)]
-        pub struct Denomination {
-            coin_amount: ::std::result::Result<
+            product_value: ::std::result::Result<
                 ::std::option::Option<::rust_decimal::Decimal>,
                 ::std::string::String,
             >,
-            localized_value: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            value: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
         }
-        impl ::std::default::Default for Denomination {
+        impl ::std::default::Default for DeliveryRequest {
             fn default() -> Self {
                 Self {
-                    coin_amount: Ok(Default::default()),
-                    localized_value: Ok(Default::default()),
-                    value: Ok(Default::default()),
+                    beneficiary_account: Err(
+                        "no value supplied for beneficiary_account".to_string()
+                    ),
+                    brand_name: Err("no value supplied for brand_name".to_string()),
+                    country_code: Err("no value supplied for country_code".to_string()),
+                    denomination: Err("no value supplied for denomination".to_string()),
+                    localized_denomination: Ok(Default::default()),
+                    product_value: Ok(Default::default()),
                 }
             }
         }
-        impl Denomination {
-            pub fn coin_amount<T>(mut self, value: T) -> Self
+        impl DeliveryRequest {
+            pub fn beneficiary_account<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::BeneficiaryAccount>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.beneficiary_account = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for beneficiary_account: {e}")
+                });
+                self
+            }
+            pub fn brand_name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.brand_name = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for brand_name: {e}"));
+                self
+            }
+            pub fn country_code<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::CountryCode>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.country_code = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for country_code: {e}"));
+                self
+            }
+            pub fn denomination<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.denomination = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for denomination: {e}"));
+                self
+            }
+            pub fn localized_denomination<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.localized_denomination = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for localized_denomination: {e}")
+                });
+                self
+            }
+            pub fn product_value<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::std::option::Option<::rust_decimal::Decimal>>,
                 T::Error: ::std::fmt::Display,
             {
-                self.coin_amount = value
+                self.product_value = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for coin_amount: {e}"));
-                self
-            }
-            pub fn localized_value<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.localized_value = value.try_into().map_err(|e| {
-                    format!("error converting supplied value for localized_value: {e}")
-                });
-                self
-            }
-            pub fn value<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.value = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for value: {e}"));
+                    .map_err(|e| format!("error converting supplied value for product_value: {e}"));
                 self
             }
         }
-        impl ::std::convert::TryFrom<Denomination> for super::Denomination {
+        impl ::std::convert::TryFrom<DeliveryRequest> for super::DeliveryRequest {
             type Error = super::error::ConversionError;
             fn try_from(
-                value: Denomination,
+                value: DeliveryRequest,
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
                 Ok(Self {
-                    coin_amount: value.coin_amount?,
-                    localized_value: value.localized_value?,
-                    value: value.value?,
+                    beneficiary_account: value.beneficiary_account?,
+                    brand_name: value.brand_name?,
+                    country_code: value.country_code?,
+                    denomination: value.denomination?,
+                    localized_denomination: value.localized_denomination?,
+                    product_value: value.product_value?,
                 })
             }
         }
-        impl ::std::convert::From<super::Denomination> for Denomination {
-            fn from(value: super::Denomination) -> Self {
+        impl ::std::convert::From<super::DeliveryRequest> for DeliveryRequest {
+            fn from(value: super::DeliveryRequest) -> Self {
                 Self {
-                    coin_amount: Ok(value.coin_amount),
-                    localized_value: Ok(value.localized_value),
-                    value: Ok(value.value),
+                    beneficiary_account: Ok(value.beneficiary_account),
+                    brand_name: Ok(value.brand_name),
+                    country_code: Ok(value.country_code),
+                    denomination: Ok(value.denomination),
+                    localized_denomination: Ok(value.localized_denomination),
+                    product_value: Ok(value.product_value),
                 }
             }
         }
         #[derive(Clone, Debug)]
-        pub struct DenominationRange {
+        pub struct FaceValue {
+            amount: ::std::result::Result<
+                ::std::option::Option<super::FaceValueAmount>,
+                ::std::string::String,
+            >,
+            currency_code: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for FaceValue {
+            fn default() -> Self {
+                Self {
+                    amount: Ok(Default::default()),
+                    currency_code: Ok(Default::default()),
+                }
+            }
+        }
+        impl FaceValue {
+            pub fn amount<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::FaceValueAmount>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.amount = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for amount: {e}"));
+                self
+            }
+            pub fn currency_code<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.currency_code = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for currency_code: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<FaceValue> for super::FaceValue {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: FaceValue,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    amount: value.amount?,
+                    currency_code: value.currency_code?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::FaceValue> for FaceValue {
+            fn from(value: super::FaceValue) -> Self {
+                Self {
+                    amount: Ok(value.amount),
+                    currency_code: Ok(value.currency_code),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct FaceValueAmount {
             max: ::std::result::Result<
-                ::std::option::Option<::rust_decimal::Decimal>,
+                ::std::option::Option<super::FaceValueBound>,
+                ::std::string::String,
+            >,
+            maximum: ::std::result::Result<
+                ::std::option::Option<super::FaceValueBound>,
                 ::std::string::String,
             >,
             min: ::std::result::Result<
+                ::std::option::Option<super::FaceValueBound>,
+                ::std::string::String,
+            >,
+            minimum: ::std::result::Result<
+                ::std::option::Option<super::FaceValueBound>,
+                ::std::string::String,
+            >,
+            price: ::std::result::Result<
                 ::std::option::Option<::rust_decimal::Decimal>,
                 ::std::string::String,
             >,
@@ -1284,20 +2537,33 @@ pub mod types {
                 ::std::option::Option<::rust_decimal::Decimal>,
                 ::std::string::String,
             >,
+            type_: ::std::result::Result<
+                ::std::option::Option<crate::types::FaceValueAmountType>,
+                ::std::string::String,
+            >,
+            value: ::std::result::Result<
+                ::std::option::Option<::rust_decimal::Decimal>,
+                ::std::string::String,
+            >,
         }
-        impl ::std::default::Default for DenominationRange {
+        impl ::std::default::Default for FaceValueAmount {
             fn default() -> Self {
                 Self {
                     max: Ok(Default::default()),
+                    maximum: Ok(Default::default()),
                     min: Ok(Default::default()),
+                    minimum: Ok(Default::default()),
+                    price: Ok(Default::default()),
                     step: Ok(Default::default()),
+                    type_: Ok(Default::default()),
+                    value: Ok(Default::default()),
                 }
             }
         }
-        impl DenominationRange {
+        impl FaceValueAmount {
             pub fn max<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<::rust_decimal::Decimal>>,
+                T: ::std::convert::TryInto<::std::option::Option<super::FaceValueBound>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.max = value
@@ -1305,14 +2571,44 @@ pub mod types {
                     .map_err(|e| format!("error converting supplied value for max: {e}"));
                 self
             }
+            pub fn maximum<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::FaceValueBound>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.maximum = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for maximum: {e}"));
+                self
+            }
             pub fn min<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<::rust_decimal::Decimal>>,
+                T: ::std::convert::TryInto<::std::option::Option<super::FaceValueBound>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.min = value
                     .try_into()
                     .map_err(|e| format!("error converting supplied value for min: {e}"));
+                self
+            }
+            pub fn minimum<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::FaceValueBound>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.minimum = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for minimum: {e}"));
+                self
+            }
+            pub fn price<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::rust_decimal::Decimal>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.price = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for price: {e}"));
                 self
             }
             pub fn step<T>(mut self, value: T) -> Self
@@ -1325,25 +2621,57 @@ pub mod types {
                     .map_err(|e| format!("error converting supplied value for step: {e}"));
                 self
             }
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                        ::std::option::Option<crate::types::FaceValueAmountType>,
+                    >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for type_: {e}"));
+                self
+            }
+            pub fn value<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::rust_decimal::Decimal>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.value = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for value: {e}"));
+                self
+            }
         }
-        impl ::std::convert::TryFrom<DenominationRange> for super::DenominationRange {
+        impl ::std::convert::TryFrom<FaceValueAmount> for super::FaceValueAmount {
             type Error = super::error::ConversionError;
             fn try_from(
-                value: DenominationRange,
+                value: FaceValueAmount,
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
                 Ok(Self {
                     max: value.max?,
+                    maximum: value.maximum?,
                     min: value.min?,
+                    minimum: value.minimum?,
+                    price: value.price?,
                     step: value.step?,
+                    type_: value.type_?,
+                    value: value.value?,
                 })
             }
         }
-        impl ::std::convert::From<super::DenominationRange> for DenominationRange {
-            fn from(value: super::DenominationRange) -> Self {
+        impl ::std::convert::From<super::FaceValueAmount> for FaceValueAmount {
+            fn from(value: super::FaceValueAmount) -> Self {
                 Self {
                     max: Ok(value.max),
+                    maximum: Ok(value.maximum),
                     min: Ok(value.min),
+                    minimum: Ok(value.minimum),
+                    price: Ok(value.price),
                     step: Ok(value.step),
+                    type_: Ok(value.type_),
+                    value: Ok(value.value),
                 }
             }
         }
@@ -1449,7 +2777,22 @@ pub mod types {
         }
         #[derive(Clone, Debug)]
         pub struct HttpError {
-            detail: ::std::result::Result<::std::string::String, ::std::string::String>,
+            detail: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            error: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            error_code: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            message: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
             more_details: ::std::result::Result<
                 ::std::option::Option<::serde_json::Value>,
                 ::std::string::String,
@@ -1458,14 +2801,25 @@ pub mod types {
                 ::std::option::Option<::std::vec::Vec<super::Problem>>,
                 ::std::string::String,
             >,
-            status: ::std::result::Result<::std::option::Option<i64>, ::std::string::String>,
+            reason: ::std::result::Result<
+                ::std::option::Option<::serde_json::Value>,
+                ::std::string::String,
+            >,
+            status: ::std::result::Result<
+                ::std::option::Option<super::HttpErrorStatus>,
+                ::std::string::String,
+            >,
         }
         impl ::std::default::Default for HttpError {
             fn default() -> Self {
                 Self {
-                    detail: Err("no value supplied for detail".to_string()),
+                    detail: Ok(Default::default()),
+                    error: Ok(Default::default()),
+                    error_code: Ok(Default::default()),
+                    message: Ok(Default::default()),
                     more_details: Ok(Default::default()),
                     problems: Ok(Default::default()),
+                    reason: Ok(Default::default()),
                     status: Ok(Default::default()),
                 }
             }
@@ -1473,12 +2827,42 @@ pub mod types {
         impl HttpError {
             pub fn detail<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::string::String>,
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.detail = value
                     .try_into()
                     .map_err(|e| format!("error converting supplied value for detail: {e}"));
+                self
+            }
+            pub fn error<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.error = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for error: {e}"));
+                self
+            }
+            pub fn error_code<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.error_code = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for error_code: {e}"));
+                self
+            }
+            pub fn message<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.message = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for message: {e}"));
                 self
             }
             pub fn more_details<T>(mut self, value: T) -> Self
@@ -1501,9 +2885,19 @@ pub mod types {
                     .map_err(|e| format!("error converting supplied value for problems: {e}"));
                 self
             }
+            pub fn reason<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::serde_json::Value>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.reason = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for reason: {e}"));
+                self
+            }
             pub fn status<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T: ::std::convert::TryInto<::std::option::Option<super::HttpErrorStatus>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.status = value
@@ -1519,8 +2913,12 @@ pub mod types {
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
                 Ok(Self {
                     detail: value.detail?,
+                    error: value.error?,
+                    error_code: value.error_code?,
+                    message: value.message?,
                     more_details: value.more_details?,
                     problems: value.problems?,
+                    reason: value.reason?,
                     status: value.status?,
                 })
             }
@@ -1529,9 +2927,70 @@ pub mod types {
             fn from(value: super::HttpError) -> Self {
                 Self {
                     detail: Ok(value.detail),
+                    error: Ok(value.error),
+                    error_code: Ok(value.error_code),
+                    message: Ok(value.message),
                     more_details: Ok(value.more_details),
                     problems: Ok(value.problems),
+                    reason: Ok(value.reason),
                     status: Ok(value.status),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct MoneyAmount {
+            amount: ::std::result::Result<::rust_decimal::Decimal, ::std::string::String>,
+            currency: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for MoneyAmount {
+            fn default() -> Self {
+                Self {
+                    amount: Err("no value supplied for amount".to_string()),
+                    currency: Ok(Default::default()),
+                }
+            }
+        }
+        impl MoneyAmount {
+            pub fn amount<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::rust_decimal::Decimal>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.amount = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for amount: {e}"));
+                self
+            }
+            pub fn currency<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.currency = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for currency: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<MoneyAmount> for super::MoneyAmount {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: MoneyAmount,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    amount: value.amount?,
+                    currency: value.currency?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::MoneyAmount> for MoneyAmount {
+            fn from(value: super::MoneyAmount) -> Self {
+                Self {
+                    amount: Ok(value.amount),
+                    currency: Ok(value.currency),
                 }
             }
         }
@@ -1546,27 +3005,103 @@ pub mod types {
                 ::std::string::String,
             >,
             created_at: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
+                ::std::option::Option<::rust_decimal::Decimal>,
                 ::std::string::String,
             >,
             deliveries:
                 ::std::result::Result<::std::vec::Vec<super::OrderDelivery>, ::std::string::String>,
-            expires_at: ::std::result::Result<
+            id: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
-            id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            is_payment_processor_external:
+                ::std::result::Result<::std::option::Option<bool>, ::std::string::String>,
             network: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            order_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            order_state: ::std::result::Result<
+                ::std::option::Option<crate::types::OrderState>,
+                ::std::string::String,
+            >,
+            original_coin_amount: ::std::result::Result<
+                ::std::option::Option<::rust_decimal::Decimal>,
+                ::std::string::String,
+            >,
+            original_price: ::std::result::Result<
+                ::std::option::Option<::rust_decimal::Decimal>,
+                ::std::string::String,
+            >,
+            payment_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            payment_method: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            payment_method_protocol: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            payment_requested_at: ::std::result::Result<
+                ::std::option::Option<::rust_decimal::Decimal>,
+                ::std::string::String,
+            >,
+            payment_state: ::std::result::Result<
+                ::std::option::Option<crate::types::PaymentState>,
+                ::std::string::String,
+            >,
+            payment_value: ::std::result::Result<
+                ::std::option::Option<::rust_decimal::Decimal>,
                 ::std::string::String,
             >,
             payment_via: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
-            status: ::std::result::Result<crate::types::OrderState, ::std::string::String>,
-            totals: ::std::result::Result<
-                ::std::option::Option<super::OrderTotals>,
+            qr_text: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            qr_url: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            received_amount: ::std::result::Result<
+                ::std::option::Option<::rust_decimal::Decimal>,
+                ::std::string::String,
+            >,
+            reference_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            refund: ::std::result::Result<
+                ::std::option::Option<super::OrderRefund>,
+                ::std::string::String,
+            >,
+            refund_wallet_address: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            sent_coin_amount: ::std::result::Result<
+                ::std::option::Option<::rust_decimal::Decimal>,
+                ::std::string::String,
+            >,
+            status: ::std::result::Result<
+                ::std::option::Option<crate::types::OrderState>,
+                ::std::string::String,
+            >,
+            updated_at: ::std::result::Result<
+                ::std::option::Option<::rust_decimal::Decimal>,
+                ::std::string::String,
+            >,
+            user: ::std::result::Result<
+                ::std::option::Option<super::OrderCustomer>,
                 ::std::string::String,
             >,
             wallet_address: ::std::result::Result<
@@ -1581,12 +3116,30 @@ pub mod types {
                     coin_amount: Ok(Default::default()),
                     created_at: Ok(Default::default()),
                     deliveries: Ok(Default::default()),
-                    expires_at: Ok(Default::default()),
-                    id: Err("no value supplied for id".to_string()),
+                    id: Ok(Default::default()),
+                    is_payment_processor_external: Ok(Default::default()),
                     network: Ok(Default::default()),
+                    order_id: Ok(Default::default()),
+                    order_state: Ok(Default::default()),
+                    original_coin_amount: Ok(Default::default()),
+                    original_price: Ok(Default::default()),
+                    payment_id: Ok(Default::default()),
+                    payment_method: Ok(Default::default()),
+                    payment_method_protocol: Ok(Default::default()),
+                    payment_requested_at: Ok(Default::default()),
+                    payment_state: Ok(Default::default()),
+                    payment_value: Ok(Default::default()),
                     payment_via: Ok(Default::default()),
-                    status: Err("no value supplied for status".to_string()),
-                    totals: Ok(Default::default()),
+                    qr_text: Ok(Default::default()),
+                    qr_url: Ok(Default::default()),
+                    received_amount: Ok(Default::default()),
+                    reference_id: Ok(Default::default()),
+                    refund: Ok(Default::default()),
+                    refund_wallet_address: Ok(Default::default()),
+                    sent_coin_amount: Ok(Default::default()),
+                    status: Ok(Default::default()),
+                    updated_at: Ok(Default::default()),
+                    user: Ok(Default::default()),
                     wallet_address: Ok(Default::default()),
                 }
             }
@@ -1614,7 +3167,7 @@ pub mod types {
             }
             pub fn created_at<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T: ::std::convert::TryInto<::std::option::Option<::rust_decimal::Decimal>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.created_at = value
@@ -1632,24 +3185,26 @@ pub mod types {
                     .map_err(|e| format!("error converting supplied value for deliveries: {e}"));
                 self
             }
-            pub fn expires_at<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.expires_at = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for expires_at: {e}"));
-                self
-            }
             pub fn id<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::string::String>,
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.id = value
                     .try_into()
                     .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn is_payment_processor_external<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.is_payment_processor_external = value.try_into().map_err(|e| {
+                    format!(
+                        "error converting supplied value for is_payment_processor_external: {e}"
+                    )
+                });
                 self
             }
             pub fn network<T>(mut self, value: T) -> Self
@@ -1662,6 +3217,106 @@ pub mod types {
                     .map_err(|e| format!("error converting supplied value for network: {e}"));
                 self
             }
+            pub fn order_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.order_id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for order_id: {e}"));
+                self
+            }
+            pub fn order_state<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<crate::types::OrderState>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.order_state = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for order_state: {e}"));
+                self
+            }
+            pub fn original_coin_amount<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::rust_decimal::Decimal>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.original_coin_amount = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for original_coin_amount: {e}")
+                });
+                self
+            }
+            pub fn original_price<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::rust_decimal::Decimal>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.original_price = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for original_price: {e}")
+                });
+                self
+            }
+            pub fn payment_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.payment_id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for payment_id: {e}"));
+                self
+            }
+            pub fn payment_method<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.payment_method = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for payment_method: {e}")
+                });
+                self
+            }
+            pub fn payment_method_protocol<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.payment_method_protocol = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for payment_method_protocol: {e}")
+                });
+                self
+            }
+            pub fn payment_requested_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::rust_decimal::Decimal>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.payment_requested_at = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for payment_requested_at: {e}")
+                });
+                self
+            }
+            pub fn payment_state<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<crate::types::PaymentState>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.payment_state = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for payment_state: {e}"));
+                self
+            }
+            pub fn payment_value<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::rust_decimal::Decimal>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.payment_value = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for payment_value: {e}"));
+                self
+            }
             pub fn payment_via<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -1672,9 +3327,79 @@ pub mod types {
                     .map_err(|e| format!("error converting supplied value for payment_via: {e}"));
                 self
             }
+            pub fn qr_text<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.qr_text = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for qr_text: {e}"));
+                self
+            }
+            pub fn qr_url<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.qr_url = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for qr_url: {e}"));
+                self
+            }
+            pub fn received_amount<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::rust_decimal::Decimal>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.received_amount = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for received_amount: {e}")
+                });
+                self
+            }
+            pub fn reference_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.reference_id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for reference_id: {e}"));
+                self
+            }
+            pub fn refund<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::OrderRefund>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.refund = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for refund: {e}"));
+                self
+            }
+            pub fn refund_wallet_address<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.refund_wallet_address = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for refund_wallet_address: {e}")
+                });
+                self
+            }
+            pub fn sent_coin_amount<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::rust_decimal::Decimal>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.sent_coin_amount = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for sent_coin_amount: {e}")
+                });
+                self
+            }
             pub fn status<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<crate::types::OrderState>,
+                T: ::std::convert::TryInto<::std::option::Option<crate::types::OrderState>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.status = value
@@ -1682,14 +3407,24 @@ pub mod types {
                     .map_err(|e| format!("error converting supplied value for status: {e}"));
                 self
             }
-            pub fn totals<T>(mut self, value: T) -> Self
+            pub fn updated_at<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<super::OrderTotals>>,
+                T: ::std::convert::TryInto<::std::option::Option<::rust_decimal::Decimal>>,
                 T::Error: ::std::fmt::Display,
             {
-                self.totals = value
+                self.updated_at = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for totals: {e}"));
+                    .map_err(|e| format!("error converting supplied value for updated_at: {e}"));
+                self
+            }
+            pub fn user<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::OrderCustomer>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.user = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for user: {e}"));
                 self
             }
             pub fn wallet_address<T>(mut self, value: T) -> Self
@@ -1713,12 +3448,30 @@ pub mod types {
                     coin_amount: value.coin_amount?,
                     created_at: value.created_at?,
                     deliveries: value.deliveries?,
-                    expires_at: value.expires_at?,
                     id: value.id?,
+                    is_payment_processor_external: value.is_payment_processor_external?,
                     network: value.network?,
+                    order_id: value.order_id?,
+                    order_state: value.order_state?,
+                    original_coin_amount: value.original_coin_amount?,
+                    original_price: value.original_price?,
+                    payment_id: value.payment_id?,
+                    payment_method: value.payment_method?,
+                    payment_method_protocol: value.payment_method_protocol?,
+                    payment_requested_at: value.payment_requested_at?,
+                    payment_state: value.payment_state?,
+                    payment_value: value.payment_value?,
                     payment_via: value.payment_via?,
+                    qr_text: value.qr_text?,
+                    qr_url: value.qr_url?,
+                    received_amount: value.received_amount?,
+                    reference_id: value.reference_id?,
+                    refund: value.refund?,
+                    refund_wallet_address: value.refund_wallet_address?,
+                    sent_coin_amount: value.sent_coin_amount?,
                     status: value.status?,
-                    totals: value.totals?,
+                    updated_at: value.updated_at?,
+                    user: value.user?,
                     wallet_address: value.wallet_address?,
                 })
             }
@@ -1730,18 +3483,83 @@ pub mod types {
                     coin_amount: Ok(value.coin_amount),
                     created_at: Ok(value.created_at),
                     deliveries: Ok(value.deliveries),
-                    expires_at: Ok(value.expires_at),
                     id: Ok(value.id),
+                    is_payment_processor_external: Ok(value.is_payment_processor_external),
                     network: Ok(value.network),
+                    order_id: Ok(value.order_id),
+                    order_state: Ok(value.order_state),
+                    original_coin_amount: Ok(value.original_coin_amount),
+                    original_price: Ok(value.original_price),
+                    payment_id: Ok(value.payment_id),
+                    payment_method: Ok(value.payment_method),
+                    payment_method_protocol: Ok(value.payment_method_protocol),
+                    payment_requested_at: Ok(value.payment_requested_at),
+                    payment_state: Ok(value.payment_state),
+                    payment_value: Ok(value.payment_value),
                     payment_via: Ok(value.payment_via),
+                    qr_text: Ok(value.qr_text),
+                    qr_url: Ok(value.qr_url),
+                    received_amount: Ok(value.received_amount),
+                    reference_id: Ok(value.reference_id),
+                    refund: Ok(value.refund),
+                    refund_wallet_address: Ok(value.refund_wallet_address),
+                    sent_coin_amount: Ok(value.sent_coin_amount),
                     status: Ok(value.status),
-                    totals: Ok(value.totals),
+                    updated_at: Ok(value.updated_at),
+                    user: Ok(value.user),
                     wallet_address: Ok(value.wallet_address),
                 }
             }
         }
         #[derive(Clone, Debug)]
+        pub struct OrderCustomer {
+            email: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for OrderCustomer {
+            fn default() -> Self {
+                Self {
+                    email: Ok(Default::default()),
+                }
+            }
+        }
+        impl OrderCustomer {
+            pub fn email<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.email = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for email: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<OrderCustomer> for super::OrderCustomer {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: OrderCustomer,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    email: value.email?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::OrderCustomer> for OrderCustomer {
+            fn from(value: super::OrderCustomer) -> Self {
+                Self {
+                    email: Ok(value.email),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct OrderDeliverable {
+            barcode_image_url: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
             beneficiary_account: ::std::result::Result<
                 ::std::option::Option<super::BeneficiaryAccount>,
                 ::std::string::String,
@@ -1750,11 +3568,39 @@ pub mod types {
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
+            coin_amount: ::std::result::Result<
+                ::std::option::Option<::rust_decimal::Decimal>,
+                ::std::string::String,
+            >,
             country_code: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
+            currency_code: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            delivery_type: ::std::result::Result<
+                ::std::option::Option<crate::types::DeliveryType>,
+                ::std::string::String,
+            >,
             denomination: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            error_description: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            failure_reason: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            family: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            how_to_redeem: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
@@ -1762,19 +3608,87 @@ pub mod types {
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
+            operator_reference: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            original_coin_amount: ::std::result::Result<
+                ::std::option::Option<::rust_decimal::Decimal>,
+                ::std::string::String,
+            >,
+            original_price: ::std::result::Result<
+                ::std::option::Option<::rust_decimal::Decimal>,
+                ::std::string::String,
+            >,
+            pin_code: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            pin_serial: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            points: ::std::result::Result<
+                ::std::option::Option<::rust_decimal::Decimal>,
+                ::std::string::String,
+            >,
+            product_value: ::std::result::Result<
+                ::std::option::Option<::rust_decimal::Decimal>,
+                ::std::string::String,
+            >,
+            qr_image_url: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            redeem_instructions: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            security_code: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
         }
         impl ::std::default::Default for OrderDeliverable {
             fn default() -> Self {
                 Self {
+                    barcode_image_url: Ok(Default::default()),
                     beneficiary_account: Ok(Default::default()),
                     brand_name: Ok(Default::default()),
+                    coin_amount: Ok(Default::default()),
                     country_code: Ok(Default::default()),
+                    currency_code: Ok(Default::default()),
+                    delivery_type: Ok(Default::default()),
                     denomination: Ok(Default::default()),
+                    error_description: Ok(Default::default()),
+                    failure_reason: Ok(Default::default()),
+                    family: Ok(Default::default()),
+                    how_to_redeem: Ok(Default::default()),
                     localized_denomination: Ok(Default::default()),
+                    operator_reference: Ok(Default::default()),
+                    original_coin_amount: Ok(Default::default()),
+                    original_price: Ok(Default::default()),
+                    pin_code: Ok(Default::default()),
+                    pin_serial: Ok(Default::default()),
+                    points: Ok(Default::default()),
+                    product_value: Ok(Default::default()),
+                    qr_image_url: Ok(Default::default()),
+                    redeem_instructions: Ok(Default::default()),
+                    security_code: Ok(Default::default()),
                 }
             }
         }
         impl OrderDeliverable {
+            pub fn barcode_image_url<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.barcode_image_url = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for barcode_image_url: {e}")
+                });
+                self
+            }
             pub fn beneficiary_account<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::std::option::Option<super::BeneficiaryAccount>>,
@@ -1795,6 +3709,16 @@ pub mod types {
                     .map_err(|e| format!("error converting supplied value for brand_name: {e}"));
                 self
             }
+            pub fn coin_amount<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::rust_decimal::Decimal>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.coin_amount = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for coin_amount: {e}"));
+                self
+            }
             pub fn country_code<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -1803,6 +3727,26 @@ pub mod types {
                 self.country_code = value
                     .try_into()
                     .map_err(|e| format!("error converting supplied value for country_code: {e}"));
+                self
+            }
+            pub fn currency_code<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.currency_code = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for currency_code: {e}"));
+                self
+            }
+            pub fn delivery_type<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<crate::types::DeliveryType>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.delivery_type = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for delivery_type: {e}"));
                 self
             }
             pub fn denomination<T>(mut self, value: T) -> Self
@@ -1815,6 +3759,46 @@ pub mod types {
                     .map_err(|e| format!("error converting supplied value for denomination: {e}"));
                 self
             }
+            pub fn error_description<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.error_description = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for error_description: {e}")
+                });
+                self
+            }
+            pub fn failure_reason<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.failure_reason = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for failure_reason: {e}")
+                });
+                self
+            }
+            pub fn family<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.family = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for family: {e}"));
+                self
+            }
+            pub fn how_to_redeem<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.how_to_redeem = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for how_to_redeem: {e}"));
+                self
+            }
             pub fn localized_denomination<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -1825,6 +3809,106 @@ pub mod types {
                 });
                 self
             }
+            pub fn operator_reference<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.operator_reference = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for operator_reference: {e}")
+                });
+                self
+            }
+            pub fn original_coin_amount<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::rust_decimal::Decimal>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.original_coin_amount = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for original_coin_amount: {e}")
+                });
+                self
+            }
+            pub fn original_price<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::rust_decimal::Decimal>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.original_price = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for original_price: {e}")
+                });
+                self
+            }
+            pub fn pin_code<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.pin_code = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for pin_code: {e}"));
+                self
+            }
+            pub fn pin_serial<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.pin_serial = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for pin_serial: {e}"));
+                self
+            }
+            pub fn points<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::rust_decimal::Decimal>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.points = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for points: {e}"));
+                self
+            }
+            pub fn product_value<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::rust_decimal::Decimal>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.product_value = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for product_value: {e}"));
+                self
+            }
+            pub fn qr_image_url<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.qr_image_url = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for qr_image_url: {e}"));
+                self
+            }
+            pub fn redeem_instructions<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.redeem_instructions = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for redeem_instructions: {e}")
+                });
+                self
+            }
+            pub fn security_code<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.security_code = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for security_code: {e}"));
+                self
+            }
         }
         impl ::std::convert::TryFrom<OrderDeliverable> for super::OrderDeliverable {
             type Error = super::error::ConversionError;
@@ -1832,33 +3916,73 @@ pub mod types {
                 value: OrderDeliverable,
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
                 Ok(Self {
+                    barcode_image_url: value.barcode_image_url?,
                     beneficiary_account: value.beneficiary_account?,
                     brand_name: value.brand_name?,
+                    coin_amount: value.coin_amount?,
                     country_code: value.country_code?,
+                    currency_code: value.currency_code?,
+                    delivery_type: value.delivery_type?,
                     denomination: value.denomination?,
+                    error_description: value.error_description?,
+                    failure_reason: value.failure_reason?,
+                    family: value.family?,
+                    how_to_redeem: value.how_to_redeem?,
                     localized_denomination: value.localized_denomination?,
+                    operator_reference: value.operator_reference?,
+                    original_coin_amount: value.original_coin_amount?,
+                    original_price: value.original_price?,
+                    pin_code: value.pin_code?,
+                    pin_serial: value.pin_serial?,
+                    points: value.points?,
+                    product_value: value.product_value?,
+                    qr_image_url: value.qr_image_url?,
+                    redeem_instructions: value.redeem_instructions?,
+                    security_code: value.security_code?,
                 })
             }
         }
         impl ::std::convert::From<super::OrderDeliverable> for OrderDeliverable {
             fn from(value: super::OrderDeliverable) -> Self {
                 Self {
+                    barcode_image_url: Ok(value.barcode_image_url),
                     beneficiary_account: Ok(value.beneficiary_account),
                     brand_name: Ok(value.brand_name),
+                    coin_amount: Ok(value.coin_amount),
                     country_code: Ok(value.country_code),
+                    currency_code: Ok(value.currency_code),
+                    delivery_type: Ok(value.delivery_type),
                     denomination: Ok(value.denomination),
+                    error_description: Ok(value.error_description),
+                    failure_reason: Ok(value.failure_reason),
+                    family: Ok(value.family),
+                    how_to_redeem: Ok(value.how_to_redeem),
                     localized_denomination: Ok(value.localized_denomination),
+                    operator_reference: Ok(value.operator_reference),
+                    original_coin_amount: Ok(value.original_coin_amount),
+                    original_price: Ok(value.original_price),
+                    pin_code: Ok(value.pin_code),
+                    pin_serial: Ok(value.pin_serial),
+                    points: Ok(value.points),
+                    product_value: Ok(value.product_value),
+                    qr_image_url: Ok(value.qr_image_url),
+                    redeem_instructions: Ok(value.redeem_instructions),
+                    security_code: Ok(value.security_code),
                 }
             }
         }
         #[derive(Clone, Debug)]
         pub struct OrderDelivery {
-            codes: ::std::result::Result<
-                ::std::option::Option<::std::vec::Vec<super::DeliveredCode>>,
-                ::std::string::String,
-            >,
             deliverable: ::std::result::Result<
                 ::std::option::Option<super::OrderDeliverable>,
+                ::std::string::String,
+            >,
+            delivery_state: ::std::result::Result<
+                ::std::option::Option<crate::types::DeliveryState>,
+                ::std::string::String,
+            >,
+            id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
             kind: ::std::result::Result<
@@ -1870,26 +3994,15 @@ pub mod types {
         impl ::std::default::Default for OrderDelivery {
             fn default() -> Self {
                 Self {
-                    codes: Ok(Default::default()),
                     deliverable: Ok(Default::default()),
+                    delivery_state: Ok(Default::default()),
+                    id: Ok(Default::default()),
                     kind: Ok(Default::default()),
                     quantity: Ok(Default::default()),
                 }
             }
         }
         impl OrderDelivery {
-            pub fn codes<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<
-                        ::std::option::Option<::std::vec::Vec<super::DeliveredCode>>,
-                    >,
-                T::Error: ::std::fmt::Display,
-            {
-                self.codes = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for codes: {e}"));
-                self
-            }
             pub fn deliverable<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::std::option::Option<super::OrderDeliverable>>,
@@ -1898,6 +4011,26 @@ pub mod types {
                 self.deliverable = value
                     .try_into()
                     .map_err(|e| format!("error converting supplied value for deliverable: {e}"));
+                self
+            }
+            pub fn delivery_state<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<crate::types::DeliveryState>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.delivery_state = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for delivery_state: {e}")
+                });
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
                 self
             }
             pub fn kind<T>(mut self, value: T) -> Self
@@ -1927,8 +4060,9 @@ pub mod types {
                 value: OrderDelivery,
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
                 Ok(Self {
-                    codes: value.codes?,
                     deliverable: value.deliverable?,
+                    delivery_state: value.delivery_state?,
+                    id: value.id?,
                     kind: value.kind?,
                     quantity: value.quantity?,
                 })
@@ -1937,121 +4071,88 @@ pub mod types {
         impl ::std::convert::From<super::OrderDelivery> for OrderDelivery {
             fn from(value: super::OrderDelivery) -> Self {
                 Self {
-                    codes: Ok(value.codes),
                     deliverable: Ok(value.deliverable),
+                    delivery_state: Ok(value.delivery_state),
+                    id: Ok(value.id),
                     kind: Ok(value.kind),
                     quantity: Ok(value.quantity),
                 }
             }
         }
         #[derive(Clone, Debug)]
-        pub struct OrderTotals {
-            coin: ::std::result::Result<
+        pub struct OrderRefund {
+            amount: ::std::result::Result<
+                ::std::option::Option<::rust_decimal::Decimal>,
+                ::std::string::String,
+            >,
+            currency: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
-            coin_amount: ::std::result::Result<
-                ::std::option::Option<::rust_decimal::Decimal>,
-                ::std::string::String,
-            >,
-            discount_amount: ::std::result::Result<
-                ::std::option::Option<::rust_decimal::Decimal>,
-                ::std::string::String,
-            >,
-            fiat_amount: ::std::result::Result<
-                ::std::option::Option<::rust_decimal::Decimal>,
-                ::std::string::String,
-            >,
-            fiat_currency: ::std::result::Result<
+            reason: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
         }
-        impl ::std::default::Default for OrderTotals {
+        impl ::std::default::Default for OrderRefund {
             fn default() -> Self {
                 Self {
-                    coin: Ok(Default::default()),
-                    coin_amount: Ok(Default::default()),
-                    discount_amount: Ok(Default::default()),
-                    fiat_amount: Ok(Default::default()),
-                    fiat_currency: Ok(Default::default()),
+                    amount: Ok(Default::default()),
+                    currency: Ok(Default::default()),
+                    reason: Ok(Default::default()),
                 }
             }
         }
-        impl OrderTotals {
-            pub fn coin<T>(mut self, value: T) -> Self
+        impl OrderRefund {
+            pub fn amount<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::rust_decimal::Decimal>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.amount = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for amount: {e}"));
+                self
+            }
+            pub fn currency<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
                 T::Error: ::std::fmt::Display,
             {
-                self.coin = value
+                self.currency = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for coin: {e}"));
+                    .map_err(|e| format!("error converting supplied value for currency: {e}"));
                 self
             }
-            pub fn coin_amount<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::rust_decimal::Decimal>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.coin_amount = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for coin_amount: {e}"));
-                self
-            }
-            pub fn discount_amount<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::rust_decimal::Decimal>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.discount_amount = value.try_into().map_err(|e| {
-                    format!("error converting supplied value for discount_amount: {e}")
-                });
-                self
-            }
-            pub fn fiat_amount<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::rust_decimal::Decimal>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.fiat_amount = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for fiat_amount: {e}"));
-                self
-            }
-            pub fn fiat_currency<T>(mut self, value: T) -> Self
+            pub fn reason<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
                 T::Error: ::std::fmt::Display,
             {
-                self.fiat_currency = value
+                self.reason = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for fiat_currency: {e}"));
+                    .map_err(|e| format!("error converting supplied value for reason: {e}"));
                 self
             }
         }
-        impl ::std::convert::TryFrom<OrderTotals> for super::OrderTotals {
+        impl ::std::convert::TryFrom<OrderRefund> for super::OrderRefund {
             type Error = super::error::ConversionError;
             fn try_from(
-                value: OrderTotals,
+                value: OrderRefund,
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
                 Ok(Self {
-                    coin: value.coin?,
-                    coin_amount: value.coin_amount?,
-                    discount_amount: value.discount_amount?,
-                    fiat_amount: value.fiat_amount?,
-                    fiat_currency: value.fiat_currency?,
+                    amount: value.amount?,
+                    currency: value.currency?,
+                    reason: value.reason?,
                 })
             }
         }
-        impl ::std::convert::From<super::OrderTotals> for OrderTotals {
-            fn from(value: super::OrderTotals) -> Self {
+        impl ::std::convert::From<super::OrderRefund> for OrderRefund {
+            fn from(value: super::OrderRefund) -> Self {
                 Self {
-                    coin: Ok(value.coin),
-                    coin_amount: Ok(value.coin_amount),
-                    discount_amount: Ok(value.discount_amount),
-                    fiat_amount: Ok(value.fiat_amount),
-                    fiat_currency: Ok(value.fiat_currency),
+                    amount: Ok(value.amount),
+                    currency: Ok(value.currency),
+                    reason: Ok(value.reason),
                 }
             }
         }
@@ -2107,6 +4208,179 @@ pub mod types {
                 Self {
                     email: Ok(value.email),
                     has_accepted_newsletter: Ok(value.has_accepted_newsletter),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct PaymentNetwork {
+            base_token: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            chain_id: ::std::result::Result<::std::option::Option<i64>, ::std::string::String>,
+            estimated_transfer_cost: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            is_suspended: ::std::result::Result<::std::option::Option<bool>, ::std::string::String>,
+            logo_url: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            name: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            smart_contract: ::std::result::Result<
+                ::std::option::Option<super::SmartContract>,
+                ::std::string::String,
+            >,
+            smart_contract_engine: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            threshold: ::std::result::Result<
+                ::std::option::Option<::rust_decimal::Decimal>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for PaymentNetwork {
+            fn default() -> Self {
+                Self {
+                    base_token: Ok(Default::default()),
+                    chain_id: Ok(Default::default()),
+                    estimated_transfer_cost: Ok(Default::default()),
+                    is_suspended: Ok(Default::default()),
+                    logo_url: Ok(Default::default()),
+                    name: Ok(Default::default()),
+                    smart_contract: Ok(Default::default()),
+                    smart_contract_engine: Ok(Default::default()),
+                    threshold: Ok(Default::default()),
+                }
+            }
+        }
+        impl PaymentNetwork {
+            pub fn base_token<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.base_token = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for base_token: {e}"));
+                self
+            }
+            pub fn chain_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.chain_id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for chain_id: {e}"));
+                self
+            }
+            pub fn estimated_transfer_cost<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.estimated_transfer_cost = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for estimated_transfer_cost: {e}")
+                });
+                self
+            }
+            pub fn is_suspended<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.is_suspended = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for is_suspended: {e}"));
+                self
+            }
+            pub fn logo_url<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.logo_url = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for logo_url: {e}"));
+                self
+            }
+            pub fn name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.name = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for name: {e}"));
+                self
+            }
+            pub fn smart_contract<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::SmartContract>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.smart_contract = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for smart_contract: {e}")
+                });
+                self
+            }
+            pub fn smart_contract_engine<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.smart_contract_engine = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for smart_contract_engine: {e}")
+                });
+                self
+            }
+            pub fn threshold<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::rust_decimal::Decimal>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.threshold = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for threshold: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<PaymentNetwork> for super::PaymentNetwork {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: PaymentNetwork,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    base_token: value.base_token?,
+                    chain_id: value.chain_id?,
+                    estimated_transfer_cost: value.estimated_transfer_cost?,
+                    is_suspended: value.is_suspended?,
+                    logo_url: value.logo_url?,
+                    name: value.name?,
+                    smart_contract: value.smart_contract?,
+                    smart_contract_engine: value.smart_contract_engine?,
+                    threshold: value.threshold?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::PaymentNetwork> for PaymentNetwork {
+            fn from(value: super::PaymentNetwork) -> Self {
+                Self {
+                    base_token: Ok(value.base_token),
+                    chain_id: Ok(value.chain_id),
+                    estimated_transfer_cost: Ok(value.estimated_transfer_cost),
+                    is_suspended: Ok(value.is_suspended),
+                    logo_url: Ok(value.logo_url),
+                    name: Ok(value.name),
+                    smart_contract: Ok(value.smart_contract),
+                    smart_contract_engine: Ok(value.smart_contract_engine),
+                    threshold: Ok(value.threshold),
                 }
             }
         }
@@ -2197,71 +4471,49 @@ pub mod types {
         }
         #[derive(Clone, Debug)]
         pub struct PaymentVia {
-            coin: ::std::result::Result<::std::string::String, ::std::string::String>,
-            coin_name: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
+            available: ::std::result::Result<::std::option::Option<bool>, ::std::string::String>,
+            currencies: ::std::result::Result<
+                ::std::vec::Vec<super::PaymentViaCurrency>,
                 ::std::string::String,
             >,
             logo_url: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
-            max_amount: ::std::result::Result<
-                ::std::option::Option<::rust_decimal::Decimal>,
-                ::std::string::String,
-            >,
-            min_amount: ::std::result::Result<
-                ::std::option::Option<::rust_decimal::Decimal>,
-                ::std::string::String,
-            >,
             name: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
-            network: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            network_name: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            payment_via: ::std::result::Result<::std::string::String, ::std::string::String>,
         }
         impl ::std::default::Default for PaymentVia {
             fn default() -> Self {
                 Self {
-                    coin: Err("no value supplied for coin".to_string()),
-                    coin_name: Ok(Default::default()),
+                    available: Ok(Default::default()),
+                    currencies: Ok(Default::default()),
                     logo_url: Ok(Default::default()),
-                    max_amount: Ok(Default::default()),
-                    min_amount: Ok(Default::default()),
                     name: Ok(Default::default()),
-                    network: Ok(Default::default()),
-                    network_name: Ok(Default::default()),
-                    payment_via: Err("no value supplied for payment_via".to_string()),
                 }
             }
         }
         impl PaymentVia {
-            pub fn coin<T>(mut self, value: T) -> Self
+            pub fn available<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::string::String>,
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
                 T::Error: ::std::fmt::Display,
             {
-                self.coin = value
+                self.available = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for coin: {e}"));
+                    .map_err(|e| format!("error converting supplied value for available: {e}"));
                 self
             }
-            pub fn coin_name<T>(mut self, value: T) -> Self
+            pub fn currencies<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T: ::std::convert::TryInto<::std::vec::Vec<super::PaymentViaCurrency>>,
                 T::Error: ::std::fmt::Display,
             {
-                self.coin_name = value
+                self.currencies = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for coin_name: {e}"));
+                    .map_err(|e| format!("error converting supplied value for currencies: {e}"));
                 self
             }
             pub fn logo_url<T>(mut self, value: T) -> Self
@@ -2274,24 +4526,90 @@ pub mod types {
                     .map_err(|e| format!("error converting supplied value for logo_url: {e}"));
                 self
             }
-            pub fn max_amount<T>(mut self, value: T) -> Self
+            pub fn name<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<::rust_decimal::Decimal>>,
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
                 T::Error: ::std::fmt::Display,
             {
-                self.max_amount = value
+                self.name = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for max_amount: {e}"));
+                    .map_err(|e| format!("error converting supplied value for name: {e}"));
                 self
             }
-            pub fn min_amount<T>(mut self, value: T) -> Self
+        }
+        impl ::std::convert::TryFrom<PaymentVia> for super::PaymentVia {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: PaymentVia,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    available: value.available?,
+                    currencies: value.currencies?,
+                    logo_url: value.logo_url?,
+                    name: value.name?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::PaymentVia> for PaymentVia {
+            fn from(value: super::PaymentVia) -> Self {
+                Self {
+                    available: Ok(value.available),
+                    currencies: Ok(value.currencies),
+                    logo_url: Ok(value.logo_url),
+                    name: Ok(value.name),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct PaymentViaCurrency {
+            is_suspended: ::std::result::Result<::std::option::Option<bool>, ::std::string::String>,
+            logo_url: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            name: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            networks: ::std::result::Result<
+                ::std::vec::Vec<super::PaymentNetwork>,
+                ::std::string::String,
+            >,
+            threshold: ::std::result::Result<
+                ::std::option::Option<::rust_decimal::Decimal>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for PaymentViaCurrency {
+            fn default() -> Self {
+                Self {
+                    is_suspended: Ok(Default::default()),
+                    logo_url: Ok(Default::default()),
+                    name: Ok(Default::default()),
+                    networks: Ok(Default::default()),
+                    threshold: Ok(Default::default()),
+                }
+            }
+        }
+        impl PaymentViaCurrency {
+            pub fn is_suspended<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<::rust_decimal::Decimal>>,
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
                 T::Error: ::std::fmt::Display,
             {
-                self.min_amount = value
+                self.is_suspended = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for min_amount: {e}"));
+                    .map_err(|e| format!("error converting supplied value for is_suspended: {e}"));
+                self
+            }
+            pub fn logo_url<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.logo_url = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for logo_url: {e}"));
                 self
             }
             pub fn name<T>(mut self, value: T) -> Self
@@ -2304,122 +4622,106 @@ pub mod types {
                     .map_err(|e| format!("error converting supplied value for name: {e}"));
                 self
             }
-            pub fn network<T>(mut self, value: T) -> Self
+            pub fn networks<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T: ::std::convert::TryInto<::std::vec::Vec<super::PaymentNetwork>>,
                 T::Error: ::std::fmt::Display,
             {
-                self.network = value
+                self.networks = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for network: {e}"));
+                    .map_err(|e| format!("error converting supplied value for networks: {e}"));
                 self
             }
-            pub fn network_name<T>(mut self, value: T) -> Self
+            pub fn threshold<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T: ::std::convert::TryInto<::std::option::Option<::rust_decimal::Decimal>>,
                 T::Error: ::std::fmt::Display,
             {
-                self.network_name = value
+                self.threshold = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for network_name: {e}"));
-                self
-            }
-            pub fn payment_via<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::string::String>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.payment_via = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for payment_via: {e}"));
+                    .map_err(|e| format!("error converting supplied value for threshold: {e}"));
                 self
             }
         }
-        impl ::std::convert::TryFrom<PaymentVia> for super::PaymentVia {
+        impl ::std::convert::TryFrom<PaymentViaCurrency> for super::PaymentViaCurrency {
             type Error = super::error::ConversionError;
             fn try_from(
-                value: PaymentVia,
+                value: PaymentViaCurrency,
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
                 Ok(Self {
-                    coin: value.coin?,
-                    coin_name: value.coin_name?,
+                    is_suspended: value.is_suspended?,
                     logo_url: value.logo_url?,
-                    max_amount: value.max_amount?,
-                    min_amount: value.min_amount?,
                     name: value.name?,
-                    network: value.network?,
-                    network_name: value.network_name?,
-                    payment_via: value.payment_via?,
+                    networks: value.networks?,
+                    threshold: value.threshold?,
                 })
             }
         }
-        impl ::std::convert::From<super::PaymentVia> for PaymentVia {
-            fn from(value: super::PaymentVia) -> Self {
+        impl ::std::convert::From<super::PaymentViaCurrency> for PaymentViaCurrency {
+            fn from(value: super::PaymentViaCurrency) -> Self {
                 Self {
-                    coin: Ok(value.coin),
-                    coin_name: Ok(value.coin_name),
+                    is_suspended: Ok(value.is_suspended),
                     logo_url: Ok(value.logo_url),
-                    max_amount: Ok(value.max_amount),
-                    min_amount: Ok(value.min_amount),
                     name: Ok(value.name),
-                    network: Ok(value.network),
-                    network_name: Ok(value.network_name),
-                    payment_via: Ok(value.payment_via),
+                    networks: Ok(value.networks),
+                    threshold: Ok(value.threshold),
                 }
             }
         }
         #[derive(Clone, Debug)]
         pub struct Price {
-            brand_name: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
             coin: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
             coin_amount: ::std::result::Result<::rust_decimal::Decimal, ::std::string::String>,
-            country_code: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
+            delivery_type: ::std::result::Result<
+                ::std::option::Option<crate::types::DeliveryType>,
                 ::std::string::String,
             >,
-            currency: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            face_value: ::std::result::Result<
+            is_dynamic: ::std::result::Result<::std::option::Option<bool>, ::std::string::String>,
+            original_coin_amount: ::std::result::Result<
                 ::std::option::Option<::rust_decimal::Decimal>,
                 ::std::string::String,
             >,
-            rate: ::std::result::Result<
+            payment_method: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            points: ::std::result::Result<
                 ::std::option::Option<::rust_decimal::Decimal>,
+                ::std::string::String,
+            >,
+            product_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            product_type: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            range: ::std::result::Result<
+                ::std::option::Option<super::ProductRange>,
                 ::std::string::String,
             >,
         }
         impl ::std::default::Default for Price {
             fn default() -> Self {
                 Self {
-                    brand_name: Ok(Default::default()),
                     coin: Ok(Default::default()),
                     coin_amount: Err("no value supplied for coin_amount".to_string()),
-                    country_code: Ok(Default::default()),
-                    currency: Ok(Default::default()),
-                    face_value: Ok(Default::default()),
-                    rate: Ok(Default::default()),
+                    delivery_type: Ok(Default::default()),
+                    is_dynamic: Ok(Default::default()),
+                    original_coin_amount: Ok(Default::default()),
+                    payment_method: Ok(Default::default()),
+                    points: Ok(Default::default()),
+                    product_id: Ok(Default::default()),
+                    product_type: Ok(Default::default()),
+                    range: Ok(Default::default()),
                 }
             }
         }
         impl Price {
-            pub fn brand_name<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.brand_name = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for brand_name: {e}"));
-                self
-            }
             pub fn coin<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -2440,44 +4742,84 @@ pub mod types {
                     .map_err(|e| format!("error converting supplied value for coin_amount: {e}"));
                 self
             }
-            pub fn country_code<T>(mut self, value: T) -> Self
+            pub fn delivery_type<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T: ::std::convert::TryInto<::std::option::Option<crate::types::DeliveryType>>,
                 T::Error: ::std::fmt::Display,
             {
-                self.country_code = value
+                self.delivery_type = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for country_code: {e}"));
+                    .map_err(|e| format!("error converting supplied value for delivery_type: {e}"));
                 self
             }
-            pub fn currency<T>(mut self, value: T) -> Self
+            pub fn is_dynamic<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
                 T::Error: ::std::fmt::Display,
             {
-                self.currency = value
+                self.is_dynamic = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for currency: {e}"));
+                    .map_err(|e| format!("error converting supplied value for is_dynamic: {e}"));
                 self
             }
-            pub fn face_value<T>(mut self, value: T) -> Self
+            pub fn original_coin_amount<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::std::option::Option<::rust_decimal::Decimal>>,
                 T::Error: ::std::fmt::Display,
             {
-                self.face_value = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for face_value: {e}"));
+                self.original_coin_amount = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for original_coin_amount: {e}")
+                });
                 self
             }
-            pub fn rate<T>(mut self, value: T) -> Self
+            pub fn payment_method<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.payment_method = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for payment_method: {e}")
+                });
+                self
+            }
+            pub fn points<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::std::option::Option<::rust_decimal::Decimal>>,
                 T::Error: ::std::fmt::Display,
             {
-                self.rate = value
+                self.points = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for rate: {e}"));
+                    .map_err(|e| format!("error converting supplied value for points: {e}"));
+                self
+            }
+            pub fn product_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.product_id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for product_id: {e}"));
+                self
+            }
+            pub fn product_type<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.product_type = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for product_type: {e}"));
+                self
+            }
+            pub fn range<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::ProductRange>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.range = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for range: {e}"));
                 self
             }
         }
@@ -2487,26 +4829,32 @@ pub mod types {
                 value: Price,
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
                 Ok(Self {
-                    brand_name: value.brand_name?,
                     coin: value.coin?,
                     coin_amount: value.coin_amount?,
-                    country_code: value.country_code?,
-                    currency: value.currency?,
-                    face_value: value.face_value?,
-                    rate: value.rate?,
+                    delivery_type: value.delivery_type?,
+                    is_dynamic: value.is_dynamic?,
+                    original_coin_amount: value.original_coin_amount?,
+                    payment_method: value.payment_method?,
+                    points: value.points?,
+                    product_id: value.product_id?,
+                    product_type: value.product_type?,
+                    range: value.range?,
                 })
             }
         }
         impl ::std::convert::From<super::Price> for Price {
             fn from(value: super::Price) -> Self {
                 Self {
-                    brand_name: Ok(value.brand_name),
                     coin: Ok(value.coin),
                     coin_amount: Ok(value.coin_amount),
-                    country_code: Ok(value.country_code),
-                    currency: Ok(value.currency),
-                    face_value: Ok(value.face_value),
-                    rate: Ok(value.rate),
+                    delivery_type: Ok(value.delivery_type),
+                    is_dynamic: Ok(value.is_dynamic),
+                    original_coin_amount: Ok(value.original_coin_amount),
+                    payment_method: Ok(value.payment_method),
+                    points: Ok(value.points),
+                    product_id: Ok(value.product_id),
+                    product_type: Ok(value.product_type),
+                    range: Ok(value.range),
                 }
             }
         }
@@ -2569,77 +4917,113 @@ pub mod types {
         }
         #[derive(Clone, Debug)]
         pub struct Product {
-            brand_name: ::std::result::Result<::std::string::String, ::std::string::String>,
+            amount: ::std::result::Result<
+                ::std::option::Option<::rust_decimal::Decimal>,
+                ::std::string::String,
+            >,
+            benefits: ::std::result::Result<
+                ::std::vec::Vec<::serde_json::Map<::std::string::String, ::serde_json::Value>>,
+                ::std::string::String,
+            >,
             coin: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
-            country_code: ::std::result::Result<
+            coin_amount: ::std::result::Result<
+                ::std::option::Option<::rust_decimal::Decimal>,
+                ::std::string::String,
+            >,
+            currency_code: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
-            currency: ::std::result::Result<
+            delivery_type: ::std::result::Result<
+                ::std::option::Option<crate::types::DeliveryType>,
+                ::std::string::String,
+            >,
+            denomination: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
-            denominations:
-                ::std::result::Result<::std::vec::Vec<super::Denomination>, ::std::string::String>,
-            description: ::std::result::Result<
+            face_value: ::std::result::Result<
+                ::std::option::Option<super::FaceValue>,
+                ::std::string::String,
+            >,
+            is_dynamic: ::std::result::Result<::std::option::Option<bool>, ::std::string::String>,
+            localized_denomination: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
-            family_name: ::std::result::Result<
+            original_coin_amount: ::std::result::Result<
+                ::std::option::Option<::rust_decimal::Decimal>,
+                ::std::string::String,
+            >,
+            payment_method: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
-            kind: ::std::result::Result<
-                ::std::option::Option<crate::types::ProductKind>,
+            points: ::std::result::Result<
+                ::std::option::Option<::rust_decimal::Decimal>,
                 ::std::string::String,
             >,
-            logo_base_url: ::std::result::Result<
+            product_id: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
-            logo_url: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            name: ::std::result::Result<
+            product_type: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
             range: ::std::result::Result<
-                ::std::option::Option<super::DenominationRange>,
+                ::std::option::Option<super::ProductRange>,
                 ::std::string::String,
             >,
         }
         impl ::std::default::Default for Product {
             fn default() -> Self {
                 Self {
-                    brand_name: Err("no value supplied for brand_name".to_string()),
+                    amount: Ok(Default::default()),
+                    benefits: Ok(Default::default()),
                     coin: Ok(Default::default()),
-                    country_code: Ok(Default::default()),
-                    currency: Ok(Default::default()),
-                    denominations: Ok(Default::default()),
-                    description: Ok(Default::default()),
-                    family_name: Ok(Default::default()),
-                    kind: Ok(Default::default()),
-                    logo_base_url: Ok(Default::default()),
-                    logo_url: Ok(Default::default()),
-                    name: Ok(Default::default()),
+                    coin_amount: Ok(Default::default()),
+                    currency_code: Ok(Default::default()),
+                    delivery_type: Ok(Default::default()),
+                    denomination: Ok(Default::default()),
+                    face_value: Ok(Default::default()),
+                    is_dynamic: Ok(Default::default()),
+                    localized_denomination: Ok(Default::default()),
+                    original_coin_amount: Ok(Default::default()),
+                    payment_method: Ok(Default::default()),
+                    points: Ok(Default::default()),
+                    product_id: Ok(Default::default()),
+                    product_type: Ok(Default::default()),
                     range: Ok(Default::default()),
                 }
             }
         }
         impl Product {
-            pub fn brand_name<T>(mut self, value: T) -> Self
+            pub fn amount<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::string::String>,
+                T: ::std::convert::TryInto<::std::option::Option<::rust_decimal::Decimal>>,
                 T::Error: ::std::fmt::Display,
             {
-                self.brand_name = value
+                self.amount = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for brand_name: {e}"));
+                    .map_err(|e| format!("error converting supplied value for amount: {e}"));
+                self
+            }
+            pub fn benefits<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                        ::std::vec::Vec<
+                            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                        >,
+                    >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.benefits = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for benefits: {e}"));
                 self
             }
             pub fn coin<T>(mut self, value: T) -> Self
@@ -2652,99 +5036,129 @@ pub mod types {
                     .map_err(|e| format!("error converting supplied value for coin: {e}"));
                 self
             }
-            pub fn country_code<T>(mut self, value: T) -> Self
+            pub fn coin_amount<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::rust_decimal::Decimal>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.coin_amount = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for coin_amount: {e}"));
+                self
+            }
+            pub fn currency_code<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
                 T::Error: ::std::fmt::Display,
             {
-                self.country_code = value
+                self.currency_code = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for country_code: {e}"));
+                    .map_err(|e| format!("error converting supplied value for currency_code: {e}"));
                 self
             }
-            pub fn currency<T>(mut self, value: T) -> Self
+            pub fn delivery_type<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<crate::types::DeliveryType>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.delivery_type = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for delivery_type: {e}"));
+                self
+            }
+            pub fn denomination<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
                 T::Error: ::std::fmt::Display,
             {
-                self.currency = value
+                self.denomination = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for currency: {e}"));
+                    .map_err(|e| format!("error converting supplied value for denomination: {e}"));
                 self
             }
-            pub fn denominations<T>(mut self, value: T) -> Self
+            pub fn face_value<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::vec::Vec<super::Denomination>>,
+                T: ::std::convert::TryInto<::std::option::Option<super::FaceValue>>,
                 T::Error: ::std::fmt::Display,
             {
-                self.denominations = value
+                self.face_value = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for denominations: {e}"));
+                    .map_err(|e| format!("error converting supplied value for face_value: {e}"));
                 self
             }
-            pub fn description<T>(mut self, value: T) -> Self
+            pub fn is_dynamic<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
                 T::Error: ::std::fmt::Display,
             {
-                self.description = value
+                self.is_dynamic = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for description: {e}"));
+                    .map_err(|e| format!("error converting supplied value for is_dynamic: {e}"));
                 self
             }
-            pub fn family_name<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.family_name = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for family_name: {e}"));
-                self
-            }
-            pub fn kind<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<crate::types::ProductKind>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.kind = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for kind: {e}"));
-                self
-            }
-            pub fn logo_base_url<T>(mut self, value: T) -> Self
+            pub fn localized_denomination<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
                 T::Error: ::std::fmt::Display,
             {
-                self.logo_base_url = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for logo_base_url: {e}"));
+                self.localized_denomination = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for localized_denomination: {e}")
+                });
                 self
             }
-            pub fn logo_url<T>(mut self, value: T) -> Self
+            pub fn original_coin_amount<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::rust_decimal::Decimal>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.original_coin_amount = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for original_coin_amount: {e}")
+                });
+                self
+            }
+            pub fn payment_method<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
                 T::Error: ::std::fmt::Display,
             {
-                self.logo_url = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for logo_url: {e}"));
+                self.payment_method = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for payment_method: {e}")
+                });
                 self
             }
-            pub fn name<T>(mut self, value: T) -> Self
+            pub fn points<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::rust_decimal::Decimal>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.points = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for points: {e}"));
+                self
+            }
+            pub fn product_id<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
                 T::Error: ::std::fmt::Display,
             {
-                self.name = value
+                self.product_id = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for name: {e}"));
+                    .map_err(|e| format!("error converting supplied value for product_id: {e}"));
+                self
+            }
+            pub fn product_type<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.product_type = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for product_type: {e}"));
                 self
             }
             pub fn range<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<super::DenominationRange>>,
+                T: ::std::convert::TryInto<::std::option::Option<super::ProductRange>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.range = value
@@ -2759,17 +5173,21 @@ pub mod types {
                 value: Product,
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
                 Ok(Self {
-                    brand_name: value.brand_name?,
+                    amount: value.amount?,
+                    benefits: value.benefits?,
                     coin: value.coin?,
-                    country_code: value.country_code?,
-                    currency: value.currency?,
-                    denominations: value.denominations?,
-                    description: value.description?,
-                    family_name: value.family_name?,
-                    kind: value.kind?,
-                    logo_base_url: value.logo_base_url?,
-                    logo_url: value.logo_url?,
-                    name: value.name?,
+                    coin_amount: value.coin_amount?,
+                    currency_code: value.currency_code?,
+                    delivery_type: value.delivery_type?,
+                    denomination: value.denomination?,
+                    face_value: value.face_value?,
+                    is_dynamic: value.is_dynamic?,
+                    localized_denomination: value.localized_denomination?,
+                    original_coin_amount: value.original_coin_amount?,
+                    payment_method: value.payment_method?,
+                    points: value.points?,
+                    product_id: value.product_id?,
+                    product_type: value.product_type?,
                     range: value.range?,
                 })
             }
@@ -2777,50 +5195,533 @@ pub mod types {
         impl ::std::convert::From<super::Product> for Product {
             fn from(value: super::Product) -> Self {
                 Self {
-                    brand_name: Ok(value.brand_name),
+                    amount: Ok(value.amount),
+                    benefits: Ok(value.benefits),
                     coin: Ok(value.coin),
-                    country_code: Ok(value.country_code),
-                    currency: Ok(value.currency),
-                    denominations: Ok(value.denominations),
-                    description: Ok(value.description),
-                    family_name: Ok(value.family_name),
-                    kind: Ok(value.kind),
-                    logo_base_url: Ok(value.logo_base_url),
-                    logo_url: Ok(value.logo_url),
-                    name: Ok(value.name),
+                    coin_amount: Ok(value.coin_amount),
+                    currency_code: Ok(value.currency_code),
+                    delivery_type: Ok(value.delivery_type),
+                    denomination: Ok(value.denomination),
+                    face_value: Ok(value.face_value),
+                    is_dynamic: Ok(value.is_dynamic),
+                    localized_denomination: Ok(value.localized_denomination),
+                    original_coin_amount: Ok(value.original_coin_amount),
+                    payment_method: Ok(value.payment_method),
+                    points: Ok(value.points),
+                    product_id: Ok(value.product_id),
+                    product_type: Ok(value.product_type),
                     range: Ok(value.range),
                 }
             }
         }
         #[derive(Clone, Debug)]
+        pub struct ProductRange {
+            currency: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            default: ::std::result::Result<
+                ::std::option::Option<::rust_decimal::Decimal>,
+                ::std::string::String,
+            >,
+            max: ::std::result::Result<
+                ::std::option::Option<::rust_decimal::Decimal>,
+                ::std::string::String,
+            >,
+            min: ::std::result::Result<
+                ::std::option::Option<::rust_decimal::Decimal>,
+                ::std::string::String,
+            >,
+            step_size: ::std::result::Result<
+                ::std::option::Option<::rust_decimal::Decimal>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for ProductRange {
+            fn default() -> Self {
+                Self {
+                    currency: Ok(Default::default()),
+                    default: Ok(Default::default()),
+                    max: Ok(Default::default()),
+                    min: Ok(Default::default()),
+                    step_size: Ok(Default::default()),
+                }
+            }
+        }
+        impl ProductRange {
+            pub fn currency<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.currency = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for currency: {e}"));
+                self
+            }
+            pub fn default<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::rust_decimal::Decimal>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.default = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for default: {e}"));
+                self
+            }
+            pub fn max<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::rust_decimal::Decimal>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.max = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for max: {e}"));
+                self
+            }
+            pub fn min<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::rust_decimal::Decimal>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.min = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for min: {e}"));
+                self
+            }
+            pub fn step_size<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::rust_decimal::Decimal>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.step_size = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for step_size: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ProductRange> for super::ProductRange {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ProductRange,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    currency: value.currency?,
+                    default: value.default?,
+                    max: value.max?,
+                    min: value.min?,
+                    step_size: value.step_size?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ProductRange> for ProductRange {
+            fn from(value: super::ProductRange) -> Self {
+                Self {
+                    currency: Ok(value.currency),
+                    default: Ok(value.default),
+                    max: Ok(value.max),
+                    min: Ok(value.min),
+                    step_size: Ok(value.step_size),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct RichDescription {
+            brand_alt_names: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            brand_tagline: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            brand_url: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            brand_use_case: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            country_code: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            description: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            how_to_redeem: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            locale: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            markup: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            note: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            redeem_geo: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            size_in_bytes: ::std::result::Result<::std::option::Option<i64>, ::std::string::String>,
+            term_and_conditions: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for RichDescription {
+            fn default() -> Self {
+                Self {
+                    brand_alt_names: Ok(Default::default()),
+                    brand_tagline: Ok(Default::default()),
+                    brand_url: Ok(Default::default()),
+                    brand_use_case: Ok(Default::default()),
+                    country_code: Ok(Default::default()),
+                    description: Ok(Default::default()),
+                    how_to_redeem: Ok(Default::default()),
+                    locale: Ok(Default::default()),
+                    markup: Ok(Default::default()),
+                    note: Ok(Default::default()),
+                    redeem_geo: Ok(Default::default()),
+                    size_in_bytes: Ok(Default::default()),
+                    term_and_conditions: Ok(Default::default()),
+                }
+            }
+        }
+        impl RichDescription {
+            pub fn brand_alt_names<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.brand_alt_names = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for brand_alt_names: {e}")
+                });
+                self
+            }
+            pub fn brand_tagline<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.brand_tagline = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for brand_tagline: {e}"));
+                self
+            }
+            pub fn brand_url<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.brand_url = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for brand_url: {e}"));
+                self
+            }
+            pub fn brand_use_case<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.brand_use_case = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for brand_use_case: {e}")
+                });
+                self
+            }
+            pub fn country_code<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.country_code = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for country_code: {e}"));
+                self
+            }
+            pub fn description<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.description = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for description: {e}"));
+                self
+            }
+            pub fn how_to_redeem<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.how_to_redeem = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for how_to_redeem: {e}"));
+                self
+            }
+            pub fn locale<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.locale = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for locale: {e}"));
+                self
+            }
+            pub fn markup<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.markup = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for markup: {e}"));
+                self
+            }
+            pub fn note<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.note = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for note: {e}"));
+                self
+            }
+            pub fn redeem_geo<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.redeem_geo = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for redeem_geo: {e}"));
+                self
+            }
+            pub fn size_in_bytes<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.size_in_bytes = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for size_in_bytes: {e}"));
+                self
+            }
+            pub fn term_and_conditions<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.term_and_conditions = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for term_and_conditions: {e}")
+                });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<RichDescription> for super::RichDescription {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: RichDescription,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    brand_alt_names: value.brand_alt_names?,
+                    brand_tagline: value.brand_tagline?,
+                    brand_url: value.brand_url?,
+                    brand_use_case: value.brand_use_case?,
+                    country_code: value.country_code?,
+                    description: value.description?,
+                    how_to_redeem: value.how_to_redeem?,
+                    locale: value.locale?,
+                    markup: value.markup?,
+                    note: value.note?,
+                    redeem_geo: value.redeem_geo?,
+                    size_in_bytes: value.size_in_bytes?,
+                    term_and_conditions: value.term_and_conditions?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::RichDescription> for RichDescription {
+            fn from(value: super::RichDescription) -> Self {
+                Self {
+                    brand_alt_names: Ok(value.brand_alt_names),
+                    brand_tagline: Ok(value.brand_tagline),
+                    brand_url: Ok(value.brand_url),
+                    brand_use_case: Ok(value.brand_use_case),
+                    country_code: Ok(value.country_code),
+                    description: Ok(value.description),
+                    how_to_redeem: Ok(value.how_to_redeem),
+                    locale: Ok(value.locale),
+                    markup: Ok(value.markup),
+                    note: Ok(value.note),
+                    redeem_geo: Ok(value.redeem_geo),
+                    size_in_bytes: Ok(value.size_in_bytes),
+                    term_and_conditions: Ok(value.term_and_conditions),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct SmartContract {
+            address: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            decimals: ::std::result::Result<::std::option::Option<i64>, ::std::string::String>,
+            engine: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            symbol: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for SmartContract {
+            fn default() -> Self {
+                Self {
+                    address: Ok(Default::default()),
+                    decimals: Ok(Default::default()),
+                    engine: Ok(Default::default()),
+                    symbol: Ok(Default::default()),
+                }
+            }
+        }
+        impl SmartContract {
+            pub fn address<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.address = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for address: {e}"));
+                self
+            }
+            pub fn decimals<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.decimals = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for decimals: {e}"));
+                self
+            }
+            pub fn engine<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.engine = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for engine: {e}"));
+                self
+            }
+            pub fn symbol<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.symbol = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for symbol: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<SmartContract> for super::SmartContract {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: SmartContract,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    address: value.address?,
+                    decimals: value.decimals?,
+                    engine: value.engine?,
+                    symbol: value.symbol?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::SmartContract> for SmartContract {
+            fn from(value: super::SmartContract) -> Self {
+                Self {
+                    address: Ok(value.address),
+                    decimals: Ok(value.decimals),
+                    engine: Ok(value.engine),
+                    symbol: Ok(value.symbol),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct ValidateOrderRequest {
+            acquisition: ::std::result::Result<
+                ::std::option::Option<super::Acquisition>,
+                ::std::string::String,
+            >,
             coupon: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
             deliveries: ::std::result::Result<
-                ::std::vec::Vec<super::ValidationDelivery>,
+                ::std::vec::Vec<super::DeliveryRequest>,
                 ::std::string::String,
             >,
-            email: ::std::result::Result<::std::string::String, ::std::string::String>,
+            email: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
             lang: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
             payment: ::std::result::Result<super::PaymentRequest, ::std::string::String>,
+            promo_code: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            refund_wallet_address: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            user: ::std::result::Result<
+                ::std::option::Option<super::OrderUser>,
+                ::std::string::String,
+            >,
         }
         impl ::std::default::Default for ValidateOrderRequest {
             fn default() -> Self {
                 Self {
+                    acquisition: Ok(Default::default()),
                     coupon: Ok(Default::default()),
                     deliveries: Err("no value supplied for deliveries".to_string()),
-                    email: Err("no value supplied for email".to_string()),
+                    email: Ok(Default::default()),
                     lang: Ok(Default::default()),
                     payment: Err("no value supplied for payment".to_string()),
+                    promo_code: Ok(Default::default()),
+                    refund_wallet_address: Ok(Default::default()),
+                    user: Ok(Default::default()),
                 }
             }
         }
         impl ValidateOrderRequest {
+            pub fn acquisition<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::Acquisition>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.acquisition = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for acquisition: {e}"));
+                self
+            }
             pub fn coupon<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -2833,7 +5734,7 @@ pub mod types {
             }
             pub fn deliveries<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::vec::Vec<super::ValidationDelivery>>,
+                T: ::std::convert::TryInto<::std::vec::Vec<super::DeliveryRequest>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.deliveries = value
@@ -2843,7 +5744,7 @@ pub mod types {
             }
             pub fn email<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::string::String>,
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.email = value
@@ -2871,6 +5772,36 @@ pub mod types {
                     .map_err(|e| format!("error converting supplied value for payment: {e}"));
                 self
             }
+            pub fn promo_code<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.promo_code = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for promo_code: {e}"));
+                self
+            }
+            pub fn refund_wallet_address<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.refund_wallet_address = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for refund_wallet_address: {e}")
+                });
+                self
+            }
+            pub fn user<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::OrderUser>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.user = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for user: {e}"));
+                self
+            }
         }
         impl ::std::convert::TryFrom<ValidateOrderRequest> for super::ValidateOrderRequest {
             type Error = super::error::ConversionError;
@@ -2878,142 +5809,156 @@ pub mod types {
                 value: ValidateOrderRequest,
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
                 Ok(Self {
+                    acquisition: value.acquisition?,
                     coupon: value.coupon?,
                     deliveries: value.deliveries?,
                     email: value.email?,
                     lang: value.lang?,
                     payment: value.payment?,
+                    promo_code: value.promo_code?,
+                    refund_wallet_address: value.refund_wallet_address?,
+                    user: value.user?,
                 })
             }
         }
         impl ::std::convert::From<super::ValidateOrderRequest> for ValidateOrderRequest {
             fn from(value: super::ValidateOrderRequest) -> Self {
                 Self {
+                    acquisition: Ok(value.acquisition),
                     coupon: Ok(value.coupon),
                     deliveries: Ok(value.deliveries),
                     email: Ok(value.email),
                     lang: Ok(value.lang),
                     payment: Ok(value.payment),
-                }
-            }
-        }
-        #[derive(Clone, Debug)]
-        pub struct ValidationDelivery {
-            beneficiary_account:
-                ::std::result::Result<super::BeneficiaryAccount, ::std::string::String>,
-            brand_name: ::std::result::Result<::std::string::String, ::std::string::String>,
-            country_code: ::std::result::Result<super::CountryCode, ::std::string::String>,
-            denomination: ::std::result::Result<::std::string::String, ::std::string::String>,
-            localized_denomination: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-        }
-        impl ::std::default::Default for ValidationDelivery {
-            fn default() -> Self {
-                Self {
-                    beneficiary_account: Err(
-                        "no value supplied for beneficiary_account".to_string()
-                    ),
-                    brand_name: Err("no value supplied for brand_name".to_string()),
-                    country_code: Err("no value supplied for country_code".to_string()),
-                    denomination: Err("no value supplied for denomination".to_string()),
-                    localized_denomination: Ok(Default::default()),
-                }
-            }
-        }
-        impl ValidationDelivery {
-            pub fn beneficiary_account<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<super::BeneficiaryAccount>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.beneficiary_account = value.try_into().map_err(|e| {
-                    format!("error converting supplied value for beneficiary_account: {e}")
-                });
-                self
-            }
-            pub fn brand_name<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::string::String>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.brand_name = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for brand_name: {e}"));
-                self
-            }
-            pub fn country_code<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<super::CountryCode>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.country_code = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for country_code: {e}"));
-                self
-            }
-            pub fn denomination<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::string::String>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.denomination = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for denomination: {e}"));
-                self
-            }
-            pub fn localized_denomination<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.localized_denomination = value.try_into().map_err(|e| {
-                    format!("error converting supplied value for localized_denomination: {e}")
-                });
-                self
-            }
-        }
-        impl ::std::convert::TryFrom<ValidationDelivery> for super::ValidationDelivery {
-            type Error = super::error::ConversionError;
-            fn try_from(
-                value: ValidationDelivery,
-            ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self {
-                    beneficiary_account: value.beneficiary_account?,
-                    brand_name: value.brand_name?,
-                    country_code: value.country_code?,
-                    denomination: value.denomination?,
-                    localized_denomination: value.localized_denomination?,
-                })
-            }
-        }
-        impl ::std::convert::From<super::ValidationDelivery> for ValidationDelivery {
-            fn from(value: super::ValidationDelivery) -> Self {
-                Self {
-                    beneficiary_account: Ok(value.beneficiary_account),
-                    brand_name: Ok(value.brand_name),
-                    country_code: Ok(value.country_code),
-                    denomination: Ok(value.denomination),
-                    localized_denomination: Ok(value.localized_denomination),
+                    promo_code: Ok(value.promo_code),
+                    refund_wallet_address: Ok(value.refund_wallet_address),
+                    user: Ok(value.user),
                 }
             }
         }
         #[derive(Clone, Debug)]
         pub struct ValidationResult {
+            coin: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            coin_amount: ::std::result::Result<
+                ::std::option::Option<::rust_decimal::Decimal>,
+                ::std::string::String,
+            >,
+            coupon_code: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            deliveries:
+                ::std::result::Result<::std::vec::Vec<super::OrderDelivery>, ::std::string::String>,
+            error: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            loyalty_summary: ::std::result::Result<
+                ::std::option::Option<::serde_json::Value>,
+                ::std::string::String,
+            >,
+            original_coin_amount: ::std::result::Result<
+                ::std::option::Option<::rust_decimal::Decimal>,
+                ::std::string::String,
+            >,
             problems: ::std::result::Result<
                 ::std::option::Option<::std::vec::Vec<super::Problem>>,
+                ::std::string::String,
+            >,
+            summary: ::std::result::Result<
+                ::std::option::Option<::serde_json::Value>,
                 ::std::string::String,
             >,
         }
         impl ::std::default::Default for ValidationResult {
             fn default() -> Self {
                 Self {
+                    coin: Ok(Default::default()),
+                    coin_amount: Ok(Default::default()),
+                    coupon_code: Ok(Default::default()),
+                    deliveries: Ok(Default::default()),
+                    error: Ok(Default::default()),
+                    loyalty_summary: Ok(Default::default()),
+                    original_coin_amount: Ok(Default::default()),
                     problems: Ok(Default::default()),
+                    summary: Ok(Default::default()),
                 }
             }
         }
         impl ValidationResult {
+            pub fn coin<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.coin = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for coin: {e}"));
+                self
+            }
+            pub fn coin_amount<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::rust_decimal::Decimal>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.coin_amount = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for coin_amount: {e}"));
+                self
+            }
+            pub fn coupon_code<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.coupon_code = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for coupon_code: {e}"));
+                self
+            }
+            pub fn deliveries<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::OrderDelivery>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.deliveries = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for deliveries: {e}"));
+                self
+            }
+            pub fn error<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.error = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for error: {e}"));
+                self
+            }
+            pub fn loyalty_summary<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::serde_json::Value>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.loyalty_summary = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for loyalty_summary: {e}")
+                });
+                self
+            }
+            pub fn original_coin_amount<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::rust_decimal::Decimal>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.original_coin_amount = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for original_coin_amount: {e}")
+                });
+                self
+            }
             pub fn problems<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::std::option::Option<::std::vec::Vec<super::Problem>>>,
@@ -3024,6 +5969,16 @@ pub mod types {
                     .map_err(|e| format!("error converting supplied value for problems: {e}"));
                 self
             }
+            pub fn summary<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::serde_json::Value>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.summary = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for summary: {e}"));
+                self
+            }
         }
         impl ::std::convert::TryFrom<ValidationResult> for super::ValidationResult {
             type Error = super::error::ConversionError;
@@ -3031,14 +5986,30 @@ pub mod types {
                 value: ValidationResult,
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
                 Ok(Self {
+                    coin: value.coin?,
+                    coin_amount: value.coin_amount?,
+                    coupon_code: value.coupon_code?,
+                    deliveries: value.deliveries?,
+                    error: value.error?,
+                    loyalty_summary: value.loyalty_summary?,
+                    original_coin_amount: value.original_coin_amount?,
                     problems: value.problems?,
+                    summary: value.summary?,
                 })
             }
         }
         impl ::std::convert::From<super::ValidationResult> for ValidationResult {
             fn from(value: super::ValidationResult) -> Self {
                 Self {
+                    coin: Ok(value.coin),
+                    coin_amount: Ok(value.coin_amount),
+                    coupon_code: Ok(value.coupon_code),
+                    deliveries: Ok(value.deliveries),
+                    error: Ok(value.error),
+                    loyalty_summary: Ok(value.loyalty_summary),
+                    original_coin_amount: Ok(value.original_coin_amount),
                     problems: Ok(value.problems),
+                    summary: Ok(value.summary),
                 }
             }
         }
@@ -3069,10 +6040,310 @@ pub mod types {
             }
         }
     }
+    ///State of one delivery (`delivery_state`).
+    ///- `Created`: recorded (what `validate_order` previews).
+    ///- `WaitingForPayment`: the order is not paid yet.
+    ///- `Done`: delivered (production capture).
+    ///- `Completed`: delivered, as Cryptorefills' own agent documentation spells it.
+    ///- `Succeeded`: delivered, as reported elsewhere; not found in any source read.
+    ///Treat the three last ones alike.
+    ///
+    /// Open: a value this client does not know decodes as `Unknown` with the raw string.
+    #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    pub enum DeliveryState {
+        ///`Created`
+        Created,
+        ///`WaitingForPayment`
+        WaitingForPayment,
+        ///`Done`
+        Done,
+        ///`Completed`
+        Completed,
+        ///`Succeeded`
+        Succeeded,
+        /// A value the spec does not list, kept as sent.
+        Unknown(::std::string::String),
+    }
+    impl DeliveryState {
+        /// Every value the spec lists, in spec order.
+        pub const KNOWN: &'static [&'static str] = &[
+            "Created",
+            "WaitingForPayment",
+            "Done",
+            "Completed",
+            "Succeeded",
+        ];
+        /// The value as sent on the wire.
+        pub fn as_str(&self) -> &str {
+            match self {
+                Self::Created => "Created",
+                Self::WaitingForPayment => "WaitingForPayment",
+                Self::Done => "Done",
+                Self::Completed => "Completed",
+                Self::Succeeded => "Succeeded",
+                Self::Unknown(value) => value.as_str(),
+            }
+        }
+        /// True for a value the spec does not list.
+        pub fn is_unknown(&self) -> bool {
+            matches!(self, Self::Unknown(_))
+        }
+        fn from_known(value: &str) -> ::std::option::Option<Self> {
+            match value {
+                "Created" => ::std::option::Option::Some(Self::Created),
+                "WaitingForPayment" => ::std::option::Option::Some(Self::WaitingForPayment),
+                "Done" => ::std::option::Option::Some(Self::Done),
+                "Completed" => ::std::option::Option::Some(Self::Completed),
+                "Succeeded" => ::std::option::Option::Some(Self::Succeeded),
+                _ => ::std::option::Option::None,
+            }
+        }
+    }
+    impl ::std::fmt::Display for DeliveryState {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+    impl ::std::str::FromStr for DeliveryState {
+        type Err = ::std::convert::Infallible;
+        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+            ::std::result::Result::Ok(Self::from(value))
+        }
+    }
+    impl ::std::convert::From<&str> for DeliveryState {
+        fn from(value: &str) -> Self {
+            Self::from_known(value).unwrap_or_else(|| Self::Unknown(value.to_owned()))
+        }
+    }
+    impl ::std::convert::From<::std::string::String> for DeliveryState {
+        fn from(value: ::std::string::String) -> Self {
+            Self::from_known(&value).unwrap_or(Self::Unknown(value))
+        }
+    }
+    impl ::serde::Serialize for DeliveryState {
+        fn serialize<S: ::serde::Serializer>(
+            &self,
+            serializer: S,
+        ) -> ::std::result::Result<S::Ok, S::Error> {
+            serializer.serialize_str(self.as_str())
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for DeliveryState {
+        fn deserialize<D: ::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::std::result::Result<Self, D::Error> {
+            struct Visitor;
+            impl ::serde::de::Visitor<'_> for Visitor {
+                type Value = DeliveryState;
+                fn expecting(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                    f.write_str("a DeliveryState string")
+                }
+                fn visit_str<E: ::serde::de::Error>(
+                    self,
+                    value: &str,
+                ) -> ::std::result::Result<DeliveryState, E> {
+                    ::std::result::Result::Ok(DeliveryState::from(value))
+                }
+                fn visit_string<E: ::serde::de::Error>(
+                    self,
+                    value: ::std::string::String,
+                ) -> ::std::result::Result<DeliveryState, E> {
+                    ::std::result::Result::Ok(DeliveryState::from(value))
+                }
+            }
+            deserializer.deserialize_str(Visitor)
+        }
+    }
+    ///How a product is delivered; decides the `beneficiary_account` format.
+    ///- `by_email`: to an email address.
+    ///- `by_phone`: credited to an E.164 phone number.
+    ///
+    /// Open: a value this client does not know decodes as `Unknown` with the raw string.
+    #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    pub enum DeliveryType {
+        ///`by_email`
+        ByEmail,
+        ///`by_phone`
+        ByPhone,
+        /// A value the spec does not list, kept as sent.
+        Unknown(::std::string::String),
+    }
+    impl DeliveryType {
+        /// Every value the spec lists, in spec order.
+        pub const KNOWN: &'static [&'static str] = &["by_email", "by_phone"];
+        /// The value as sent on the wire.
+        pub fn as_str(&self) -> &str {
+            match self {
+                Self::ByEmail => "by_email",
+                Self::ByPhone => "by_phone",
+                Self::Unknown(value) => value.as_str(),
+            }
+        }
+        /// True for a value the spec does not list.
+        pub fn is_unknown(&self) -> bool {
+            matches!(self, Self::Unknown(_))
+        }
+        fn from_known(value: &str) -> ::std::option::Option<Self> {
+            match value {
+                "by_email" => ::std::option::Option::Some(Self::ByEmail),
+                "by_phone" => ::std::option::Option::Some(Self::ByPhone),
+                _ => ::std::option::Option::None,
+            }
+        }
+    }
+    impl ::std::fmt::Display for DeliveryType {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+    impl ::std::str::FromStr for DeliveryType {
+        type Err = ::std::convert::Infallible;
+        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+            ::std::result::Result::Ok(Self::from(value))
+        }
+    }
+    impl ::std::convert::From<&str> for DeliveryType {
+        fn from(value: &str) -> Self {
+            Self::from_known(value).unwrap_or_else(|| Self::Unknown(value.to_owned()))
+        }
+    }
+    impl ::std::convert::From<::std::string::String> for DeliveryType {
+        fn from(value: ::std::string::String) -> Self {
+            Self::from_known(&value).unwrap_or(Self::Unknown(value))
+        }
+    }
+    impl ::serde::Serialize for DeliveryType {
+        fn serialize<S: ::serde::Serializer>(
+            &self,
+            serializer: S,
+        ) -> ::std::result::Result<S::Ok, S::Error> {
+            serializer.serialize_str(self.as_str())
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for DeliveryType {
+        fn deserialize<D: ::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::std::result::Result<Self, D::Error> {
+            struct Visitor;
+            impl ::serde::de::Visitor<'_> for Visitor {
+                type Value = DeliveryType;
+                fn expecting(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                    f.write_str("a DeliveryType string")
+                }
+                fn visit_str<E: ::serde::de::Error>(
+                    self,
+                    value: &str,
+                ) -> ::std::result::Result<DeliveryType, E> {
+                    ::std::result::Result::Ok(DeliveryType::from(value))
+                }
+                fn visit_string<E: ::serde::de::Error>(
+                    self,
+                    value: ::std::string::String,
+                ) -> ::std::result::Result<DeliveryType, E> {
+                    ::std::result::Result::Ok(DeliveryType::from(value))
+                }
+            }
+            deserializer.deserialize_str(Visitor)
+        }
+    }
+    ///Shape of a product's face value.
+    ///- `fixed`: one value, in `price`.
+    ///- `range`: any value between `min` and `max`.
+    ///
+    /// Open: a value this client does not know decodes as `Unknown` with the raw string.
+    #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    pub enum FaceValueAmountType {
+        ///`fixed`
+        Fixed,
+        ///`range`
+        Range,
+        /// A value the spec does not list, kept as sent.
+        Unknown(::std::string::String),
+    }
+    impl FaceValueAmountType {
+        /// Every value the spec lists, in spec order.
+        pub const KNOWN: &'static [&'static str] = &["fixed", "range"];
+        /// The value as sent on the wire.
+        pub fn as_str(&self) -> &str {
+            match self {
+                Self::Fixed => "fixed",
+                Self::Range => "range",
+                Self::Unknown(value) => value.as_str(),
+            }
+        }
+        /// True for a value the spec does not list.
+        pub fn is_unknown(&self) -> bool {
+            matches!(self, Self::Unknown(_))
+        }
+        fn from_known(value: &str) -> ::std::option::Option<Self> {
+            match value {
+                "fixed" => ::std::option::Option::Some(Self::Fixed),
+                "range" => ::std::option::Option::Some(Self::Range),
+                _ => ::std::option::Option::None,
+            }
+        }
+    }
+    impl ::std::fmt::Display for FaceValueAmountType {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+    impl ::std::str::FromStr for FaceValueAmountType {
+        type Err = ::std::convert::Infallible;
+        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+            ::std::result::Result::Ok(Self::from(value))
+        }
+    }
+    impl ::std::convert::From<&str> for FaceValueAmountType {
+        fn from(value: &str) -> Self {
+            Self::from_known(value).unwrap_or_else(|| Self::Unknown(value.to_owned()))
+        }
+    }
+    impl ::std::convert::From<::std::string::String> for FaceValueAmountType {
+        fn from(value: ::std::string::String) -> Self {
+            Self::from_known(&value).unwrap_or(Self::Unknown(value))
+        }
+    }
+    impl ::serde::Serialize for FaceValueAmountType {
+        fn serialize<S: ::serde::Serializer>(
+            &self,
+            serializer: S,
+        ) -> ::std::result::Result<S::Ok, S::Error> {
+            serializer.serialize_str(self.as_str())
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for FaceValueAmountType {
+        fn deserialize<D: ::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::std::result::Result<Self, D::Error> {
+            struct Visitor;
+            impl ::serde::de::Visitor<'_> for Visitor {
+                type Value = FaceValueAmountType;
+                fn expecting(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                    f.write_str("a FaceValueAmountType string")
+                }
+                fn visit_str<E: ::serde::de::Error>(
+                    self,
+                    value: &str,
+                ) -> ::std::result::Result<FaceValueAmountType, E> {
+                    ::std::result::Result::Ok(FaceValueAmountType::from(value))
+                }
+                fn visit_string<E: ::serde::de::Error>(
+                    self,
+                    value: ::std::string::String,
+                ) -> ::std::result::Result<FaceValueAmountType, E> {
+                    ::std::result::Result::Ok(FaceValueAmountType::from(value))
+                }
+            }
+            deserializer.deserialize_str(Visitor)
+        }
+    }
     ///Known values of `HttpError.detail` (top-level HTTP errors). `detail` stays a plain
     ///string; parse it into this enum to recognise them.
     ///- `SUSPENDED_COIN`: the selected coin is temporarily suspended.
     ///- `SUSPENDED_NETWORK`: the selected network is temporarily suspended.
+    ///- `LOGIN_REQUIRED`: (422) the brand needs a signed-in, verified Cryptorefills
+    ///  account; an anonymous partner order cannot buy it.
     ///
     /// Open: a value this client does not know decodes as `Unknown` with the raw string.
     #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -3081,17 +6352,21 @@ pub mod types {
         SuspendedCoin,
         ///`SUSPENDED_NETWORK`
         SuspendedNetwork,
+        ///`LOGIN_REQUIRED`
+        LoginRequired,
         /// A value the spec does not list, kept as sent.
         Unknown(::std::string::String),
     }
     impl HttpErrorCode {
         /// Every value the spec lists, in spec order.
-        pub const KNOWN: &'static [&'static str] = &["SUSPENDED_COIN", "SUSPENDED_NETWORK"];
+        pub const KNOWN: &'static [&'static str] =
+            &["SUSPENDED_COIN", "SUSPENDED_NETWORK", "LOGIN_REQUIRED"];
         /// The value as sent on the wire.
         pub fn as_str(&self) -> &str {
             match self {
                 Self::SuspendedCoin => "SUSPENDED_COIN",
                 Self::SuspendedNetwork => "SUSPENDED_NETWORK",
+                Self::LoginRequired => "LOGIN_REQUIRED",
                 Self::Unknown(value) => value.as_str(),
             }
         }
@@ -3103,6 +6378,7 @@ pub mod types {
             match value {
                 "SUSPENDED_COIN" => ::std::option::Option::Some(Self::SuspendedCoin),
                 "SUSPENDED_NETWORK" => ::std::option::Option::Some(Self::SuspendedNetwork),
+                "LOGIN_REQUIRED" => ::std::option::Option::Some(Self::LoginRequired),
                 _ => ::std::option::Option::None,
             }
         }
@@ -3162,22 +6438,25 @@ pub mod types {
             deserializer.deserialize_str(Visitor)
         }
     }
-    ///Order status. Typical flow `WaitingForPayment -> WaitingForDelivery -> Done`.
-    ///Meanings below beyond that flow are read from the names.
+    ///Order state (`order_state`; the seed's `status`). Typical flow
+    ///`WaitingForPayment -> WaitingForDelivery -> Done`.
     ///- `Created`: recorded; payment details not assigned yet.
-    ///- `WaitingForPayment`: waiting for the user to pay `coin_amount` to `wallet_address`
-    ///  within the 30-minute payment window.
+    ///- `WaitingForPayment`: waiting for the user to pay `coin_amount` to
+    ///  `wallet_address` within the payment window. An underpayment stays here.
     ///- `PaymentStarted`: a payment was seen on chain, not yet confirmed.
     ///- `PartialPaymentStarted`: a payment below `coin_amount` was seen.
     ///- `PaymentReceived`: the full payment is confirmed.
     ///- `WaitingForDelivery`: paid; products are being delivered.
-    ///- `WaitingForManualAction`: delivery needs manual handling by Cryptorefills.
-    ///- `Done`: delivered; codes are in `deliveries[].codes`. Final.
+    ///- `WaitingForManualAction`: Cryptorefills support must handle the order (may take
+    ///  up to 24 h). Not final.
+    ///- `Done`: delivered; codes are in `deliveries[].deliverable`. Final.
     ///- `Expired`: the payment window closed without full payment. Final.
     ///- `Canceled`: the order was canceled. Final.
     ///- `PaymentFailed`: the payment failed. Final.
     ///- `PaymentSetupFailed`: the payment could not be set up (no wallet address). Final.
     ///- `Refunded`: the payment was refunded. Final.
+    ///- `Completed`, `Cancelled`: spellings two integrations accept defensively; never
+    ///  seen in a capture. Treat as `Done` and `Canceled`.
     ///
     /// Open: a value this client does not know decodes as `Unknown` with the raw string.
     #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -3208,6 +6487,10 @@ pub mod types {
         PaymentSetupFailed,
         ///`Refunded`
         Refunded,
+        ///`Completed`
+        Completed,
+        ///`Cancelled`
+        Cancelled,
         /// A value the spec does not list, kept as sent.
         Unknown(::std::string::String),
     }
@@ -3227,6 +6510,8 @@ pub mod types {
             "PaymentFailed",
             "PaymentSetupFailed",
             "Refunded",
+            "Completed",
+            "Cancelled",
         ];
         /// The value as sent on the wire.
         pub fn as_str(&self) -> &str {
@@ -3244,6 +6529,8 @@ pub mod types {
                 Self::PaymentFailed => "PaymentFailed",
                 Self::PaymentSetupFailed => "PaymentSetupFailed",
                 Self::Refunded => "Refunded",
+                Self::Completed => "Completed",
+                Self::Cancelled => "Cancelled",
                 Self::Unknown(value) => value.as_str(),
             }
         }
@@ -3268,6 +6555,8 @@ pub mod types {
                 "PaymentFailed" => ::std::option::Option::Some(Self::PaymentFailed),
                 "PaymentSetupFailed" => ::std::option::Option::Some(Self::PaymentSetupFailed),
                 "Refunded" => ::std::option::Option::Some(Self::Refunded),
+                "Completed" => ::std::option::Option::Some(Self::Completed),
+                "Cancelled" => ::std::option::Option::Some(Self::Cancelled),
                 _ => ::std::option::Option::None,
             }
         }
@@ -3322,6 +6611,140 @@ pub mod types {
                     value: ::std::string::String,
                 ) -> ::std::result::Result<OrderState, E> {
                     ::std::result::Result::Ok(OrderState::from(value))
+                }
+            }
+            deserializer.deserialize_str(Visitor)
+        }
+    }
+    ///State of the order's payment (`payment_state`).
+    ///- `WalletCreated`: the payment address was generated (what `create_order` answers).
+    ///- `PaymentRequested`: waiting for the payment.
+    ///- `PaymentReceived`: the payment is confirmed on chain or over Lightning.
+    ///- `PaymentCompleted`: the payment is settled (seen on a `Done` order).
+    ///- `Expired`: the payment window elapsed.
+    ///- `ExpiredAfterPaymentDetection`: the window elapsed after a payment was seen
+    ///  (late or partial payment; contact support for a refund).
+    ///- `PaymentFailed`, `Refunded`: sent by one stand-in of the API, not seen in a
+    ///  capture.
+    ///
+    /// Open: a value this client does not know decodes as `Unknown` with the raw string.
+    #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    pub enum PaymentState {
+        ///`WalletCreated`
+        WalletCreated,
+        ///`PaymentRequested`
+        PaymentRequested,
+        ///`PaymentReceived`
+        PaymentReceived,
+        ///`PaymentCompleted`
+        PaymentCompleted,
+        ///`Expired`
+        Expired,
+        ///`ExpiredAfterPaymentDetection`
+        ExpiredAfterPaymentDetection,
+        ///`PaymentFailed`
+        PaymentFailed,
+        ///`Refunded`
+        Refunded,
+        /// A value the spec does not list, kept as sent.
+        Unknown(::std::string::String),
+    }
+    impl PaymentState {
+        /// Every value the spec lists, in spec order.
+        pub const KNOWN: &'static [&'static str] = &[
+            "WalletCreated",
+            "PaymentRequested",
+            "PaymentReceived",
+            "PaymentCompleted",
+            "Expired",
+            "ExpiredAfterPaymentDetection",
+            "PaymentFailed",
+            "Refunded",
+        ];
+        /// The value as sent on the wire.
+        pub fn as_str(&self) -> &str {
+            match self {
+                Self::WalletCreated => "WalletCreated",
+                Self::PaymentRequested => "PaymentRequested",
+                Self::PaymentReceived => "PaymentReceived",
+                Self::PaymentCompleted => "PaymentCompleted",
+                Self::Expired => "Expired",
+                Self::ExpiredAfterPaymentDetection => "ExpiredAfterPaymentDetection",
+                Self::PaymentFailed => "PaymentFailed",
+                Self::Refunded => "Refunded",
+                Self::Unknown(value) => value.as_str(),
+            }
+        }
+        /// True for a value the spec does not list.
+        pub fn is_unknown(&self) -> bool {
+            matches!(self, Self::Unknown(_))
+        }
+        fn from_known(value: &str) -> ::std::option::Option<Self> {
+            match value {
+                "WalletCreated" => ::std::option::Option::Some(Self::WalletCreated),
+                "PaymentRequested" => ::std::option::Option::Some(Self::PaymentRequested),
+                "PaymentReceived" => ::std::option::Option::Some(Self::PaymentReceived),
+                "PaymentCompleted" => ::std::option::Option::Some(Self::PaymentCompleted),
+                "Expired" => ::std::option::Option::Some(Self::Expired),
+                "ExpiredAfterPaymentDetection" => {
+                    ::std::option::Option::Some(Self::ExpiredAfterPaymentDetection)
+                }
+                "PaymentFailed" => ::std::option::Option::Some(Self::PaymentFailed),
+                "Refunded" => ::std::option::Option::Some(Self::Refunded),
+                _ => ::std::option::Option::None,
+            }
+        }
+    }
+    impl ::std::fmt::Display for PaymentState {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+    impl ::std::str::FromStr for PaymentState {
+        type Err = ::std::convert::Infallible;
+        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+            ::std::result::Result::Ok(Self::from(value))
+        }
+    }
+    impl ::std::convert::From<&str> for PaymentState {
+        fn from(value: &str) -> Self {
+            Self::from_known(value).unwrap_or_else(|| Self::Unknown(value.to_owned()))
+        }
+    }
+    impl ::std::convert::From<::std::string::String> for PaymentState {
+        fn from(value: ::std::string::String) -> Self {
+            Self::from_known(&value).unwrap_or(Self::Unknown(value))
+        }
+    }
+    impl ::serde::Serialize for PaymentState {
+        fn serialize<S: ::serde::Serializer>(
+            &self,
+            serializer: S,
+        ) -> ::std::result::Result<S::Ok, S::Error> {
+            serializer.serialize_str(self.as_str())
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for PaymentState {
+        fn deserialize<D: ::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::std::result::Result<Self, D::Error> {
+            struct Visitor;
+            impl ::serde::de::Visitor<'_> for Visitor {
+                type Value = PaymentState;
+                fn expecting(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                    f.write_str("a PaymentState string")
+                }
+                fn visit_str<E: ::serde::de::Error>(
+                    self,
+                    value: &str,
+                ) -> ::std::result::Result<PaymentState, E> {
+                    ::std::result::Result::Ok(PaymentState::from(value))
+                }
+                fn visit_string<E: ::serde::de::Error>(
+                    self,
+                    value: ::std::string::String,
+                ) -> ::std::result::Result<PaymentState, E> {
+                    ::std::result::Result::Ok(PaymentState::from(value))
                 }
             }
             deserializer.deserialize_str(Visitor)
@@ -3414,7 +6837,7 @@ pub mod types {
             deserializer.deserialize_str(Visitor)
         }
     }
-    ///Why an order does not validate (vendor spelling kept).
+    ///Why an order does not validate (vendor spelling kept, e.g. LESS_THEN).
     ///
     ///Order amount & limits:
     ///- `AMOUNT_LESS_THEN_MINIMUM_ALLOWED`: order total is below the minimum coin amount
@@ -3430,20 +6853,28 @@ pub mod types {
     ///
     ///Product availability:
     ///- `NOT_AVAILABLE_PRODUCT`: product is no longer in the catalogue.
+    ///- `PRODUCT_NOT_AVAILABLE`: the same, in the other word order some answers use.
     ///- `OUT_OF_STOCK`: product is currently out of stock.
     ///- `NOT_ACTIVE`: product is inactive or paused.
     ///- `INVALID_BENEFICIARY_ACCOUNT`: beneficiary account is invalid, e.g. phone number
     ///  for a mobile topup or email for a gift card.
+    ///- `INVALID_EMAIL_DOMAIN`: the email's domain cannot receive mail.
     ///
     ///Payment method & network:
     ///- `NOT_ALLOWED_PAYMENT_VIA`: selected payment_via is not allowed for this order;
     ///  `moreDetails` lists allowed kinds.
     ///- `UNSUPPORTED_PROTOCOL_COIN_COMBINATION`: chosen protocol + coin pair is not
     ///  supported; `moreDetails` lists supported combinations.
+    ///- `SUSPENDED_COIN`, `SUSPENDED_NETWORK`: normally an HTTP error `detail`
+    ///  (`HttpErrorCode`); listed here because integrations merge them into problems.
     ///
-    ///Authentication:
+    ///Authentication & identity:
     ///- `LOGIN_REQUIRED`: one or more products require a signed-in user.
     ///- `COUPON_REQUIRES_LOGIN`: the coupon can only be redeemed by a signed-in user.
+    ///- `KYC_MISSING`: identity verification is required for this order or tier.
+    ///- `KYC_PENDING`: identity verification is in progress (usually 20 min, up to 48 h).
+    ///- `VERIFICATION_REQUIRED`: additional verification is required.
+    ///- `FULLNAME_MISSING`: a full name is required (seen when paying on Tron).
     ///
     ///Coupon codes:
     ///- `COUPON_NOT_FOUND`: coupon code does not exist.
@@ -3460,6 +6891,11 @@ pub mod types {
     ///- `COUPON_NOT_VALID_FOR_COUNTRY`: coupon is not valid in the order country.
     ///- `COUPON_NOT_VALID_FOR_STORE`: coupon is not valid for the requested store or
     ///  region.
+    ///
+    ///Amount of one item (an integration handles these; not seen in a capture):
+    ///- `INVALID_DENOMINATION`, `INVALID_PRODUCT_VALUE`: the amount is not sold.
+    ///- `AMOUNT_TOO_LOW`, `AMOUNT_TOO_HIGH`: the amount is outside the product's range.
+    ///- `COUNTRY_NOT_SUPPORTED`: the item is not sold in that country.
     ///
     /// Open: a value this client does not know decodes as `Unknown` with the raw string.
     #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -3516,6 +6952,32 @@ pub mod types {
         CouponNotValidForCountry,
         ///`COUPON_NOT_VALID_FOR_STORE`
         CouponNotValidForStore,
+        ///`KYC_MISSING`
+        KycMissing,
+        ///`KYC_PENDING`
+        KycPending,
+        ///`VERIFICATION_REQUIRED`
+        VerificationRequired,
+        ///`FULLNAME_MISSING`
+        FullnameMissing,
+        ///`INVALID_EMAIL_DOMAIN`
+        InvalidEmailDomain,
+        ///`PRODUCT_NOT_AVAILABLE`
+        ProductNotAvailable,
+        ///`SUSPENDED_COIN`
+        SuspendedCoin,
+        ///`SUSPENDED_NETWORK`
+        SuspendedNetwork,
+        ///`INVALID_DENOMINATION`
+        InvalidDenomination,
+        ///`INVALID_PRODUCT_VALUE`
+        InvalidProductValue,
+        ///`AMOUNT_TOO_LOW`
+        AmountTooLow,
+        ///`AMOUNT_TOO_HIGH`
+        AmountTooHigh,
+        ///`COUNTRY_NOT_SUPPORTED`
+        CountryNotSupported,
         /// A value the spec does not list, kept as sent.
         Unknown(::std::string::String),
     }
@@ -3548,6 +7010,19 @@ pub mod types {
             "COUPON_NOT_VALID_FOR_BRAND",
             "COUPON_NOT_VALID_FOR_COUNTRY",
             "COUPON_NOT_VALID_FOR_STORE",
+            "KYC_MISSING",
+            "KYC_PENDING",
+            "VERIFICATION_REQUIRED",
+            "FULLNAME_MISSING",
+            "INVALID_EMAIL_DOMAIN",
+            "PRODUCT_NOT_AVAILABLE",
+            "SUSPENDED_COIN",
+            "SUSPENDED_NETWORK",
+            "INVALID_DENOMINATION",
+            "INVALID_PRODUCT_VALUE",
+            "AMOUNT_TOO_LOW",
+            "AMOUNT_TOO_HIGH",
+            "COUNTRY_NOT_SUPPORTED",
         ];
         /// The value as sent on the wire.
         pub fn as_str(&self) -> &str {
@@ -3578,6 +7053,19 @@ pub mod types {
                 Self::CouponNotValidForBrand => "COUPON_NOT_VALID_FOR_BRAND",
                 Self::CouponNotValidForCountry => "COUPON_NOT_VALID_FOR_COUNTRY",
                 Self::CouponNotValidForStore => "COUPON_NOT_VALID_FOR_STORE",
+                Self::KycMissing => "KYC_MISSING",
+                Self::KycPending => "KYC_PENDING",
+                Self::VerificationRequired => "VERIFICATION_REQUIRED",
+                Self::FullnameMissing => "FULLNAME_MISSING",
+                Self::InvalidEmailDomain => "INVALID_EMAIL_DOMAIN",
+                Self::ProductNotAvailable => "PRODUCT_NOT_AVAILABLE",
+                Self::SuspendedCoin => "SUSPENDED_COIN",
+                Self::SuspendedNetwork => "SUSPENDED_NETWORK",
+                Self::InvalidDenomination => "INVALID_DENOMINATION",
+                Self::InvalidProductValue => "INVALID_PRODUCT_VALUE",
+                Self::AmountTooLow => "AMOUNT_TOO_LOW",
+                Self::AmountTooHigh => "AMOUNT_TOO_HIGH",
+                Self::CountryNotSupported => "COUNTRY_NOT_SUPPORTED",
                 Self::Unknown(value) => value.as_str(),
             }
         }
@@ -3645,6 +7133,19 @@ pub mod types {
                 "COUPON_NOT_VALID_FOR_STORE" => {
                     ::std::option::Option::Some(Self::CouponNotValidForStore)
                 }
+                "KYC_MISSING" => ::std::option::Option::Some(Self::KycMissing),
+                "KYC_PENDING" => ::std::option::Option::Some(Self::KycPending),
+                "VERIFICATION_REQUIRED" => ::std::option::Option::Some(Self::VerificationRequired),
+                "FULLNAME_MISSING" => ::std::option::Option::Some(Self::FullnameMissing),
+                "INVALID_EMAIL_DOMAIN" => ::std::option::Option::Some(Self::InvalidEmailDomain),
+                "PRODUCT_NOT_AVAILABLE" => ::std::option::Option::Some(Self::ProductNotAvailable),
+                "SUSPENDED_COIN" => ::std::option::Option::Some(Self::SuspendedCoin),
+                "SUSPENDED_NETWORK" => ::std::option::Option::Some(Self::SuspendedNetwork),
+                "INVALID_DENOMINATION" => ::std::option::Option::Some(Self::InvalidDenomination),
+                "INVALID_PRODUCT_VALUE" => ::std::option::Option::Some(Self::InvalidProductValue),
+                "AMOUNT_TOO_LOW" => ::std::option::Option::Some(Self::AmountTooLow),
+                "AMOUNT_TOO_HIGH" => ::std::option::Option::Some(Self::AmountTooHigh),
+                "COUNTRY_NOT_SUPPORTED" => ::std::option::Option::Some(Self::CountryNotSupported),
                 _ => ::std::option::Option::None,
             }
         }
@@ -3704,11 +7205,12 @@ pub mod types {
             deserializer.deserialize_str(Visitor)
         }
     }
-    ///Kind of product; decides the `beneficiary_account` format.
-    ///- `giftcard`: gift card, delivered as a code to an email.
-    ///- `mobile_recharge`: mobile top-up of a phone number.
+    ///Kind of product.
+    ///- `giftcard`: gift card, delivered as a code.
+    ///- `mobile_recharge`: mobile top-up; production also files eSIM brands under this
+    ///  kind (with `category: e-sim`).
     ///- `nft_giftcard`: gift card delivered as an NFT.
-    ///- `esim`: eSIM data plan, delivered to an email.
+    ///- `esim`: eSIM data plan (seed value; production sends `mobile_recharge`).
     ///
     /// Open: a value this client does not know decodes as `Unknown` with the raw string.
     #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -3811,16 +7313,34 @@ pub mod types {
 #[derive(Clone, Debug)]
 ///Client for Cryptorefills Partner API
 ///
-///Gift cards, mobile top-ups and eSIMs paid in stablecoins, hand-written from the
-///Cryptorefills developer page (seed 004). Flights and accommodation are out of scope.
+///Gift cards, mobile top-ups and eSIMs paid in stablecoins (and other coins). DRAFT
+///rebuilt from what production sends and accepts: the Cryptorefills developer page
+///(seed 004) gives request examples only, so every response shape here follows fixtures
+///captured from `api.cryptorefills.com` and the public integrations listed in
+///`SOURCES.md`. Flights and accommodation are out of scope.
 ///
-///The page gives request examples only; every response schema here is designed from its
-///prose and is deliberately lenient (few required fields, unknown fields allowed).
+///Responses are deliberately lenient: almost nothing is required and unknown fields are
+///allowed. Where the seed and production disagree on a response field, both spellings are
+///modelled (`id`/`order_id`, `status`/`order_state`).
 ///
 ///Flow: list payment vias, browse brands and products, price a face value, validate the
 ///order, create it (the answer holds `wallet_address` and `coin_amount`; the payment
-///window is 30 minutes), then track it with the SSE stream or by polling. Typical states:
+///window is 30 minutes, about 15 for Lightning invoices), then track it with the SSE
+///stream or by polling. Typical order states:
 ///`WaitingForPayment -> WaitingForDelivery -> Done`.
+///
+///Headers: the seed requires `X-Cr-Application`, `X-Cr-Version` and
+///`X-Country-ISO-Code`. Production does not enforce `X-Cr-Application` (orders go
+///through without it but earn the partner no commission) and several integrations never
+///send `X-Country-ISO-Code`. Integrations forward the end user's IP in
+///`X-Forwarded-For` and the end user's `User-Agent`; Cryptorefills applies its per-user
+///spending limits and fraud checks to them.
+///
+///Rate limits: 429 (with `Retry-After` in seconds; `X-RateLimit-Limit`,
+///`X-RateLimit-Remaining`, `X-RateLimit-Reset` have been read defensively by one
+///integration) and 5xx answers are left undeclared on purpose: a proxy may answer them
+///in its own format, and undeclared they reach the client with status, headers and body
+///intact.
 ///
 ///
 ///Version: 5
@@ -3890,17 +7410,22 @@ const _: () = {
 impl Client {
     ///List brands of a country
     ///
-    ///(Optional step) All brands available in a country; meant for a brand directory or
-    ///search.
+    ///(Optional step) The brand directory of a country, as one object: every brand in
+    ///`all_brands`, the same brands grouped by kind and category in `categories`, plus
+    ///`popular_brands`, `suggestions` and `last_user_purchases`. `min`/`max` are display
+    ///labels ("$5", "1 GB 3 days"), not numbers. eSIM brands arrive with
+    ///`kind: mobile_recharge` and `category: e-sim`.
     ///
     ///
     ///Sends a `GET` request to `/v2/brands`
     ///
     ///Arguments:
     ///- `country_code`: ISO 3166-1 alpha-2 country code, e.g. US.
+    ///- `promo_code`: Promotional code to price with, e.g. SAVE10.
     ///```ignore
     ///let response = client.list_brands()
     ///    .country_code(country_code)
+    ///    .promo_code(promo_code)
     ///    .send()
     ///    .await;
     ///```
@@ -3910,7 +7435,8 @@ impl Client {
     ///Get the homepage feed of a country
     ///
     ///(Optional step) Curated feed for a country; useful to show trending and featured
-    ///gift cards.
+    ///gift cards. No integration parses this answer, so its schema is only a lenient
+    ///guess: every field is optional and unknown fields are kept.
     ///
     ///
     ///Sends a `GET` request to `/v2/homepage`
@@ -3928,9 +7454,11 @@ impl Client {
     }
     ///List payment methods
     ///
-    ///All supported coins and blockchain networks: USDC and USDT on Solana, Ethereum,
-    ///Base, Arbitrum, Polygon and others. USDC on Solana has the lowest fees and fastest
-    ///settlement.
+    ///Every payment via (`USER_WALLET`, exchange pays such as `GATE_PAY`, `KUCOIN_PAY`,
+    ///`BUYDL`), each with its coins and each coin with its networks, with suspension
+    ///flags and minimum thresholds. Use the `name` values verbatim in
+    ///`payment.payment_via`, `payment.coin` and `payment.network`. USDC on Solana has the
+    ///lowest fees and fastest settlement.
     ///
     ///
     ///Sends a `GET` request to `/v3/payment_vias`
@@ -3945,23 +7473,26 @@ impl Client {
     }
     ///Get the crypto price of a face value
     ///
-    ///Converts a product's face value into a stablecoin amount, to show the user the exact
-    ///crypto amount before the purchase is confirmed.
+    ///Converts a face value of a brand into a coin amount, to show the user the exact
+    ///crypto amount before the purchase is confirmed. Needed for range products; fixed
+    ///products already carry `coin_amount` in `list_products`.
     ///
     ///
     ///Sends a `GET` request to `/v4/products/price`
     ///
     ///Arguments:
-    ///- `brand_name`: Brand name, e.g. Airbnb.
+    ///- `brand_name`: Brand, e.g. Amazon.com.
     ///- `coin`: Coin to price in, e.g. USDC.
     ///- `country_code`: ISO 3166-1 alpha-2 country code, e.g. US.
-    ///- `face_value`: Face value in the product's fiat currency, e.g. 100.
+    ///- `face_value`: Face value in the product's fiat currency, a plain number, e.g. 100.
+    ///- `promo_code`: Promotional code to price with, e.g. SAVE10.
     ///```ignore
     ///let response = client.get_price()
     ///    .brand_name(brand_name)
     ///    .coin(coin)
     ///    .country_code(country_code)
     ///    .face_value(face_value)
+    ///    .promo_code(promo_code)
     ///    .send()
     ///    .await;
     ///```
@@ -3970,19 +7501,30 @@ impl Client {
     }
     ///Create an order
     ///
-    ///Creates the order and returns the wallet address to pay to. The answer holds
-    ///`wallet_address` and `coin_amount`: share them with the user. The payment window is
-    ///30 minutes. Use the real end user's email: Cryptorefills delivers to that
-    ///beneficiary. Not idempotent: never re-send automatically once the request may have
-    ///reached the server.
+    ///Creates the order and returns the wallet address to pay to: share
+    ///`wallet_address` and `coin_amount` (or `qr_text`) with the user. For BTC on
+    ///Lightning, `wallet_address` is a BOLT11 invoice and `qr_text` starts `lightning:`.
+    ///The payment window is 30 minutes (about 15 for Lightning); the answer holds no
+    ///expiry time, count it from `created_at`/`payment_requested_at`.
+    ///
+    ///Send deliveries flat, one entry per unit (at most 10). Use the real end user's
+    ///email: Cryptorefills delivers to the beneficiary. Not idempotent: never re-send
+    ///automatically once the request may have reached the server. The order is the
+    ///answer itself; an answer that carries both an order id and `problems` is
+    ///contradictory and its outcome is unknown.
     ///
     ///
     ///Sends a `POST` request to `/v5/orders`
     ///
     ///Arguments:
+    ///- `x_forwarded_for`: IP address of the end user the order is for. Production integrations forward it
+    ///on order calls (with the end user's `User-Agent`) so that per-user limits and
+    ///fraud checks apply to the buyer, not to the partner's server.
+    ///
     ///- `body`: The order to create.
     ///```ignore
     ///let response = client.create_order()
+    ///    .x_forwarded_for(x_forwarded_for)
     ///    .body(body)
     ///    .send()
     ///    .await;
@@ -3992,18 +7534,27 @@ impl Client {
     }
     ///Validate an order
     ///
-    ///(Recommended) Checks an order for problems before it is created. Creates nothing.
-    ///Use the real end user's email for `email` and `beneficiary_account`: Cryptorefills
-    ///delivers to that recipient. Problems come back in the 200 body; suspensions of a
-    ///coin or network come as an HTTP error whose `detail` is an `HttpErrorCode`.
+    ///(Recommended) Dry run of `create_order`: the same product, limit and compliance
+    ///checks, and a priced preview, without creating anything. Production integrations
+    ///send it the same flat body as `create_order`.
+    ///
+    ///Answers 200 with the preview; the order is valid when `problems` is null or `[]`.
+    ///Otherwise `problems` lists every problem at once. Suspensions of a coin or network
+    ///and some refusals come instead as an HTTP error whose `detail` is an
+    ///`HttpErrorCode`; some brands answer 422 `{"detail": "LOGIN_REQUIRED"}`.
     ///
     ///
     ///Sends a `POST` request to `/v5/orders/validations`
     ///
     ///Arguments:
+    ///- `x_forwarded_for`: IP address of the end user the order is for. Production integrations forward it
+    ///on order calls (with the end user's `User-Agent`) so that per-user limits and
+    ///fraud checks apply to the buyer, not to the partner's server.
+    ///
     ///- `body`: The order to check.
     ///```ignore
     ///let response = client.validate_order()
+    ///    .x_forwarded_for(x_forwarded_for)
     ///    .body(body)
     ///    .send()
     ///    .await;
@@ -4013,15 +7564,18 @@ impl Client {
     }
     ///Get an order
     ///
-    ///Polling fallback for tracking: poll every 5-10 seconds until payment is received,
-    ///e.g. when an SSE connection cannot stay open. Gift card codes appear once the status
-    ///is `Done`.
+    ///Polling fallback for tracking: poll every 5-10 seconds, e.g. when an SSE
+    ///connection cannot stay open. Delivered codes appear in
+    ///`deliveries[].deliverable.pin_code` (and `pin_serial`, `security_code`,
+    ///`barcode_image_url`, `redeem_instructions`) once `order_state` is `Done`.
     ///
     ///
     ///Sends a `GET` request to `/v5/orders/{orderId}`
     ///
     ///Arguments:
-    ///- `order_id`: Order id, e.g. ord_abc123xyz.
+    ///- `order_id`: Order id: the `order_id` of the order (a UUID in production, e.g.
+    ///f9d624ad-dc5e-4efd-9ecf-f8fb08a22677; the seed writes ord_abc123xyz).
+    ///
     ///```ignore
     ///let response = client.get_order()
     ///    .order_id(order_id)
@@ -4035,14 +7589,17 @@ impl Client {
     ///
     ///Server-Sent Events stream of an order's updates; send `Accept: text/event-stream`.
     ///See the 200 response for the framing. Falls back to polling `get_order`. (The
-    ///page's `/api/orders/{orderId}/subscribe` is the partner's own proxy route to this
-    ///endpoint, not a Cryptorefills path.)
+    ///seed's `/api/orders/{orderId}/subscribe` is the partner's own proxy route to this
+    ///endpoint, not a Cryptorefills path.) No public integration consumes this stream;
+    ///its framing comes from the seed and one stand-in of the API.
     ///
     ///
     ///Sends a `GET` request to `/v5/orders/{orderId}/subscribe`
     ///
     ///Arguments:
-    ///- `order_id`: Order id, e.g. ord_abc123xyz.
+    ///- `order_id`: Order id: the `order_id` of the order (a UUID in production, e.g.
+    ///f9d624ad-dc5e-4efd-9ecf-f8fb08a22677; the seed writes ord_abc123xyz).
+    ///
     ///```ignore
     ///let response = client.subscribe_order()
     ///    .order_id(order_id)
@@ -4052,25 +7609,42 @@ impl Client {
     pub fn subscribe_order(&self) -> builder::SubscribeOrder<'_> {
         builder::SubscribeOrder::new(self)
     }
-    ///List products of a country
+    ///List the products of a brand family in a country
     ///
-    ///All products available for a country, optionally narrowed to one brand family.
-    ///Products have fixed denominations, a custom amount range, or both.
+    ///The brand families of a country matching the filters, each with its purchasable
+    ///`products`: fixed denominations (`is_dynamic: false`, bought with their own
+    ///`denomination` string) and ranges (`is_dynamic: true`, bought with
+    ///`denomination: "range"` plus `product_value`). Fixed products carry their coin
+    ///price in `coin_amount`; price a range value with `get_price`.
+    ///
+    ///Send `family_name` (the `family` of a brand in `list_brands`): integrations treat
+    ///it as required, and without it production answers nothing useful (reported both
+    ///as an empty list and as a 400).
     ///
     ///
     ///Sends a `GET` request to `/v5/products/country/{countryCode}`
     ///
     ///Arguments:
     ///- `country_code`: ISO 3166-1 alpha-2 country code, e.g. US.
-    ///- `coin`: Coin to quote prices in, e.g. USDC.
-    ///- `family_name`: Brand family to list, e.g. airbnb.
-    ///- `lang`: Language of names and descriptions, e.g. en.
+    ///- `brand_name`: Brand, the `brand` of a brand in `list_brands`, e.g. "Claro Credits"; narrows a
+    ///family that holds several brands.
+    ///
+    ///- `coin`: Coin to quote `coin_amount` in, e.g. USDC.
+    ///- `family_name`: Brand family, the `family` of a brand in `list_brands`, e.g. Amazon.com.
+    ///- `lang`: Language of names and `rich_description`: en, es, de, fr, pt or tr (others
+    ///fall back to en).
+    ///
+    ///- `payment_method`: Payment method to quote for, e.g. USDC-SOL.
+    ///- `promo_code`: Promotional code to price with, e.g. SAVE10.
     ///```ignore
     ///let response = client.list_products()
     ///    .country_code(country_code)
+    ///    .brand_name(brand_name)
     ///    .coin(coin)
     ///    .family_name(family_name)
     ///    .lang(lang)
+    ///    .payment_method(payment_method)
+    ///    .promo_code(promo_code)
     ///    .send()
     ///    .await;
     ///```
@@ -4094,12 +7668,14 @@ pub mod builder {
     pub struct ListBrands<'a> {
         client: &'a super::Client,
         country_code: Result<types::CountryCode, String>,
+        promo_code: Result<Option<::std::string::String>, String>,
     }
     impl<'a> ListBrands<'a> {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
                 country_code: Err("country_code was not initialized".to_string()),
+                promo_code: Ok(None),
             }
         }
         pub fn country_code<V>(mut self, value: V) -> Self
@@ -4111,15 +7687,26 @@ pub mod builder {
                 .map_err(|_| "conversion to `CountryCode` for country_code failed".to_string());
             self
         }
+        pub fn promo_code<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.promo_code = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for promo_code failed".to_string()
+            });
+            self
+        }
         ///Sends a `GET` request to `/v2/brands`
         pub async fn send(
             self,
-        ) -> Result<ResponseValue<::std::vec::Vec<types::Brand>>, Error<types::HttpError>> {
+        ) -> Result<ResponseValue<types::BrandCatalog>, Error<types::HttpError>> {
             let Self {
                 client,
                 country_code,
+                promo_code,
             } = self;
             let country_code = country_code.map_err(Error::InvalidRequest)?;
+            let promo_code = promo_code.map_err(Error::InvalidRequest)?;
             let url = format!("{}/v2/brands", client.baseurl,);
             #[allow(unused_mut)]
             let mut request = client
@@ -4132,6 +7719,10 @@ pub mod builder {
                 .query(&progenitor_client::QueryParam::new(
                     "country_code",
                     &country_code,
+                ))
+                .query(&progenitor_client::QueryParam::new(
+                    "promo_code",
+                    &promo_code,
                 ))
                 .build()?;
             let info = OperationInfo {
@@ -4264,6 +7855,7 @@ pub mod builder {
         coin: Result<::std::string::String, String>,
         country_code: Result<types::CountryCode, String>,
         face_value: Result<::std::string::String, String>,
+        promo_code: Result<Option<::std::string::String>, String>,
     }
     impl<'a> GetPrice<'a> {
         pub fn new(client: &'a super::Client) -> Self {
@@ -4273,6 +7865,7 @@ pub mod builder {
                 coin: Err("coin was not initialized".to_string()),
                 country_code: Err("country_code was not initialized".to_string()),
                 face_value: Err("face_value was not initialized".to_string()),
+                promo_code: Ok(None),
             }
         }
         pub fn brand_name<V>(mut self, value: V) -> Self
@@ -4311,6 +7904,15 @@ pub mod builder {
             });
             self
         }
+        pub fn promo_code<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.promo_code = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for promo_code failed".to_string()
+            });
+            self
+        }
         ///Sends a `GET` request to `/v4/products/price`
         pub async fn send(self) -> Result<ResponseValue<types::Price>, Error<types::HttpError>> {
             let Self {
@@ -4319,11 +7921,13 @@ pub mod builder {
                 coin,
                 country_code,
                 face_value,
+                promo_code,
             } = self;
             let brand_name = brand_name.map_err(Error::InvalidRequest)?;
             let coin = coin.map_err(Error::InvalidRequest)?;
             let country_code = country_code.map_err(Error::InvalidRequest)?;
             let face_value = face_value.map_err(Error::InvalidRequest)?;
+            let promo_code = promo_code.map_err(Error::InvalidRequest)?;
             let url = format!("{}/v4/products/price", client.baseurl,);
             #[allow(unused_mut)]
             let mut request = client
@@ -4345,6 +7949,10 @@ pub mod builder {
                 .query(&progenitor_client::QueryParam::new(
                     "face_value",
                     &face_value,
+                ))
+                .query(&progenitor_client::QueryParam::new(
+                    "promo_code",
+                    &promo_code,
                 ))
                 .build()?;
             let info = OperationInfo {
@@ -4370,14 +7978,25 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct CreateOrder<'a> {
         client: &'a super::Client,
+        x_forwarded_for: Result<Option<::std::string::String>, String>,
         body: Result<types::builder::CreateOrderRequest, String>,
     }
     impl<'a> CreateOrder<'a> {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
+                x_forwarded_for: Ok(None),
                 body: Ok(::std::default::Default::default()),
             }
+        }
+        pub fn x_forwarded_for<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_forwarded_for = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for x_forwarded_for failed".to_string()
+            });
+            self
         }
         pub fn body<V>(mut self, value: V) -> Self
         where
@@ -4401,11 +8020,20 @@ pub mod builder {
         }
         ///Sends a `POST` request to `/v5/orders`
         pub async fn send(self) -> Result<ResponseValue<types::Order>, Error<types::HttpError>> {
-            let Self { client, body } = self;
+            let Self {
+                client,
+                x_forwarded_for,
+                body,
+            } = self;
+            let x_forwarded_for = x_forwarded_for.map_err(Error::InvalidRequest)?;
             let body = body
                 .and_then(|v| types::CreateOrderRequest::try_from(v).map_err(|e| e.to_string()))
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/v5/orders", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            if let Some(value) = x_forwarded_for {
+                header_map.append("X-Forwarded-For", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -4415,6 +8043,7 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .json(&body)
+                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "create_order",
@@ -4425,6 +8054,7 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
+                201u16 => ResponseValue::from_response(response).await,
                 400u16 => Err(super::error_response(response).await),
                 401u16 => Err(super::error_response(response).await),
                 403u16 => Err(super::error_response(response).await),
@@ -4439,14 +8069,25 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct ValidateOrder<'a> {
         client: &'a super::Client,
+        x_forwarded_for: Result<Option<::std::string::String>, String>,
         body: Result<types::builder::ValidateOrderRequest, String>,
     }
     impl<'a> ValidateOrder<'a> {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
+                x_forwarded_for: Ok(None),
                 body: Ok(::std::default::Default::default()),
             }
+        }
+        pub fn x_forwarded_for<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_forwarded_for = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for x_forwarded_for failed".to_string()
+            });
+            self
         }
         pub fn body<V>(mut self, value: V) -> Self
         where
@@ -4474,11 +8115,20 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::ValidationResult>, Error<types::HttpError>> {
-            let Self { client, body } = self;
+            let Self {
+                client,
+                x_forwarded_for,
+                body,
+            } = self;
+            let x_forwarded_for = x_forwarded_for.map_err(Error::InvalidRequest)?;
             let body = body
                 .and_then(|v| types::ValidateOrderRequest::try_from(v).map_err(|e| e.to_string()))
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/v5/orders/validations", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            if let Some(value) = x_forwarded_for {
+                header_map.append("X-Forwarded-For", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -4488,6 +8138,7 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .json(&body)
+                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "validate_order",
@@ -4501,6 +8152,7 @@ pub mod builder {
                 400u16 => Err(super::error_response(response).await),
                 401u16 => Err(super::error_response(response).await),
                 403u16 => Err(super::error_response(response).await),
+                422u16 => Err(super::error_response(response).await),
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -4623,18 +8275,24 @@ pub mod builder {
     pub struct ListProducts<'a> {
         client: &'a super::Client,
         country_code: Result<types::CountryCode, String>,
+        brand_name: Result<Option<::std::string::String>, String>,
         coin: Result<Option<::std::string::String>, String>,
         family_name: Result<Option<::std::string::String>, String>,
         lang: Result<Option<::std::string::String>, String>,
+        payment_method: Result<Option<::std::string::String>, String>,
+        promo_code: Result<Option<::std::string::String>, String>,
     }
     impl<'a> ListProducts<'a> {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
                 country_code: Err("country_code was not initialized".to_string()),
+                brand_name: Ok(None),
                 coin: Ok(None),
                 family_name: Ok(None),
                 lang: Ok(None),
+                payment_method: Ok(None),
+                promo_code: Ok(None),
             }
         }
         pub fn country_code<V>(mut self, value: V) -> Self
@@ -4644,6 +8302,15 @@ pub mod builder {
             self.country_code = value
                 .try_into()
                 .map_err(|_| "conversion to `CountryCode` for country_code failed".to_string());
+            self
+        }
+        pub fn brand_name<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.brand_name = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for brand_name failed".to_string()
+            });
             self
         }
         pub fn coin<V>(mut self, value: V) -> Self
@@ -4673,22 +8340,46 @@ pub mod builder {
             });
             self
         }
+        pub fn payment_method<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.payment_method = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for payment_method failed".to_string()
+            });
+            self
+        }
+        pub fn promo_code<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.promo_code = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for promo_code failed".to_string()
+            });
+            self
+        }
         ///Sends a `GET` request to `/v5/products/country/{countryCode}`
         pub async fn send(
             self,
-        ) -> Result<ResponseValue<::std::vec::Vec<types::Product>>, Error<types::HttpError>>
+        ) -> Result<ResponseValue<::std::vec::Vec<types::BrandFamily>>, Error<types::HttpError>>
         {
             let Self {
                 client,
                 country_code,
+                brand_name,
                 coin,
                 family_name,
                 lang,
+                payment_method,
+                promo_code,
             } = self;
             let country_code = country_code.map_err(Error::InvalidRequest)?;
+            let brand_name = brand_name.map_err(Error::InvalidRequest)?;
             let coin = coin.map_err(Error::InvalidRequest)?;
             let family_name = family_name.map_err(Error::InvalidRequest)?;
             let lang = lang.map_err(Error::InvalidRequest)?;
+            let payment_method = payment_method.map_err(Error::InvalidRequest)?;
+            let promo_code = promo_code.map_err(Error::InvalidRequest)?;
             let url = format!(
                 "{}/v5/products/country/{}",
                 client.baseurl,
@@ -4702,12 +8393,24 @@ pub mod builder {
                     ::reqwest::header::ACCEPT,
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
+                .query(&progenitor_client::QueryParam::new(
+                    "brand_name",
+                    &brand_name,
+                ))
                 .query(&progenitor_client::QueryParam::new("coin", &coin))
                 .query(&progenitor_client::QueryParam::new(
                     "family_name",
                     &family_name,
                 ))
                 .query(&progenitor_client::QueryParam::new("lang", &lang))
+                .query(&progenitor_client::QueryParam::new(
+                    "payment_method",
+                    &payment_method,
+                ))
+                .query(&progenitor_client::QueryParam::new(
+                    "promo_code",
+                    &promo_code,
+                ))
                 .build()?;
             let info = OperationInfo {
                 operation_id: "list_products",

@@ -22,6 +22,16 @@ pub mod operations {
         pub fn country_code(self, value: &types::CountryCode) -> Self {
             Self(self.0.query_param("country_code", value.to_string()))
         }
+        pub fn promo_code<'a, T>(self, value: T) -> Self
+        where
+            T: Into<Option<&'a str>>,
+        {
+            if let Some(value) = value.into() {
+                Self(self.0.query_param("promo_code", value.to_string()))
+            } else {
+                Self(self.0.query_param_missing("promo_code"))
+            }
+        }
     }
     pub struct ListBrandsThen(::httpmock::Then);
     impl ListBrandsThen {
@@ -31,7 +41,7 @@ pub mod operations {
         pub fn into_inner(self) -> ::httpmock::Then {
             self.0
         }
-        pub fn ok(self, value: &::std::vec::Vec<types::Brand>) -> Self {
+        pub fn ok(self, value: &types::BrandCatalog) -> Self {
             Self(
                 self.0
                     .status(200u16)
@@ -199,6 +209,16 @@ pub mod operations {
         pub fn face_value(self, value: &str) -> Self {
             Self(self.0.query_param("face_value", value.to_string()))
         }
+        pub fn promo_code<'a, T>(self, value: T) -> Self
+        where
+            T: Into<Option<&'a str>>,
+        {
+            if let Some(value) = value.into() {
+                Self(self.0.query_param("promo_code", value.to_string()))
+            } else {
+                Self(self.0.query_param_missing("promo_code"))
+            }
+        }
     }
     pub struct GetPriceThen(::httpmock::Then);
     impl GetPriceThen {
@@ -261,6 +281,16 @@ pub mod operations {
         pub fn into_inner(self) -> ::httpmock::When {
             self.0
         }
+        pub fn x_forwarded_for<'a, T>(self, value: T) -> Self
+        where
+            T: Into<Option<&'a str>>,
+        {
+            if let Some(value) = value.into() {
+                Self(self.0.header("X-Forwarded-For", value.to_string()))
+            } else {
+                Self(self.0.header_missing("X-Forwarded-For"))
+            }
+        }
         pub fn body(self, value: &types::CreateOrderRequest) -> Self {
             Self(self.0.json_body_obj(value))
         }
@@ -277,6 +307,14 @@ pub mod operations {
             Self(
                 self.0
                     .status(200u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn created(self, value: &types::Order) -> Self {
+            Self(
+                self.0
+                    .status(201u16)
                     .header("content-type", "application/json")
                     .json_body_obj(value),
             )
@@ -326,6 +364,16 @@ pub mod operations {
         pub fn into_inner(self) -> ::httpmock::When {
             self.0
         }
+        pub fn x_forwarded_for<'a, T>(self, value: T) -> Self
+        where
+            T: Into<Option<&'a str>>,
+        {
+            if let Some(value) = value.into() {
+                Self(self.0.header("X-Forwarded-For", value.to_string()))
+            } else {
+                Self(self.0.header_missing("X-Forwarded-For"))
+            }
+        }
         pub fn body(self, value: &types::ValidateOrderRequest) -> Self {
             Self(self.0.json_body_obj(value))
         }
@@ -366,6 +414,14 @@ pub mod operations {
             Self(
                 self.0
                     .status(403u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn unprocessable_entity(self, value: &types::HttpError) -> Self {
+            Self(
+                self.0
+                    .status(422u16)
                     .header("content-type", "application/json")
                     .json_body_obj(value),
             )
@@ -521,6 +577,16 @@ pub mod operations {
                 .unwrap();
             Self(self.0.path_matches(re))
         }
+        pub fn brand_name<'a, T>(self, value: T) -> Self
+        where
+            T: Into<Option<&'a str>>,
+        {
+            if let Some(value) = value.into() {
+                Self(self.0.query_param("brand_name", value.to_string()))
+            } else {
+                Self(self.0.query_param_missing("brand_name"))
+            }
+        }
         pub fn coin<'a, T>(self, value: T) -> Self
         where
             T: Into<Option<&'a str>>,
@@ -551,6 +617,26 @@ pub mod operations {
                 Self(self.0.query_param_missing("lang"))
             }
         }
+        pub fn payment_method<'a, T>(self, value: T) -> Self
+        where
+            T: Into<Option<&'a str>>,
+        {
+            if let Some(value) = value.into() {
+                Self(self.0.query_param("payment_method", value.to_string()))
+            } else {
+                Self(self.0.query_param_missing("payment_method"))
+            }
+        }
+        pub fn promo_code<'a, T>(self, value: T) -> Self
+        where
+            T: Into<Option<&'a str>>,
+        {
+            if let Some(value) = value.into() {
+                Self(self.0.query_param("promo_code", value.to_string()))
+            } else {
+                Self(self.0.query_param_missing("promo_code"))
+            }
+        }
     }
     pub struct ListProductsThen(::httpmock::Then);
     impl ListProductsThen {
@@ -560,7 +646,7 @@ pub mod operations {
         pub fn into_inner(self) -> ::httpmock::Then {
             self.0
         }
-        pub fn ok(self, value: &::std::vec::Vec<types::Product>) -> Self {
+        pub fn ok(self, value: &::std::vec::Vec<types::BrandFamily>) -> Self {
             Self(
                 self.0
                     .status(200u16)

@@ -15,9 +15,13 @@ use serde::de::DeserializeOwned;
 use crate::Mode;
 use crate::report::{Row, median};
 
-/// A products list like `GET /v5/products/country/{country}` answers, `count` items.
+/// A catalog like `GET /v5/products/country/{country}` answers: `count` brand families
+/// of 1-6 products each (fixed denominations, or one range).
 pub fn cryptorefills_products(count: usize) -> Vec<u8> {
-    use cryptorefills::types::{Denomination, DenominationRange, Product, ProductKind};
+    use cryptorefills::types::{
+        BrandFamily, FaceValue, FaceValueAmount, FaceValueAmountType, Product, ProductKind,
+        ProductRange,
+    };
     const BRANDS: [(&str, &str); 6] = [
         ("Amazon", "giftcard"),
         ("Steam", "giftcard"),
@@ -26,48 +30,64 @@ pub fn cryptorefills_products(count: usize) -> Vec<u8> {
         ("Airalo eSIM", "esim"),
         ("CryptoPunks", "nft_giftcard"),
     ];
-    let products: Vec<Product> = (0..count)
+    let families: Vec<BrandFamily> = (0..count)
         .map(|n| {
             let (brand, kind) = BRANDS[n % BRANDS.len()];
             let name = format!("{brand} {n}");
-            let family = name.to_lowercase().replace(' ', "-");
             let ranged = kind == "mobile_recharge" && n % 2 == 0;
-            Product {
-                brand_name: name.clone(),
-                coin: Some("USDC".into()),
-                country_code: Some(["US", "DE", "JP", "SA"][n % 4].into()),
-                currency: Some("USD".into()),
-                denominations: if ranged {
-                    Vec::new()
-                } else {
-                    (1..=(n % 6 + 1))
-                        .map(|d| {
-                            let value = Decimal::from(d * 10 + n % 7);
-                            Denomination {
-                                coin_amount: Some(value * Decimal::new(10035, 4)),
-                                localized_value: Some(format!("${value}")),
-                                value: Some(value.to_string()),
-                            }
-                        })
-                        .collect()
-                },
-                description: Some(format!(
-                    "{name}: redeemable online, delivered by email within minutes of payment."
-                )),
-                family_name: Some(family.clone()),
+            let products = if ranged {
+                vec![Product {
+                    product_id: Some(format!("{n:08}-range")),
+                    is_dynamic: Some(true),
+                    coin: Some("USDC".into()),
+                    range: Some(ProductRange {
+                        min: Some(Decimal::from(5)),
+                        max: Some(Decimal::from(100)),
+                        step_size: Some(Decimal::new(5, 1)),
+                        default: Some(Decimal::from(100)),
+                        currency: Some("USD".into()),
+                    }),
+                    ..Product::default()
+                }]
+            } else {
+                (1..=(n % 6 + 1))
+                    .map(|d| {
+                        let value = Decimal::from(d * 10 + n % 7);
+                        Product {
+                            product_id: Some(format!("{n:08}-{d}")),
+                            is_dynamic: Some(false),
+                            denomination: Some(format!("{value} USD")),
+                            localized_denomination: Some(format!("${value}")),
+                            coin: Some("USDC".into()),
+                            coin_amount: Some(value * Decimal::new(10035, 4)),
+                            payment_method: Some("USDC-SOL".into()),
+                            face_value: Some(FaceValue {
+                                currency_code: Some("USD".into()),
+                                amount: Some(FaceValueAmount {
+                                    type_: Some(FaceValueAmountType::Fixed),
+                                    price: Some(value),
+                                    ..FaceValueAmount::default()
+                                }),
+                            }),
+                            ..Product::default()
+                        }
+                    })
+                    .collect()
+            };
+            BrandFamily {
+                family: Some(name.clone()),
+                brand: Some(name.clone()),
                 kind: Some(ProductKind::from(kind)),
-                logo_base_url: Some("https://cdn.example.com/logos/".into()),
-                logo_url: Some(format!("https://cdn.example.com/logos/{family}.png")),
-                name: Some(name),
-                range: ranged.then(|| DenominationRange {
-                    max: Some(Decimal::from(100)),
-                    min: Some(Decimal::from(5)),
-                    step: Some(Decimal::new(5, 1)),
-                }),
+                category: Some("retail".into()),
+                country_code: Some(["US", "DE", "JP", "SA"][n % 4].into()),
+                is_out_of_stock: Some(false),
+                logo_url: Some(format!("https://cdn.example.com/logos/{n}.png")),
+                products,
+                ..BrandFamily::default()
             }
         })
         .collect();
-    serde_json::to_vec(&products).expect("products serialise")
+    serde_json::to_vec(&families).expect("families serialise")
 }
 
 /// An order history like `GET /api/orders/` answers, `count` orders of 1-3 lines.
@@ -134,20 +154,20 @@ pub fn foxreload_orders(count: usize) -> Vec<u8> {
     serde_json::to_vec(&page).expect("orders serialise")
 }
 
-/// The fields of a product a caller reads.
+/// The fields of a brand family a caller reads.
 #[derive(Deserialize)]
 #[allow(dead_code)] // Decoded to be paid for, not read.
-struct MinimalProduct {
-    brand_name: String,
+struct MinimalFamily {
+    brand: Option<String>,
     kind: Option<String>,
     #[serde(default)]
-    denominations: Vec<MinimalDenomination>,
+    products: Vec<MinimalProduct>,
 }
 
 #[derive(Deserialize)]
 #[allow(dead_code)]
-struct MinimalDenomination {
-    value: Option<String>,
+struct MinimalProduct {
+    denomination: Option<String>,
     coin_amount: Option<Decimal>,
 }
 
@@ -214,12 +234,12 @@ pub fn run(mode: Mode) -> Result<Vec<Row>> {
     let count = mode.pick(2_000, 10_000);
     let bodies: [(&str, Vec<u8>, [Decoder; 3]); 2] = [
         (
-            "Cryptorefills products",
+            "Cryptorefills catalog",
             cryptorefills_products(count),
             [
-                decode::<Vec<cryptorefills::types::Product>>,
+                decode::<Vec<cryptorefills::types::BrandFamily>>,
                 decode::<serde_json::Value>,
-                decode::<Vec<MinimalProduct>>,
+                decode::<Vec<MinimalFamily>>,
             ],
         ),
         (
@@ -258,13 +278,19 @@ mod tests {
     fn generated_bodies_decode_with_every_decoder() {
         let products = cryptorefills_products(12);
         let orders = foxreload_orders(12);
-        let parsed: Vec<cryptorefills::types::Product> = serde_json::from_slice(&products).unwrap();
+        let parsed: Vec<cryptorefills::types::BrandFamily> =
+            serde_json::from_slice(&products).unwrap();
         assert_eq!(parsed.len(), 12);
-        assert!(parsed.iter().any(|p| p.range.is_some()));
+        assert!(
+            parsed
+                .iter()
+                .flat_map(|f| &f.products)
+                .any(|p| p.range.is_some())
+        );
         let page: foxreload::types::OrderPage = serde_json::from_slice(&orders).unwrap();
         assert_eq!(page.items.len(), 12);
         assert!(page.items.iter().any(|o| o.items.len() == 3));
-        for decoder in [decode::<serde_json::Value>, decode::<Vec<MinimalProduct>>] {
+        for decoder in [decode::<serde_json::Value>, decode::<Vec<MinimalFamily>>] {
             decoder(&products).unwrap();
         }
         decode::<MinimalOrderPage>(&orders).unwrap();

@@ -46,6 +46,10 @@ pub struct PurchaseArgs {
     /// Network (Cryptorefills, default Solana).
     #[arg(long)]
     pub network: Option<String>,
+    /// Face value of a range product (Cryptorefills ids ending in /range), e.g. 50;
+    /// checked against the product's range and step before anything is sent.
+    #[arg(long)]
+    pub amount: Option<rust_decimal::Decimal>,
 }
 
 fn parse_field(text: &str) -> Result<(String, String), String> {

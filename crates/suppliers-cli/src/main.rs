@@ -304,6 +304,7 @@ fn request(product_id: String, purchase: PurchaseArgs) -> BuyRequest {
         email: purchase.email,
         coin: purchase.coin,
         network: purchase.network,
+        amount: purchase.amount,
     }
 }
 

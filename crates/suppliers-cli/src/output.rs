@@ -21,7 +21,17 @@ pub fn order_json(order: &Order) -> Value {
             "amount": p.amount.map(|a| a.to_string()),
             "coin": p.coin,
             "network": p.network,
+            "qr_text": p.qr_text,
+            "pay_before": p.pay_before.map(|t| t.to_rfc3339()),
         })),
+        "redemptions": order.delivery.redemptions.iter().map(|r| json!({
+            "code": r.code,
+            "serial": r.serial,
+            "security_code": r.security_code,
+            "barcode_url": r.barcode_url,
+            "instructions": r.instructions,
+        })).collect::<Vec<_>>(),
+        "idempotency_key": order.idempotency_key,
     })
 }
 
@@ -47,11 +57,25 @@ pub fn order_text(order: &Order) -> String {
             payment.network.as_deref().unwrap_or(""),
             payment.address
         );
+        if let Some(before) = payment.pay_before {
+            out += &format!("pay before {}\n", before.to_rfc3339());
+        }
     }
     if !order.delivery.codes.is_empty() {
         out += "codes:\n";
         for code in &order.delivery.codes {
             out += &format!("  {code}\n");
+        }
+    }
+    for redemption in &order.delivery.redemptions {
+        for (label, value) in [
+            ("serial", &redemption.serial),
+            ("security code", &redemption.security_code),
+            ("barcode", &redemption.barcode_url),
+        ] {
+            if let Some(value) = value {
+                out += &format!("  {} {label}: {value}\n", redemption.code);
+            }
         }
     }
     if let Some(account) = &order.delivery.account {
@@ -81,6 +105,13 @@ pub fn product_json(product: &Product) -> Value {
         "available": product.available,
         "min_quantity": product.min_quantity,
         "max_quantity": product.max_quantity,
+        "required_fields": product.required_fields,
+        "amount_range": product.amount_range.as_ref().map(|r| json!({
+            "min": r.min.to_string(),
+            "max": r.max.to_string(),
+            "step": r.step.map(|s| s.to_string()),
+            "currency": r.currency,
+        })),
     })
 }
 
@@ -89,10 +120,11 @@ pub fn products_text(products: &[Product]) -> String {
     let rows: Vec<[String; 3]> = products
         .iter()
         .map(|p| {
+            // A product the supplier lists without a price shows `-`.
             let price = p
                 .price
                 .map(|price| format!("{price} {}", p.currency.as_deref().unwrap_or("")))
-                .unwrap_or_default();
+                .unwrap_or_else(|| "-".into());
             [p.id.clone(), p.name.clone(), price]
         })
         .collect();

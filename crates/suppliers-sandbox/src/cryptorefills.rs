@@ -44,78 +44,118 @@ use crate::faults::Faults;
 /// Coin amount per unit of face value (a 0.35 % fee).
 const RATE: Decimal = Decimal::from_parts(10035, 0, 0, false, 4);
 
+/// A brand family and its products: fixed ones (the denomination string production
+/// orders with, and its face value), and at most one range.
 struct Brand {
     name: &'static str,
-    family: &'static str,
     kind: &'static str,
+    category: &'static str,
     country: &'static str,
-    fixed: &'static [i64],
-    range: Option<(i64, i64)>,
+    currency: &'static str,
+    fixed: &'static [(&'static str, i64)],
+    /// Smallest, largest and step of a range product's face value.
+    range: Option<(i64, i64, i64)>,
 }
 
-const BRANDS: [Brand; 6] = [
+const BRANDS: [Brand; 7] = [
     Brand {
         name: "Airbnb",
-        family: "airbnb",
         kind: "giftcard",
+        category: "travel",
         country: "US",
-        fixed: &[25, 50, 100],
+        currency: "USD",
+        fixed: &[("25 USD", 25), ("50 USD", 50), ("100 USD", 100)],
         range: None,
     },
     Brand {
         name: "Amazon",
-        family: "amazon",
         kind: "giftcard",
+        category: "retail",
         country: "US",
-        fixed: &[10, 25, 50, 100],
+        currency: "USD",
+        fixed: &[
+            ("10 USD", 10),
+            ("25 USD", 25),
+            ("50 USD", 50),
+            ("100 USD", 100),
+        ],
         range: None,
     },
     Brand {
-        name: "Steam",
-        family: "steam",
+        name: "Target",
         kind: "giftcard",
+        category: "retail",
+        country: "US",
+        currency: "USD",
+        fixed: &[("10 USD", 10)],
+        range: Some((5, 200, 1)),
+    },
+    Brand {
+        name: "Steam",
+        kind: "giftcard",
+        category: "gaming",
         country: "DE",
-        fixed: &[20, 50],
+        currency: "EUR",
+        fixed: &[("20 EUR", 20), ("50 EUR", 50)],
         range: None,
     },
     Brand {
         name: "T-Mobile",
-        family: "t-mobile",
         kind: "mobile_recharge",
+        category: "mobile",
         country: "US",
+        currency: "USD",
         fixed: &[],
-        range: Some((10, 100)),
+        range: Some((10, 100, 5)),
     },
     Brand {
         name: "Vodafone",
-        family: "vodafone",
         kind: "mobile_recharge",
+        category: "mobile",
         country: "DE",
-        fixed: &[15, 25],
+        currency: "EUR",
+        fixed: &[("15 EUR", 15), ("25 EUR", 25)],
         range: None,
     },
     Brand {
         name: "Airalo eSIM",
-        family: "airalo",
         kind: "esim",
+        category: "e-sim",
         country: "US",
-        fixed: &[5, 10, 20],
+        currency: "USD",
+        fixed: &[
+            ("1 GB 7 days", 5),
+            ("3 GB 30 days", 10),
+            ("10 GB 30 days", 20),
+        ],
         range: None,
     },
 ];
 
-const VIAS: [(&str, &str); 4] = [
-    ("USDC", "Solana"),
-    ("USDC", "Base"),
-    ("USDT", "Ethereum"),
-    ("USDT", "Tron"),
+/// Payment via `USER_WALLET`: coin and its networks.
+const VIAS: [(&str, &[&str]); 2] = [
+    ("USDC", &["Solana", "Base"]),
+    ("USDT", &["Ethereum", "Tron"]),
 ];
 
-struct Order {
+fn supported(coin: &str, network: Option<&str>) -> bool {
+    VIAS.iter()
+        .any(|(c, networks)| *c == coin && network.is_none_or(|n| networks.contains(&n)))
+}
+
+/// One unit of an order: what was bought and for whom.
+#[derive(Clone)]
+struct Unit {
     brand: usize,
-    denomination: Decimal,
-    quantity: i64,
+    /// As ordered: the product's denomination string, or `range`.
+    denomination: String,
+    face_value: Decimal,
     beneficiary: String,
+}
+
+struct Order {
+    units: Vec<Unit>,
+    email: String,
     coin: String,
     network: String,
     created_at: DateTime<Utc>,
@@ -223,56 +263,104 @@ impl CryptoState {
         }
     }
 
+    /// The order as production sends it: `order_id`, the three state fields, epoch
+    /// seconds as strings, codes in each delivery's `deliverable`.
     fn render(&self, id: &str, order: &Order, now: DateTime<Utc>) -> types::Order {
-        let brand = &BRANDS[order.brand];
-        let status = self.status_of(order, now);
-        let codes = (status == types::OrderState::Done).then(|| {
-            (0..order.quantity)
-                .map(|n| types::DeliveredCode {
-                    code: Some(format!(
-                        "CR-{}-{}-{n}",
-                        brand.family.to_uppercase(),
-                        &id[4..]
-                    )),
-                    pin: None,
-                    url: None,
-                    expires_at: None,
-                })
-                .collect()
-        });
-        let fiat = order.denomination * Decimal::from(order.quantity);
-        let coin_amount = (fiat * RATE).round_dp(6);
+        let state = self.status_of(order, now);
+        let done = state == types::OrderState::Done;
+        let (payment_state, delivery_state) = match state {
+            types::OrderState::WaitingForPayment => (
+                types::PaymentState::WalletCreated,
+                types::DeliveryState::WaitingForPayment,
+            ),
+            types::OrderState::Expired => {
+                (types::PaymentState::Expired, types::DeliveryState::Created)
+            }
+            _ if done => (
+                types::PaymentState::PaymentCompleted,
+                types::DeliveryState::Done,
+            ),
+            _ => (
+                types::PaymentState::PaymentReceived,
+                types::DeliveryState::Created,
+            ),
+        };
+        let coin_amount = order
+            .units
+            .iter()
+            .map(|u| u.face_value * RATE)
+            .sum::<Decimal>()
+            .round_dp(4);
+        let wallet = format!(
+            "SandboxWa11et{}",
+            id.replace('-', "").get(..12).unwrap_or(id)
+        );
+        let epoch = |at: DateTime<Utc>| Some(Decimal::from(at.timestamp()));
         types::Order {
-            id: id.to_owned(),
-            status,
-            wallet_address: Some(format!("SandboxWa11et{}", &id[4..])),
+            order_id: Some(id.to_owned()),
+            order_state: Some(state),
+            payment_state: Some(payment_state),
+            created_at: epoch(order.created_at),
+            updated_at: epoch(self.paid_at(order).unwrap_or(order.created_at)),
+            payment_requested_at: epoch(order.created_at),
+            wallet_address: Some(wallet.clone()),
             coin_amount: Some(coin_amount),
+            original_price: Some(coin_amount),
+            sent_coin_amount: Some(if done { coin_amount } else { Decimal::ZERO }),
             coin: Some(order.coin.clone()),
             network: Some(order.network.clone()),
             payment_via: Some("USER_WALLET".into()),
-            created_at: Some(order.created_at.to_rfc3339()),
-            expires_at: Some(
-                (order.created_at + self.config.cryptorefills_payment_window).to_rfc3339(),
-            ),
-            deliveries: vec![types::OrderDelivery {
-                kind: Some(types::ProductKind::from(brand.kind)),
-                quantity: Some(order.quantity),
-                deliverable: Some(types::OrderDeliverable {
-                    brand_name: Some(brand.name.into()),
-                    country_code: Some(brand.country.into()),
-                    denomination: Some(order.denomination.to_string()),
-                    localized_denomination: Some(format!("${}", order.denomination)),
-                    beneficiary_account: Some(types::BeneficiaryAccount(order.beneficiary.clone())),
-                }),
-                codes,
-            }],
-            totals: Some(types::OrderTotals {
-                coin: Some(order.coin.clone()),
-                coin_amount: Some(coin_amount),
-                fiat_amount: Some(fiat),
-                fiat_currency: Some("USD".into()),
-                discount_amount: None,
+            payment_method: Some(format!("{}-{}", order.coin, order.network.to_uppercase())),
+            qr_text: Some(format!(
+                "{}:{wallet}?amount={coin_amount}",
+                order.network.to_lowercase()
+            )),
+            user: Some(types::OrderCustomer {
+                email: Some(order.email.clone()),
             }),
+            is_payment_processor_external: Some(false),
+            deliveries: order
+                .units
+                .iter()
+                .enumerate()
+                .map(|(n, unit)| {
+                    let brand = &BRANDS[unit.brand];
+                    let code = format!(
+                        "CR-{}-{}-{n}",
+                        brand.name.to_uppercase().replace(' ', ""),
+                        &id[..8]
+                    );
+                    types::OrderDelivery {
+                        id: Some(format!("{id}-{n}")),
+                        delivery_state: Some(delivery_state.clone()),
+                        kind: Some(types::ProductKind::from(brand.kind)),
+                        quantity: None,
+                        deliverable: Some(types::OrderDeliverable {
+                            brand_name: Some(brand.name.into()),
+                            family: Some(brand.name.into()),
+                            country_code: Some(brand.country.into()),
+                            denomination: Some(unit.denomination.clone()),
+                            localized_denomination: Some(format!(
+                                "{} {}",
+                                unit.face_value, brand.currency
+                            )),
+                            product_value: (unit.denomination == "range")
+                                .then_some(unit.face_value),
+                            currency_code: Some(brand.currency.into()),
+                            beneficiary_account: Some(types::BeneficiaryAccount(
+                                unit.beneficiary.clone(),
+                            )),
+                            coin_amount: Some((unit.face_value * RATE).round_dp(4)),
+                            pin_code: done.then_some(code),
+                            pin_serial: done.then(|| format!("SN{:08}", n + 1)),
+                            redeem_instructions: done
+                                .then(|| format!("<p>Redeem at {}</p>", brand.name)),
+                            ..types::OrderDeliverable::default()
+                        }),
+                    }
+                })
+                .collect(),
+            ..types::Order::default()
         }
     }
 
@@ -281,8 +369,8 @@ impl CryptoState {
         let order = orders.get(id)?;
         let rendered = self.render(id, order, Utc::now());
         let terminal = matches!(
-            rendered.status,
-            types::OrderState::Done | types::OrderState::Expired
+            rendered.order_state,
+            Some(types::OrderState::Done | types::OrderState::Expired)
         );
         Some((rendered, terminal))
     }
@@ -335,36 +423,56 @@ pub fn router(state: Arc<CryptoState>) -> Router {
         .with_state(state)
 }
 
+/// Nested, as production answers: via, then coins, then networks.
 async fn list_payment_vias() -> Json<Vec<types::PaymentVia>> {
-    Json(
-        VIAS.iter()
-            .map(|(coin, network)| types::PaymentVia {
-                coin: (*coin).into(),
-                network: Some((*network).into()),
-                payment_via: "USER_WALLET".into(),
-                name: Some(format!("{coin} on {network}")),
-                coin_name: None,
-                network_name: None,
-                logo_url: None,
-                min_amount: Some(Decimal::ONE),
-                max_amount: Some(Decimal::new(2500, 0)),
-            })
-            .collect(),
-    )
+    let currencies = VIAS
+        .iter()
+        .map(|(coin, networks)| types::PaymentViaCurrency {
+            name: Some((*coin).into()),
+            is_suspended: Some(false),
+            threshold: Some(Decimal::TEN),
+            networks: networks
+                .iter()
+                .map(|network| types::PaymentNetwork {
+                    name: Some((*network).into()),
+                    is_suspended: Some(false),
+                    threshold: Some(Decimal::new(56, 2)),
+                    ..types::PaymentNetwork::default()
+                })
+                .collect(),
+            ..types::PaymentViaCurrency::default()
+        })
+        .collect();
+    Json(vec![types::PaymentVia {
+        name: Some("USER_WALLET".into()),
+        available: Some(true),
+        currencies,
+        ..types::PaymentVia::default()
+    }])
 }
 
 fn brand_json(brand: &Brand) -> types::Brand {
+    let values = brand
+        .fixed
+        .iter()
+        .map(|(_, v)| *v)
+        .chain(brand.range.iter().flat_map(|(min, max, _)| [*min, *max]));
+    let (min, max) = (values.clone().min(), values.max());
     types::Brand {
-        name: brand.name.into(),
-        family_name: Some(brand.family.into()),
+        family: Some(brand.name.into()),
+        brand: Some(brand.name.into()),
+        brand_id: Some(format!("{:08x}", brand.name.len() * 2654435761)),
         country_code: Some(brand.country.into()),
         kind: Some(types::ProductKind::from(brand.kind)),
-        categories: vec![brand.kind.into()],
+        category: Some(brand.category.into()),
+        is_out_of_stock: Some(false),
+        min: min.map(|v| format!("{v} {}", brand.currency)),
+        max: max.map(|v| format!("{v} {}", brand.currency)),
         logo_url: Some(format!(
             "https://cdn.example.com/logos_v2/{}.webp",
-            brand.family
+            brand.name.to_lowercase().replace(' ', "-")
         )),
-        logo_base_url: Some(format!("https://cdn.example.com/logos_v2/{}", brand.family)),
+        ..types::Brand::default()
     }
 }
 
@@ -380,12 +488,33 @@ fn in_country(country: Option<&str>) -> impl Iterator<Item = &'static Brand> {
         .filter(move |b| country.as_deref().is_none_or(|c| c == b.country))
 }
 
-async fn list_brands(SupplierQuery(query, _): CQuery<CountryQuery>) -> Json<Vec<types::Brand>> {
-    Json(
-        in_country(query.country_code.as_deref())
-            .map(brand_json)
+/// An object, as production answers: every brand, by category too.
+async fn list_brands(SupplierQuery(query, _): CQuery<CountryQuery>) -> Json<types::BrandCatalog> {
+    let brands: Vec<types::Brand> = in_country(query.country_code.as_deref())
+        .map(brand_json)
+        .collect();
+    let mut categories: BTreeMap<(&str, &str), Vec<types::Brand>> = BTreeMap::new();
+    for brand in in_country(query.country_code.as_deref()) {
+        categories
+            .entry((brand.kind, brand.category))
+            .or_default()
+            .push(brand_json(brand));
+    }
+    Json(types::BrandCatalog {
+        country_code: query.country_code,
+        popular_brands: brands.iter().take(3).cloned().collect(),
+        all_brands: brands,
+        categories: categories
+            .into_iter()
+            .map(|((kind, category), brands)| types::BrandCategory {
+                kind: Some(types::ProductKind::from(kind)),
+                category: Some(category.into()),
+                brands,
+                ..types::BrandCategory::default()
+            })
             .collect(),
-    )
+        ..types::BrandCatalog::default()
+    })
 }
 
 async fn get_homepage(SupplierQuery(query, _): CQuery<CountryQuery>) -> Json<types::Homepage> {
@@ -403,89 +532,142 @@ async fn get_homepage(SupplierQuery(query, _): CQuery<CountryQuery>) -> Json<typ
 #[derive(Deserialize)]
 struct ProductsQuery {
     family_name: Option<String>,
+    brand_name: Option<String>,
 }
 
+fn face_value(brand: &Brand, amount: types::FaceValueAmount) -> Option<types::FaceValue> {
+    Some(types::FaceValue {
+        currency_code: Some(brand.currency.into()),
+        amount: Some(amount),
+    })
+}
+
+fn family_json(brand: &Brand) -> types::BrandFamily {
+    let fixed = brand.fixed.iter().map(|(denomination, value)| {
+        let value = Decimal::from(*value);
+        types::Product {
+            product_id: Some(
+                format!("{}-{denomination}", brand.name)
+                    .to_lowercase()
+                    .replace(' ', "-"),
+            ),
+            is_dynamic: Some(false),
+            denomination: Some((*denomination).into()),
+            localized_denomination: Some((*denomination).into()),
+            coin: Some("USDC".into()),
+            coin_amount: Some((value * RATE).round_dp(4)),
+            payment_method: Some("USDC-SOL".into()),
+            delivery_type: Some(types::DeliveryType::ByEmail),
+            product_type: Some("digital".into()),
+            face_value: face_value(
+                brand,
+                types::FaceValueAmount {
+                    type_: Some(types::FaceValueAmountType::Fixed),
+                    price: Some(value),
+                    ..types::FaceValueAmount::default()
+                },
+            ),
+            ..types::Product::default()
+        }
+    });
+    let range = brand.range.map(|(min, max, step)| {
+        let (min, max, step) = (Decimal::from(min), Decimal::from(max), Decimal::from(step));
+        types::Product {
+            product_id: Some(
+                format!("{}-range", brand.name)
+                    .to_lowercase()
+                    .replace(' ', "-"),
+            ),
+            is_dynamic: Some(true),
+            coin: Some("USDC".into()),
+            range: Some(types::ProductRange {
+                min: Some(min),
+                max: Some(max),
+                step_size: Some(step),
+                default: Some(max),
+                currency: Some(brand.currency.into()),
+            }),
+            face_value: face_value(
+                brand,
+                types::FaceValueAmount {
+                    type_: Some(types::FaceValueAmountType::Range),
+                    min: Some(types::FaceValueBound::Variant0(min)),
+                    max: Some(types::FaceValueBound::Variant0(max)),
+                    ..types::FaceValueAmount::default()
+                },
+            ),
+            ..types::Product::default()
+        }
+    });
+    types::BrandFamily {
+        family: Some(brand.name.into()),
+        brand: Some(brand.name.into()),
+        kind: Some(types::ProductKind::from(brand.kind)),
+        category: Some(brand.category.into()),
+        country_code: Some(brand.country.into()),
+        is_out_of_stock: Some(false),
+        products: fixed.chain(range).collect(),
+        ..types::BrandFamily::default()
+    }
+}
+
+/// Production answers 400 to a product list without a family.
 async fn list_products(
     Path(country): Path<String>,
     SupplierQuery(query, _): CQuery<ProductsQuery>,
-) -> Json<Vec<types::Product>> {
-    Json(
-        in_country(Some(&country))
-            .filter(|b| {
-                query
-                    .family_name
-                    .as_deref()
-                    .is_none_or(|f| f.eq_ignore_ascii_case(b.family))
-            })
-            .map(|brand| types::Product {
-                brand_name: brand.name.into(),
-                family_name: Some(brand.family.into()),
-                name: Some(brand.name.into()),
-                country_code: Some(brand.country.into()),
-                kind: Some(types::ProductKind::from(brand.kind)),
-                currency: Some("USD".into()),
-                coin: Some("USDC".into()),
-                description: None,
-                logo_url: None,
-                logo_base_url: None,
-                denominations: brand
-                    .fixed
-                    .iter()
-                    .map(|v| types::Denomination {
-                        value: Some(v.to_string()),
-                        localized_value: Some(format!("${v}")),
-                        coin_amount: Some((Decimal::from(*v) * RATE).round_dp(6)),
-                    })
-                    .collect(),
-                range: brand.range.map(|(min, max)| types::DenominationRange {
-                    min: Some(Decimal::from(min)),
-                    max: Some(Decimal::from(max)),
-                    step: Some(Decimal::ONE),
-                }),
-            })
-            .collect(),
-    )
+) -> Response {
+    let Some(family) = query.family_name else {
+        return http_error(StatusCode::BAD_REQUEST, "family_name is required");
+    };
+    let families: Vec<types::BrandFamily> = in_country(Some(&country))
+        .filter(|b| b.name.eq_ignore_ascii_case(&family))
+        .filter(|b| {
+            query
+                .brand_name
+                .as_deref()
+                .is_none_or(|n| n.eq_ignore_ascii_case(b.name))
+        })
+        .map(family_json)
+        .collect();
+    Json(families).into_response()
 }
 
 #[derive(Deserialize)]
 struct PriceQuery {
     brand_name: String,
-    country_code: String,
+    country_code: Option<String>,
     face_value: String,
     coin: String,
 }
 
 async fn get_price(SupplierQuery(query, _): CQuery<PriceQuery>) -> Response {
-    let Some(brand) = find_brand(&query.brand_name, &query.country_code) else {
+    let country = query.country_code.as_deref().unwrap_or("US");
+    let Some(brand) = find_brand(&query.brand_name, country).map(|i| &BRANDS[i]) else {
         return http_error(StatusCode::NOT_FOUND, "Product not found");
     };
     let Ok(face_value) = query.face_value.parse::<Decimal>() else {
         return http_error(StatusCode::BAD_REQUEST, "face_value must be a number");
     };
+    let coin_amount = (face_value * RATE).round_dp(4);
     Json(types::Price {
-        brand_name: Some(brand.name.into()),
-        country_code: Some(brand.country.into()),
-        face_value: Some(face_value),
         coin: Some(query.coin),
-        coin_amount: (face_value * RATE).round_dp(6),
-        currency: Some("USD".into()),
-        rate: Some(RATE),
+        coin_amount,
+        original_coin_amount: Some(coin_amount),
+        is_dynamic: Some(brand.range.is_some()),
+        delivery_type: Some(types::DeliveryType::ByEmail),
+        payment_method: None,
+        points: None,
+        product_id: None,
+        product_type: Some("digital".into()),
+        range: None,
     })
     .into_response()
 }
 
-fn find_brand(name: &str, country: &str) -> Option<&'static Brand> {
+fn find_brand(name: &str, country: &str) -> Option<usize> {
     BRANDS
         .iter()
-        .find(|b| b.name.eq_ignore_ascii_case(name) && b.country.eq_ignore_ascii_case(country))
-}
-
-/// One delivery as both request shapes carry it.
-struct Delivery {
-    brand: Option<usize>,
-    denomination: Option<Decimal>,
-    beneficiary: String,
-    quantity: i64,
+        .position(|b| b.name.eq_ignore_ascii_case(name) && b.country.eq_ignore_ascii_case(country))
 }
 
 fn is_email(value: &str) -> bool {
@@ -500,143 +682,181 @@ fn is_e164(value: &str) -> bool {
     })
 }
 
-/// The documented problems of a purchase, empty when it is acceptable.
-fn problems(email: &str, coin: &str, network: Option<&str>, deliveries: &[Delivery]) -> Vec<Value> {
-    let mut found = Vec::new();
-    if !is_email(email) {
-        found.push(
-            json!({"problem": "INVALID_BENEFICIARY_ACCOUNT", "moreDetails": {"field": "email"}}),
-        );
-    }
-    let supported = VIAS
-        .iter()
-        .any(|(c, n)| *c == coin && network.is_none_or(|network| network == *n));
-    if !supported {
-        found.push(json!({"problem": "UNSUPPORTED_PROTOCOL_COIN_COMBINATION",
-                          "moreDetails": {"supported": VIAS.iter().map(|(c, n)| json!([c, n])).collect::<Vec<_>>()}}));
-    }
-    for delivery in deliveries {
-        let Some(brand) = delivery.brand.map(|i| &BRANDS[i]) else {
-            found.push(json!({"problem": "NOT_AVAILABLE_PRODUCT"}));
-            continue;
-        };
-        let valid = if brand.kind == "mobile_recharge" {
-            is_e164(&delivery.beneficiary)
-        } else {
-            is_email(&delivery.beneficiary)
-        };
-        if !valid {
-            found.push(json!({"problem": "INVALID_BENEFICIARY_ACCOUNT",
-                              "moreDetails": {"expected": if brand.kind == "mobile_recharge" { "E.164 phone number" } else { "email" }}}));
-        }
-        let amount = delivery.denomination.unwrap_or_default();
-        let allowed = match brand.range {
-            Some((min, max)) => amount >= Decimal::from(min) && amount <= Decimal::from(max),
-            None => brand.fixed.iter().any(|v| Decimal::from(*v) == amount),
-        };
-        if !allowed {
-            let problem = match brand.range {
-                Some((min, _)) if amount < Decimal::from(min) => "AMOUNT_LESS_THEN_MINIMUM_ALLOWED",
-                Some(_) => "MAXIMUM_AMOUNT_PER_ORDER_EXCEEDED",
-                None => "NOT_AVAILABLE_PRODUCT",
-            };
-            found.push(json!({"problem": problem}));
-        }
-        if delivery.quantity > 5 {
-            found.push(json!({"problem": "PRODUCT_COUNT_EXCEEDED"}));
-        }
-    }
-    found
-}
-
-fn text(value: &Value, pointer: &str) -> String {
+fn text<'a>(value: &'a Value, pointer: &str) -> &'a str {
     value
         .pointer(pointer)
         .and_then(Value::as_str)
         .unwrap_or_default()
-        .to_owned()
 }
 
-fn delivery_of(
-    brand: &str,
-    country: &str,
-    denomination: &str,
-    beneficiary: String,
-    quantity: i64,
-) -> Delivery {
-    let digits: String = denomination
-        .chars()
-        .take_while(|c| c.is_ascii_digit() || *c == '.')
-        .collect();
-    Delivery {
-        brand: BRANDS.iter().position(|b| {
-            b.name.eq_ignore_ascii_case(brand) && b.country.eq_ignore_ascii_case(country)
-        }),
-        denomination: digits.parse().ok(),
-        beneficiary,
-        quantity,
+/// A decimal sent as a JSON number or a string.
+fn decimal(value: &Value) -> Option<Decimal> {
+    match value {
+        Value::String(s) => s.parse().ok(),
+        Value::Number(n) => n.to_string().parse().ok(),
+        _ => None,
     }
 }
 
-/// The deliveries of a request; `fields` is where each delivery keeps them (the
-/// validation body has them flat, the order body under `deliverable`).
-fn deliveries_in(body: &Value, fields: &str) -> Vec<Delivery> {
-    body["deliveries"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|d| {
-            delivery_of(
-                &text(d, &format!("{fields}/brand_name")),
-                &text(d, &format!("{fields}/country_code")),
-                &text(d, &format!("{fields}/denomination")),
-                text(d, &format!("{fields}/beneficiary_account")),
-                d["quantity"].as_i64().unwrap_or(1),
-            )
-        })
-        .collect()
+/// The units of a request, from flat deliveries (what production integrations send)
+/// or the seed's nested `{kind, quantity, deliverable}` form, with the problems found.
+fn units_of(body: &Value) -> (Vec<Unit>, Vec<Value>) {
+    let (mut units, mut problems) = (Vec::new(), Vec::new());
+    for delivery in body["deliveries"].as_array().into_iter().flatten() {
+        let (fields, quantity) = match delivery.get("deliverable") {
+            Some(nested) => (nested, delivery["quantity"].as_u64().unwrap_or(1)),
+            None => (delivery, 1),
+        };
+        let Some(index) = find_brand(text(fields, "/brand_name"), text(fields, "/country_code"))
+        else {
+            problems.push(json!({"problem": "NOT_AVAILABLE_PRODUCT", "moreDetails": null}));
+            continue;
+        };
+        let brand = &BRANDS[index];
+        let denomination = text(fields, "/denomination");
+        let value = if denomination == "range" {
+            match (brand.range, fields.get("product_value").and_then(decimal)) {
+                (Some((min, max, step)), Some(value)) => {
+                    let (min, max, step) =
+                        (Decimal::from(min), Decimal::from(max), Decimal::from(step));
+                    if value < min {
+                        problems.push(json!({"problem": "AMOUNT_TOO_LOW", "moreDetails": {"min": min.to_string()}}));
+                    } else if value > max {
+                        problems.push(json!({"problem": "AMOUNT_TOO_HIGH", "moreDetails": {"max": max.to_string()}}));
+                    } else if !((value - min) % step).is_zero() {
+                        problems.push(json!({"problem": "INVALID_PRODUCT_VALUE", "moreDetails": {"step": step.to_string()}}));
+                    }
+                    Some(value)
+                }
+                _ => {
+                    problems.push(json!({"problem": "INVALID_PRODUCT_VALUE", "moreDetails": null}));
+                    None
+                }
+            }
+        } else {
+            // The seed's nested form sends the face value as a plain number.
+            let fixed = brand
+                .fixed
+                .iter()
+                .find(|(d, v)| *d == denomination || v.to_string() == denomination);
+            if fixed.is_none() {
+                problems.push(json!({"problem": "INVALID_DENOMINATION", "moreDetails": {"denomination": denomination}}));
+            }
+            fixed.map(|(_, v)| Decimal::from(*v))
+        };
+        let beneficiary = text(fields, "/beneficiary_account").to_owned();
+        let valid = if brand.kind == "mobile_recharge" {
+            is_e164(&beneficiary)
+        } else {
+            is_email(&beneficiary)
+        };
+        if !valid {
+            let expected = if brand.kind == "mobile_recharge" {
+                "E.164 phone number"
+            } else {
+                "email"
+            };
+            problems.push(json!({"problem": "INVALID_BENEFICIARY_ACCOUNT", "moreDetails": {"expected": expected}}));
+        }
+        if let Some(face_value) = value {
+            let unit = Unit {
+                brand: index,
+                denomination: if denomination == "range" {
+                    "range".into()
+                } else {
+                    denomination.to_owned()
+                },
+                face_value,
+                beneficiary,
+            };
+            units.extend(std::iter::repeat_n(unit, quantity as usize));
+        }
+    }
+    if units.len() > 10 {
+        problems.push(json!({"problem": "PRODUCT_COUNT_EXCEEDED", "moreDetails": {"max": 10}}));
+    }
+    (units, problems)
 }
 
+/// The end user's email: top-level `email` or `user.email`.
+fn email_of(body: &Value) -> &str {
+    match text(body, "/email") {
+        "" => text(body, "/user/email"),
+        email => email,
+    }
+}
+
+/// Every problem of a request, empty when it is acceptable.
+fn problems_of(body: &Value) -> (Vec<Unit>, Vec<Value>) {
+    let (units, mut problems) = units_of(body);
+    let email = email_of(body);
+    if !is_email(email) {
+        problems.push(
+            json!({"problem": "INVALID_BENEFICIARY_ACCOUNT", "moreDetails": {"field": "email"}}),
+        );
+    }
+    // A sandbox convention for trying a problem the seed does not list.
+    if email == "kyc@example.com" {
+        problems.push(json!({"problem": "KYC_MISSING", "moreDetails": null}));
+    }
+    let coin = text(body, "/payment/coin");
+    let network = body.pointer("/payment/network").and_then(Value::as_str);
+    if !supported(coin, network) {
+        let supported: Vec<Value> = VIAS
+            .iter()
+            .flat_map(|(c, networks)| networks.iter().map(move |n| json!([c, n])))
+            .collect();
+        problems.push(json!({"problem": "UNSUPPORTED_PROTOCOL_COIN_COMBINATION",
+                             "moreDetails": {"supported": supported}}));
+    }
+    (units, problems)
+}
+
+/// A priced preview: `problems` null when the order is acceptable.
 async fn validate_order(SupplierJson(body, _): CJson<Value>) -> Json<Value> {
-    let deliveries = deliveries_in(&body, "");
-    let found = problems(
-        &text(&body, "/email"),
-        &text(&body, "/payment/coin"),
-        body.pointer("/payment/network").and_then(Value::as_str),
-        &deliveries,
-    );
-    Json(json!({"problems": if found.is_empty() { Value::Null } else { Value::Array(found) }}))
+    let (units, problems) = problems_of(&body);
+    let coin_amount: Decimal = units
+        .iter()
+        .map(|u| u.face_value * RATE)
+        .sum::<Decimal>()
+        .round_dp(4);
+    Json(json!({
+        "coin": text(&body, "/payment/coin"),
+        "coin_amount": coin_amount.to_string(),
+        "original_coin_amount": coin_amount.to_string(),
+        "coupon_code": null,
+        "deliveries": [],
+        "problems": if problems.is_empty() { Value::Null } else { Value::Array(problems) },
+    }))
 }
 
 async fn create_order(
     State(state): State<Arc<CryptoState>>,
     SupplierJson(body, _): CJson<Value>,
 ) -> Response {
-    let deliveries = deliveries_in(&body, "/deliverable");
-    let network = body.pointer("/payment/network").and_then(Value::as_str);
-    let coin = text(&body, "/payment/coin");
-    let found = problems(&text(&body, "/user/email"), &coin, network, &deliveries);
-    if deliveries.len() != 1 || !found.is_empty() {
-        let body = json!({"status": 422, "detail": "The order has problems", "problems": found});
+    let (units, problems) = problems_of(&body);
+    if units.is_empty() || !problems.is_empty() {
+        let body = json!({"status": 422, "detail": "The order has problems", "problems": problems});
         return (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response();
     }
-    let delivery = &deliveries[0];
     let now = Utc::now();
     let order = Order {
-        brand: delivery.brand.expect("validated"),
-        denomination: delivery.denomination.expect("validated"),
-        quantity: delivery.quantity,
-        beneficiary: delivery.beneficiary.clone(),
-        coin,
-        network: network.unwrap_or("Solana").to_owned(),
+        units,
+        email: email_of(&body).to_owned(),
+        coin: text(&body, "/payment/coin").to_owned(),
+        network: body
+            .pointer("/payment/network")
+            .and_then(Value::as_str)
+            .unwrap_or("Solana")
+            .to_owned(),
         created_at: now,
         paid_at: None,
     };
     let mut orders = state.inner.lock().expect("state lock");
-    let id = format!("ord_{:09}", orders.len() + 1);
+    let id = format!("2f1e0d9c-0000-4000-8000-{:012}", orders.len() + 1);
     let rendered = state.render(&id, &order, now);
     orders.insert(id, order);
-    Json(rendered).into_response()
+    (StatusCode::CREATED, Json(rendered)).into_response()
 }
 
 async fn get_order(State(state): State<Arc<CryptoState>>, Path(id): Path<String>) -> Response {
@@ -704,12 +924,17 @@ fn order_events(
             }
             loop {
                 let (order, terminal) = state.order_json(&id)?;
-                let status = order.status.to_string();
+                let status = order
+                    .order_state
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .unwrap_or_default();
                 if progress.last.as_deref() != Some(status.as_str()) {
                     progress.last = Some(status);
                     progress.sent += 1;
                     let data = serde_json::to_string(&order).expect("an order serialises");
-                    return Some((Ok(Event::default().event("message").data(data)), progress));
+                    // Unnamed, as the one recorded stream of it sends them.
+                    return Some((Ok(Event::default().data(data)), progress));
                 }
                 if terminal {
                     progress.stopped = true;

@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use rust_decimal::Decimal;
+
 use suppliers::config::CryptorefillsConfig;
 use suppliers::error::ProblemCode;
 use suppliers::model::{OrderStatus, SupplierId};
@@ -29,7 +31,7 @@ fn manual_payment() -> SandboxConfig {
 }
 
 fn gift_card() -> BuyRequest {
-    let mut request = BuyRequest::new("giftcard/Airbnb/US/100", 1);
+    let mut request = BuyRequest::new("giftcard/Airbnb/US/100 USD", 1);
     request.email = Some("user@example.com".into());
     request
 }
@@ -101,7 +103,8 @@ fn suppliers_sandbox_purchase() -> suppliers::adapters::cryptorefills::Purchase 
         kind: cryptorefills::types::ProductKind::Esim,
         brand_name: "Airalo eSIM".into(),
         country_code: "US".into(),
-        denomination: "10".into(),
+        denomination: "3 GB 30 days".into(),
+        amount: None,
         quantity: std::num::NonZeroU32::MIN,
         beneficiary: "user@example.com".into(),
         email: "user@example.com".into(),
@@ -138,7 +141,7 @@ async fn the_sandbox_reports_documented_problems() {
     let cr = suppliers.get(SupplierId::Cryptorefills).unwrap();
     let mut request = gift_card();
     request.coin = Some("DOGE".into());
-    request.product_id = "giftcard/Airbnb/US/75".into();
+    request.product_id = "giftcard/Airbnb/US/75 USD".into();
     let err = cr.validate(&request).await.unwrap_err();
     let Error::ValidationProblems { problems, .. } = &err else {
         panic!("{err:?}")
@@ -147,8 +150,8 @@ async fn the_sandbox_reports_documented_problems() {
     assert_eq!(
         codes,
         [
-            &ProblemCode::UnsupportedProtocolCoinCombination,
-            &ProblemCode::NotAvailableProduct
+            &ProblemCode::InvalidDenomination,
+            &ProblemCode::UnsupportedProtocolCoinCombination
         ]
     );
     // Creating the same order is refused with the same problems; nothing is created.
@@ -169,5 +172,62 @@ async fn the_sandbox_reports_documented_problems() {
         .await
         .unwrap_err();
     assert!(matches!(err, Error::Unauthorized { .. }), "{err:?}");
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_range_product_is_bought_with_an_amount_checked_against_its_step() {
+    let (sandbox, suppliers) = start(manual_payment()).await;
+    let cr = suppliers.get(SupplierId::Cryptorefills).unwrap();
+    let product = cr.product("giftcard/Target/US/range").await.unwrap();
+    assert!(product.amount_range.is_some());
+    let mut request = BuyRequest::new("giftcard/Target/US/range", 2);
+    request.email = Some("user@example.com".into());
+    for (amount, field) in [
+        (None, "amount"),
+        (Some(Decimal::new(75, 1)), "amount"),
+        (Some(Decimal::from(201)), "amount"),
+    ] {
+        request.amount = amount;
+        let err = cr.buy(&request).await.unwrap_err();
+        assert!(
+            matches!(&err, Error::InvalidRequest { sent: false, field: Some(f), .. } if f == field),
+            "{amount:?}: {err:?}"
+        );
+    }
+    assert_eq!(sandbox.cryptorefills().order_count(), 0, "nothing was sent");
+    request.amount = Some(Decimal::from(50));
+    let order = cr.buy(&request).await.unwrap();
+    assert_eq!(order.status, OrderStatus::AwaitingPayment);
+    let payment = order.payment.clone().unwrap();
+    assert_eq!(
+        payment.amount,
+        Some(Decimal::new(100350, 3)),
+        "two units of 50 at the sandbox rate"
+    );
+    assert!(payment.qr_text.unwrap().contains(&payment.address));
+    assert!(payment.pay_before.is_some());
+    assert!(sandbox.cryptorefills().pay(&order.id));
+    let done = cr
+        .wait_for_order(&order.id, Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert_eq!(done.delivery.codes.len(), 2, "one code per unit");
+    assert!(done.delivery.redemptions.iter().all(|r| r.serial.is_some()));
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_problem_code_the_seed_does_not_list_is_reported() {
+    let (sandbox, suppliers) = start(manual_payment()).await;
+    let cr = suppliers.get(SupplierId::Cryptorefills).unwrap();
+    let mut request = gift_card();
+    request.email = Some("kyc@example.com".into());
+    let err = cr.validate(&request).await.unwrap_err();
+    let Error::ValidationProblems { problems, .. } = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(problems[0].code, ProblemCode::KycMissing);
+    assert!(err.to_string().contains("KYC_MISSING"), "{err}");
     sandbox.shutdown().await;
 }

@@ -132,10 +132,10 @@ impl OrderStatus {
             S::PaymentReceived | S::WaitingForDelivery | S::WaitingForManualAction => {
                 Self::Processing
             }
-            S::Done => Self::Completed,
+            S::Done | S::Completed => Self::Completed,
             S::PaymentFailed | S::PaymentSetupFailed => Self::Failed,
             S::Expired => Self::Expired,
-            S::Canceled => Self::Cancelled,
+            S::Canceled | S::Cancelled => Self::Cancelled,
             S::Refunded => Self::Refunded,
             S::Unknown(_) => Self::Unknown,
         }
@@ -151,10 +151,34 @@ impl fmt::Display for OrderStatus {
 /// What an order delivered. `Debug` redacts every secret.
 #[derive(Clone, PartialEq, Eq, Default)]
 pub struct Delivery {
-    /// Codes, keys or PINs.
+    /// Codes, keys or PINs (for Cryptorefills, each redemption's `code`).
     pub codes: Vec<String>,
     /// Account details of a subscription (MousaCard).
     pub account: Option<SubscriptionAccount>,
+    /// Cryptorefills: each code with what redeeming it takes.
+    pub redemptions: Vec<Redemption>,
+}
+
+/// One delivered code and what redeeming it takes (Cryptorefills' deliverable).
+/// `Debug` shows none of it.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct Redemption {
+    /// `pin_code`: the code, sometimes a redemption URL.
+    pub code: String,
+    /// `pin_serial`.
+    pub serial: Option<String>,
+    /// `security_code`.
+    pub security_code: Option<String>,
+    /// `barcode_image_url`.
+    pub barcode_url: Option<String>,
+    /// `redeem_instructions` (HTML).
+    pub instructions: Option<String>,
+}
+
+impl fmt::Debug for Redemption {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Redemption { <redacted> }")
+    }
 }
 
 impl Delivery {
@@ -169,6 +193,10 @@ impl fmt::Debug for Delivery {
         f.debug_struct("Delivery")
             .field("codes", &format_args!("<{} redacted>", self.codes.len()))
             .field("account", &self.account.as_ref().map(|_| "<redacted>"))
+            .field(
+                "redemptions",
+                &format_args!("<{} redacted>", self.redemptions.len()),
+            )
             .finish()
     }
 }
@@ -227,6 +255,10 @@ pub struct CryptoPayment {
     pub coin: Option<String>,
     /// Network, e.g. Solana.
     pub network: Option<String>,
+    /// What a wallet's QR code holds (`solana:...`, `lightning:...`).
+    pub qr_text: Option<String>,
+    /// When the payment window closes.
+    pub pay_before: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// A product, from any supplier's catalog.
@@ -357,8 +389,19 @@ mod tests {
                 url: None,
                 notes: None,
             }),
+            redemptions: vec![Redemption {
+                code: "ABCD-1234".into(),
+                serial: Some("SERIAL-77".into()),
+                security_code: Some("CVV-321".into()),
+                barcode_url: None,
+                instructions: None,
+            }],
         };
         let shown = format!("{delivery:?}");
+        assert!(
+            !shown.contains("SERIAL-77") && !shown.contains("CVV-321"),
+            "{shown}"
+        );
         assert!(
             !shown.contains("ABCD") && !shown.contains("hunter2") && !shown.contains("a@b.c"),
             "{shown}"

@@ -57,6 +57,9 @@ pub struct BuyRequest {
     pub coin: Option<String>,
     /// Cryptorefills network (default `Solana`).
     pub network: Option<String>,
+    /// Cryptorefills range products (id ending `/range`): the face value to buy,
+    /// checked against the product's range and step before anything is sent.
+    pub amount: Option<rust_decimal::Decimal>,
 }
 
 impl BuyRequest {
@@ -81,6 +84,7 @@ impl BuyRequest {
             .and_then(std::num::NonZeroU32::new)
             .ok_or_else(|| Error::rejected(supplier, "quantity", "quantity must be at least 1"))?;
         Ok(cryptorefills::Purchase {
+            amount: self.amount,
             kind: ::cryptorefills::types::ProductKind::from(kind),
             brand_name: brand.to_owned(),
             country_code: country.to_owned(),
@@ -123,37 +127,38 @@ impl Supplier<'_> {
         match self {
             Self::FoxReload(fox) => fox.product(id).await,
             Self::MousaCard(mousa) => mousa.product(id).await.map(mousacard::product_of),
-            Self::Cryptorefills(cr) => {
-                let [_, _, country, _] = cryptorefills::parse_product_id(id)?;
-                let mut products = cr.products(country.to_owned(), None).boxed();
-                while let Some(product) = products.next().await {
-                    let product = product?;
-                    if product.id == id {
-                        return Ok(product);
-                    }
-                }
-                Err(Error::NotFound {
-                    supplier: SupplierId::Cryptorefills,
-                    message: format!("no product {id}"),
-                })
-            }
+            Self::Cryptorefills(cr) => cr.product(id).await,
         }
     }
 
     /// The crypto price of a product, where the supplier quotes one (Cryptorefills;
-    /// `None` for the others, which sell from a balance at the catalog price).
+    /// `None` for the others, which sell from a balance at the catalog price). The face
+    /// value quoted is the denomination's leading number (`10 USD` is 10).
     pub async fn quote(&self, product_id: &str, coin: &str) -> Result<Option<Quote>, Error> {
         let Self::Cryptorefills(cr) = self else {
             return Ok(None);
         };
         let [_, brand, country, denomination] = cryptorefills::parse_product_id(product_id)?;
-        let price = cr.quote(brand, country, denomination, coin).await?;
+        let (amount, currency) = match denomination.split_once(' ') {
+            Some((amount, currency)) => (amount, Some(currency.to_owned())),
+            None => (denomination, None),
+        };
+        let face_value: rust_decimal::Decimal = amount.parse().map_err(|_| {
+            Error::rejected(
+                SupplierId::Cryptorefills,
+                "face_value",
+                format!("{denomination:?} has no face value to quote"),
+            )
+        })?;
+        let price = cr
+            .quote(brand, country, &face_value.to_string(), coin)
+            .await?;
         Ok(Some(Quote {
             supplier: SupplierId::Cryptorefills,
             coin_amount: price.coin_amount,
             coin: price.coin.unwrap_or_else(|| coin.to_owned()),
-            face_value: price.face_value,
-            currency: price.currency,
+            face_value: Some(face_value),
+            currency,
         }))
     }
 

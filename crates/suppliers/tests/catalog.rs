@@ -113,17 +113,44 @@ async fn foxreload_without_a_category_walks_every_category_with_products() {
 }
 
 #[tokio::test]
-async fn cryptorefills_lists_one_product_per_denomination() {
+async fn cryptorefills_lists_the_products_of_every_brand_family() {
     let server = MockServer::start_async().await;
+    let brands = server
+        .mock_async(|when, then| {
+            when.method(GET).path("/v2/brands").query_param("country_code", "US");
+            then.status(200).json_body(serde_json::json!({"country_code": "US",
+                "all_brands": [
+                    {"family": "Target", "brand": "Target", "kind": "giftcard", "min": "$5", "max": "$200"},
+                    {"family": "T-Mobile", "brand": "T-Mobile", "kind": "mobile_recharge"},
+                    {"family": "Target", "brand": "Target", "kind": "giftcard"}
+                ], "popular_brands": [], "categories": []}));
+        })
+        .await;
+    let target = server
+        .mock_async(|when, then| {
+            when.method(GET)
+                .path("/v5/products/country/US")
+                .query_param("family_name", "Target");
+            then.status(200).json_body(serde_json::json!([{"family": "Target", "brand": "Target",
+                "kind": "giftcard", "country_code": "US", "products": [
+                    {"product_id": "a", "is_dynamic": false, "denomination": "10 USD",
+                     "localized_denomination": "$10", "coin": "USDC", "coin_amount": "10.0350"},
+                    {"product_id": "b", "is_dynamic": true,
+                     "range": {"min": 5.0, "max": 200.0, "currency": "USD", "step_size": 1.0, "default": "200.0"}}
+                ]}]));
+        })
+        .await;
     server
         .mock_async(|when, then| {
-            when.method(GET).path("/v5/products/country/US");
-            then.status(200).json_body(serde_json::json!([
-                {"brand_name": "Airbnb", "country_code": "US", "kind": "giftcard", "currency": "USD",
-                 "denominations": [{"value": "50"}, {"value": "100"}]},
-                {"brand_name": "T-Mobile", "country_code": "US", "kind": "mobile_recharge", "currency": "USD",
-                 "denominations": [], "range": {"min": "10", "max": "100"}}
-            ]));
+            when.method(GET)
+                .path("/v5/products/country/US")
+                .query_param("family_name", "T-Mobile");
+            then.status(200).json_body(
+                serde_json::json!([{"family": "T-Mobile", "brand": "T-Mobile",
+                "kind": "mobile_recharge", "products": [{"product_id": "c", "is_dynamic": true,
+                    "face_value": {"currency_code": "USD", "amount": {"type": "range",
+                        "min": {"amount": 10, "currency": "USD"}, "max": "100.00"}}}]}]),
+            );
         })
         .await;
     let suppliers = Suppliers::builder()
@@ -139,35 +166,52 @@ async fn cryptorefills_lists_one_product_per_denomination() {
     assert_eq!(
         ids,
         [
-            "giftcard/Airbnb/US/50",
-            "giftcard/Airbnb/US/100",
-            "mobile_recharge/T-Mobile/US/{10-100}"
+            "giftcard/Target/US/10 USD",
+            "giftcard/Target/US/range",
+            "mobile_recharge/T-Mobile/US/range"
         ]
     );
-    let product = cr.product("giftcard/Airbnb/US/100").await.unwrap();
-    assert_eq!(product.price, Some(Decimal::new(100, 0)));
+    assert_eq!(brands.calls_async().await, 1);
+    assert_eq!(target.calls_async().await, 1, "each family once");
+
+    let product = cr.product("giftcard/Target/US/10 USD").await.unwrap();
+    assert_eq!(product.price, Some(Decimal::new(100350, 4)));
+    let range = cr
+        .product("mobile_recharge/T-Mobile/US/range")
+        .await
+        .unwrap();
+    let range = range.amount_range.unwrap();
+    assert_eq!(
+        (range.min, range.max, range.step),
+        (Decimal::TEN, Decimal::ONE_HUNDRED, None)
+    );
+
     let price = server
         .mock_async(|when, then| {
             when.method(GET)
                 .path("/v4/products/price")
-                .query_param("brand_name", "Airbnb")
+                .query_param("brand_name", "Target")
                 .query_param("country_code", "US")
-                .query_param("face_value", "100")
+                .query_param("face_value", "10")
                 .query_param("coin", "USDC");
             then.status(200).json_body(serde_json::json!(
-                {"brand_name": "Airbnb", "coin": "USDC", "coin_amount": "100.352814", "face_value": 100, "currency": "USD"}
+                {"product_id": "a", "is_dynamic": false, "coin": "USDC", "coin_amount": "10.0350",
+                 "original_coin_amount": "10.0350", "payment_method": "USDC-SOL"}
             ));
         })
         .await;
     let quote = cr
-        .quote("giftcard/Airbnb/US/100", "USDC")
+        .quote("giftcard/Target/US/10 USD", "USDC")
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(quote.coin_amount, "100.352814".parse::<Decimal>().unwrap());
-    assert_eq!(quote.face_value, Some(Decimal::new(100, 0)));
+    assert_eq!(quote.coin_amount, "10.0350".parse::<Decimal>().unwrap());
+    assert_eq!(
+        (quote.face_value, quote.currency.as_deref()),
+        (Some(Decimal::TEN), Some("USD"))
+    );
     price.assert_async().await;
-    let err = cr.product("Airbnb").await.unwrap_err();
+    let err = cr.product("Target").await.unwrap_err();
     assert!(
         err.to_string().contains("kind/brand/country/denomination"),
         "{err}"

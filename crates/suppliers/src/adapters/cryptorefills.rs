@@ -1,23 +1,41 @@
-//! Cryptorefills through the facade: catalog, crypto price quotes, validation, orders
-//! paid in stablecoins, and order tracking over Server-Sent Events with a polling
-//! fallback.
+//! Cryptorefills through the facade: a catalog of brand families, crypto price quotes,
+//! validation, orders paid in stablecoins, and order tracking over Server-Sent Events
+//! with a polling fallback.
+//!
+//! Production orders carry `order_id` and `order_state` (the seed's `id` and `status`
+//! are read when they are there), codes in `deliveries[].deliverable.pin_code`. Orders
+//! are sent with flat deliveries, one per unit, each with the product's own
+//! denomination string, or `"range"` and a `product_value` for a range product
+//! (`specs/README.md`).
 
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use cryptorefills::types;
 use futures::{Stream, StreamExt, TryStreamExt};
 use rust_decimal::Decimal;
 
 use crate::error::{Error, Problem, Reconcile};
 use crate::failure::{Failure, text_at};
-use crate::model::{CryptoPayment, Delivery, Order, OrderStatus, Product, SupplierId};
+use crate::model::{
+    AmountRange, CryptoPayment, Delivery, Order, OrderStatus, Product, Redemption, SupplierId,
+};
 use crate::order_stream::{self, EventBytes, OrderSource, TrackConfig};
 use crate::retry::{self, Idempotency, Operation, RetryPolicy};
 use crate::waiter::Clock;
 
 const SUPPLIER: SupplierId = SupplierId::Cryptorefills;
+
+/// The denomination a range product is ordered with, beside its `product_value`.
+pub const RANGE: &str = "range";
+
+/// Deliveries one order holds at most (one per unit).
+pub const MAX_UNITS: u32 = 10;
+
+/// How long Cryptorefills waits for the payment of an order.
+pub const PAYMENT_WINDOW: Duration = Duration::from_secs(30 * 60);
 
 fn op(name: &'static str, idempotency: Idempotency) -> Operation {
     Operation {
@@ -32,13 +50,15 @@ fn op(name: &'static str, idempotency: Idempotency) -> Operation {
 pub struct Purchase {
     /// Product kind: decides the beneficiary format.
     pub kind: types::ProductKind,
-    /// Brand, e.g. `Airbnb`.
+    /// Brand, e.g. `Target`.
     pub brand_name: String,
     /// ISO 3166-1 alpha-2 country, e.g. `US`.
     pub country_code: String,
-    /// Denomination, e.g. `100`.
+    /// The product's own denomination string (`10 USD`), or [`RANGE`].
     pub denomination: String,
-    /// How many.
+    /// The face value of a range product (`product_value`).
+    pub amount: Option<Decimal>,
+    /// How many, 1 to [`MAX_UNITS`].
     pub quantity: std::num::NonZeroU32,
     /// Where Cryptorefills delivers: the end user's email for gift cards and eSIMs,
     /// an E.164 phone number (`+14155551234`) for mobile top-ups.
@@ -53,7 +73,8 @@ pub struct Purchase {
 
 impl Purchase {
     /// Checks the purchase before anything is sent: a real email, a beneficiary of the
-    /// format the product kind needs, a country code.
+    /// format the product kind needs, a country code, 1 to 10 units, an amount exactly
+    /// for range products.
     pub fn check(&self) -> Result<(), Error> {
         if !is_email(&self.email) {
             return Err(Error::rejected(
@@ -80,16 +101,33 @@ impl Purchase {
                 ),
             ));
         }
-        if self.country_code.len() != 2
-            || !self.country_code.chars().all(|c| c.is_ascii_uppercase())
-        {
+        country_code(&self.country_code)?;
+        if self.quantity.get() > MAX_UNITS {
             return Err(Error::rejected(
                 SUPPLIER,
-                "country_code",
-                "a country is two capital letters, e.g. US",
+                "quantity",
+                format!(
+                    "an order holds 1 to {MAX_UNITS} units, not {}",
+                    self.quantity
+                ),
             ));
         }
-        Ok(())
+        match (self.denomination == RANGE, self.amount) {
+            (true, None) => Err(Error::rejected(
+                SUPPLIER,
+                "amount",
+                "a range product needs the face value to buy (--amount V)",
+            )),
+            (false, Some(_)) => Err(Error::rejected(
+                SUPPLIER,
+                "amount",
+                format!(
+                    "{} has a fixed face value; --amount is for range products",
+                    self.denomination
+                ),
+            )),
+            _ => Ok(()),
+        }
     }
 
     fn payment(&self) -> types::PaymentRequest {
@@ -98,6 +136,26 @@ impl Purchase {
             network: self.network.clone(),
             payment_via: "USER_WALLET".into(),
             type_: types::PaymentType::Via,
+        }
+    }
+
+    /// One flat delivery per unit, as production integrations send them.
+    fn deliveries(&self) -> Result<Vec<types::DeliveryRequest>, Error> {
+        let delivery = types::DeliveryRequest {
+            beneficiary_account: self.beneficiary.clone().into(),
+            brand_name: self.brand_name.clone(),
+            country_code: country_code(&self.country_code)?,
+            denomination: self.denomination.clone(),
+            localized_denomination: None,
+            product_value: self.amount,
+        };
+        Ok(vec![delivery; self.quantity.get() as usize])
+    }
+
+    fn user(&self) -> types::OrderUser {
+        types::OrderUser {
+            email: self.email.clone(),
+            has_accepted_newsletter: Some(false),
         }
     }
 }
@@ -157,28 +215,118 @@ impl Cryptorefills {
         &self.client
     }
 
-    /// Products available in a country, optionally of one brand family.
+    /// Products available in a country: of one brand family, or of every family the
+    /// country's brand list names (one request per family, as the stream is read;
+    /// production refuses a product list without a family).
     pub fn products(
         &self,
         country: String,
         family_name: Option<String>,
     ) -> impl Stream<Item = Result<Product, Error>> + use<> {
         let this = self.clone();
+        let families = match family_name {
+            Some(family) => futures::stream::iter([Ok(family)]).left_stream(),
+            None => self.families(country.clone()).right_stream(),
+        };
+        families
+            .and_then(move |family| {
+                let (this, country) = (this.clone(), country.clone());
+                async move {
+                    let families = this.brand_families(&country, &family).await?;
+                    Ok(futures::stream::iter(
+                        families
+                            .into_iter()
+                            .flat_map(move |f| products_of(f, &country))
+                            .map(Ok),
+                    ))
+                }
+            })
+            .try_flatten()
+    }
+
+    /// The brand families of a country's brand list, each once.
+    fn families(&self, country: String) -> impl Stream<Item = Result<String, Error>> + use<> {
+        let this = self.clone();
         futures::stream::once(async move {
-            let products = this
-                .send(op("list_products", Idempotency::Safe), || {
-                    let request = this.client.list_products().country_code(country.as_str());
-                    match &family_name {
-                        Some(family) => request.family_name(family.clone()).send(),
-                        None => request.send(),
-                    }
+            let catalog = this
+                .send(op("list_brands", Idempotency::Safe), || {
+                    this.client
+                        .list_brands()
+                        .country_code(country.as_str())
+                        .send()
                 })
                 .await?;
-            Ok::<_, Error>(futures::stream::iter(
-                products.into_iter().flat_map(products_of).map(Ok),
-            ))
+            let mut seen = std::collections::BTreeSet::new();
+            let families: Vec<Result<String, Error>> = catalog
+                .all_brands
+                .into_iter()
+                .filter_map(|b| b.family.or(b.brand))
+                .filter(|family| seen.insert(family.clone()))
+                .map(Ok)
+                .collect();
+            Ok::<_, Error>(futures::stream::iter(families))
         })
         .try_flatten()
+    }
+
+    async fn brand_families(
+        &self,
+        country: &str,
+        family: &str,
+    ) -> Result<Vec<types::BrandFamily>, Error> {
+        self.send(op("list_products", Idempotency::Safe), || {
+            self.client
+                .list_products()
+                .country_code(country)
+                .family_name(family)
+                .send()
+        })
+        .await
+    }
+
+    /// One catalog product by the id the catalog gives it
+    /// (`kind/brand/country/denomination`).
+    pub async fn product(&self, id: &str) -> Result<Product, Error> {
+        let [_, brand, country, _] = parse_product_id(id)?;
+        self.brand_families(country, brand)
+            .await?
+            .into_iter()
+            .flat_map(|family| products_of(family, country))
+            .find(|product| product.id == id)
+            .ok_or_else(|| Error::NotFound {
+                supplier: SUPPLIER,
+                message: format!("no product {id}"),
+            })
+    }
+
+    /// Checks a range purchase's amount against the product's range and step (read
+    /// from the catalog first); nothing is sent for an amount it would refuse.
+    async fn check_amount(&self, purchase: &Purchase) -> Result<(), Error> {
+        let Some(amount) = purchase.amount else {
+            return Ok(());
+        };
+        let id = format!(
+            "{}/{}/{}/{RANGE}",
+            purchase.kind, purchase.brand_name, purchase.country_code
+        );
+        let range = self.product(&id).await?.amount_range.ok_or_else(|| {
+            Error::rejected(SUPPLIER, "amount", format!("{id} has no amount range"))
+        })?;
+        if range.allows(amount) {
+            return Ok(());
+        }
+        let step = range
+            .step
+            .map(|s| format!(" in steps of {s}"))
+            .unwrap_or_default();
+        Err(Error::rejected(
+            SUPPLIER,
+            "amount",
+            format!(
+                "{id} sells {} to {}{step}, not {amount}",
+                range.min, range.max
+            ),
+        ))
     }
 
     /// The exact coin amount for a gift card's face value.
@@ -202,20 +350,19 @@ impl Cryptorefills {
     }
 
     /// Asks Cryptorefills whether the purchase would be accepted. Every problem it
-    /// finds comes back at once in [`Error::ValidationProblems`].
+    /// finds comes back at once in [`Error::ValidationProblems`], unknown codes too.
     pub async fn validate(&self, purchase: &Purchase) -> Result<(), Error> {
         purchase.check()?;
+        self.check_amount(purchase).await?;
         let body = types::ValidateOrderRequest {
-            email: purchase.email.clone(),
+            email: Some(purchase.email.clone()),
+            user: Some(purchase.user()),
             payment: purchase.payment(),
-            deliveries: vec![types::ValidationDelivery {
-                beneficiary_account: purchase.beneficiary.clone().into(),
-                brand_name: purchase.brand_name.clone(),
-                country_code: country_code(&purchase.country_code)?,
-                denomination: purchase.denomination.clone(),
-                localized_denomination: None,
-            }],
+            deliveries: purchase.deliveries()?,
             coupon: None,
+            promo_code: None,
+            acquisition: None,
+            refund_wallet_address: None,
             lang: Some("en".into()),
         };
         let result = self
@@ -230,35 +377,40 @@ impl Cryptorefills {
     }
 
     /// Creates the order (sent once) and returns it with the wallet address and exact
-    /// coin amount to pay within the 30-minute window.
+    /// coin amount to pay within the payment window. Nothing is charged until the
+    /// customer pays that address.
     pub async fn buy(&self, purchase: &Purchase) -> Result<Order, Error> {
         purchase.check()?;
+        self.check_amount(purchase).await?;
         let body = types::CreateOrderRequest {
-            deliveries: vec![types::CreateOrderDelivery {
-                kind: purchase.kind.clone(),
-                quantity: std::num::NonZeroU64::from(purchase.quantity),
-                deliverable: types::Deliverable {
-                    beneficiary_account: purchase.beneficiary.clone().into(),
-                    brand_name: purchase.brand_name.clone(),
-                    country_code: country_code(&purchase.country_code)?,
-                    denomination: purchase.denomination.clone(),
-                },
-            }],
+            deliveries: purchase
+                .deliveries()?
+                .into_iter()
+                .map(types::CreateOrderDeliveryItem::DeliveryRequest)
+                .collect(),
+            email: Some(purchase.email.clone()),
+            user: purchase.user(),
             payment: purchase.payment(),
-            user: types::OrderUser {
-                email: purchase.email.clone(),
-                has_accepted_newsletter: Some(false),
-            },
             lang: Some("en".into()),
             acquisition: None,
             coupon: None,
+            promo_code: None,
+            refund_wallet_address: None,
         };
         let order = self
             .send(op("create_order", Idempotency::Purchase), || {
                 self.client.create_order().body(body.clone()).send()
             })
             .await?;
-        Ok(normalise(order))
+        // An answer that names no order leaves the purchase unknown.
+        identified(order)
+            .map(normalise)
+            .map_err(|_| Error::AmbiguousPurchase {
+                supplier: SUPPLIER,
+                operation: "create_order",
+                cause: "the answer names no order (neither order_id nor id)".into(),
+                reconcile: Reconcile::CryptorefillsOrders,
+            })
     }
 
     /// The order as it is now.
@@ -267,10 +419,12 @@ impl Cryptorefills {
     }
 
     async fn raw_order(&self, id: &str) -> Result<types::Order, Error> {
-        self.send(op("get_order", Idempotency::Safe), || {
-            self.client.get_order().order_id(id).send()
-        })
-        .await
+        let order = self
+            .send(op("get_order", Idempotency::Safe), || {
+                self.client.get_order().order_id(id).send()
+            })
+            .await?;
+        identified(order)
     }
 
     /// Every update of the order: from `GET /v5/orders/{id}/subscribe` while it can be
@@ -283,10 +437,14 @@ impl Cryptorefills {
         });
         order_stream::track(
             source,
-            |order: &types::Order| OrderStatus::from_cryptorefills(&order.status).is_terminal(),
+            |order: &types::Order| {
+                state_of(order).is_some_and(|s| OrderStatus::from_cryptorefills(s).is_terminal())
+            },
             self.track,
             self.clock.clone(),
         )
+        // An event that names no order is not an update of this one.
+        .try_filter(|order| std::future::ready(order.order_id.is_some() || order.id.is_some()))
         .map_ok(normalise)
     }
 
@@ -401,7 +559,9 @@ fn problems_error(problems: Vec<types::Problem>) -> Error {
     }
 }
 
-/// Cryptorefills errors: `{status, detail, moreDetails}`, possibly with `problems`.
+/// Cryptorefills errors: `{status, detail, moreDetails}`, `{status, detail, reason}`,
+/// `{message}`, possibly with `problems`; 422 `{"detail": "LOGIN_REQUIRED"}` for brands
+/// that need an account.
 fn interpret(failure: Failure, operation: Operation) -> Error {
     let reconcile = Reconcile::CryptorefillsOrders;
     let Failure::Http { status, body, .. } = &failure else {
@@ -415,14 +575,22 @@ fn interpret(failure: Failure, operation: Operation) -> Error {
     {
         return problems_error(problems);
     }
-    let message = text_at(body, "/detail").unwrap_or_else(|| format!("HTTP {status}"));
+    let message = text_at(body, "/detail")
+        .or_else(|| text_at(body, "/message"))
+        .or_else(|| text_at(body, "/error"))
+        .unwrap_or_else(|| format!("HTTP {status}"));
+    let message = match text_at(body, "/reason") {
+        Some(reason) => format!("{message} ({reason})"),
+        None => message,
+    };
     match status {
         401 | 403 | 404 => {
             Error::for_status(SUPPLIER, *status, message).expect("an auth or not-found status")
         }
         400 | 422 => match types::HttpErrorCode::from(message.as_str()) {
             code @ (types::HttpErrorCode::SuspendedCoin
-            | types::HttpErrorCode::SuspendedNetwork) => Error::Unavailable {
+            | types::HttpErrorCode::SuspendedNetwork
+            | types::HttpErrorCode::LoginRequired) => Error::Unavailable {
                 supplier: SUPPLIER,
                 message: code.to_string(),
             },
@@ -447,76 +615,166 @@ pub fn parse_product_id(id: &str) -> Result<[&str; 4], Error> {
         _ => Err(Error::rejected(
             SUPPLIER,
             "product_id",
-            "a Cryptorefills product id is kind/brand/country/denomination, e.g. giftcard/Airbnb/US/100",
+            "a Cryptorefills product id is kind/brand/country/denomination, e.g. giftcard/Target/US/10 USD (or .../range with --amount)",
         )),
     }
 }
 
-/// One catalog product per fixed denomination, id `kind/brand/country/denomination`;
-/// a product with a custom range gets one entry whose denomination is `{min-max}`,
-/// to be replaced by the amount wanted.
-fn products_of(p: types::Product) -> Vec<Product> {
-    let kind = p
+/// The catalog products of one brand family: id `kind/brand/country/denomination`,
+/// where the denomination is the product's own string (`10 USD`), or `range` for a
+/// product sold over a range of face values.
+fn products_of(family: types::BrandFamily, country: &str) -> Vec<Product> {
+    let kind = family
         .kind
         .as_ref()
         .map_or("giftcard".to_owned(), ToString::to_string);
-    let country = p.country_code.clone().unwrap_or_default();
-    let name = p.name.clone().unwrap_or_else(|| p.brand_name.clone());
-    let entry = |denomination: String, price: Option<Decimal>| Product {
-        supplier: SUPPLIER,
-        id: format!("{kind}/{}/{country}/{denomination}", p.brand_name),
-        name: format!("{name} {denomination}"),
-        price,
-        currency: p.currency.clone(),
-        available: true,
-        min_quantity: Some(1),
-        max_quantity: None,
-        required_fields: Vec::new(),
-        amount_range: None,
+    let Some(brand) = family.brand.clone().or_else(|| family.family.clone()) else {
+        return Vec::new();
     };
-    let mut out: Vec<Product> = p
-        .denominations
-        .iter()
-        .filter_map(|d| {
-            let value = d.value.clone()?;
-            let price = value.parse().ok();
-            Some(entry(value, price))
+    let country = family
+        .country_code
+        .clone()
+        .unwrap_or_else(|| country.to_owned());
+    let available = family.is_out_of_stock != Some(true);
+    family
+        .products
+        .into_iter()
+        .filter_map(|p| {
+            let range = amount_range(&p);
+            let denomination = match (&range, &p.denomination) {
+                (Some(_), _) => RANGE.to_owned(),
+                (None, Some(denomination)) => denomination.clone(),
+                (None, None) => return None,
+            };
+            let shown = match &range {
+                Some(r) => format!(
+                    "{}-{} {}",
+                    r.min.normalize(),
+                    r.max.normalize(),
+                    r.currency.as_deref().unwrap_or("")
+                ),
+                None => p
+                    .localized_denomination
+                    .clone()
+                    .unwrap_or_else(|| denomination.clone()),
+            };
+            Some(Product {
+                supplier: SUPPLIER,
+                id: format!("{kind}/{brand}/{country}/{denomination}"),
+                name: format!("{brand} {shown}"),
+                // What the buyer pays: the coin amount, in the coin.
+                price: p.coin_amount,
+                currency: p.coin.clone(),
+                available,
+                min_quantity: Some(1),
+                max_quantity: Some(u64::from(MAX_UNITS)),
+                required_fields: Vec::new(),
+                amount_range: range,
+            })
         })
-        .collect();
-    if let Some(range) = &p.range {
-        let bound = |v: Option<Decimal>| v.map_or("?".to_owned(), |v| v.to_string());
-        out.push(entry(
-            format!("{{{}-{}}}", bound(range.min), bound(range.max)),
-            None,
-        ));
-    }
-    out
+        .collect()
 }
 
-/// The normalised order; codes are every delivery's codes (or redemption URLs).
+/// A dynamic product's face values: `range`, or `face_value.amount` of type `range`.
+fn amount_range(product: &types::Product) -> Option<AmountRange> {
+    if let Some(range) = &product.range
+        && let (Some(min), Some(max)) = (range.min, range.max)
+    {
+        return Some(AmountRange {
+            min,
+            max,
+            step: range.step_size,
+            currency: range.currency.clone(),
+        });
+    }
+    let face = product.face_value.as_ref()?;
+    let amount = face.amount.as_ref()?;
+    let bound = |b: &Option<types::FaceValueBound>| match b.as_ref()? {
+        types::FaceValueBound::Variant0(value) => Some(*value),
+        types::FaceValueBound::Variant1(money) => Some(money.amount),
+    };
+    let min = bound(&amount.min).or_else(|| bound(&amount.minimum))?;
+    let max = bound(&amount.max).or_else(|| bound(&amount.maximum))?;
+    (product.is_dynamic == Some(true) || amount.type_ == Some(types::FaceValueAmountType::Range))
+        .then(|| AmountRange {
+            min,
+            max,
+            step: amount.step,
+            currency: face.currency_code.clone(),
+        })
+}
+
+/// The order, if it names itself: every field is optional in the spec (production and
+/// the seed disagree on all of them), so a body of another kind would decode too.
+fn identified(order: types::Order) -> Result<types::Order, Error> {
+    if order.order_id.is_some() || order.id.is_some() {
+        return Ok(order);
+    }
+    Err(Error::UnexpectedResponse {
+        supplier: SUPPLIER,
+        status: 200,
+        excerpt: "the answer is not an order: it has neither order_id nor id".into(),
+    })
+}
+
+/// Production's `order_state`, else the seed's `status`.
+fn state_of(order: &types::Order) -> Option<&types::OrderState> {
+    order.order_state.as_ref().or(order.status.as_ref())
+}
+
+/// Epoch seconds (fractions dropped) as a time.
+fn epoch(seconds: Option<Decimal>) -> Option<DateTime<Utc>> {
+    let whole = i64::try_from(seconds?.trunc()).ok()?;
+    DateTime::from_timestamp(whole, 0)
+}
+
+/// The normalised order: codes and redemption data from every delivery's deliverable,
+/// payment instructions from the wallet address, amount, coin and network.
 pub fn normalise(order: types::Order) -> Order {
-    let codes = order
+    let state = state_of(&order).cloned();
+    let redemptions: Vec<Redemption> = order
         .deliveries
         .iter()
-        .flat_map(|d| d.codes.iter().flatten())
-        .filter_map(|code| code.code.clone().or_else(|| code.url.clone()))
+        .filter_map(|d| d.deliverable.as_ref())
+        .filter_map(|d| {
+            Some(Redemption {
+                code: d.pin_code.clone()?,
+                serial: d.pin_serial.clone(),
+                security_code: d.security_code.clone(),
+                barcode_url: d.barcode_image_url.clone(),
+                instructions: d
+                    .redeem_instructions
+                    .clone()
+                    .or_else(|| d.how_to_redeem.clone()),
+            })
+        })
         .collect();
+    let opened = epoch(order.payment_requested_at.or(order.created_at));
     let payment = order.wallet_address.clone().map(|address| CryptoPayment {
         address,
         amount: order.coin_amount,
         coin: order.coin.clone(),
         network: order.network.clone(),
+        qr_text: order.qr_text.clone(),
+        pay_before: opened.and_then(|at| {
+            chrono::TimeDelta::from_std(PAYMENT_WINDOW)
+                .ok()
+                .map(|window| at + window)
+        }),
     });
     Order {
         supplier: SUPPLIER,
-        status: OrderStatus::from_cryptorefills(&order.status),
-        supplier_status: order.status.to_string(),
-        id: order.id,
-        total: order.totals.as_ref().and_then(|t| t.fiat_amount),
-        currency: order.totals.and_then(|t| t.fiat_currency),
+        status: state
+            .as_ref()
+            .map_or(OrderStatus::Unknown, OrderStatus::from_cryptorefills),
+        supplier_status: state.map(|s| s.to_string()).unwrap_or_default(),
+        id: order.order_id.or(order.id).unwrap_or_default(),
+        total: order.coin_amount,
+        currency: order.coin,
         delivery: Delivery {
-            codes,
+            codes: redemptions.iter().map(|r| r.code.clone()).collect(),
             account: None,
+            redemptions,
         },
         payment,
         idempotency_key: None,
@@ -530,9 +788,10 @@ mod tests {
     fn purchase(kind: types::ProductKind, beneficiary: &str) -> Purchase {
         Purchase {
             kind,
-            brand_name: "Airbnb".into(),
+            brand_name: "Target".into(),
             country_code: "US".into(),
-            denomination: "100".into(),
+            denomination: "10 USD".into(),
+            amount: None,
             quantity: std::num::NonZeroU32::MIN,
             beneficiary: beneficiary.into(),
             email: "user@example.com".into(),
@@ -564,11 +823,68 @@ mod tests {
     }
 
     #[test]
+    fn units_and_amounts_are_checked_before_sending() {
+        let mut eleven = purchase(types::ProductKind::Giftcard, "user@example.com");
+        eleven.quantity = std::num::NonZeroU32::new(11).unwrap();
+        let mut range_without_amount = purchase(types::ProductKind::Giftcard, "user@example.com");
+        range_without_amount.denomination = RANGE.into();
+        let mut fixed_with_amount = purchase(types::ProductKind::Giftcard, "user@example.com");
+        fixed_with_amount.amount = Some(Decimal::TEN);
+        for (bad, field) in [
+            (eleven, "quantity"),
+            (range_without_amount, "amount"),
+            (fixed_with_amount, "amount"),
+        ] {
+            let err = bad.check().unwrap_err();
+            assert!(
+                matches!(&err, Error::InvalidRequest { field: Some(f), sent: false, .. } if f == field),
+                "{err:?}"
+            );
+        }
+        let mut three = purchase(types::ProductKind::Giftcard, "user@example.com");
+        three.quantity = std::num::NonZeroU32::new(3).unwrap();
+        assert_eq!(
+            three.deliveries().unwrap().len(),
+            3,
+            "one flat delivery per unit"
+        );
+    }
+
+    #[test]
     fn emails_and_phone_numbers() {
         assert!(is_email("a.b+c@example.co.uk"));
         assert!(!is_email("END_USER_EMAIL"));
         assert!(!is_email("user@localhost"));
         assert!(is_e164("+442071838750"));
         assert!(!is_e164("+44 20 7183 8750"));
+    }
+
+    #[test]
+    fn a_production_order_normalises_from_order_state_and_deliverables() {
+        let order: types::Order = serde_json::from_value(serde_json::json!({
+            "order_id": "2f1e0d9c-8b7a-4c6d-9e5f-4a3b2c1d0e9f", "created_at": "1791000000.5",
+            "order_state": "Done", "payment_state": "PaymentCompleted",
+            "wallet_address": "9WzDXwBbmkg8ZTbNMqUxvQRAyrZzDsGYdLVL9zYtAWWM", "coin": "USDC",
+            "coin_amount": "10.1200", "network": "Solana", "qr_text": "solana:9WzD?amount=10.12",
+            "deliveries": [{"delivery_state": "Done", "kind": "giftcard", "deliverable": {
+                "brand_name": "Target", "denomination": "10 USD", "pin_code": "TGT-1234",
+                "pin_serial": "S-9", "redeem_instructions": "<p>Redeem online</p>"}}]
+        }))
+        .unwrap();
+        let order = normalise(order);
+        assert_eq!(order.id, "2f1e0d9c-8b7a-4c6d-9e5f-4a3b2c1d0e9f");
+        assert_eq!(
+            (order.status, order.supplier_status.as_str()),
+            (OrderStatus::Completed, "Done")
+        );
+        assert_eq!(order.delivery.codes, ["TGT-1234"]);
+        assert_eq!(order.delivery.redemptions[0].serial.as_deref(), Some("S-9"));
+        let payment = order.payment.unwrap();
+        assert_eq!(payment.amount, Some(Decimal::new(101200, 4)));
+        assert_eq!(
+            payment.pay_before,
+            DateTime::from_timestamp(1_791_000_000 + 1800, 0)
+        );
+        assert!(!format!("{:?}", order.delivery).contains("TGT-1234"));
     }
 }

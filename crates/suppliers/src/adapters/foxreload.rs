@@ -621,7 +621,7 @@ pub fn normalise(order: types::Order) -> Order {
         currency: order.currency,
         delivery: Delivery {
             codes,
-            account: None,
+            ..Delivery::default()
         },
         payment: None,
         idempotency_key: None,

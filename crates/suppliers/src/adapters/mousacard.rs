@@ -198,7 +198,7 @@ impl MousaCard {
             currency: Some(created.currency_name),
             delivery: Delivery {
                 codes: created.codes,
-                account: None,
+                ..Delivery::default()
             },
             payment: None,
             idempotency_key: None,
@@ -577,6 +577,7 @@ fn normalised(
         delivery: Delivery {
             codes,
             account: account(details),
+            redemptions: Vec::new(),
         },
         payment: None,
         idempotency_key: None,
