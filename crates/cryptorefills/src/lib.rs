@@ -6,14 +6,23 @@
 //! Server-Sent Events stream `subscribe_order` (the client sets no total timeout, so the
 //! stream stays open) or by polling `get_order` every 5-10 s.
 //!
+//! Production orders carry `order_id` and `order_state` (the partner document shows `id`
+//! and `status`; both are decoded), and the codes in `deliveries[].deliverable.pin_code`.
+//! Every order field is optional, so check that an answer names its order.
+//!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! use cryptorefills::{Client, PartnerHeaders};
 //!
 //! let partner = PartnerHeaders::new("YOUR_PARTNER_ID", "1.0.0");
 //! let client = Client::with_partner(cryptorefills::DEFAULT_BASE_URL, &partner)?;
-//! let order = client.get_order().order_id("ord_abc123xyz").send().await?.into_inner();
-//! println!("{}", order.status);
+//! let order = client.get_order().order_id("2f1e0d9c-8b7a-4c6d-9e5f-4a3b2c1d0e9f").send().await?.into_inner();
+//! let state = order.order_state.or(order.status);
+//! println!("{state:?}");
+//! for delivery in &order.deliveries {
+//!     let code = delivery.deliverable.as_ref().and_then(|d| d.pin_code.as_deref());
+//!     println!("{code:?}");
+//! }
 //! # Ok(()) }
 //! ```
 

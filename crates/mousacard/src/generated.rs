@@ -53,34 +53,60 @@ pub mod types {
             Default::default()
         }
     }
-    ///A product category (shape from public traces).
+    ///A product category, with its subtree.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct Category {
-        ///Number of products.
+        ///Category description (may be empty).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub count: ::std::option::Option<i64>,
-        ///Category id.
+        pub description: ::std::option::Option<::std::string::String>,
+        ///Number of products filed directly under this category (not under its subcategories).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub direct_products_count: ::std::option::Option<i64>,
+        ///Category id (a WordPress term id).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub id: ::std::option::Option<i64>,
+        ///Category image URL; null without one.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub image: ::std::option::Option<::std::string::String>,
         ///Category name, as in a product's `categories`.
         pub name: ::std::string::String,
-        ///Parent category id; 0 or null at the top.
+        ///Sort position among its siblings.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub order: ::std::option::Option<i64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub pagination: ::std::option::Option<CategoryPagination>,
+        ///Parent category id; 0 (or null) at the top.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub parent: ::std::option::Option<i64>,
-        ///Use as `category` in `list_products`.
+        ///Products filed directly under this category; with `with_products=yes` only.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub products: ::std::vec::Vec<CategoryProduct>,
+        ///Use as `category` in `list_products` or `slug` here.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub slug: ::std::option::Option<::std::string::String>,
+        ///Direct subcategories, each with its own subtree.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub subcategories: ::std::vec::Vec<Category>,
+        ///Number of direct subcategories.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub subcategories_count: ::std::option::Option<i64>,
     }
     impl Category {
         pub fn builder() -> builder::Category {
             Default::default()
         }
     }
-    ///The categories.
+    ///The category tree.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct CategoryList {
-        ///All categories.
+        ///Top-level categories (with `slug`, the one category asked for).
         pub categories: ::std::vec::Vec<Category>,
+        ///Number of categories.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub total_categories: ::std::option::Option<i64>,
+        ///Number of products.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub total_products: ::std::option::Option<i64>,
     }
     impl CategoryList {
         pub fn builder() -> builder::CategoryList {
@@ -97,6 +123,93 @@ pub mod types {
     impl CategoryListResponse {
         pub fn builder() -> builder::CategoryListResponse {
             Default::default()
+        }
+    }
+    ///Where this page sits in the list `per_page` and `page` page.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct CategoryPagination {
+        ///Whether a next page exists.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub has_more: ::std::option::Option<bool>,
+        ///This page, from 1.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub page: ::std::option::Option<i64>,
+        ///Page size.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub per_page: ::std::option::Option<i64>,
+        ///Number of items in all pages.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub total: ::std::option::Option<i64>,
+        ///Number of pages.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub total_pages: ::std::option::Option<i64>,
+    }
+    impl CategoryPagination {
+        pub fn builder() -> builder::CategoryPagination {
+            Default::default()
+        }
+    }
+    ///A product filed directly under a category (`with_products=yes`). Integrations
+    ///read it like a product-list item; only `id` and `name` are relied on here.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct CategoryProduct {
+        ///Whether it can be bought now.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub available: ::std::option::Option<bool>,
+        ///Category names, top-level first.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub categories: ::std::vec::Vec<::std::string::String>,
+        ///Currency name, e.g. USD, USDT.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub currency_name: ::std::option::Option<::std::string::String>,
+        ///Currency symbol, e.g. $.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub currency_symbol: ::std::option::Option<::std::string::String>,
+        ///Fields the order must carry.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub custom_fields: ::std::vec::Vec<CustomField>,
+        ///Product description.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub description: ::std::option::Option<::std::string::String>,
+        ///Product or variation id; use it for `get_product` and as `product_id` for orders. Integrations accept a string or an integer.
+        pub id: CategoryProductId,
+        ///Maximum order quantity.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub max_quantity: ::std::option::Option<i64>,
+        ///Minimum order quantity.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub min_quantity: ::std::option::Option<i64>,
+        ///Product or variation name.
+        pub name: ::std::string::String,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub price: ::std::option::Option<::rust_decimal::Decimal>,
+        ///Product image URL.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub thumbnail: ::std::option::Option<::std::string::String>,
+    }
+    impl CategoryProduct {
+        pub fn builder() -> builder::CategoryProduct {
+            Default::default()
+        }
+    }
+    ///Product or variation id; use it for `get_product` and as `product_id` for orders. Integrations accept a string or an integer.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[serde(untagged)]
+    pub enum CategoryProductId {
+        String(::std::string::String),
+        Int64(i64),
+    }
+    impl ::std::fmt::Display for CategoryProductId {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match self {
+                Self::String(x) => x.fmt(f),
+                Self::Int64(x) => x.fmt(f),
+            }
+        }
+    }
+    impl ::std::convert::From<i64> for CategoryProductId {
+        fn from(value: i64) -> Self {
+            Self::Int64(value)
         }
     }
     ///What to buy.
@@ -157,7 +270,9 @@ pub mod types {
             Default::default()
         }
     }
-    ///A value the order must carry (e.g. a player id); send it in `custom_fields` under `key`. Keys vary between products.
+    ///A value the order must carry (e.g. a player id); send it in `custom_fields` under
+    ///`key`. Keys vary between products. `required` may be missing: treat a field
+    ///without it as required (what the integrations do).
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct CustomField {
         ///Field identifier, used as the key in the order request.
@@ -167,8 +282,9 @@ pub mod types {
         ///Options of a `dropdown` field (strings or objects); null otherwise.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub options: ::std::option::Option<::std::vec::Vec<::serde_json::Value>>,
-        ///Whether the field is required.
-        pub required: bool,
+        ///Whether the field is required; absent means required.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub required: ::std::option::Option<bool>,
         #[serde(rename = "type")]
         pub type_: crate::types::CustomFieldType,
     }
@@ -177,7 +293,7 @@ pub mod types {
             Default::default()
         }
     }
-    ///The error envelope. Comes with the code's HTTP status, and sometimes with HTTP 200.
+    ///The store's error envelope. Comes with the code's HTTP status, and sometimes with HTTP 200.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct ErrorResponse {
         pub error: ApiError,
@@ -309,6 +425,9 @@ pub mod types {
     pub struct Product {
         ///Whether it can be bought now.
         pub available: bool,
+        ///Category names, top-level first (as in the product list; integrations read it here too).
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub categories: ::std::vec::Vec<::std::string::String>,
         ///Currency name, e.g. USD, USDT.
         pub currency_name: ::std::string::String,
         ///Currency symbol, e.g. $.
@@ -388,7 +507,7 @@ pub mod types {
     pub struct ProductSummary {
         ///Whether it can be bought now.
         pub available: bool,
-        ///Category names.
+        ///Category names, as a path from the top-level category to the most specific one.
         #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
         pub categories: ::std::vec::Vec<::std::string::String>,
         ///Currency name, e.g. USD, USDT.
@@ -398,6 +517,9 @@ pub mod types {
         ///Fields the order must carry.
         #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
         pub custom_fields: ::std::vec::Vec<CustomField>,
+        ///Product description, when the store has one.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub description: ::std::option::Option<::std::string::String>,
         ///Product or variation id (a string here); use it as `product_id` for orders.
         pub id: ::std::string::String,
         ///Maximum order quantity.
@@ -414,6 +536,25 @@ pub mod types {
     impl ProductSummary {
         pub fn builder() -> builder::ProductSummary {
             Default::default()
+        }
+    }
+    ///Any error body: the store's envelope (`ErrorResponse`) or WordPress's own
+    ///(`WordPressError`). They have no property in common; tell them apart by
+    ///`success` / `code` at the top level.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[serde(untagged)]
+    pub enum StoreError {
+        ErrorResponse(ErrorResponse),
+        WordPressError(WordPressError),
+    }
+    impl ::std::convert::From<ErrorResponse> for StoreError {
+        fn from(value: ErrorResponse) -> Self {
+            Self::ErrorResponse(value)
+        }
+    }
+    impl ::std::convert::From<WordPressError> for StoreError {
+        fn from(value: WordPressError) -> Self {
+            Self::WordPressError(value)
         }
     }
     ///Account details of a completed subscription order. Holds a credential (a password); never log it.
@@ -450,6 +591,50 @@ pub mod types {
     }
     impl Variation {
         pub fn builder() -> builder::Variation {
+            Default::default()
+        }
+    }
+    ///WordPress's own error body, outside the store's envelope: `{"code", "message",
+    ///"data": {"status"}}`. Several errors at once add `additional_errors`, each of the
+    ///same shape.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct WordPressError {
+        ///Further errors of the same response.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub additional_errors: ::std::vec::Vec<WordPressError>,
+        pub code: crate::types::WordPressErrorCode,
+        ///The error's data, null when the error was raised without any. Core errors always carry `status`; the rest depends on the code.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub data: ::std::option::Option<WordPressErrorData>,
+        ///Human-readable message (may hold HTML for `internal_server_error`).
+        pub message: ::std::string::String,
+    }
+    impl WordPressError {
+        pub fn builder() -> builder::WordPressError {
+            Default::default()
+        }
+    }
+    ///The error's data, null when the error was raised without any. Core errors always carry `status`; the rest depends on the code.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct WordPressErrorData {
+        ///`rest_invalid_param`: per parameter, the nested error (`code`, `message`, `data`).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub details: ::std::option::Option<::serde_json::Value>,
+        ///`rest_invalid_json`: PHP's `json_last_error()`.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub json_error_code: ::std::option::Option<i64>,
+        ///`rest_invalid_json`: PHP's `json_last_error_msg()`.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub json_error_message: ::std::option::Option<::std::string::String>,
+        ///`rest_invalid_param`: an object of parameter name to message; `rest_missing_callback_param`: an array of parameter names.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub params: ::std::option::Option<::serde_json::Value>,
+        ///The HTTP status WordPress answered with.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub status: ::std::option::Option<i64>,
+    }
+    impl WordPressErrorData {
+        pub fn builder() -> builder::WordPressErrorData {
             Default::default()
         }
     }
@@ -684,35 +869,74 @@ pub mod types {
         }
         #[derive(Clone, Debug)]
         pub struct Category {
-            count: ::std::result::Result<::std::option::Option<i64>, ::std::string::String>,
+            description: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            direct_products_count:
+                ::std::result::Result<::std::option::Option<i64>, ::std::string::String>,
             id: ::std::result::Result<::std::option::Option<i64>, ::std::string::String>,
+            image: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
             name: ::std::result::Result<::std::string::String, ::std::string::String>,
+            order: ::std::result::Result<::std::option::Option<i64>, ::std::string::String>,
+            pagination: ::std::result::Result<
+                ::std::option::Option<super::CategoryPagination>,
+                ::std::string::String,
+            >,
             parent: ::std::result::Result<::std::option::Option<i64>, ::std::string::String>,
+            products: ::std::result::Result<
+                ::std::vec::Vec<super::CategoryProduct>,
+                ::std::string::String,
+            >,
             slug: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
+            subcategories:
+                ::std::result::Result<::std::vec::Vec<super::Category>, ::std::string::String>,
+            subcategories_count:
+                ::std::result::Result<::std::option::Option<i64>, ::std::string::String>,
         }
         impl ::std::default::Default for Category {
             fn default() -> Self {
                 Self {
-                    count: Ok(Default::default()),
+                    description: Ok(Default::default()),
+                    direct_products_count: Ok(Default::default()),
                     id: Ok(Default::default()),
+                    image: Ok(Default::default()),
                     name: Err("no value supplied for name".to_string()),
+                    order: Ok(Default::default()),
+                    pagination: Ok(Default::default()),
                     parent: Ok(Default::default()),
+                    products: Ok(Default::default()),
                     slug: Ok(Default::default()),
+                    subcategories: Ok(Default::default()),
+                    subcategories_count: Ok(Default::default()),
                 }
             }
         }
         impl Category {
-            pub fn count<T>(mut self, value: T) -> Self
+            pub fn description<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.description = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for description: {e}"));
+                self
+            }
+            pub fn direct_products_count<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::std::option::Option<i64>>,
                 T::Error: ::std::fmt::Display,
             {
-                self.count = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for count: {e}"));
+                self.direct_products_count = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for direct_products_count: {e}")
+                });
                 self
             }
             pub fn id<T>(mut self, value: T) -> Self
@@ -725,6 +949,16 @@ pub mod types {
                     .map_err(|e| format!("error converting supplied value for id: {e}"));
                 self
             }
+            pub fn image<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.image = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for image: {e}"));
+                self
+            }
             pub fn name<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::std::string::String>,
@@ -733,6 +967,26 @@ pub mod types {
                 self.name = value
                     .try_into()
                     .map_err(|e| format!("error converting supplied value for name: {e}"));
+                self
+            }
+            pub fn order<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.order = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for order: {e}"));
+                self
+            }
+            pub fn pagination<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::CategoryPagination>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.pagination = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for pagination: {e}"));
                 self
             }
             pub fn parent<T>(mut self, value: T) -> Self
@@ -745,6 +999,16 @@ pub mod types {
                     .map_err(|e| format!("error converting supplied value for parent: {e}"));
                 self
             }
+            pub fn products<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::CategoryProduct>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.products = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for products: {e}"));
+                self
+            }
             pub fn slug<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -755,6 +1019,26 @@ pub mod types {
                     .map_err(|e| format!("error converting supplied value for slug: {e}"));
                 self
             }
+            pub fn subcategories<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::Category>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.subcategories = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for subcategories: {e}"));
+                self
+            }
+            pub fn subcategories_count<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.subcategories_count = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for subcategories_count: {e}")
+                });
+                self
+            }
         }
         impl ::std::convert::TryFrom<Category> for super::Category {
             type Error = super::error::ConversionError;
@@ -762,22 +1046,36 @@ pub mod types {
                 value: Category,
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
                 Ok(Self {
-                    count: value.count?,
+                    description: value.description?,
+                    direct_products_count: value.direct_products_count?,
                     id: value.id?,
+                    image: value.image?,
                     name: value.name?,
+                    order: value.order?,
+                    pagination: value.pagination?,
                     parent: value.parent?,
+                    products: value.products?,
                     slug: value.slug?,
+                    subcategories: value.subcategories?,
+                    subcategories_count: value.subcategories_count?,
                 })
             }
         }
         impl ::std::convert::From<super::Category> for Category {
             fn from(value: super::Category) -> Self {
                 Self {
-                    count: Ok(value.count),
+                    description: Ok(value.description),
+                    direct_products_count: Ok(value.direct_products_count),
                     id: Ok(value.id),
+                    image: Ok(value.image),
                     name: Ok(value.name),
+                    order: Ok(value.order),
+                    pagination: Ok(value.pagination),
                     parent: Ok(value.parent),
+                    products: Ok(value.products),
                     slug: Ok(value.slug),
+                    subcategories: Ok(value.subcategories),
+                    subcategories_count: Ok(value.subcategories_count),
                 }
             }
         }
@@ -785,11 +1083,17 @@ pub mod types {
         pub struct CategoryList {
             categories:
                 ::std::result::Result<::std::vec::Vec<super::Category>, ::std::string::String>,
+            total_categories:
+                ::std::result::Result<::std::option::Option<i64>, ::std::string::String>,
+            total_products:
+                ::std::result::Result<::std::option::Option<i64>, ::std::string::String>,
         }
         impl ::std::default::Default for CategoryList {
             fn default() -> Self {
                 Self {
                     categories: Err("no value supplied for categories".to_string()),
+                    total_categories: Ok(Default::default()),
+                    total_products: Ok(Default::default()),
                 }
             }
         }
@@ -804,6 +1108,26 @@ pub mod types {
                     .map_err(|e| format!("error converting supplied value for categories: {e}"));
                 self
             }
+            pub fn total_categories<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.total_categories = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for total_categories: {e}")
+                });
+                self
+            }
+            pub fn total_products<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.total_products = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for total_products: {e}")
+                });
+                self
+            }
         }
         impl ::std::convert::TryFrom<CategoryList> for super::CategoryList {
             type Error = super::error::ConversionError;
@@ -812,6 +1136,8 @@ pub mod types {
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
                 Ok(Self {
                     categories: value.categories?,
+                    total_categories: value.total_categories?,
+                    total_products: value.total_products?,
                 })
             }
         }
@@ -819,6 +1145,8 @@ pub mod types {
             fn from(value: super::CategoryList) -> Self {
                 Self {
                     categories: Ok(value.categories),
+                    total_categories: Ok(value.total_categories),
+                    total_products: Ok(value.total_products),
                 }
             }
         }
@@ -873,6 +1201,315 @@ pub mod types {
                 Self {
                     data: Ok(value.data),
                     success: Ok(value.success),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct CategoryPagination {
+            has_more: ::std::result::Result<::std::option::Option<bool>, ::std::string::String>,
+            page: ::std::result::Result<::std::option::Option<i64>, ::std::string::String>,
+            per_page: ::std::result::Result<::std::option::Option<i64>, ::std::string::String>,
+            total: ::std::result::Result<::std::option::Option<i64>, ::std::string::String>,
+            total_pages: ::std::result::Result<::std::option::Option<i64>, ::std::string::String>,
+        }
+        impl ::std::default::Default for CategoryPagination {
+            fn default() -> Self {
+                Self {
+                    has_more: Ok(Default::default()),
+                    page: Ok(Default::default()),
+                    per_page: Ok(Default::default()),
+                    total: Ok(Default::default()),
+                    total_pages: Ok(Default::default()),
+                }
+            }
+        }
+        impl CategoryPagination {
+            pub fn has_more<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.has_more = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for has_more: {e}"));
+                self
+            }
+            pub fn page<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.page = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for page: {e}"));
+                self
+            }
+            pub fn per_page<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.per_page = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for per_page: {e}"));
+                self
+            }
+            pub fn total<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.total = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for total: {e}"));
+                self
+            }
+            pub fn total_pages<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.total_pages = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for total_pages: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<CategoryPagination> for super::CategoryPagination {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: CategoryPagination,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    has_more: value.has_more?,
+                    page: value.page?,
+                    per_page: value.per_page?,
+                    total: value.total?,
+                    total_pages: value.total_pages?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::CategoryPagination> for CategoryPagination {
+            fn from(value: super::CategoryPagination) -> Self {
+                Self {
+                    has_more: Ok(value.has_more),
+                    page: Ok(value.page),
+                    per_page: Ok(value.per_page),
+                    total: Ok(value.total),
+                    total_pages: Ok(value.total_pages),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct CategoryProduct {
+            available: ::std::result::Result<::std::option::Option<bool>, ::std::string::String>,
+            categories: ::std::result::Result<
+                ::std::vec::Vec<::std::string::String>,
+                ::std::string::String,
+            >,
+            currency_name: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            currency_symbol: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            custom_fields:
+                ::std::result::Result<::std::vec::Vec<super::CustomField>, ::std::string::String>,
+            description: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            id: ::std::result::Result<super::CategoryProductId, ::std::string::String>,
+            max_quantity: ::std::result::Result<::std::option::Option<i64>, ::std::string::String>,
+            min_quantity: ::std::result::Result<::std::option::Option<i64>, ::std::string::String>,
+            name: ::std::result::Result<::std::string::String, ::std::string::String>,
+            price: ::std::result::Result<
+                ::std::option::Option<::rust_decimal::Decimal>,
+                ::std::string::String,
+            >,
+            thumbnail: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for CategoryProduct {
+            fn default() -> Self {
+                Self {
+                    available: Ok(Default::default()),
+                    categories: Ok(Default::default()),
+                    currency_name: Ok(Default::default()),
+                    currency_symbol: Ok(Default::default()),
+                    custom_fields: Ok(Default::default()),
+                    description: Ok(Default::default()),
+                    id: Err("no value supplied for id".to_string()),
+                    max_quantity: Ok(Default::default()),
+                    min_quantity: Ok(Default::default()),
+                    name: Err("no value supplied for name".to_string()),
+                    price: Ok(Default::default()),
+                    thumbnail: Ok(Default::default()),
+                }
+            }
+        }
+        impl CategoryProduct {
+            pub fn available<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.available = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for available: {e}"));
+                self
+            }
+            pub fn categories<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.categories = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for categories: {e}"));
+                self
+            }
+            pub fn currency_name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.currency_name = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for currency_name: {e}"));
+                self
+            }
+            pub fn currency_symbol<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.currency_symbol = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for currency_symbol: {e}")
+                });
+                self
+            }
+            pub fn custom_fields<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::CustomField>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.custom_fields = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for custom_fields: {e}"));
+                self
+            }
+            pub fn description<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.description = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for description: {e}"));
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::CategoryProductId>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn max_quantity<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.max_quantity = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for max_quantity: {e}"));
+                self
+            }
+            pub fn min_quantity<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.min_quantity = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for min_quantity: {e}"));
+                self
+            }
+            pub fn name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.name = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for name: {e}"));
+                self
+            }
+            pub fn price<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::rust_decimal::Decimal>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.price = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for price: {e}"));
+                self
+            }
+            pub fn thumbnail<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.thumbnail = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for thumbnail: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<CategoryProduct> for super::CategoryProduct {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: CategoryProduct,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    available: value.available?,
+                    categories: value.categories?,
+                    currency_name: value.currency_name?,
+                    currency_symbol: value.currency_symbol?,
+                    custom_fields: value.custom_fields?,
+                    description: value.description?,
+                    id: value.id?,
+                    max_quantity: value.max_quantity?,
+                    min_quantity: value.min_quantity?,
+                    name: value.name?,
+                    price: value.price?,
+                    thumbnail: value.thumbnail?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::CategoryProduct> for CategoryProduct {
+            fn from(value: super::CategoryProduct) -> Self {
+                Self {
+                    available: Ok(value.available),
+                    categories: Ok(value.categories),
+                    currency_name: Ok(value.currency_name),
+                    currency_symbol: Ok(value.currency_symbol),
+                    custom_fields: Ok(value.custom_fields),
+                    description: Ok(value.description),
+                    id: Ok(value.id),
+                    max_quantity: Ok(value.max_quantity),
+                    min_quantity: Ok(value.min_quantity),
+                    name: Ok(value.name),
+                    price: Ok(value.price),
+                    thumbnail: Ok(value.thumbnail),
                 }
             }
         }
@@ -1166,7 +1803,7 @@ pub mod types {
                 ::std::option::Option<::std::vec::Vec<::serde_json::Value>>,
                 ::std::string::String,
             >,
-            required: ::std::result::Result<bool, ::std::string::String>,
+            required: ::std::result::Result<::std::option::Option<bool>, ::std::string::String>,
             type_: ::std::result::Result<crate::types::CustomFieldType, ::std::string::String>,
         }
         impl ::std::default::Default for CustomField {
@@ -1175,7 +1812,7 @@ pub mod types {
                     key: Err("no value supplied for key".to_string()),
                     label: Err("no value supplied for label".to_string()),
                     options: Ok(Default::default()),
-                    required: Err("no value supplied for required".to_string()),
+                    required: Ok(Default::default()),
                     type_: Err("no value supplied for type_".to_string()),
                 }
             }
@@ -1215,7 +1852,7 @@ pub mod types {
             }
             pub fn required<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<bool>,
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.required = value
@@ -1904,6 +2541,10 @@ pub mod types {
         #[derive(Clone, Debug)]
         pub struct Product {
             available: ::std::result::Result<bool, ::std::string::String>,
+            categories: ::std::result::Result<
+                ::std::vec::Vec<::std::string::String>,
+                ::std::string::String,
+            >,
             currency_name: ::std::result::Result<::std::string::String, ::std::string::String>,
             currency_symbol: ::std::result::Result<::std::string::String, ::std::string::String>,
             custom_fields:
@@ -1932,6 +2573,7 @@ pub mod types {
             fn default() -> Self {
                 Self {
                     available: Err("no value supplied for available".to_string()),
+                    categories: Ok(Default::default()),
                     currency_name: Err("no value supplied for currency_name".to_string()),
                     currency_symbol: Err("no value supplied for currency_symbol".to_string()),
                     custom_fields: Ok(Default::default()),
@@ -1956,6 +2598,16 @@ pub mod types {
                 self.available = value
                     .try_into()
                     .map_err(|e| format!("error converting supplied value for available: {e}"));
+                self
+            }
+            pub fn categories<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.categories = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for categories: {e}"));
                 self
             }
             pub fn currency_name<T>(mut self, value: T) -> Self
@@ -2086,6 +2738,7 @@ pub mod types {
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
                 Ok(Self {
                     available: value.available?,
+                    categories: value.categories?,
                     currency_name: value.currency_name?,
                     currency_symbol: value.currency_symbol?,
                     custom_fields: value.custom_fields?,
@@ -2105,6 +2758,7 @@ pub mod types {
             fn from(value: super::Product) -> Self {
                 Self {
                     available: Ok(value.available),
+                    categories: Ok(value.categories),
                     currency_name: Ok(value.currency_name),
                     currency_symbol: Ok(value.currency_symbol),
                     custom_fields: Ok(value.custom_fields),
@@ -2296,6 +2950,10 @@ pub mod types {
             currency_symbol: ::std::result::Result<::std::string::String, ::std::string::String>,
             custom_fields:
                 ::std::result::Result<::std::vec::Vec<super::CustomField>, ::std::string::String>,
+            description: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
             id: ::std::result::Result<::std::string::String, ::std::string::String>,
             max_quantity: ::std::result::Result<i64, ::std::string::String>,
             min_quantity: ::std::result::Result<i64, ::std::string::String>,
@@ -2314,6 +2972,7 @@ pub mod types {
                     currency_name: Err("no value supplied for currency_name".to_string()),
                     currency_symbol: Err("no value supplied for currency_symbol".to_string()),
                     custom_fields: Ok(Default::default()),
+                    description: Ok(Default::default()),
                     id: Err("no value supplied for id".to_string()),
                     max_quantity: Err("no value supplied for max_quantity".to_string()),
                     min_quantity: Err("no value supplied for min_quantity".to_string()),
@@ -2372,6 +3031,16 @@ pub mod types {
                 self.custom_fields = value
                     .try_into()
                     .map_err(|e| format!("error converting supplied value for custom_fields: {e}"));
+                self
+            }
+            pub fn description<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.description = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for description: {e}"));
                 self
             }
             pub fn id<T>(mut self, value: T) -> Self
@@ -2446,6 +3115,7 @@ pub mod types {
                     currency_name: value.currency_name?,
                     currency_symbol: value.currency_symbol?,
                     custom_fields: value.custom_fields?,
+                    description: value.description?,
                     id: value.id?,
                     max_quantity: value.max_quantity?,
                     min_quantity: value.min_quantity?,
@@ -2463,6 +3133,7 @@ pub mod types {
                     currency_name: Ok(value.currency_name),
                     currency_symbol: Ok(value.currency_symbol),
                     custom_fields: Ok(value.custom_fields),
+                    description: Ok(value.description),
                     id: Ok(value.id),
                     max_quantity: Ok(value.max_quantity),
                     min_quantity: Ok(value.min_quantity),
@@ -2645,6 +3316,200 @@ pub mod types {
                     id: Ok(value.id),
                     name: Ok(value.name),
                     price: Ok(value.price),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct WordPressError {
+            additional_errors: ::std::result::Result<
+                ::std::vec::Vec<super::WordPressError>,
+                ::std::string::String,
+            >,
+            code: ::std::result::Result<crate::types::WordPressErrorCode, ::std::string::String>,
+            data: ::std::result::Result<
+                ::std::option::Option<super::WordPressErrorData>,
+                ::std::string::String,
+            >,
+            message: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+        impl ::std::default::Default for WordPressError {
+            fn default() -> Self {
+                Self {
+                    additional_errors: Ok(Default::default()),
+                    code: Err("no value supplied for code".to_string()),
+                    data: Ok(Default::default()),
+                    message: Err("no value supplied for message".to_string()),
+                }
+            }
+        }
+        impl WordPressError {
+            pub fn additional_errors<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::WordPressError>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.additional_errors = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for additional_errors: {e}")
+                });
+                self
+            }
+            pub fn code<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<crate::types::WordPressErrorCode>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.code = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for code: {e}"));
+                self
+            }
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::WordPressErrorData>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for data: {e}"));
+                self
+            }
+            pub fn message<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.message = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for message: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<WordPressError> for super::WordPressError {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: WordPressError,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    additional_errors: value.additional_errors?,
+                    code: value.code?,
+                    data: value.data?,
+                    message: value.message?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::WordPressError> for WordPressError {
+            fn from(value: super::WordPressError) -> Self {
+                Self {
+                    additional_errors: Ok(value.additional_errors),
+                    code: Ok(value.code),
+                    data: Ok(value.data),
+                    message: Ok(value.message),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct WordPressErrorData {
+            details: ::std::result::Result<
+                ::std::option::Option<::serde_json::Value>,
+                ::std::string::String,
+            >,
+            json_error_code:
+                ::std::result::Result<::std::option::Option<i64>, ::std::string::String>,
+            json_error_message: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            params: ::std::result::Result<
+                ::std::option::Option<::serde_json::Value>,
+                ::std::string::String,
+            >,
+            status: ::std::result::Result<::std::option::Option<i64>, ::std::string::String>,
+        }
+        impl ::std::default::Default for WordPressErrorData {
+            fn default() -> Self {
+                Self {
+                    details: Ok(Default::default()),
+                    json_error_code: Ok(Default::default()),
+                    json_error_message: Ok(Default::default()),
+                    params: Ok(Default::default()),
+                    status: Ok(Default::default()),
+                }
+            }
+        }
+        impl WordPressErrorData {
+            pub fn details<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::serde_json::Value>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.details = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for details: {e}"));
+                self
+            }
+            pub fn json_error_code<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.json_error_code = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for json_error_code: {e}")
+                });
+                self
+            }
+            pub fn json_error_message<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.json_error_message = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for json_error_message: {e}")
+                });
+                self
+            }
+            pub fn params<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::serde_json::Value>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.params = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for params: {e}"));
+                self
+            }
+            pub fn status<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.status = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for status: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<WordPressErrorData> for super::WordPressErrorData {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: WordPressErrorData,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    details: value.details?,
+                    json_error_code: value.json_error_code?,
+                    json_error_message: value.json_error_message?,
+                    params: value.params?,
+                    status: value.status?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::WordPressErrorData> for WordPressErrorData {
+            fn from(value: super::WordPressErrorData) -> Self {
+                Self {
+                    details: Ok(value.details),
+                    json_error_code: Ok(value.json_error_code),
+                    json_error_message: Ok(value.json_error_message),
+                    params: Ok(value.params),
+                    status: Ok(value.status),
                 }
             }
         }
@@ -3252,18 +4117,253 @@ pub mod types {
             deserializer.deserialize_str(Visitor)
         }
     }
+    ///Codes WordPress core answers for a REST route, with their usual HTTP status:
+    ///- `rest_no_route` (404): no route matches the URL and method;
+    ///- `rest_forbidden` (401 when the request is anonymous to WordPress, else 403): a permission check refused it;
+    ///- `rest_invalid_param` (400): a parameter failed the route's declared arguments (`data.params`, `data.details`);
+    ///- `rest_missing_callback_param` (400): a required argument is missing (`data.params` lists them);
+    ///- `rest_invalid_json` (400): the body is not valid JSON (`data.json_error_code`, `data.json_error_message`);
+    ///- `rest_cookie_invalid_nonce` (403): a cookie-authenticated request without a valid nonce;
+    ///- `internal_server_error` (500): a PHP fatal error.
+    ///Security plugins add their own `rest_*` codes (e.g. `rest_not_logged_in`, 401).
+    ///
+    /// Open: a value this client does not know decodes as `Unknown` with the raw string.
+    #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    pub enum WordPressErrorCode {
+        ///`rest_no_route`
+        RestNoRoute,
+        ///`rest_forbidden`
+        RestForbidden,
+        ///`rest_invalid_param`
+        RestInvalidParam,
+        ///`rest_missing_callback_param`
+        RestMissingCallbackParam,
+        ///`rest_invalid_json`
+        RestInvalidJson,
+        ///`rest_cookie_invalid_nonce`
+        RestCookieInvalidNonce,
+        ///`rest_not_logged_in`
+        RestNotLoggedIn,
+        ///`internal_server_error`
+        InternalServerError,
+        /// A value the spec does not list, kept as sent.
+        Unknown(::std::string::String),
+    }
+    impl WordPressErrorCode {
+        /// Every value the spec lists, in spec order.
+        pub const KNOWN: &'static [&'static str] = &[
+            "rest_no_route",
+            "rest_forbidden",
+            "rest_invalid_param",
+            "rest_missing_callback_param",
+            "rest_invalid_json",
+            "rest_cookie_invalid_nonce",
+            "rest_not_logged_in",
+            "internal_server_error",
+        ];
+        /// The value as sent on the wire.
+        pub fn as_str(&self) -> &str {
+            match self {
+                Self::RestNoRoute => "rest_no_route",
+                Self::RestForbidden => "rest_forbidden",
+                Self::RestInvalidParam => "rest_invalid_param",
+                Self::RestMissingCallbackParam => "rest_missing_callback_param",
+                Self::RestInvalidJson => "rest_invalid_json",
+                Self::RestCookieInvalidNonce => "rest_cookie_invalid_nonce",
+                Self::RestNotLoggedIn => "rest_not_logged_in",
+                Self::InternalServerError => "internal_server_error",
+                Self::Unknown(value) => value.as_str(),
+            }
+        }
+        /// True for a value the spec does not list.
+        pub fn is_unknown(&self) -> bool {
+            matches!(self, Self::Unknown(_))
+        }
+        fn from_known(value: &str) -> ::std::option::Option<Self> {
+            match value {
+                "rest_no_route" => ::std::option::Option::Some(Self::RestNoRoute),
+                "rest_forbidden" => ::std::option::Option::Some(Self::RestForbidden),
+                "rest_invalid_param" => ::std::option::Option::Some(Self::RestInvalidParam),
+                "rest_missing_callback_param" => {
+                    ::std::option::Option::Some(Self::RestMissingCallbackParam)
+                }
+                "rest_invalid_json" => ::std::option::Option::Some(Self::RestInvalidJson),
+                "rest_cookie_invalid_nonce" => {
+                    ::std::option::Option::Some(Self::RestCookieInvalidNonce)
+                }
+                "rest_not_logged_in" => ::std::option::Option::Some(Self::RestNotLoggedIn),
+                "internal_server_error" => ::std::option::Option::Some(Self::InternalServerError),
+                _ => ::std::option::Option::None,
+            }
+        }
+    }
+    impl ::std::fmt::Display for WordPressErrorCode {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+    impl ::std::str::FromStr for WordPressErrorCode {
+        type Err = ::std::convert::Infallible;
+        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+            ::std::result::Result::Ok(Self::from(value))
+        }
+    }
+    impl ::std::convert::From<&str> for WordPressErrorCode {
+        fn from(value: &str) -> Self {
+            Self::from_known(value).unwrap_or_else(|| Self::Unknown(value.to_owned()))
+        }
+    }
+    impl ::std::convert::From<::std::string::String> for WordPressErrorCode {
+        fn from(value: ::std::string::String) -> Self {
+            Self::from_known(&value).unwrap_or(Self::Unknown(value))
+        }
+    }
+    impl ::serde::Serialize for WordPressErrorCode {
+        fn serialize<S: ::serde::Serializer>(
+            &self,
+            serializer: S,
+        ) -> ::std::result::Result<S::Ok, S::Error> {
+            serializer.serialize_str(self.as_str())
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for WordPressErrorCode {
+        fn deserialize<D: ::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::std::result::Result<Self, D::Error> {
+            struct Visitor;
+            impl ::serde::de::Visitor<'_> for Visitor {
+                type Value = WordPressErrorCode;
+                fn expecting(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                    f.write_str("a WordPressErrorCode string")
+                }
+                fn visit_str<E: ::serde::de::Error>(
+                    self,
+                    value: &str,
+                ) -> ::std::result::Result<WordPressErrorCode, E> {
+                    ::std::result::Result::Ok(WordPressErrorCode::from(value))
+                }
+                fn visit_string<E: ::serde::de::Error>(
+                    self,
+                    value: ::std::string::String,
+                ) -> ::std::result::Result<WordPressErrorCode, E> {
+                    ::std::result::Result::Ok(WordPressErrorCode::from(value))
+                }
+            }
+            deserializer.deserialize_str(Visitor)
+        }
+    }
+    ///A `yes` / `no` switch of `list_categories`.
+    ///
+    /// Open: a value this client does not know decodes as `Unknown` with the raw string.
+    #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    pub enum YesNo {
+        ///`yes`
+        Yes,
+        ///`no`
+        No,
+        /// A value the spec does not list, kept as sent.
+        Unknown(::std::string::String),
+    }
+    impl YesNo {
+        /// Every value the spec lists, in spec order.
+        pub const KNOWN: &'static [&'static str] = &["yes", "no"];
+        /// The value as sent on the wire.
+        pub fn as_str(&self) -> &str {
+            match self {
+                Self::Yes => "yes",
+                Self::No => "no",
+                Self::Unknown(value) => value.as_str(),
+            }
+        }
+        /// True for a value the spec does not list.
+        pub fn is_unknown(&self) -> bool {
+            matches!(self, Self::Unknown(_))
+        }
+        fn from_known(value: &str) -> ::std::option::Option<Self> {
+            match value {
+                "yes" => ::std::option::Option::Some(Self::Yes),
+                "no" => ::std::option::Option::Some(Self::No),
+                _ => ::std::option::Option::None,
+            }
+        }
+    }
+    impl ::std::fmt::Display for YesNo {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+    impl ::std::str::FromStr for YesNo {
+        type Err = ::std::convert::Infallible;
+        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+            ::std::result::Result::Ok(Self::from(value))
+        }
+    }
+    impl ::std::convert::From<&str> for YesNo {
+        fn from(value: &str) -> Self {
+            Self::from_known(value).unwrap_or_else(|| Self::Unknown(value.to_owned()))
+        }
+    }
+    impl ::std::convert::From<::std::string::String> for YesNo {
+        fn from(value: ::std::string::String) -> Self {
+            Self::from_known(&value).unwrap_or(Self::Unknown(value))
+        }
+    }
+    impl ::serde::Serialize for YesNo {
+        fn serialize<S: ::serde::Serializer>(
+            &self,
+            serializer: S,
+        ) -> ::std::result::Result<S::Ok, S::Error> {
+            serializer.serialize_str(self.as_str())
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for YesNo {
+        fn deserialize<D: ::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::std::result::Result<Self, D::Error> {
+            struct Visitor;
+            impl ::serde::de::Visitor<'_> for Visitor {
+                type Value = YesNo;
+                fn expecting(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                    f.write_str("a YesNo string")
+                }
+                fn visit_str<E: ::serde::de::Error>(
+                    self,
+                    value: &str,
+                ) -> ::std::result::Result<YesNo, E> {
+                    ::std::result::Result::Ok(YesNo::from(value))
+                }
+                fn visit_string<E: ::serde::de::Error>(
+                    self,
+                    value: ::std::string::String,
+                ) -> ::std::result::Result<YesNo, E> {
+                    ::std::result::Result::Ok(YesNo::from(value))
+                }
+            }
+            deserializer.deserialize_str(Visitor)
+        }
+    }
 }
 #[derive(Clone, Debug)]
 ///Client for MousaCard Store API
 ///
 ///REST API of the MousaCard store (WordPress `mps/v1`), hand-written from the
-///supplier's documentation page (seed 001). `GET /categories` is the one operation
-///not on that page; it comes from public traces.
+///supplier's documentation page (seed 001) and updated with what public integrations
+///record against production (satofill.com runs the same plugin; see
+///`research/mousacard/SOURCES.md`). `GET /categories` is not on that page; its shape
+///comes from those integrations only.
 ///
 ///Every request carries `Authorization: Bearer <token>`; POST bodies are
-///`application/json`. Every answer is an envelope: `{"success": true, "data": ...}`
+///`application/json`. The store answers with an envelope: `{"success": true, "data": ...}`
 ///or `{"success": false, "error": {...}}`. The error envelope can also arrive with
 ///HTTP 200: treat `success: false` as an error whatever the status.
+///
+///WordPress itself answers some requests before the store's code runs, with its own
+///error shape `{"code": "rest_...", "message": ..., "data": {"status": ...}}` and no
+///envelope: an unknown route or method (`rest_no_route`, 404), a refused permission
+///check (`rest_forbidden`, 401 or 403), a parameter that fails the route's declared
+///arguments (`rest_invalid_param`, `rest_missing_callback_param`, 400), a malformed
+///JSON body (`rest_invalid_json`, 400), a PHP fatal error (`internal_server_error`,
+///500). Every declared error status therefore carries `StoreError`: either shape.
 ///
 ///Orders are paid from the account balance and are not idempotent. Codes products
 ///may answer `processing` first: poll `GET /orders/{id}` every 2-5 seconds until
@@ -3352,12 +4452,27 @@ impl Client {
     }
     ///Get categories
     ///
-    ///Product categories. Not on the documentation page; the store serves it (public traces, not authoritative).
+    ///The category tree: top-level categories, each with its `subcategories` (same shape,
+    ///nested) and, with `with_products=yes`, the products filed directly under it.
+    ///Not on the documentation page; parameters and shape come from public integrations
+    ///against production (one source for the tree), so every field is optional but `name`.
+    ///
     ///
     ///Sends a `GET` request to `/categories`
     ///
+    ///Arguments:
+    ///- `include_empty`: `no` leaves out categories without products (integrations send `no`).
+    ///- `page`: Page number, from 1.
+    ///- `per_page`: Page size (integrations send 100). Which list it pages (categories or each category's products) is not documented; see each category's `pagination`.
+    ///- `slug`: Only the category with this slug (the answer's `categories` then holds that one category, with its subtree).
+    ///- `with_products`: `yes` embeds each category's direct `products`; `no` answers the tree only.
     ///```ignore
     ///let response = client.list_categories()
+    ///    .include_empty(include_empty)
+    ///    .page(page)
+    ///    .per_page(per_page)
+    ///    .slug(slug)
+    ///    .with_products(with_products)
     ///    .send()
     ///    .await;
     ///```
@@ -3408,7 +4523,7 @@ impl Client {
     ///Sends a `GET` request to `/orders/{id}`
     ///
     ///Arguments:
-    ///- `id`: Order id from the create order response.
+    ///- `id`: Order id from the create order response (sequential integers). A non-numeric id does not match the route (WordPress `rest_no_route`, 404).
     ///```ignore
     ///let response = client.get_order()
     ///    .id(id)
@@ -3420,12 +4535,15 @@ impl Client {
     }
     ///Get products
     ///
-    ///All available products as a flat list; each variation is a separate item whose `id` is used for orders.
+    ///All available products as a flat list; each variation is a separate item whose
+    ///`id` is used for orders. Each item's `categories` is its category path, top level
+    ///first and the most specific category last.
+    ///
     ///
     ///Sends a `GET` request to `/products`
     ///
     ///Arguments:
-    ///- `category`: Category slug, e.g. `games`, `subscriptions`.
+    ///- `category`: Category slug, e.g. `games`, `subscriptions` (a `slug` from `list_categories`).
     ///```ignore
     ///let response = client.list_products()
     ///    .category(category)
@@ -3437,7 +4555,7 @@ impl Client {
     }
     ///Get single product
     ///
-    ///One product with all its variations and custom fields.
+    ///One product with all its variations and custom fields. Integrations call it with ids from the product list, variation ids included.
     ///
     ///Sends a `GET` request to `/products/{id}`
     ///
@@ -3476,7 +4594,7 @@ pub mod builder {
         ///Sends a `GET` request to `/balance`
         pub async fn send(
             self,
-        ) -> Result<ResponseValue<types::BalanceResponse>, Error<types::ErrorResponse>> {
+        ) -> Result<ResponseValue<types::BalanceResponse>, Error<types::StoreError>> {
             let Self { client } = self;
             let url = format!("{}/balance", client.baseurl,);
             #[allow(unused_mut)]
@@ -3499,6 +4617,7 @@ pub mod builder {
                 200u16 => ResponseValue::from_response(response).await,
                 401u16 => Err(super::error_response(response).await),
                 403u16 => Err(super::error_response(response).await),
+                404u16 => Err(super::error_response(response).await),
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -3509,17 +4628,85 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct ListCategories<'a> {
         client: &'a super::Client,
+        include_empty: Result<Option<crate::types::YesNo>, String>,
+        page: Result<Option<::std::num::NonZeroU64>, String>,
+        per_page: Result<Option<::std::num::NonZeroU64>, String>,
+        slug: Result<Option<::std::string::String>, String>,
+        with_products: Result<Option<crate::types::YesNo>, String>,
     }
     impl<'a> ListCategories<'a> {
         pub fn new(client: &'a super::Client) -> Self {
-            Self { client: client }
+            Self {
+                client: client,
+                include_empty: Ok(None),
+                page: Ok(None),
+                per_page: Ok(None),
+                slug: Ok(None),
+                with_products: Ok(None),
+            }
+        }
+        pub fn include_empty<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<crate::types::YesNo>,
+        {
+            self.include_empty = value.try_into().map(Some).map_err(|_| {
+                "conversion to `crate :: types :: YesNo` for include_empty failed".to_string()
+            });
+            self
+        }
+        pub fn page<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::num::NonZeroU64>,
+        {
+            self.page = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: num :: NonZeroU64` for page failed".to_string()
+            });
+            self
+        }
+        pub fn per_page<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::num::NonZeroU64>,
+        {
+            self.per_page = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: num :: NonZeroU64` for per_page failed".to_string()
+            });
+            self
+        }
+        pub fn slug<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.slug = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for slug failed".to_string()
+            });
+            self
+        }
+        pub fn with_products<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<crate::types::YesNo>,
+        {
+            self.with_products = value.try_into().map(Some).map_err(|_| {
+                "conversion to `crate :: types :: YesNo` for with_products failed".to_string()
+            });
+            self
         }
         ///Sends a `GET` request to `/categories`
         pub async fn send(
             self,
-        ) -> Result<ResponseValue<types::CategoryListResponse>, Error<types::ErrorResponse>>
-        {
-            let Self { client } = self;
+        ) -> Result<ResponseValue<types::CategoryListResponse>, Error<types::StoreError>> {
+            let Self {
+                client,
+                include_empty,
+                page,
+                per_page,
+                slug,
+                with_products,
+            } = self;
+            let include_empty = include_empty.map_err(Error::InvalidRequest)?;
+            let page = page.map_err(Error::InvalidRequest)?;
+            let per_page = per_page.map_err(Error::InvalidRequest)?;
+            let slug = slug.map_err(Error::InvalidRequest)?;
+            let with_products = with_products.map_err(Error::InvalidRequest)?;
             let url = format!("{}/categories", client.baseurl,);
             #[allow(unused_mut)]
             let mut request = client
@@ -3529,6 +4716,17 @@ pub mod builder {
                     ::reqwest::header::ACCEPT,
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
+                .query(&progenitor_client::QueryParam::new(
+                    "include_empty",
+                    &include_empty,
+                ))
+                .query(&progenitor_client::QueryParam::new("page", &page))
+                .query(&progenitor_client::QueryParam::new("per_page", &per_page))
+                .query(&progenitor_client::QueryParam::new("slug", &slug))
+                .query(&progenitor_client::QueryParam::new(
+                    "with_products",
+                    &with_products,
+                ))
                 .build()?;
             let info = OperationInfo {
                 operation_id: "list_categories",
@@ -3539,8 +4737,10 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(super::error_response(response).await),
                 401u16 => Err(super::error_response(response).await),
                 403u16 => Err(super::error_response(response).await),
+                404u16 => Err(super::error_response(response).await),
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -3583,8 +4783,7 @@ pub mod builder {
         ///Sends a `POST` request to `/orders`
         pub async fn send(
             self,
-        ) -> Result<ResponseValue<types::CreateOrderResponse>, Error<types::ErrorResponse>>
-        {
+        ) -> Result<ResponseValue<types::CreateOrderResponse>, Error<types::StoreError>> {
             let Self { client, body } = self;
             let body = body
                 .and_then(|v| types::CreateOrderRequest::try_from(v).map_err(|e| e.to_string()))
@@ -3655,8 +4854,7 @@ pub mod builder {
         ///Sends a `POST` request to `/orders/status`
         pub async fn send(
             self,
-        ) -> Result<ResponseValue<types::OrdersStatusResponse>, Error<types::ErrorResponse>>
-        {
+        ) -> Result<ResponseValue<types::OrdersStatusResponse>, Error<types::StoreError>> {
             let Self { client, body } = self;
             let body = body
                 .and_then(|v| types::OrdersStatusRequest::try_from(v).map_err(|e| e.to_string()))
@@ -3684,6 +4882,7 @@ pub mod builder {
                 400u16 => Err(super::error_response(response).await),
                 401u16 => Err(super::error_response(response).await),
                 403u16 => Err(super::error_response(response).await),
+                404u16 => Err(super::error_response(response).await),
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -3715,7 +4914,7 @@ pub mod builder {
         ///Sends a `GET` request to `/orders/{id}`
         pub async fn send(
             self,
-        ) -> Result<ResponseValue<types::OrderResponse>, Error<types::ErrorResponse>> {
+        ) -> Result<ResponseValue<types::OrderResponse>, Error<types::StoreError>> {
             let Self { client, id } = self;
             let id = id.map_err(Error::InvalidRequest)?;
             let url = format!("{}/orders/{}", client.baseurl, encode_path(&id.to_string()),);
@@ -3772,8 +4971,7 @@ pub mod builder {
         ///Sends a `GET` request to `/products`
         pub async fn send(
             self,
-        ) -> Result<ResponseValue<types::ProductListResponse>, Error<types::ErrorResponse>>
-        {
+        ) -> Result<ResponseValue<types::ProductListResponse>, Error<types::StoreError>> {
             let Self { client, category } = self;
             let category = category.map_err(Error::InvalidRequest)?;
             let url = format!("{}/products", client.baseurl,);
@@ -3799,6 +4997,7 @@ pub mod builder {
                 400u16 => Err(super::error_response(response).await),
                 401u16 => Err(super::error_response(response).await),
                 403u16 => Err(super::error_response(response).await),
+                404u16 => Err(super::error_response(response).await),
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -3830,7 +5029,7 @@ pub mod builder {
         ///Sends a `GET` request to `/products/{id}`
         pub async fn send(
             self,
-        ) -> Result<ResponseValue<types::ProductResponse>, Error<types::ErrorResponse>> {
+        ) -> Result<ResponseValue<types::ProductResponse>, Error<types::StoreError>> {
             let Self { client, id } = self;
             let id = id.map_err(Error::InvalidRequest)?;
             let url = format!(

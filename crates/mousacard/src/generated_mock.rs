@@ -36,7 +36,7 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
-        pub fn unauthorized(self, value: &types::ErrorResponse) -> Self {
+        pub fn unauthorized(self, value: &types::StoreError) -> Self {
             Self(
                 self.0
                     .status(401u16)
@@ -44,10 +44,18 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
-        pub fn forbidden(self, value: &types::ErrorResponse) -> Self {
+        pub fn forbidden(self, value: &types::StoreError) -> Self {
             Self(
                 self.0
                     .status(403u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn not_found(self, value: &types::StoreError) -> Self {
+            Self(
+                self.0
+                    .status(404u16)
                     .header("content-type", "application/json")
                     .json_body_obj(value),
             )
@@ -64,6 +72,56 @@ pub mod operations {
         }
         pub fn into_inner(self) -> ::httpmock::When {
             self.0
+        }
+        pub fn include_empty<'a, T>(self, value: T) -> Self
+        where
+            T: Into<Option<&'a crate::types::YesNo>>,
+        {
+            if let Some(value) = value.into() {
+                Self(self.0.query_param("include_empty", value.to_string()))
+            } else {
+                Self(self.0.query_param_missing("include_empty"))
+            }
+        }
+        pub fn page<T>(self, value: T) -> Self
+        where
+            T: Into<Option<::std::num::NonZeroU64>>,
+        {
+            if let Some(value) = value.into() {
+                Self(self.0.query_param("page", value.to_string()))
+            } else {
+                Self(self.0.query_param_missing("page"))
+            }
+        }
+        pub fn per_page<T>(self, value: T) -> Self
+        where
+            T: Into<Option<::std::num::NonZeroU64>>,
+        {
+            if let Some(value) = value.into() {
+                Self(self.0.query_param("per_page", value.to_string()))
+            } else {
+                Self(self.0.query_param_missing("per_page"))
+            }
+        }
+        pub fn slug<'a, T>(self, value: T) -> Self
+        where
+            T: Into<Option<&'a str>>,
+        {
+            if let Some(value) = value.into() {
+                Self(self.0.query_param("slug", value.to_string()))
+            } else {
+                Self(self.0.query_param_missing("slug"))
+            }
+        }
+        pub fn with_products<'a, T>(self, value: T) -> Self
+        where
+            T: Into<Option<&'a crate::types::YesNo>>,
+        {
+            if let Some(value) = value.into() {
+                Self(self.0.query_param("with_products", value.to_string()))
+            } else {
+                Self(self.0.query_param_missing("with_products"))
+            }
         }
     }
     pub struct ListCategoriesThen(::httpmock::Then);
@@ -82,7 +140,15 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
-        pub fn unauthorized(self, value: &types::ErrorResponse) -> Self {
+        pub fn bad_request(self, value: &types::StoreError) -> Self {
+            Self(
+                self.0
+                    .status(400u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn unauthorized(self, value: &types::StoreError) -> Self {
             Self(
                 self.0
                     .status(401u16)
@@ -90,10 +156,18 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
-        pub fn forbidden(self, value: &types::ErrorResponse) -> Self {
+        pub fn forbidden(self, value: &types::StoreError) -> Self {
             Self(
                 self.0
                     .status(403u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn not_found(self, value: &types::StoreError) -> Self {
+            Self(
+                self.0
+                    .status(404u16)
                     .header("content-type", "application/json")
                     .json_body_obj(value),
             )
@@ -131,7 +205,7 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
-        pub fn bad_request(self, value: &types::ErrorResponse) -> Self {
+        pub fn bad_request(self, value: &types::StoreError) -> Self {
             Self(
                 self.0
                     .status(400u16)
@@ -139,7 +213,7 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
-        pub fn unauthorized(self, value: &types::ErrorResponse) -> Self {
+        pub fn unauthorized(self, value: &types::StoreError) -> Self {
             Self(
                 self.0
                     .status(401u16)
@@ -147,7 +221,7 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
-        pub fn forbidden(self, value: &types::ErrorResponse) -> Self {
+        pub fn forbidden(self, value: &types::StoreError) -> Self {
             Self(
                 self.0
                     .status(403u16)
@@ -155,7 +229,7 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
-        pub fn not_found(self, value: &types::ErrorResponse) -> Self {
+        pub fn not_found(self, value: &types::StoreError) -> Self {
             Self(
                 self.0
                     .status(404u16)
@@ -196,7 +270,7 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
-        pub fn bad_request(self, value: &types::ErrorResponse) -> Self {
+        pub fn bad_request(self, value: &types::StoreError) -> Self {
             Self(
                 self.0
                     .status(400u16)
@@ -204,7 +278,7 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
-        pub fn unauthorized(self, value: &types::ErrorResponse) -> Self {
+        pub fn unauthorized(self, value: &types::StoreError) -> Self {
             Self(
                 self.0
                     .status(401u16)
@@ -212,10 +286,18 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
-        pub fn forbidden(self, value: &types::ErrorResponse) -> Self {
+        pub fn forbidden(self, value: &types::StoreError) -> Self {
             Self(
                 self.0
                     .status(403u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn not_found(self, value: &types::StoreError) -> Self {
+            Self(
+                self.0
+                    .status(404u16)
                     .header("content-type", "application/json")
                     .json_body_obj(value),
             )
@@ -254,7 +336,7 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
-        pub fn bad_request(self, value: &types::ErrorResponse) -> Self {
+        pub fn bad_request(self, value: &types::StoreError) -> Self {
             Self(
                 self.0
                     .status(400u16)
@@ -262,7 +344,7 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
-        pub fn unauthorized(self, value: &types::ErrorResponse) -> Self {
+        pub fn unauthorized(self, value: &types::StoreError) -> Self {
             Self(
                 self.0
                     .status(401u16)
@@ -270,7 +352,7 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
-        pub fn forbidden(self, value: &types::ErrorResponse) -> Self {
+        pub fn forbidden(self, value: &types::StoreError) -> Self {
             Self(
                 self.0
                     .status(403u16)
@@ -278,7 +360,7 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
-        pub fn not_found(self, value: &types::ErrorResponse) -> Self {
+        pub fn not_found(self, value: &types::StoreError) -> Self {
             Self(
                 self.0
                     .status(404u16)
@@ -326,7 +408,7 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
-        pub fn bad_request(self, value: &types::ErrorResponse) -> Self {
+        pub fn bad_request(self, value: &types::StoreError) -> Self {
             Self(
                 self.0
                     .status(400u16)
@@ -334,7 +416,7 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
-        pub fn unauthorized(self, value: &types::ErrorResponse) -> Self {
+        pub fn unauthorized(self, value: &types::StoreError) -> Self {
             Self(
                 self.0
                     .status(401u16)
@@ -342,10 +424,18 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
-        pub fn forbidden(self, value: &types::ErrorResponse) -> Self {
+        pub fn forbidden(self, value: &types::StoreError) -> Self {
             Self(
                 self.0
                     .status(403u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn not_found(self, value: &types::StoreError) -> Self {
+            Self(
+                self.0
+                    .status(404u16)
                     .header("content-type", "application/json")
                     .json_body_obj(value),
             )
@@ -384,7 +474,7 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
-        pub fn bad_request(self, value: &types::ErrorResponse) -> Self {
+        pub fn bad_request(self, value: &types::StoreError) -> Self {
             Self(
                 self.0
                     .status(400u16)
@@ -392,7 +482,7 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
-        pub fn unauthorized(self, value: &types::ErrorResponse) -> Self {
+        pub fn unauthorized(self, value: &types::StoreError) -> Self {
             Self(
                 self.0
                     .status(401u16)
@@ -400,7 +490,7 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
-        pub fn forbidden(self, value: &types::ErrorResponse) -> Self {
+        pub fn forbidden(self, value: &types::StoreError) -> Self {
             Self(
                 self.0
                     .status(403u16)
@@ -408,7 +498,7 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
-        pub fn not_found(self, value: &types::ErrorResponse) -> Self {
+        pub fn not_found(self, value: &types::StoreError) -> Self {
             Self(
                 self.0
                     .status(404u16)

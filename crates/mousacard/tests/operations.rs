@@ -93,7 +93,7 @@ fn strings(items: &[&str]) -> Vec<String> {
     items.iter().map(|s| (*s).to_owned()).collect()
 }
 
-fn error_body(code: &str, message: &str) -> types::ErrorResponse {
+fn error_body(code: &str, message: &str) -> types::StoreError {
     types::ErrorResponse {
         success: false,
         error: types::ApiError {
@@ -104,6 +104,15 @@ fn error_body(code: &str, message: &str) -> types::ErrorResponse {
             currency: None,
         },
     }
+    .into()
+}
+
+/// The store's own envelope inside a declared error (WordPress's shape is the other).
+fn envelope(error: types::StoreError) -> types::ErrorResponse {
+    match error {
+        types::StoreError::ErrorResponse(body) => body,
+        other => panic!("expected the store's envelope, got {other:?}"),
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -112,6 +121,96 @@ fn error_body(code: &str, message: &str) -> types::ErrorResponse {
 
 mod happy_path {
     use super::*;
+
+    /// The status of a declared error body, or why the answer was not one.
+    fn declared<E: std::fmt::Debug>(err: Error<E>) -> Result<(), Result<u16, String>> {
+        match err {
+            Error::ErrorResponse(response) => Err(Ok(response.status().as_u16())),
+            other => Err(Err(format!("{other:?}"))),
+        }
+    }
+
+    /// Every response example in `specs/mousacard/examples` (seed and production shapes)
+    /// decodes through its operation over real HTTP: successes as values, error bodies
+    /// (the store's envelope and WordPress's own) as the declared error type.
+    #[tokio::test]
+    async fn every_example_answer_decodes_through_its_operation() {
+        let manifest: Vec<Value> = serde_json::from_str(include_str!(
+            "../../../specs/mousacard/examples/manifest.json"
+        ))
+        .unwrap();
+        let examples =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../specs/mousacard/examples");
+        let mut decoded = 0;
+        for entry in manifest.iter().filter(|e| e["part"] == "response") {
+            let file = entry["file"].as_str().unwrap();
+            let status: u16 = entry["status"].as_str().unwrap().parse().unwrap();
+            let body = std::fs::read_to_string(examples.join(file)).unwrap();
+            let server = MockServer::start_async().await;
+            server
+                .mock_async(|when, then| {
+                    when.any_request();
+                    json_status(then, status, &body);
+                })
+                .await;
+            let client = client(&server);
+            let outcome = match entry["operation"].as_str().unwrap() {
+                "list_products" => client
+                    .list_products()
+                    .send()
+                    .await
+                    .map_or_else(declared, |_| Ok(())),
+                "get_product" => client
+                    .get_product()
+                    .id("12310")
+                    .send()
+                    .await
+                    .map_or_else(declared, |_| Ok(())),
+                "list_categories" => client
+                    .list_categories()
+                    .send()
+                    .await
+                    .map_or_else(declared, |_| Ok(())),
+                "create_order" => {
+                    let body: types::CreateOrderRequest =
+                        serde_json::from_str(SEED_CREATE_ORDER_REQUEST).unwrap();
+                    client
+                        .create_order()
+                        .body(body)
+                        .send()
+                        .await
+                        .map_or_else(declared, |_| Ok(()))
+                }
+                "get_order" => client
+                    .get_order()
+                    .id(242859)
+                    .send()
+                    .await
+                    .map_or_else(declared, |_| Ok(())),
+                "get_orders_status" => client
+                    .get_orders_status()
+                    .body(types::OrdersStatusRequest {
+                        order_ids: vec![242859],
+                    })
+                    .send()
+                    .await
+                    .map_or_else(declared, |_| Ok(())),
+                "get_balance" => client
+                    .get_balance()
+                    .send()
+                    .await
+                    .map_or_else(declared, |_| Ok(())),
+                other => panic!("{file}: add {other} to this test"),
+            };
+            match outcome {
+                Ok(()) => assert!(status < 300, "{file}: HTTP {status} decoded as success"),
+                Err(Ok(got)) => assert_eq!((got, status >= 400), (status, true), "{file}"),
+                Err(Err(err)) => panic!("{file}: {err}"),
+            }
+            decoded += 1;
+        }
+        assert!(decoded >= 19, "{decoded} examples");
+    }
 
     #[tokio::test]
     async fn list_products_without_category_decodes_the_seed_list() {
@@ -154,7 +253,7 @@ mod happy_path {
         assert_eq!(field.key, "playerid");
         assert_eq!(field.label, "Player ID");
         assert_eq!(field.type_, CustomFieldType::Text);
-        assert!(field.required);
+        assert_eq!(field.required, Some(true));
         assert_eq!(field.options, None);
 
         let big = &list.products[1];
@@ -275,8 +374,15 @@ mod happy_path {
                 id: Some(15),
                 name: "Games".to_owned(),
                 slug: Some("games".to_owned()),
-                count: Some(42),
                 parent: Some(0),
+                order: None,
+                image: None,
+                description: None,
+                direct_products_count: None,
+                subcategories_count: None,
+                subcategories: Vec::new(),
+                products: Vec::new(),
+                pagination: None,
             }
         );
         assert_eq!(categories[1].slug.as_deref(), Some("pubg-mobile"));
@@ -284,7 +390,6 @@ mod happy_path {
         // `parent: null` at the top.
         assert_eq!(categories[2].name, "Subscriptions");
         assert_eq!(categories[2].parent, None);
-        assert_eq!(categories[2].count, Some(9));
         // Only `name` is required.
         assert_eq!(
             categories[3],
@@ -292,8 +397,15 @@ mod happy_path {
                 id: None,
                 name: "Gift Cards".to_owned(),
                 slug: None,
-                count: None,
                 parent: None,
+                order: None,
+                image: None,
+                description: None,
+                direct_products_count: None,
+                subcategories_count: None,
+                subcategories: Vec::new(),
+                products: Vec::new(),
+                pagination: None,
             }
         );
         mock.assert_async().await;
@@ -752,7 +864,7 @@ mod decoding {
             ])
         );
         assert_eq!(fields[1].type_, CustomFieldType::Unknown("date".to_owned()));
-        assert!(!fields[1].required);
+        assert_eq!(fields[1].required, Some(false));
         assert_eq!(fields[1].options, None);
         mock.assert_async().await;
     }
@@ -1009,7 +1121,7 @@ mod errors {
             response.headers()[reqwest::header::CONTENT_TYPE],
             "application/json"
         );
-        let body = response.into_inner();
+        let body = envelope(response.into_inner());
         assert!(!body.success);
         let error = body.error;
         assert_eq!(error.code, ErrorCode::InsufficientBalance);
@@ -1048,7 +1160,7 @@ mod errors {
             panic!("expected ErrorResponse, got {err:?}");
         };
         assert_eq!(response.status(), 401);
-        let body = response.into_inner();
+        let body = envelope(response.into_inner());
         assert!(!body.success);
         assert_eq!(body.error.code, ErrorCode::Unauthorized);
         assert_eq!(body.error.message, "Invalid API token");
@@ -1083,7 +1195,7 @@ mod errors {
             panic!("expected ErrorResponse, got {err:?}");
         };
         assert_eq!(response.status(), 403);
-        let error = response.into_inner().error;
+        let error = envelope(response.into_inner()).error;
         assert_eq!(error.code, ErrorCode::PurchaseDisabled);
         assert_eq!(error.message, "Purchasing is disabled for this account");
         mock.assert_async().await;
@@ -1108,7 +1220,7 @@ mod errors {
             panic!("expected ErrorResponse, got {err:?}");
         };
         assert_eq!(response.status(), 404);
-        let error = response.into_inner().error;
+        let error = envelope(response.into_inner()).error;
         assert_eq!(error.code, ErrorCode::NotFound);
         assert_eq!(error.message, "Order not found");
         mock.assert_async().await;
@@ -1170,7 +1282,7 @@ mod errors {
             panic!("expected ErrorResponse, got {err:?}");
         };
         assert_eq!(response.status(), 400);
-        let error = response.into_inner().error;
+        let error = envelope(response.into_inner()).error;
         assert_eq!(
             error.code,
             ErrorCode::Unknown("daily_limit_reached".to_owned())
@@ -1368,31 +1480,46 @@ mod errors {
     }
 
     /// WordPress itself answers unknown routes and failed permission callbacks with its
-    /// own error shape, not the store's envelope. On a declared status that body does not
-    /// decode as `ErrorResponse`: the client returns it as an unexpected response whose
-    /// status, headers and body are those that came back.
+    /// own error shape, not the store's envelope: it decodes as the declared
+    /// `StoreError::WordPressError`. A body of neither shape (a proxy's HTML page) comes
+    /// back as an unexpected response whose status, headers and body are those that
+    /// came back.
     #[tokio::test]
-    async fn a_wordpress_native_error_on_a_declared_status_keeps_its_status() {
+    async fn wordpress_errors_decode_and_other_error_bodies_keep_their_status() {
         let server = MockServer::start_async().await;
         let body = r#"{"code": "rest_forbidden", "message": "Sorry, you are not allowed to do that.", "data": {"status": 401}}"#;
         let mock = server.get_balance(|when, then| {
             authed(when.into_inner());
-            json_status(then.into_inner(), 401, body).header("x-wp-trace", "kept");
+            json_status(then.into_inner(), 401, body);
         });
+        let err = client(&server).get_balance().send().await.unwrap_err();
+        let Error::ErrorResponse(response) = err else {
+            panic!("expected ErrorResponse, got {err:?}");
+        };
+        assert_eq!(response.status(), 401);
+        let types::StoreError::WordPressError(wordpress) = response.into_inner() else {
+            panic!("expected WordPress's own error");
+        };
+        assert_eq!(wordpress.code, types::WordPressErrorCode::RestForbidden);
+        assert_eq!(wordpress.data.and_then(|d| d.status), Some(401));
+        mock.assert_async().await;
 
-        let err = client(&server)
-            .get_balance()
-            .send()
-            .await
-            .expect_err("401 is an error");
-
-        assert_eq!(err.status().map(|s| s.as_u16()), Some(401));
+        let server = MockServer::start_async().await;
+        server.get_balance(|when, then| {
+            authed(when.into_inner());
+            then.into_inner()
+                .status(403)
+                .header("content-type", "text/html")
+                .header("x-proxy", "kept")
+                .body("<h1>Forbidden</h1>");
+        });
+        let err = client(&server).get_balance().send().await.unwrap_err();
+        assert_eq!(err.status().map(|s| s.as_u16()), Some(403));
         let Error::UnexpectedResponse(response) = err else {
             panic!("expected UnexpectedResponse, got {err:?}");
         };
-        assert_eq!(response.headers()["x-wp-trace"], "kept");
-        assert_eq!(response.text().await.unwrap(), body);
-        mock.assert_async().await;
+        assert_eq!(response.headers()["x-proxy"], "kept");
+        assert_eq!(response.text().await.unwrap(), "<h1>Forbidden</h1>");
     }
 
     #[tokio::test]

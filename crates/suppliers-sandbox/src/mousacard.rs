@@ -286,6 +286,7 @@ impl MousaState {
             categories: vec![category_name(item.category).into()],
             custom_fields: custom_fields(item),
             thumbnail: Some("https://example.com/image.png".into()),
+            description: None,
         }
     }
 }
@@ -305,7 +306,7 @@ fn custom_fields(item: &Item) -> Vec<types::CustomField> {
         key: "playerid".into(),
         label: "Player ID".into(),
         type_: types::CustomFieldType::Text,
-        required: true,
+        required: Some(true),
         options: None,
     }]
 }
@@ -405,6 +406,7 @@ async fn get_product(State(state): State<Arc<MousaState>>, Path(id): Path<String
             available: true,
             min_quantity: 1,
             max_quantity: first.max_quantity,
+            categories: vec![category_name(first.category).into()],
             custom_fields: custom_fields(first),
             thumbnail: None,
             variations: variations
@@ -437,24 +439,106 @@ async fn get_product(State(state): State<Arc<MousaState>>, Path(id): Path<String
         available: true,
         min_quantity: 1,
         max_quantity: item.max_quantity,
+        categories: vec![category_name(item.category).into()],
         custom_fields: custom_fields(item),
         thumbnail: None,
         variations: Vec::new(),
     })
 }
 
-async fn list_categories(State(state): State<Arc<MousaState>>) -> Response {
-    let categories = CATEGORIES
+#[derive(serde::Deserialize)]
+struct CategoriesQuery {
+    with_products: Option<String>,
+    include_empty: Option<String>,
+    per_page: Option<i64>,
+    page: Option<i64>,
+    slug: Option<String>,
+}
+
+/// The category tree (one level here), each category with its products when
+/// `with_products=yes`, paged by `page`/`per_page` within each category.
+async fn list_categories(
+    State(state): State<Arc<MousaState>>,
+    SupplierQuery(query, _): SupplierQuery<CategoriesQuery, Envelope>,
+) -> Response {
+    let (page, per_page) = (query.page.unwrap_or(1), query.per_page.unwrap_or(20));
+    if page < 1 || per_page < 1 {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "page and per_page start at 1",
+        );
+    }
+    let with_products = query.with_products.as_deref() == Some("yes");
+    let include_empty = query.include_empty.as_deref() != Some("no");
+    let mut total_products = 0;
+    let categories: Vec<types::Category> = CATEGORIES
         .iter()
-        .map(|(id, name, slug)| types::Category {
-            id: Some(*id),
-            name: (*name).into(),
-            slug: Some((*slug).into()),
-            count: Some(state.catalog.iter().filter(|i| i.category == *slug).count() as i64),
-            parent: Some(0),
+        .filter(|(_, _, slug)| query.slug.as_deref().is_none_or(|s| s == *slug))
+        .filter_map(|(id, name, slug)| {
+            let items: Vec<&Item> = state
+                .catalog
+                .iter()
+                .filter(|i| i.category == *slug)
+                .collect();
+            if items.is_empty() && !include_empty {
+                return None;
+            }
+            total_products += items.len() as i64;
+            let total = items.len() as i64;
+            let start = ((page - 1) * per_page).min(total) as usize;
+            let end = (page * per_page).min(total) as usize;
+            let products = if with_products {
+                items[start..end]
+                    .iter()
+                    .map(|item| {
+                        let summary = state.summary(item);
+                        types::CategoryProduct {
+                            id: types::CategoryProductId::Int64(item.id),
+                            name: summary.name,
+                            price: Some(summary.price),
+                            currency_name: Some(summary.currency_name),
+                            currency_symbol: Some(summary.currency_symbol),
+                            available: Some(summary.available),
+                            min_quantity: Some(summary.min_quantity),
+                            max_quantity: Some(summary.max_quantity),
+                            categories: summary.categories,
+                            custom_fields: summary.custom_fields,
+                            thumbnail: summary.thumbnail,
+                            description: None,
+                        }
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            Some(types::Category {
+                id: Some(*id),
+                name: (*name).into(),
+                slug: Some((*slug).into()),
+                parent: Some(0),
+                order: Some(*id),
+                image: None,
+                description: None,
+                direct_products_count: Some(total),
+                subcategories_count: Some(0),
+                subcategories: Vec::new(),
+                products,
+                pagination: with_products.then(|| types::CategoryPagination {
+                    page: Some(page),
+                    per_page: Some(per_page),
+                    total: Some(total),
+                    total_pages: Some((total + per_page - 1) / per_page),
+                    has_more: Some(end < total as usize),
+                }),
+            })
         })
         .collect();
-    ok(types::CategoryList { categories })
+    ok(types::CategoryList {
+        total_categories: Some(categories.len() as i64),
+        total_products: Some(total_products),
+        categories,
+    })
 }
 
 async fn create_order(

@@ -155,8 +155,10 @@ impl MousaCard {
                 ),
             ));
         }
+        // A field that does not say whether it is required is required: integrations
+        // against the plugin treat it so.
         if let Some(field) = product.custom_fields.iter().find(|f| {
-            f.required
+            f.required != Some(false)
                 && purchase
                     .custom_fields
                     .get(&f.key)
@@ -520,7 +522,7 @@ pub fn product_of(p: types::Product) -> Product {
         required_fields: p
             .custom_fields
             .into_iter()
-            .filter(|f| f.required)
+            .filter(|f| f.required != Some(false))
             .map(|f| f.key)
             .collect(),
         amount_range: None,
