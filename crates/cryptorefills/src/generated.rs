@@ -7617,8 +7617,8 @@ impl Client {
     ///`denomination: "range"` plus `product_value`). Fixed products carry their coin
     ///price in `coin_amount`; price a range value with `get_price`.
     ///
-    ///Send `family_name` (the `family` of a brand in `list_brands`): integrations treat
-    ///it as required, and without it production answers nothing useful (reported both
+    ///`family_name` (the `family` of a brand in `list_brands`) is required: integrations
+    ///always send it, and without it production answers nothing useful (reported both
     ///as an empty list and as a 400).
     ///
     ///
@@ -8277,7 +8277,7 @@ pub mod builder {
         country_code: Result<types::CountryCode, String>,
         brand_name: Result<Option<::std::string::String>, String>,
         coin: Result<Option<::std::string::String>, String>,
-        family_name: Result<Option<::std::string::String>, String>,
+        family_name: Result<::std::string::String, String>,
         lang: Result<Option<::std::string::String>, String>,
         payment_method: Result<Option<::std::string::String>, String>,
         promo_code: Result<Option<::std::string::String>, String>,
@@ -8289,7 +8289,7 @@ pub mod builder {
                 country_code: Err("country_code was not initialized".to_string()),
                 brand_name: Ok(None),
                 coin: Ok(None),
-                family_name: Ok(None),
+                family_name: Err("family_name was not initialized".to_string()),
                 lang: Ok(None),
                 payment_method: Ok(None),
                 promo_code: Ok(None),
@@ -8326,7 +8326,7 @@ pub mod builder {
         where
             V: std::convert::TryInto<::std::string::String>,
         {
-            self.family_name = value.try_into().map(Some).map_err(|_| {
+            self.family_name = value.try_into().map_err(|_| {
                 "conversion to `:: std :: string :: String` for family_name failed".to_string()
             });
             self

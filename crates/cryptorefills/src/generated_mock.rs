@@ -597,15 +597,8 @@ pub mod operations {
                 Self(self.0.query_param_missing("coin"))
             }
         }
-        pub fn family_name<'a, T>(self, value: T) -> Self
-        where
-            T: Into<Option<&'a str>>,
-        {
-            if let Some(value) = value.into() {
-                Self(self.0.query_param("family_name", value.to_string()))
-            } else {
-                Self(self.0.query_param_missing("family_name"))
-            }
+        pub fn family_name(self, value: &str) -> Self {
+            Self(self.0.query_param("family_name", value.to_string()))
         }
         pub fn lang<'a, T>(self, value: T) -> Self
         where

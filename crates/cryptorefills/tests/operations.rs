@@ -945,18 +945,20 @@ mod happy_path {
     }
 
     #[tokio::test]
-    async fn list_products_without_filters_sends_no_query_and_decodes_a_top_up_range() {
+    async fn list_products_sends_only_the_family_and_decodes_a_top_up_range() {
         let server = MockServer::start_async().await;
         let mock = server.list_products(|when, then| {
             let when = when
                 .country_code(&country("US"))
-                .family_name(None)
+                .family_name("T-Mobile")
                 .brand_name(None)
                 .coin(None)
                 .payment_method(None)
                 .lang(None)
                 .promo_code(None);
-            no_query(json_call(when.into_inner())).path("/v5/products/country/US");
+            json_call(when.into_inner())
+                .path("/v5/products/country/US")
+                .is_true(|req| req.query_params() == [("family_name".to_owned(), "T-Mobile".to_owned())]);
             json_ok(
                 then.into_inner(),
                 r#"[
@@ -988,6 +990,7 @@ mod happy_path {
         let families = client(&server)
             .list_products()
             .country_code("US")
+            .family_name("T-Mobile")
             .send()
             .await
             .expect("list_products succeeds")
@@ -2152,6 +2155,7 @@ mod decoding {
         let families = client
             .list_products()
             .country_code("US")
+            .family_name("Any")
             .send()
             .await
             .expect("an unknown kind must not fail decoding")
@@ -2352,6 +2356,7 @@ mod decoding {
         let families = client(&server)
             .list_products()
             .country_code("ID")
+            .family_name("Any")
             .send()
             .await
             .expect("list_products succeeds")

@@ -549,13 +549,13 @@ pub mod types {
             Self::HttpValidationError(value)
         }
     }
-    ///Body of `pay_order`. `{"paymentProvider": null}` pays from the balance.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    ///Body of `pay_order`. `{"paymentProvider": null}` pays from the balance. Production integrations send `{"paymentProvider": null}` (pay from the balance, M) or `{}` (L); both are accepted.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     pub struct PayOrderRequest {
         ///Payment provider to pay with; null pays from the account balance.
         #[serde(
             rename = "paymentProvider",
-            deserialize_with = "::std::option::Option::deserialize"
+            skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub payment_provider: ::std::option::Option<::std::string::String>,
     }
@@ -2227,7 +2227,7 @@ pub mod types {
         impl ::std::default::Default for PayOrderRequest {
             fn default() -> Self {
                 Self {
-                    payment_provider: Err("no value supplied for payment_provider".to_string()),
+                    payment_provider: Ok(Default::default()),
                 }
             }
         }

@@ -489,7 +489,21 @@ fn in_country(country: Option<&str>) -> impl Iterator<Item = &'static Brand> {
 }
 
 /// An object, as production answers: every brand, by category too.
-async fn list_brands(SupplierQuery(query, _): CQuery<CountryQuery>) -> Json<types::BrandCatalog> {
+/// `country_code` is required, as the spec says; 400 otherwise.
+fn country_query(query: &CountryQuery) -> Result<&str, Response> {
+    match query.country_code.as_deref() {
+        Some(country) if is_country(country) => Ok(country),
+        _ => Err(http_error(
+            StatusCode::BAD_REQUEST,
+            "country_code must be an ISO 3166-1 alpha-2 code",
+        )),
+    }
+}
+
+async fn list_brands(SupplierQuery(query, _): CQuery<CountryQuery>) -> Response {
+    if let Err(rejection) = country_query(&query) {
+        return rejection;
+    }
     let brands: Vec<types::Brand> = in_country(query.country_code.as_deref())
         .map(brand_json)
         .collect();
@@ -515,9 +529,13 @@ async fn list_brands(SupplierQuery(query, _): CQuery<CountryQuery>) -> Json<type
             .collect(),
         ..types::BrandCatalog::default()
     })
+    .into_response()
 }
 
-async fn get_homepage(SupplierQuery(query, _): CQuery<CountryQuery>) -> Json<types::Homepage> {
+async fn get_homepage(SupplierQuery(query, _): CQuery<CountryQuery>) -> Response {
+    if let Err(rejection) = country_query(&query) {
+        return rejection;
+    }
     let brands: Vec<types::Brand> = in_country(query.country_code.as_deref())
         .map(brand_json)
         .collect();
@@ -527,6 +545,7 @@ async fn get_homepage(SupplierQuery(query, _): CQuery<CountryQuery>) -> Json<typ
             brands,
         }],
     })
+    .into_response()
 }
 
 #[derive(Deserialize)]
@@ -616,6 +635,12 @@ async fn list_products(
     Path(country): Path<String>,
     SupplierQuery(query, _): CQuery<ProductsQuery>,
 ) -> Response {
+    if !is_country(&country) {
+        return http_error(
+            StatusCode::BAD_REQUEST,
+            "the country must be an ISO 3166-1 alpha-2 code",
+        );
+    }
     let Some(family) = query.family_name else {
         return http_error(StatusCode::BAD_REQUEST, "family_name is required");
     };
@@ -670,6 +695,11 @@ fn find_brand(name: &str, country: &str) -> Option<usize> {
         .position(|b| b.name.eq_ignore_ascii_case(name) && b.country.eq_ignore_ascii_case(country))
 }
 
+/// ISO 3166-1 alpha-2 form: two capital letters.
+fn is_country(value: &str) -> bool {
+    value.len() == 2 && value.bytes().all(|b| b.is_ascii_uppercase())
+}
+
 fn is_email(value: &str) -> bool {
     let mut parts = value.splitn(2, '@');
     let (local, domain) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
@@ -704,7 +734,8 @@ fn units_of(body: &Value) -> (Vec<Unit>, Vec<Value>) {
     let (mut units, mut problems) = (Vec::new(), Vec::new());
     for delivery in body["deliveries"].as_array().into_iter().flatten() {
         let (fields, quantity) = match delivery.get("deliverable") {
-            Some(nested) => (nested, delivery["quantity"].as_u64().unwrap_or(1)),
+            // Any count past 10 is refused below; one too large for u64 is such a count.
+            Some(nested) => (nested, delivery["quantity"].as_u64().unwrap_or(u64::MAX)),
             None => (delivery, 1),
         };
         let Some(index) = find_brand(text(fields, "/brand_name"), text(fields, "/country_code"))
@@ -769,7 +800,8 @@ fn units_of(body: &Value) -> (Vec<Unit>, Vec<Value>) {
                 face_value,
                 beneficiary,
             };
-            units.extend(std::iter::repeat_n(unit, quantity as usize));
+            // At most 11 copies: enough to refuse the order, never a huge list.
+            units.extend(std::iter::repeat_n(unit, quantity.min(11) as usize));
         }
     }
     if units.len() > 10 {
@@ -812,8 +844,135 @@ fn problems_of(body: &Value) -> (Vec<Unit>, Vec<Value>) {
     (units, problems)
 }
 
+/// Every field of the order request bodies, where it stands (`*` an element of a list).
+/// None is nullable in the spec; unknown fields may hold anything.
+const REQUEST_FIELDS: &[(&str, &[&str])] = &[
+    (
+        "",
+        &[
+            "email",
+            "user",
+            "payment",
+            "deliveries",
+            "lang",
+            "promo_code",
+            "coupon",
+            "acquisition",
+            "refund_wallet_address",
+        ],
+    ),
+    ("/user", &["email", "has_accepted_newsletter"]),
+    ("/payment", &["type", "payment_via", "coin", "network"]),
+    ("/acquisition", &["utm_source"]),
+    (
+        "/deliveries/*",
+        &[
+            "beneficiary_account",
+            "brand_name",
+            "country_code",
+            "denomination",
+            "product_value",
+            "localized_denomination",
+            "kind",
+            "quantity",
+            "deliverable",
+        ],
+    ),
+    (
+        "/deliveries/*/deliverable",
+        &[
+            "brand_name",
+            "country_code",
+            "denomination",
+            "beneficiary_account",
+            "product_value",
+        ],
+    ),
+];
+
+/// The pointer of a field of the request that is `null`.
+fn null_field(body: &Value) -> Option<String> {
+    let deliveries = body["deliveries"].as_array().map_or(0, Vec::len);
+    REQUEST_FIELDS.iter().find_map(|(parent, fields)| {
+        let parents: Vec<String> = match parent.split_once('*') {
+            Some((before, after)) => (0..deliveries)
+                .map(|n| format!("{before}{n}{after}"))
+                .collect(),
+            None => vec![(*parent).to_owned()],
+        };
+        parents.into_iter().find_map(|parent| {
+            let object = body.pointer(&parent)?.as_object()?;
+            fields
+                .iter()
+                .find(|field| object.get(**field).is_some_and(Value::is_null))
+                .map(|field| format!("{parent}/{field}"))
+        })
+    })
+}
+
+/// A 400 unless `body` is an object of the shape of `T` (the generated request type), with
+/// 1 to 10 deliveries and no `null` field. A `product_value` no decimal can hold is left
+/// to the order's problems (`INVALID_PRODUCT_VALUE`), as the supplier reports it.
+fn shaped<T: serde::de::DeserializeOwned>(body: &Value) -> Result<(), Response> {
+    let invalid =
+        |why: String| http_error(StatusCode::BAD_REQUEST, &format!("invalid body: {why}"));
+    if !body.is_object() {
+        return Err(invalid("not an object".into()));
+    }
+    if let Some(path) = null_field(body) {
+        return Err(invalid(format!("null at {path}")));
+    }
+    let deliveries = body["deliveries"].as_array().map_or(0, Vec::len);
+    if !(1..=10).contains(&deliveries) {
+        return Err(invalid(format!("1 to 10 deliveries, not {deliveries}")));
+    }
+    let deliveries = body["deliveries"].as_array().into_iter().flatten();
+    for (n, delivery) in deliveries.enumerate() {
+        if let Some(kind) = delivery.get("kind")
+            && !kind
+                .as_str()
+                .is_some_and(|k| types::ProductKind::KNOWN.contains(&k))
+        {
+            return Err(invalid(format!(
+                "/deliveries/{n}/kind is not a product kind"
+            )));
+        }
+    }
+    if !body["payment"]["type"]
+        .as_str()
+        .is_some_and(|t| types::PaymentType::KNOWN.contains(&t))
+    {
+        return Err(invalid("/payment/type is not a payment type".into()));
+    }
+    // Counts and amounts past what Rust integers and decimals hold are schema-valid: the
+    // order's problems report them.
+    let mut shape = body.clone();
+    for delivery in shape["deliveries"].as_array_mut().into_iter().flatten() {
+        for (pointer, stand_in) in [
+            ("/product_value", json!(0)),
+            ("/deliverable/product_value", json!(0)),
+            ("/quantity", json!(1)),
+        ] {
+            // A count below 1 stays, for the type to refuse.
+            if let Some(value) = delivery.pointer_mut(pointer)
+                && value
+                    .as_f64()
+                    .is_some_and(|v| pointer != "/quantity" || v >= 1.0)
+            {
+                *value = stand_in;
+            }
+        }
+    }
+    serde_json::from_value::<T>(shape)
+        .map(drop)
+        .map_err(|err| invalid(err.to_string()))
+}
+
 /// A priced preview: `problems` null when the order is acceptable.
-async fn validate_order(SupplierJson(body, _): CJson<Value>) -> Json<Value> {
+async fn validate_order(SupplierJson(body, _): CJson<Value>) -> Response {
+    if let Err(rejection) = shaped::<types::ValidateOrderRequest>(&body) {
+        return rejection;
+    }
     let (units, problems) = problems_of(&body);
     let coin_amount: Decimal = units
         .iter()
@@ -828,12 +987,16 @@ async fn validate_order(SupplierJson(body, _): CJson<Value>) -> Json<Value> {
         "deliveries": [],
         "problems": if problems.is_empty() { Value::Null } else { Value::Array(problems) },
     }))
+    .into_response()
 }
 
 async fn create_order(
     State(state): State<Arc<CryptoState>>,
     SupplierJson(body, _): CJson<Value>,
 ) -> Response {
+    if let Err(rejection) = shaped::<types::CreateOrderRequest>(&body) {
+        return rejection;
+    }
     let (units, problems) = problems_of(&body);
     if units.is_empty() || !problems.is_empty() {
         let body = json!({"status": 422, "detail": "The order has problems", "problems": problems});

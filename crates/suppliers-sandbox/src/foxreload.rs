@@ -430,15 +430,38 @@ impl IntoResponse for OutOfBounds {
     }
 }
 
+/// A query integer of any size, as FastAPI reads one (Python integers have no bound);
+/// saturated to `i64`, so a huge offset is past the end rather than unreadable.
+#[derive(Debug, Clone, Copy)]
+struct QueryInt(i64);
+
+impl<'de> Deserialize<'de> for QueryInt {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        let trimmed = text.trim();
+        let (negative, digits) = match trimmed.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, trimmed.strip_prefix('+').unwrap_or(trimmed)),
+        };
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(serde::de::Error::custom(format!(
+                "{text:?} is not an integer"
+            )));
+        }
+        let value = digits.parse::<i64>().unwrap_or(i64::MAX);
+        Ok(Self(if negative { -value } else { value }))
+    }
+}
+
 /// The query value `name`, or `default`; refused outside `min..=max`.
 fn bounded(
     name: &'static str,
-    value: Option<i64>,
+    value: Option<QueryInt>,
     default: i64,
     min: i64,
     max: i64,
 ) -> Result<i64, OutOfBounds> {
-    let value = value.unwrap_or(default);
+    let value = value.map_or(default, |v| v.0);
     if (min..=max).contains(&value) {
         Ok(value)
     } else {
@@ -489,7 +512,7 @@ pub fn router(state: Arc<FoxState>) -> Router {
 struct CategoryQuery {
     parent_id_or_slug: Option<String>,
     cursor: Option<String>,
-    limit: Option<i64>,
+    limit: Option<QueryInt>,
     #[serde(rename = "withStockOnly")]
     with_stock_only: Option<bool>,
     tag: Option<String>,
@@ -578,8 +601,8 @@ async fn get_category(
 struct PageQuery {
     category_id_or_slug: Option<String>,
     query: Option<String>,
-    limit: Option<i64>,
-    offset: Option<i64>,
+    limit: Option<QueryInt>,
+    offset: Option<QueryInt>,
     #[serde(rename = "withStockOnly")]
     with_stock_only: Option<bool>,
 }
@@ -817,9 +840,9 @@ async fn get_order(State(state): State<Arc<FoxState>>, Path(order_id): Path<Stri
 
 #[derive(Deserialize)]
 struct OrdersQuery {
-    status: Option<types::OrderStatus>,
-    limit: Option<i64>,
-    offset: Option<i64>,
+    status: Option<String>,
+    limit: Option<QueryInt>,
+    offset: Option<QueryInt>,
 }
 
 /// Newest first, unpaid orders included.
@@ -836,13 +859,27 @@ async fn list_orders(
         Ok(offset) => offset,
         Err(rejection) => return rejection.into_response(),
     };
+    // FastAPI checks an enum query against its values.
+    if let Some(status) = &query.status
+        && !types::OrderStatus::KNOWN.contains(&status.as_str())
+    {
+        return validation_error(
+            &[json!("query"), json!("status")],
+            &format!(
+                "Input should be one of {}",
+                types::OrderStatus::KNOWN.join(", ")
+            ),
+            "enum",
+        );
+    }
+    let status = query.status.as_deref().map(types::OrderStatus::from);
     let inner = state.inner.lock().expect("state lock");
     let matching = inner
         .orders
         .values()
         .rev()
         .map(|order| state.render(order, now))
-        .filter(|order| query.status.as_ref().is_none_or(|s| order.status == *s));
+        .filter(|order| status.as_ref().is_none_or(|s| order.status == *s));
     let (items, total) = page(matching, offset, limit, |order| order);
     Json(types::OrderPage {
         items,
@@ -853,19 +890,28 @@ async fn list_orders(
     .into_response()
 }
 
-/// `{"paymentProvider": null}` (what production integrations send) or `{}`.
-#[derive(Deserialize)]
-struct PayBody {
-    #[serde(rename = "paymentProvider", default)]
-    payment_provider: Option<String>,
-}
-
 async fn pay_order(
     State(state): State<Arc<FoxState>>,
     Path(order_id): Path<String>,
-    SupplierJson(body, _): FJson<PayBody>,
+    SupplierJson(body, _): FJson<serde_json::Value>,
 ) -> Response {
-    if let Some(provider) = body.payment_provider {
+    // `{"paymentProvider": null}` (what production integrations send) or `{}`; serde
+    // would also read a struct from `[]`, which FastAPI refuses.
+    let Some(body) = body.as_object() else {
+        return validation_error(&[json!("body")], "Input should be an object", "model_type");
+    };
+    let provider = match body.get("paymentProvider") {
+        None | Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::String(provider)) => Some(provider.clone()),
+        Some(_) => {
+            return validation_error(
+                &[json!("body"), json!("paymentProvider")],
+                "Input should be a valid string",
+                "string_type",
+            );
+        }
+    };
+    if let Some(provider) = provider {
         return coded(
             StatusCode::BAD_REQUEST,
             "ORDER_PAYMENT_NOT_POSSIBLE",
@@ -921,15 +967,33 @@ async fn pay_order(
     .into_response()
 }
 
-async fn create_crypto_topup(
-    SupplierJson(request, _): FJson<types::CreateCryptoTopupRequest>,
-) -> Response {
-    if request.amount <= Decimal::ZERO {
-        return detail(
-            StatusCode::BAD_REQUEST,
-            "The amount is out of the allowed range",
-        );
-    }
+async fn create_crypto_topup(SupplierJson(body, _): FJson<serde_json::Value>) -> Response {
+    // Any JSON number is schema-valid; one no decimal can hold is out of range too.
+    let amount_in_range = body
+        .get("amount")
+        .and_then(|a| {
+            a.as_f64()
+                .or_else(|| a.as_str().and_then(|s| s.parse().ok()))
+        })
+        .is_some_and(|a| a > 0.0 && a < 1e12);
+    let request = match serde_json::from_value::<types::CreateCryptoTopupRequest>(body) {
+        Ok(request) if amount_in_range => request,
+        Ok(_) => {
+            return detail(
+                StatusCode::BAD_REQUEST,
+                "The amount is out of the allowed range",
+            );
+        }
+        Err(_) if !amount_in_range => {
+            return detail(
+                StatusCode::BAD_REQUEST,
+                "The amount is out of the allowed range",
+            );
+        }
+        Err(err) => {
+            return validation_error(&[json!("body")], &err.to_string(), "value_error");
+        }
+    };
     let now = Utc::now();
     let topup = types::CryptoTopup {
         id: format!("topup_{}", now.timestamp_millis()),

@@ -469,8 +469,22 @@ async fn list_categories(
             "page and per_page start at 1",
         );
     }
-    let with_products = query.with_products.as_deref() == Some("yes");
-    let include_empty = query.include_empty.as_deref() != Some("no");
+    let yes_no = |value: &Option<String>| match value.as_deref() {
+        None => Ok(None),
+        Some("yes") => Ok(Some(true)),
+        Some("no") => Ok(Some(false)),
+        Some(_) => Err(()),
+    };
+    let (Ok(with_products), Ok(include_empty)) =
+        (yes_no(&query.with_products), yes_no(&query.include_empty))
+    else {
+        // WordPress checks an enum argument before the plugin runs.
+        let body = json!({"code": "rest_invalid_param", "message": "Invalid parameter(s): with_products, include_empty",
+                          "data": {"status": 400}});
+        return (StatusCode::BAD_REQUEST, Json(body)).into_response();
+    };
+    let (with_products, include_empty) =
+        (with_products == Some(true), include_empty != Some(false));
     let mut total_products = 0;
     let categories: Vec<types::Category> = CATEGORIES
         .iter()
@@ -486,8 +500,8 @@ async fn list_categories(
             }
             total_products += items.len() as i64;
             let total = items.len() as i64;
-            let start = ((page - 1) * per_page).min(total) as usize;
-            let end = (page * per_page).min(total) as usize;
+            let start = (page - 1).saturating_mul(per_page).min(total) as usize;
+            let end = page.saturating_mul(per_page).min(total) as usize;
             let products = if with_products {
                 items[start..end]
                     .iter()
@@ -528,7 +542,7 @@ async fn list_categories(
                     page: Some(page),
                     per_page: Some(per_page),
                     total: Some(total),
-                    total_pages: Some((total + per_page - 1) / per_page),
+                    total_pages: Some(total.saturating_add(per_page - 1) / per_page),
                     has_more: Some(end < total as usize),
                 }),
             })
