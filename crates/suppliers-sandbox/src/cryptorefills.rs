@@ -488,21 +488,29 @@ fn in_country(country: Option<&str>) -> impl Iterator<Item = &'static Brand> {
         .filter(move |b| country.as_deref().is_none_or(|c| c == b.country))
 }
 
-/// An object, as production answers: every brand, by category too.
+/// A request the spec refuses: 400 with Cryptorefills' `{status, detail}`.
+struct BadRequest(String);
+
+impl IntoResponse for BadRequest {
+    fn into_response(self) -> Response {
+        http_error(StatusCode::BAD_REQUEST, &self.0)
+    }
+}
+
 /// `country_code` is required, as the spec says; 400 otherwise.
-fn country_query(query: &CountryQuery) -> Result<&str, Response> {
+fn country_query(query: &CountryQuery) -> Result<&str, BadRequest> {
     match query.country_code.as_deref() {
         Some(country) if is_country(country) => Ok(country),
-        _ => Err(http_error(
-            StatusCode::BAD_REQUEST,
-            "country_code must be an ISO 3166-1 alpha-2 code",
+        _ => Err(BadRequest(
+            "country_code must be an ISO 3166-1 alpha-2 code".into(),
         )),
     }
 }
 
+/// An object, as production answers: every brand, by category too.
 async fn list_brands(SupplierQuery(query, _): CQuery<CountryQuery>) -> Response {
     if let Err(rejection) = country_query(&query) {
-        return rejection;
+        return rejection.into_response();
     }
     let brands: Vec<types::Brand> = in_country(query.country_code.as_deref())
         .map(brand_json)
@@ -534,7 +542,7 @@ async fn list_brands(SupplierQuery(query, _): CQuery<CountryQuery>) -> Response 
 
 async fn get_homepage(SupplierQuery(query, _): CQuery<CountryQuery>) -> Response {
     if let Err(rejection) = country_query(&query) {
-        return rejection;
+        return rejection.into_response();
     }
     let brands: Vec<types::Brand> = in_country(query.country_code.as_deref())
         .map(brand_json)
@@ -913,9 +921,8 @@ fn null_field(body: &Value) -> Option<String> {
 /// A 400 unless `body` is an object of the shape of `T` (the generated request type), with
 /// 1 to 10 deliveries and no `null` field. A `product_value` no decimal can hold is left
 /// to the order's problems (`INVALID_PRODUCT_VALUE`), as the supplier reports it.
-fn shaped<T: serde::de::DeserializeOwned>(body: &Value) -> Result<(), Response> {
-    let invalid =
-        |why: String| http_error(StatusCode::BAD_REQUEST, &format!("invalid body: {why}"));
+fn shaped<T: serde::de::DeserializeOwned>(body: &Value) -> Result<(), BadRequest> {
+    let invalid = |why: String| BadRequest(format!("invalid body: {why}"));
     if !body.is_object() {
         return Err(invalid("not an object".into()));
     }
@@ -971,7 +978,7 @@ fn shaped<T: serde::de::DeserializeOwned>(body: &Value) -> Result<(), Response> 
 /// A priced preview: `problems` null when the order is acceptable.
 async fn validate_order(SupplierJson(body, _): CJson<Value>) -> Response {
     if let Err(rejection) = shaped::<types::ValidateOrderRequest>(&body) {
-        return rejection;
+        return rejection.into_response();
     }
     let (units, problems) = problems_of(&body);
     let coin_amount: Decimal = units
@@ -995,7 +1002,7 @@ async fn create_order(
     SupplierJson(body, _): CJson<Value>,
 ) -> Response {
     if let Err(rejection) = shaped::<types::CreateOrderRequest>(&body) {
-        return rejection;
+        return rejection.into_response();
     }
     let (units, problems) = problems_of(&body);
     if units.is_empty() || !problems.is_empty() {
