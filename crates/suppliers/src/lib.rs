@@ -56,7 +56,7 @@
 //!
 //! let suppliers = suppliers::Suppliers::from_env()?; // CRYPTOREFILLS_PARTNER_ID, ...
 //! let cryptorefills = suppliers.get(SupplierId::Cryptorefills)?;
-//! let mut request = BuyRequest::new("giftcard/Airbnb/US/100", 1);
+//! let mut request = BuyRequest::new("giftcard/Airbnb/US/100 USD", 1);
 //! request.email = Some("user@example.com".into());
 //! cryptorefills.validate(&request).await?;
 //! let order = cryptorefills.buy(&request).await?;
