@@ -22,6 +22,7 @@ pub fn order_json(order: &Order) -> Value {
             "coin": p.coin,
             "network": p.network,
             "qr_text": p.qr_text,
+            "state": p.state,
             "pay_before": p.pay_before.map(|t| t.to_rfc3339()),
         })),
         "redemptions": order.delivery.redemptions.iter().map(|r| json!({
@@ -31,6 +32,7 @@ pub fn order_json(order: &Order) -> Value {
             "barcode_url": r.barcode_url,
             "instructions": r.instructions,
         })).collect::<Vec<_>>(),
+        "delivery_states": order.delivery.states,
         "idempotency_key": order.idempotency_key,
     })
 }

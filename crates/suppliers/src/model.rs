@@ -157,6 +157,8 @@ pub struct Delivery {
     pub account: Option<SubscriptionAccount>,
     /// Cryptorefills: each code with what redeeming it takes.
     pub redemptions: Vec<Redemption>,
+    /// Cryptorefills: each delivery's own state (`delivery_state`), in order.
+    pub states: Vec<String>,
 }
 
 /// One delivered code and what redeeming it takes (Cryptorefills' deliverable).
@@ -259,6 +261,8 @@ pub struct CryptoPayment {
     pub qr_text: Option<String>,
     /// When the payment window closes.
     pub pay_before: Option<chrono::DateTime<chrono::Utc>>,
+    /// The supplier's payment state (Cryptorefills `payment_state`, e.g. `WalletCreated`).
+    pub state: Option<String>,
 }
 
 /// A product, from any supplier's catalog.
@@ -396,6 +400,7 @@ mod tests {
                 barcode_url: None,
                 instructions: None,
             }],
+            states: vec!["Done".into()],
         };
         let shown = format!("{delivery:?}");
         assert!(

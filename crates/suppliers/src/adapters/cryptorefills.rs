@@ -749,6 +749,16 @@ pub fn normalise(order: types::Order) -> Order {
             })
         })
         .collect();
+    let states = order
+        .deliveries
+        .iter()
+        .map(|d| {
+            d.delivery_state
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default()
+        })
+        .collect();
     let opened = epoch(order.payment_requested_at.or(order.created_at));
     let payment = order.wallet_address.clone().map(|address| CryptoPayment {
         address,
@@ -756,6 +766,7 @@ pub fn normalise(order: types::Order) -> Order {
         coin: order.coin.clone(),
         network: order.network.clone(),
         qr_text: order.qr_text.clone(),
+        state: order.payment_state.as_ref().map(ToString::to_string),
         pay_before: opened.and_then(|at| {
             chrono::TimeDelta::from_std(PAYMENT_WINDOW)
                 .ok()
@@ -775,6 +786,7 @@ pub fn normalise(order: types::Order) -> Order {
             codes: redemptions.iter().map(|r| r.code.clone()).collect(),
             account: None,
             redemptions,
+            states,
         },
         payment,
         idempotency_key: None,
@@ -879,7 +891,9 @@ mod tests {
         );
         assert_eq!(order.delivery.codes, ["TGT-1234"]);
         assert_eq!(order.delivery.redemptions[0].serial.as_deref(), Some("S-9"));
+        assert_eq!(order.delivery.states, ["Done"]);
         let payment = order.payment.unwrap();
+        assert_eq!(payment.state.as_deref(), Some("PaymentCompleted"));
         assert_eq!(payment.amount, Some(Decimal::new(101200, 4)));
         assert_eq!(
             payment.pay_before,

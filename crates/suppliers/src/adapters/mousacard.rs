@@ -579,7 +579,7 @@ fn normalised(
         delivery: Delivery {
             codes,
             account: account(details),
-            redemptions: Vec::new(),
+            ..Delivery::default()
         },
         payment: None,
         idempotency_key: None,
