@@ -444,7 +444,7 @@ impl Cryptorefills {
             self.clock.clone(),
         )
         // An event that names no order is not an update of this one.
-        .try_filter(|order| std::future::ready(order.order_id.is_some() || order.id.is_some()))
+        .try_filter(|order| std::future::ready(names_an_order(order)))
         .map_ok(normalise)
     }
 
@@ -707,7 +707,7 @@ fn amount_range(product: &types::Product) -> Option<AmountRange> {
 /// The order, if it names itself: every field is optional in the spec (production and
 /// the seed disagree on all of them), so a body of another kind would decode too.
 fn identified(order: types::Order) -> Result<types::Order, Error> {
-    if order.order_id.is_some() || order.id.is_some() {
+    if names_an_order(&order) {
         return Ok(order);
     }
     Err(Error::UnexpectedResponse {
@@ -715,6 +715,11 @@ fn identified(order: types::Order) -> Result<types::Order, Error> {
         status: 200,
         excerpt: "the answer is not an order: it has neither order_id nor id".into(),
     })
+}
+
+/// Whether an answer names its order: production's `order_id` or the seed's `id`.
+fn names_an_order(order: &types::Order) -> bool {
+    order.order_id.is_some() || order.id.is_some()
 }
 
 /// Production's `order_state`, else the seed's `status`.
