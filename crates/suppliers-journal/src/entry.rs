@@ -1,0 +1,168 @@
+//! What the journal records about one purchase.
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::Serialize;
+
+/// Where a purchase stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum State {
+    /// Claimed; the purchase request is being sent or its answer awaited.
+    Sending,
+    /// The purchase request may have reached the supplier; its outcome is not known.
+    Unknown,
+    /// FoxReload: the order exists, unpaid (`active`); nothing has been charged.
+    Created,
+    /// The supplier has the purchase (codes are fetched again by order id).
+    Bought,
+    /// Known not to have happened: nothing was charged.
+    NotBought,
+    /// The supplier refused the purchase; nothing was charged.
+    Failed,
+}
+
+impl State {
+    /// Every state, in the order a purchase moves through them.
+    pub const ALL: [State; 6] = [
+        State::Sending,
+        State::Unknown,
+        State::Created,
+        State::Bought,
+        State::NotBought,
+        State::Failed,
+    ];
+
+    /// The name stored in the journal and printed by the CLI.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Sending => "sending",
+            State::Unknown => "unknown",
+            State::Created => "created",
+            State::Bought => "bought",
+            State::NotBought => "not_bought",
+            State::Failed => "failed",
+        }
+    }
+
+    /// `bought`, `not_bought` and `failed`: nothing more will happen to the purchase.
+    pub fn is_resolved(self) -> bool {
+        matches!(self, State::Bought | State::NotBought | State::Failed)
+    }
+
+    /// `not_bought` and `failed`: the same reference may buy again.
+    pub fn may_buy_again(self) -> bool {
+        matches!(self, State::NotBought | State::Failed)
+    }
+
+    pub(crate) fn parse(text: &str) -> Option<State> {
+        State::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+}
+
+impl std::fmt::Display for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A purchase about to be sent: what the journal claims before the first byte.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewPurchase {
+    /// `foxreload`, `mousacard` or `cryptorefills`.
+    pub supplier: String,
+    /// The caller's reference: at most one purchase per supplier and reference.
+    pub reference: String,
+    /// The supplier's product id.
+    pub product_id: String,
+    /// How many.
+    pub quantity: u64,
+    /// The request's stable facts (fields, beneficiary, coin...), never a secret.
+    pub facts: serde_json::Value,
+    /// FoxReload: the `idempotencyKey` the order is created with.
+    pub idempotency_key: Option<String>,
+    /// MousaCard: the balance read just before the purchase, and its currency.
+    pub balance_before: Option<(Decimal, String)>,
+}
+
+/// A journal row.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Entry {
+    /// Supplier name.
+    pub supplier: String,
+    /// The caller's reference.
+    pub reference: String,
+    /// The product bought.
+    pub product_id: String,
+    /// How many.
+    pub quantity: u64,
+    /// The request's stable facts.
+    pub facts: serde_json::Value,
+    /// Where it stands.
+    pub state: State,
+    /// The supplier's order id, once known.
+    pub order_id: Option<String>,
+    /// FoxReload's `idempotencyKey`.
+    pub idempotency_key: Option<String>,
+    /// MousaCard: the balance before the purchase.
+    pub balance_before: Option<Decimal>,
+    /// Its currency.
+    pub balance_currency: Option<String>,
+    /// What happened last, in a sentence (the cause of an unknown outcome, how a
+    /// reconcile decided...).
+    pub detail: Option<String>,
+    /// How many times this reference was claimed (a failed purchase may be bought
+    /// again under the same reference).
+    pub attempt: u64,
+    /// The process holding the entry (`host:pid:token`), while it works on it.
+    pub owner: Option<String>,
+    /// Until when the owner's hold counts without a heartbeat.
+    pub lease_until: Option<DateTime<Utc>>,
+    /// When this attempt was claimed.
+    pub started_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The answer to [`crate::Journal::claim`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Claim {
+    /// This process now holds the reference: send the purchase.
+    Claimed(Entry),
+    /// The reference is already taken: never send the purchase again blindly.
+    Existing(Entry),
+}
+
+/// A change to an entry held by this process.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Progress {
+    /// The new state.
+    pub state: State,
+    /// The supplier's order id, when it became known (kept when `None`).
+    pub order_id: Option<String>,
+    /// What happened, in a sentence (kept when `None`).
+    pub detail: Option<String>,
+}
+
+impl Progress {
+    /// A move to `state`.
+    pub fn to(state: State) -> Self {
+        Self {
+            state,
+            order_id: None,
+            detail: None,
+        }
+    }
+
+    /// With the supplier's order id.
+    pub fn order_id(mut self, id: impl Into<String>) -> Self {
+        self.order_id = Some(id.into());
+        self
+    }
+
+    /// With a sentence on what happened.
+    pub fn detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = Some(detail.into());
+        self
+    }
+}

@@ -1,0 +1,186 @@
+//! Where a journal lives: `SUPPLIERS_JOURNAL`, `--journal`, or the default file.
+
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+
+use crate::{Journal, JournalError};
+
+/// The default journal's file name, under [`default_path`]'s directory.
+pub const DEFAULT_FILE_NAME: &str = "journal.sqlite3";
+
+/// How long a statement waits for another process's write lock (SQLite).
+const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// `<data dir>/suppliers/journal.sqlite3` (`~/.local/share/suppliers/...` on Linux),
+/// `None` where the platform has no data directory.
+pub fn default_path() -> Option<PathBuf> {
+    dirs::data_dir().map(|dir| dir.join("suppliers").join(DEFAULT_FILE_NAME))
+}
+
+/// A journal's location, parsed.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Location {
+    /// An SQLite file (created with its directory if missing).
+    File(PathBuf),
+    /// An SQLite database in this process's memory.
+    Memory,
+    /// A PostgreSQL server (`postgres://user:password@host/db`).
+    Postgres(String),
+}
+
+impl std::fmt::Debug for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.describe())
+    }
+}
+
+impl Location {
+    /// `postgres://...` or `postgresql://...`, `:memory:`, `sqlite:PATH`, or a path.
+    pub fn parse(text: &str) -> Result<Self, JournalError> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Err(JournalError::Location(
+                "the journal location is empty".into(),
+            ));
+        }
+        if text.starts_with("postgres://") || text.starts_with("postgresql://") {
+            PgConnectOptions::from_str(text).map_err(|e| {
+                JournalError::Location(format!("not a PostgreSQL URL ({})", redact(&e.to_string())))
+            })?;
+            return Ok(Self::Postgres(text.to_owned()));
+        }
+        if matches!(text, ":memory:" | "sqlite::memory:") {
+            return Ok(Self::Memory);
+        }
+        let path = text
+            .strip_prefix("sqlite://")
+            .or_else(|| text.strip_prefix("sqlite:"))
+            .unwrap_or(text);
+        Ok(Self::File(PathBuf::from(path)))
+    }
+
+    /// `SUPPLIERS_JOURNAL` if set, else [`default_path`].
+    pub fn from_env() -> Result<Self, JournalError> {
+        match std::env::var("SUPPLIERS_JOURNAL") {
+            Ok(value) => Self::parse(&value),
+            Err(_) => default_path().map(Self::File).ok_or_else(|| {
+                JournalError::Location(
+                    "this platform has no data directory: set SUPPLIERS_JOURNAL".into(),
+                )
+            }),
+        }
+    }
+
+    /// The location as printed: a PostgreSQL URL loses its password.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::File(path) => path.display().to_string(),
+            Self::Memory => ":memory:".into(),
+            Self::Postgres(url) => redact(url),
+        }
+    }
+
+    /// Opens the journal there and applies missing migrations.
+    pub async fn open(&self) -> Result<Journal, JournalError> {
+        let location = self.describe();
+        let database = |source| JournalError::Database {
+            location: location.clone(),
+            source,
+        };
+        match self {
+            Self::Postgres(url) => {
+                let options = PgConnectOptions::from_str(url).map_err(database)?;
+                let pool = PgPoolOptions::new()
+                    .max_connections(8)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect_with(options)
+                    .await
+                    .map_err(database)?;
+                Journal::from_postgres(pool, location).await
+            }
+            Self::Memory => {
+                // One connection that never closes: each SQLite connection to
+                // `:memory:` is a database of its own.
+                let pool = SqlitePoolOptions::new()
+                    .min_connections(1)
+                    .max_connections(1)
+                    .idle_timeout(None)
+                    .max_lifetime(None)
+                    .connect_with(SqliteConnectOptions::from_str(":memory:").map_err(database)?)
+                    .await
+                    .map_err(database)?;
+                Journal::from_sqlite(pool, location).await
+            }
+            Self::File(path) => {
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir).map_err(|e| {
+                        JournalError::Location(format!("cannot create {}: {e}", dir.display()))
+                    })?;
+                }
+                // WAL: readers never block the writer. FULL: a claim is on disk before
+                // the purchase request leaves, even if the machine loses power.
+                let options = SqliteConnectOptions::new()
+                    .filename(path)
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Full)
+                    .busy_timeout(BUSY_TIMEOUT);
+                let pool = SqlitePoolOptions::new()
+                    .max_connections(4)
+                    .acquire_timeout(BUSY_TIMEOUT)
+                    .connect_with(options)
+                    .await
+                    .map_err(database)?;
+                Journal::from_sqlite(pool, location).await
+            }
+        }
+    }
+}
+
+/// `scheme://user:password@host` -> `scheme://user:***@host`, wherever it appears.
+fn redact(text: &str) -> String {
+    let Some(scheme_end) = text.find("://") else {
+        return text.to_owned();
+    };
+    let rest = &text[scheme_end + 3..];
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let Some(at) = rest[..authority_end].rfind('@') else {
+        return text.to_owned();
+    };
+    match rest[..at].find(':') {
+        Some(colon) => format!(
+            "{}{}:***{}",
+            &text[..scheme_end + 3],
+            &rest[..colon],
+            &rest[at..]
+        ),
+        None => text.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locations_parse_and_postgres_passwords_never_print() {
+        assert_eq!(Location::parse(":memory:").unwrap(), Location::Memory);
+        assert_eq!(
+            Location::parse("sqlite:/tmp/j.db").unwrap(),
+            Location::File("/tmp/j.db".into())
+        );
+        assert_eq!(
+            Location::parse("journal.sqlite3").unwrap(),
+            Location::File("journal.sqlite3".into())
+        );
+        let pg = Location::parse("postgres://worker:s3cret@db.internal:5432/shop").unwrap();
+        assert_eq!(pg.describe(), "postgres://worker:***@db.internal:5432/shop");
+        assert!(!format!("{pg:?}").contains("s3cret"));
+        assert!(Location::parse("  ").is_err());
+        assert_eq!(redact("postgres://db/shop"), "postgres://db/shop");
+    }
+}
