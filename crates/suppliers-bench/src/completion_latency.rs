@@ -8,10 +8,10 @@ use std::time::Duration;
 use anyhow::{Context, Result, ensure};
 use chrono::Utc;
 use futures::StreamExt;
-use suppliers::adapters::cryptorefills::Cryptorefills;
+use suppliers::Supplier;
+use suppliers::adapters::cryptorefills::{Cryptorefills, Purchase};
 use suppliers::model::OrderStatus;
 use suppliers::order_stream::TrackConfig;
-use suppliers::{BuyRequest, Supplier};
 use suppliers_sandbox::{Fault, FaultRule, Sandbox, SandboxConfig, Timings};
 
 use crate::Mode;
@@ -35,10 +35,19 @@ pub enum Path {
     Polling,
 }
 
-fn gift_card() -> BuyRequest {
-    let mut request = BuyRequest::new("giftcard/Airbnb/US/100", 1);
-    request.email = Some("bench@example.com".into());
-    request
+fn gift_card() -> Purchase {
+    Purchase {
+        kind: ::cryptorefills::types::ProductKind::Giftcard,
+        brand_name: "Airbnb".into(),
+        country_code: "US".into(),
+        denomination: "100".into(),
+        amount: None,
+        quantity: std::num::NonZeroU32::MIN,
+        beneficiary: "bench@example.com".into(),
+        email: "bench@example.com".into(),
+        coin: "USDC".into(),
+        network: Some("Solana".into()),
+    }
 }
 
 /// Milliseconds from `Done` to the return of the caller's wait, for one order paid
@@ -50,7 +59,7 @@ pub async fn sample(
     pay_after: Duration,
 ) -> Result<f64> {
     let supplier = Supplier::Cryptorefills(cryptorefills);
-    let order = supplier.buy(&gift_card()).await?;
+    let order = cryptorefills.buy(&gift_card()).await?;
     if path == Path::Polling {
         sandbox.faults().add(FaultRule::new(
             format!("/cryptorefills/v5/orders/{}/subscribe", order.id),

@@ -10,7 +10,12 @@ use suppliers::model::SupplierId;
 /// CRYPTOREFILLS_APP_VERSION, CRYPTOREFILLS_COUNTRY and CRYPTOREFILLS_BASE_URL, or from
 /// --sandbox. Exit codes: 0 ok, 2 usage or input rejected before any request,
 /// 3 unauthorized or forbidden, 4 refused by the supplier, 5 transport failure, rate
-/// limited or wait timed out, 6 purchase outcome unknown.
+/// limited or wait timed out, 6 purchase outcome unknown, 7 a purchase with this
+/// reference is in progress in another process.
+///
+/// Every purchase is recorded in a journal first: SUPPLIERS_JOURNAL or --journal (an
+/// SQLite file, or postgres://...), by default a file under the user's data directory;
+/// --sandbox runs use an in-memory journal unless one is given.
 #[derive(Debug, Parser)]
 #[command(name = "suppliers", version)]
 pub struct Cli {
@@ -20,6 +25,10 @@ pub struct Cli {
     /// Machine output on stdout (JSON), nothing else there.
     #[arg(long, global = true)]
     pub json: bool,
+    /// The purchase journal: an SQLite file, or postgres://... (default
+    /// SUPPLIERS_JOURNAL, else a file under the user's data directory).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub journal: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -128,7 +137,15 @@ pub enum Command {
         /// Do not ask for confirmation (required without a terminal).
         #[arg(long)]
         yes: bool,
+        /// Your reference for this purchase: buying again with it never buys twice
+        /// (a fresh one is generated and printed when absent).
+        #[arg(long)]
+        reference: Option<String>,
     },
+    /// List purchases in the journal not yet bought, not bought or failed.
+    Pending,
+    /// Settle every pending purchase from what its supplier can tell.
+    Reconcile,
     /// Show one order.
     Order {
         /// foxreload, mousacard or cryptorefills.

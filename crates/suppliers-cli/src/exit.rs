@@ -5,10 +5,15 @@ use suppliers::Error;
 /// Usage errors and input rejected before any request.
 pub const USAGE: u8 = 2;
 
+/// Another live process is buying with this reference.
+pub const IN_PROGRESS: u8 = 7;
+
 /// The exit code for an error.
 pub fn code(error: &Error) -> u8 {
     match error {
-        Error::Config(_) | Error::InvalidRequest { sent: false, .. } => USAGE,
+        Error::Config(_)
+        | Error::InvalidRequest { sent: false, .. }
+        | Error::ReferenceConflict { .. } => USAGE,
         Error::Unauthorized { .. } | Error::Forbidden { .. } => 3,
         Error::NotFound { .. }
         | Error::InvalidRequest { sent: true, .. }
@@ -16,8 +21,10 @@ pub fn code(error: &Error) -> u8 {
         | Error::OutOfStock { .. }
         | Error::Unavailable { .. }
         | Error::StoreClosed { .. }
-        | Error::ValidationProblems { .. } => 4,
+        | Error::ValidationProblems { .. }
+        | Error::NotBought { .. } => 4,
         Error::AmbiguousPurchase { .. } => 6,
+        Error::PurchaseInProgress { .. } => IN_PROGRESS,
         _ => 5,
     }
 }

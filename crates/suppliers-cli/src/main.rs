@@ -14,7 +14,7 @@ use futures::TryStreamExt;
 use serde_json::Value;
 use suppliers::config::{CryptorefillsConfig, FoxReloadConfig, MousaCardConfig};
 use suppliers::model::{Order, SupplierId};
-use suppliers::{BuyRequest, CatalogQuery, Error, Suppliers};
+use suppliers::{BuyRequest, CatalogQuery, Error, Journal, Suppliers, SuppliersBuilder};
 use suppliers_sandbox::{Sandbox, SandboxConfig};
 
 use args::{Cli, Command, PurchaseArgs};
@@ -79,6 +79,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         sandbox.shutdown().await;
         return Ok(());
     }
+    let journal = open_journal(&cli).await?;
     // Kept alive for the whole command.
     let (suppliers, _sandbox) = if cli.sandbox {
         let sandbox = Sandbox::start(SandboxConfig {
@@ -86,7 +87,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             ..SandboxConfig::default()
         })
         .await?;
-        let suppliers = Suppliers::builder()
+        let builder = Suppliers::builder()
             .limits_from_env()
             .map_err(Error::from)?
             .foxreload(
@@ -98,11 +99,11 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             .cryptorefills(
                 CryptorefillsConfig::new("sandbox", "1.0.0", &sandbox.cryptorefills_url())
                     .map_err(Error::from)?,
-            )
-            .build()?;
-        (suppliers, Some(sandbox))
+            );
+        (with_journal(builder, journal).build()?, Some(sandbox))
     } else {
-        (Suppliers::from_env()?, None)
+        let builder = Suppliers::builder_from_env()?;
+        (with_journal(builder, journal).build()?, None)
     };
     let json = cli.json;
     match cli.command {
@@ -178,11 +179,27 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             purchase,
             wait,
             yes,
+            reference,
         } => {
-            let request = request(product_id, purchase);
+            let mut request = request(product_id, purchase);
             confirm(supplier, &request, yes)?;
+            if reference.is_none() {
+                // Told before anything is sent, so that even a killed run leaves it.
+                let fresh = suppliers::new_reference();
+                eprintln!("reference {fresh} (buy again with --reference {fresh})");
+                request.reference = Some(fresh);
+            } else {
+                request.reference = reference;
+            }
             let handle = suppliers.get(supplier)?;
-            let mut order = handle.buy(&request).await?;
+            let receipt = suppliers.buy(supplier, &request).await?;
+            if receipt.replayed {
+                eprintln!(
+                    "reference {} already bought {supplier} order {}: nothing was sent",
+                    receipt.reference, receipt.order.id
+                );
+            }
+            let mut order = receipt.order;
             if wait && !order.status.is_terminal() {
                 let spinner = spinner(json, &format!("waiting for {supplier} order {}", order.id));
                 let result = handle
@@ -191,7 +208,28 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 spinner.finish_and_clear();
                 order = result?;
             }
-            emit(json, output::order_json(&order), output::order_text(&order));
+            emit(
+                json,
+                output::receipt_json(&receipt.reference, receipt.replayed, &order),
+                format!(
+                    "reference {}\n{}",
+                    receipt.reference,
+                    output::order_text(&order)
+                ),
+            );
+        }
+        Command::Pending => {
+            let pending = suppliers.pending().await?;
+            let list = pending
+                .iter()
+                .map(|entry| output::entry_json(entry, suppliers.held_elsewhere(entry)))
+                .collect();
+            emit(json, Value::Array(list), output::pending_text(&pending));
+        }
+        Command::Reconcile => {
+            let report = suppliers.reconcile().await?;
+            let list = report.iter().map(output::reconciled_json).collect();
+            emit(json, Value::Array(list), output::reconciled_text(&report));
         }
         Command::Order { supplier, order_id } => {
             let order = suppliers.get(supplier)?.order(&order_id).await?;
@@ -236,6 +274,32 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Sandbox { .. } => unreachable!("handled above"),
     }
     Ok(())
+}
+
+/// The journal a command needs: `--journal`, else `SUPPLIERS_JOURNAL`, else in memory
+/// for `--sandbox` and the default file otherwise. Only purchases and the journal's own
+/// commands open one.
+async fn open_journal(cli: &Cli) -> Result<Option<Journal>, Failure> {
+    if !matches!(
+        cli.command,
+        Command::Buy { .. } | Command::Pending | Command::Reconcile
+    ) {
+        return Ok(None);
+    }
+    let journal = match (&cli.journal, std::env::var("SUPPLIERS_JOURNAL")) {
+        (Some(location), _) => Journal::open(location).await,
+        (None, Ok(location)) => Journal::open(&location).await,
+        (None, Err(_)) if cli.sandbox => Journal::in_memory().await,
+        (None, Err(_)) => Journal::from_env().await,
+    };
+    Ok(Some(journal.map_err(Error::from)?))
+}
+
+fn with_journal(builder: SuppliersBuilder, journal: Option<Journal>) -> SuppliersBuilder {
+    match journal {
+        Some(journal) => builder.journal(journal),
+        None => builder,
+    }
 }
 
 /// Waits for every order. Several MousaCard orders share batch status requests.
@@ -305,6 +369,7 @@ fn request(product_id: String, purchase: PurchaseArgs) -> BuyRequest {
         coin: purchase.coin,
         network: purchase.network,
         amount: purchase.amount,
+        reference: None,
     }
 }
 

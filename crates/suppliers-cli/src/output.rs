@@ -1,7 +1,9 @@
 //! What the CLI prints: one JSON value on stdout with `--json`, aligned text otherwise.
 
 use serde_json::{Value, json};
+use suppliers::journal::Entry;
 use suppliers::model::{Balance, Order, Product, Quote};
+use suppliers::reconcile::Reconciled;
 
 /// An order as `--json` prints it. Money is a decimal string.
 pub fn order_json(order: &Order) -> Value {
@@ -184,4 +186,101 @@ fn table<const N: usize>(header: [&str; N], rows: &[[String; N]]) -> String {
         out += &line(row.iter().map(String::as_str).collect());
     }
     out
+}
+
+/// `buy --json`: the order, with the reference it is journaled under and whether this
+/// run sent nothing because the reference had bought already.
+pub fn receipt_json(reference: &str, replayed: bool, order: &Order) -> Value {
+    let mut value = order_json(order);
+    value["reference"] = json!(reference);
+    value["replayed"] = json!(replayed);
+    value
+}
+
+/// A journal entry as `pending --json` prints it: no secrets are journaled.
+pub fn entry_json(entry: &Entry, in_progress: bool) -> Value {
+    json!({
+        "reference": entry.reference,
+        "supplier": entry.supplier,
+        "product_id": entry.product_id,
+        "quantity": entry.quantity,
+        "state": entry.state.as_str(),
+        "order_id": entry.order_id,
+        "idempotency_key": entry.idempotency_key,
+        "balance_before": entry.balance_before.map(|b| b.to_string()),
+        "balance_currency": entry.balance_currency,
+        "detail": entry.detail,
+        "attempt": entry.attempt,
+        "in_progress": in_progress,
+        "owner": entry.owner,
+        "started_at": entry.started_at.to_rfc3339(),
+        "updated_at": entry.updated_at.to_rfc3339(),
+    })
+}
+
+/// Pending purchases for a person, oldest first.
+pub fn pending_text(entries: &[Entry]) -> String {
+    if entries.is_empty() {
+        return "nothing pending\n".into();
+    }
+    entries
+        .iter()
+        .map(|e| {
+            format!(
+                "{} {} {} x {} {}{} since {}{}\n",
+                e.supplier,
+                e.reference,
+                e.quantity,
+                e.product_id,
+                e.state,
+                e.order_id
+                    .as_ref()
+                    .map(|id| format!(" (order {id})"))
+                    .unwrap_or_default(),
+                e.started_at.to_rfc3339(),
+                e.detail
+                    .as_ref()
+                    .map(|d| format!(": {d}"))
+                    .unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+/// One line of `reconcile --json`: the entry after, its state before, and whether it
+/// was settled (false: held by another live process, or its supplier not configured).
+pub fn reconciled_json(line: &Reconciled) -> Value {
+    json!({
+        "reference": line.entry.reference,
+        "supplier": line.entry.supplier,
+        "product_id": line.entry.product_id,
+        "quantity": line.entry.quantity,
+        "before": line.before.as_str(),
+        "state": line.entry.state.as_str(),
+        "order_id": line.entry.order_id,
+        "settled": line.settled,
+        "how": line.entry.detail,
+    })
+}
+
+/// Reconcile's report for a person: what each entry is now and how that is known.
+pub fn reconciled_text(report: &[Reconciled]) -> String {
+    if report.is_empty() {
+        return "nothing to reconcile\n".into();
+    }
+    report
+        .iter()
+        .map(|line| {
+            let e = &line.entry;
+            let verb = if line.settled { "->" } else { "left" };
+            format!(
+                "{} {} {} {verb} {}: {}\n",
+                e.supplier,
+                e.reference,
+                line.before,
+                e.state,
+                e.detail.as_deref().unwrap_or("")
+            )
+        })
+        .collect()
 }

@@ -128,7 +128,7 @@ fn refusals_exit_4_and_missing_credentials_exit_2() {
     assert_eq!(output.status.code(), Some(4));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.starts_with("error: mousacard: insufficient balance: 250 $ required"),
+        stderr.contains("\nerror: mousacard: insufficient balance: 250 $ required"),
         "{stderr}"
     );
     let output = suppliers().args(["balance", "foxreload"]).output().unwrap();
@@ -137,7 +137,7 @@ fn refusals_exit_4_and_missing_credentials_exit_2() {
 }
 
 #[test]
-fn a_dropped_connection_on_buy_is_reported_as_ambiguous_with_exit_6() {
+fn a_dropped_foxreload_create_is_reconciled_and_paid_once() {
     let output = suppliers()
         .env(
             "SUPPLIERS_SANDBOX_FAULTS",
@@ -145,17 +145,38 @@ fn a_dropped_connection_on_buy_is_reported_as_ambiguous_with_exit_6() {
         )
         .args([
             "--sandbox",
+            "--json",
             "buy",
             "foxreload",
             "product_01krgfgww8eth9xvvysd6y7r4j",
+            "--reference",
+            "inv-7",
             "--yes",
         ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let order: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(order["reference"], "inv-7");
+    assert_eq!(order["replayed"], false);
+    assert_eq!(order["supplier_status"], "paid", "{order}");
+}
+
+#[test]
+fn a_dropped_mousacard_create_the_journal_cannot_place_exits_6_naming_the_reference() {
+    let output = suppliers()
+        .env("SUPPLIERS_SANDBOX_FAULTS", "POST /mousacard/orders=drop")
+        .args(["--sandbox", "buy", "mousacard", "12330", "--yes"])
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(6));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.contains("may have gone through") && stderr.contains("suppliers orders foxreload"),
+        stderr.contains("may have gone through")
+            && stderr.contains("suppliers reconcile")
+            && stderr.contains("connection dropped")
+            && stderr.contains("balance 150.5 -> 140.5 USD (-10.0)"),
         "{stderr}"
     );
 }

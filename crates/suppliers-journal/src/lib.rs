@@ -296,10 +296,13 @@ impl Journal {
         Ok(entries)
     }
 
-    /// Every order id the journal knows at `supplier`.
-    pub async fn order_ids(&self, supplier: &str) -> Result<Vec<String>, JournalError> {
+    /// Every order id the journal knows at `supplier`, with when its purchase started.
+    pub async fn known_orders(
+        &self,
+        supplier: &str,
+    ) -> Result<Vec<(String, DateTime<Utc>)>, JournalError> {
         on_backend!(self, |pool, sql| {
-            sqlx::query_scalar(sql.order_ids)
+            sqlx::query_as(sql.known_orders)
                 .bind(supplier)
                 .fetch_all(pool)
                 .await

@@ -13,7 +13,7 @@ pub(crate) struct Statements {
     pub(crate) get: &'static str,
     pub(crate) unresolved: &'static str,
     /// `$1` supplier.
-    pub(crate) order_ids: &'static str,
+    pub(crate) known_orders: &'static str,
     /// `$1` supplier, `$2` reference, `$3` state, `$4` order_id, `$5` detail, `$6` now,
     /// `$7` owner (who must hold it).
     pub(crate) record: &'static str,
@@ -46,7 +46,7 @@ macro_rules! statements {
             unresolved: concat!(
                 "SELECT ", $cols, " FROM purchases WHERE state IN ('sending', 'unknown', 'created')"
             ),
-            order_ids: "SELECT order_id FROM purchases WHERE supplier = $1 AND order_id IS NOT NULL",
+            known_orders: "SELECT order_id, started_at FROM purchases WHERE supplier = $1 AND order_id IS NOT NULL",
             record: concat!(
                 "UPDATE purchases SET state = ", $state, ", order_id = COALESCE($4, order_id), ",
                 "detail = COALESCE($5, detail), updated_at = $6, ",

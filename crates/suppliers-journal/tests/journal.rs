@@ -98,10 +98,11 @@ async fn a_reference_is_claimed_once_and_its_progress_recorded() {
         assert!(!unresolved.iter().any(|e| e.reference == new.reference));
         assert!(
             journal
-                .order_ids("foxreload")
+                .known_orders("foxreload")
                 .await
                 .unwrap()
-                .contains(&"ord_1".to_owned())
+                .iter()
+                .any(|(id, started)| id == "ord_1" && *started == bought.started_at)
         );
     }
 }

@@ -17,9 +17,20 @@ async fn start(config: SandboxConfig) -> (Sandbox, Suppliers) {
         .cryptorefills(
             CryptorefillsConfig::new("sandbox", "1.0.0", &sandbox.cryptorefills_url()).unwrap(),
         )
+        .journal(suppliers::Journal::in_memory().await.unwrap())
         .build()
         .unwrap();
     (sandbox, suppliers)
+}
+
+/// A journaled purchase, each with a fresh reference.
+async fn buy(
+    suppliers: &Suppliers,
+    request: &BuyRequest,
+) -> Result<suppliers::model::Order, Error> {
+    let receipt = suppliers.buy(SupplierId::Cryptorefills, request).await?;
+    assert!(!receipt.replayed);
+    Ok(receipt.order)
 }
 
 fn manual_payment() -> SandboxConfig {
@@ -41,7 +52,7 @@ async fn an_order_waits_for_payment_then_streams_to_done_with_codes() {
     let (sandbox, suppliers) = start(manual_payment()).await;
     let cr = suppliers.get(SupplierId::Cryptorefills).unwrap();
     cr.validate(&gift_card()).await.unwrap();
-    let order = cr.buy(&gift_card()).await.unwrap();
+    let order = buy(&suppliers, &gift_card()).await.unwrap();
     assert_eq!(order.status, OrderStatus::AwaitingPayment);
     let payment = order.payment.clone().expect("wallet address and amount");
     assert_eq!(payment.amount, Some("100.350000".parse().unwrap()));
@@ -122,7 +133,7 @@ async fn an_unpaid_order_expires_after_the_window() {
     })
     .await;
     let cr = suppliers.get(SupplierId::Cryptorefills).unwrap();
-    let order = cr.buy(&gift_card()).await.unwrap();
+    let order = buy(&suppliers, &gift_card()).await.unwrap();
     let done = cr
         .wait_for_order(&order.id, Duration::from_secs(10))
         .await
@@ -155,7 +166,7 @@ async fn the_sandbox_reports_documented_problems() {
         ]
     );
     // Creating the same order is refused with the same problems; nothing is created.
-    let err = cr.buy(&request).await.unwrap_err();
+    let err = buy(&suppliers, &request).await.unwrap_err();
     assert!(matches!(err, Error::ValidationProblems { .. }), "{err:?}");
     assert_eq!(sandbox.cryptorefills().order_count(), 0);
 
@@ -189,7 +200,7 @@ async fn a_range_product_is_bought_with_an_amount_checked_against_its_step() {
         (Some(Decimal::from(201)), "amount"),
     ] {
         request.amount = amount;
-        let err = cr.buy(&request).await.unwrap_err();
+        let err = buy(&suppliers, &request).await.unwrap_err();
         assert!(
             matches!(&err, Error::InvalidRequest { sent: false, field: Some(f), .. } if f == field),
             "{amount:?}: {err:?}"
@@ -197,7 +208,7 @@ async fn a_range_product_is_bought_with_an_amount_checked_against_its_step() {
     }
     assert_eq!(sandbox.cryptorefills().order_count(), 0, "nothing was sent");
     request.amount = Some(Decimal::from(50));
-    let order = cr.buy(&request).await.unwrap();
+    let order = buy(&suppliers, &request).await.unwrap();
     assert_eq!(order.status, OrderStatus::AwaitingPayment);
     let payment = order.payment.clone().unwrap();
     assert_eq!(

@@ -74,16 +74,16 @@ async fn a_standard_event_source_sees_the_stop_that_ends_an_order_stream() {
         .cryptorefills(
             CryptorefillsConfig::new("sandbox", "1.0.0", &sandbox.cryptorefills_url()).unwrap(),
         )
+        .journal(suppliers::Journal::in_memory().await.unwrap())
         .build()
         .unwrap();
     let mut request = BuyRequest::new("giftcard/Airbnb/US/100", 1);
     request.email = Some("user@example.com".into());
     let order = suppliers
-        .get(suppliers::model::SupplierId::Cryptorefills)
-        .unwrap()
-        .buy(&request)
+        .buy(suppliers::model::SupplierId::Cryptorefills, &request)
         .await
-        .unwrap();
+        .unwrap()
+        .order;
 
     let stream = reqwest::Client::new()
         .get(format!(

@@ -16,6 +16,16 @@ const FAST_WAIT: WaiterConfig = WaiterConfig {
     max_wait: Duration::from_secs(5),
 };
 
+/// A journaled purchase, each with a fresh reference.
+async fn buy(
+    suppliers: &Suppliers,
+    request: &BuyRequest,
+) -> Result<suppliers::model::Order, Error> {
+    let receipt = suppliers.buy(SupplierId::MousaCard, request).await?;
+    assert!(!receipt.replayed);
+    Ok(receipt.order)
+}
+
 async fn start() -> (Sandbox, Suppliers) {
     let sandbox = Sandbox::start(SandboxConfig {
         timings: Timings::fast(),
@@ -25,6 +35,7 @@ async fn start() -> (Sandbox, Suppliers) {
     .unwrap();
     let suppliers = Suppliers::builder()
         .mousacard(MousaCardConfig::new("sandbox", &sandbox.mousacard_url()).unwrap())
+        .journal(suppliers::Journal::in_memory().await.unwrap())
         .build()
         .unwrap();
     (sandbox, suppliers)
@@ -36,14 +47,14 @@ async fn codes_subscription_and_rejected_products_end_as_documented() {
     let mousa = suppliers.get(SupplierId::MousaCard).unwrap();
 
     // Instant codes product: completed in the purchase answer.
-    let instant = mousa.buy(&BuyRequest::new("12330", 2)).await.unwrap();
+    let instant = buy(&suppliers, &BuyRequest::new("12330", 2)).await.unwrap();
     assert_eq!(instant.status, OrderStatus::Completed);
     assert_eq!(instant.delivery.codes.len(), 2);
 
     // Variation with a required player id: processing, then completed with codes.
     let mut credits = BuyRequest::new("12310", 1);
     credits.fields.insert("playerid".into(), "12345678".into());
-    let pending = mousa.buy(&credits).await.unwrap();
+    let pending = buy(&suppliers, &credits).await.unwrap();
     assert_eq!(pending.status, OrderStatus::Processing);
     let done = mousa
         .wait_for_order(&pending.id, Duration::from_secs(5))
@@ -53,8 +64,8 @@ async fn codes_subscription_and_rejected_products_end_as_documented() {
     assert_eq!(done.delivery.codes.len(), 1);
 
     // Subscription and rejected products, tracked together with an unknown id.
-    let netflix = mousa.buy(&BuyRequest::new("12420", 1)).await.unwrap();
-    let rejected = mousa.buy(&BuyRequest::new("12500", 1)).await.unwrap();
+    let netflix = buy(&suppliers, &BuyRequest::new("12420", 1)).await.unwrap();
+    let rejected = buy(&suppliers, &BuyRequest::new("12500", 1)).await.unwrap();
     let ids = [netflix.id.parse().unwrap(), rejected.id.parse().unwrap(), 1];
     let (outcomes, _) = suppliers
         .mousacard()
@@ -91,19 +102,25 @@ async fn codes_subscription_and_rejected_products_end_as_documented() {
 async fn bad_input_is_refused_before_sending_and_balance_limits_are_enforced() {
     let (sandbox, suppliers) = start().await;
     let mousa = suppliers.get(SupplierId::MousaCard).unwrap();
-    let err = mousa.buy(&BuyRequest::new("12310", 1)).await.unwrap_err();
+    let err = buy(&suppliers, &BuyRequest::new("12310", 1))
+        .await
+        .unwrap_err();
     assert!(
         matches!(&err, Error::InvalidRequest { field: Some(f), sent: false, .. } if f == "playerid"),
         "{err:?}"
     );
-    let err = mousa.buy(&BuyRequest::new("12420", 2)).await.unwrap_err();
+    let err = buy(&suppliers, &BuyRequest::new("12420", 2))
+        .await
+        .unwrap_err();
     assert!(
         matches!(&err, Error::InvalidRequest { field: Some(f), sent: false, .. } if f == "quantity"),
         "{err:?}"
     );
     assert_eq!(sandbox.mousacard().order_count(), 0);
 
-    let err = mousa.buy(&BuyRequest::new("12340", 5)).await.unwrap_err();
+    let err = buy(&suppliers, &BuyRequest::new("12340", 5))
+        .await
+        .unwrap_err();
     match err {
         Error::InsufficientBalance {
             required,

@@ -40,6 +40,11 @@ pub enum ConfigError {
     /// The supplier was not configured.
     #[error("{supplier} is not configured: {hint}", supplier = .0, hint = setup_hint(*.0))]
     NotConfigured(SupplierId),
+    /// [`crate::Suppliers::buy`] needs a purchase journal and none was configured.
+    #[error(
+        "no purchase journal: add one with SuppliersBuilder::journal (Journal::from_env opens SUPPLIERS_JOURNAL or the default file)"
+    )]
+    NoJournal,
     /// The HTTP client could not be built (TLS backend).
     #[error("building the HTTP client failed: {0}")]
     Http(String),

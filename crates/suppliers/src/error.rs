@@ -139,10 +139,11 @@ pub enum Error {
         /// Every problem reported.
         problems: Vec<Problem>,
     },
-    /// A purchase request may or may not have reached the supplier. It was not resent.
+    /// A purchase request may or may not have reached the supplier, and the supplier
+    /// cannot tell yet. It was not resent.
     #[error(
-        "{supplier}: the outcome of {operation} is unknown ({cause}); the purchase may have gone through: check {} before buying again",
-        reconcile_hint(.reconcile)
+        "{supplier}: the outcome of {operation} is unknown ({cause}); the purchase may have gone through: {}",
+        reconcile_hint(.reconcile, .reference.as_deref())
     )]
     AmbiguousPurchase {
         /// Which supplier.
@@ -153,7 +154,51 @@ pub enum Error {
         cause: String,
         /// How to find out.
         reconcile: Reconcile,
+        /// The purchase's journal reference (purchases through [`crate::Suppliers::buy`]).
+        reference: Option<String>,
     },
+    /// Known not to have gone through (after an unknown outcome was reconciled):
+    /// nothing was charged. Buying again with the same reference is safe.
+    #[error("{supplier}: not bought: {reason}; nothing was charged (reference {reference})")]
+    NotBought {
+        /// Which supplier.
+        supplier: SupplierId,
+        /// The purchase's reference.
+        reference: String,
+        /// The supplier's order, when one exists unpaid (FoxReload `active`).
+        order_id: Option<String>,
+        /// How this is known.
+        reason: String,
+    },
+    /// The reference already names a purchase of another product or quantity.
+    #[error(
+        "{supplier}: reference {reference:?} already names a purchase of {quantity} x {product_id}; nothing was sent: use another reference"
+    )]
+    ReferenceConflict {
+        /// Which supplier.
+        supplier: SupplierId,
+        /// The reference.
+        reference: String,
+        /// The product it was first used for.
+        product_id: String,
+        /// And the quantity.
+        quantity: u64,
+    },
+    /// Another live process is buying with this reference right now.
+    #[error(
+        "{supplier}: the purchase with reference {reference:?} is in progress in another process ({owner}); nothing was sent"
+    )]
+    PurchaseInProgress {
+        /// Which supplier.
+        supplier: SupplierId,
+        /// The reference.
+        reference: String,
+        /// The process holding it (`host:pid:token`).
+        owner: String,
+    },
+    /// The purchase journal failed.
+    #[error(transparent)]
+    Journal(#[from] suppliers_journal::JournalError),
     /// A wait reached its deadline.
     #[error("{supplier}: order {order_id} did not finish within {waited:?} (last status: {})", last_status.map_or("unknown", |s| s.as_str()))]
     WaitTimedOut {
@@ -192,7 +237,7 @@ impl Error {
     /// The supplier the error came from, if any.
     pub fn supplier(&self) -> Option<SupplierId> {
         match self {
-            Self::Config(_) => None,
+            Self::Config(_) | Self::Journal(_) => None,
             Self::Unauthorized { supplier, .. }
             | Self::Forbidden { supplier, .. }
             | Self::NotFound { supplier, .. }
@@ -204,6 +249,9 @@ impl Error {
             | Self::RateLimited { supplier, .. }
             | Self::ValidationProblems { supplier, .. }
             | Self::AmbiguousPurchase { supplier, .. }
+            | Self::NotBought { supplier, .. }
+            | Self::ReferenceConflict { supplier, .. }
+            | Self::PurchaseInProgress { supplier, .. }
             | Self::WaitTimedOut { supplier, .. }
             | Self::Transport { supplier, .. }
             | Self::UnexpectedResponse { supplier, .. } => Some(*supplier),
@@ -274,8 +322,13 @@ fn problem_list(problems: &[Problem]) -> String {
     codes.join(", ")
 }
 
-fn reconcile_hint(reconcile: &Reconcile) -> String {
-    match reconcile {
+fn reconcile_hint(reconcile: &Reconcile, reference: Option<&str>) -> String {
+    if let Some(reference) = reference {
+        return format!(
+            "it is kept in the purchase journal under reference {reference}: `suppliers reconcile` settles it, and `suppliers buy --reference {reference}` never buys it twice"
+        );
+    }
+    let check = match reconcile {
         Reconcile::FoxReloadRecentOrders {
             order_id: Some(id), ..
         } => format!("order {id} (`suppliers order foxreload {id}`)"),
@@ -295,5 +348,6 @@ fn reconcile_hint(reconcile: &Reconcile) -> String {
         Reconcile::CryptorefillsOrders => {
             "the orders in the Cryptorefills partner dashboard".into()
         }
-    }
+    };
+    format!("check {check} before buying again")
 }

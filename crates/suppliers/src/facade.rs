@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use suppliers_http::ResponseLimits;
+use suppliers_journal::Journal;
 
 use crate::adapters::{cryptorefills::Cryptorefills, foxreload::FoxReload, mousacard::MousaCard};
 use crate::config::{ConfigError, CryptorefillsConfig, FoxReloadConfig, MousaCardConfig};
@@ -26,6 +27,7 @@ pub struct Suppliers {
     foxreload: Option<FoxReload>,
     mousacard: Option<MousaCard>,
     cryptorefills: Option<Cryptorefills>,
+    journal: Option<Journal>,
 }
 
 /// Builds [`Suppliers`] from explicit configuration.
@@ -38,6 +40,7 @@ pub struct SuppliersBuilder {
     connect_timeout: Duration,
     read_timeout: Duration,
     limits: ResponseLimits,
+    journal: Option<Journal>,
 }
 
 impl Default for SuppliersBuilder {
@@ -52,6 +55,7 @@ impl Default for SuppliersBuilder {
             // Long enough for an SSE stream between keep-alives.
             read_timeout: Duration::from_secs(90),
             limits: ResponseLimits::default(),
+            journal: None,
         }
     }
 }
@@ -70,6 +74,11 @@ impl SuppliersBuilder {
     /// Adds Cryptorefills.
     pub fn cryptorefills(mut self, config: CryptorefillsConfig) -> Self {
         self.cryptorefills = Some(config);
+        self
+    }
+    /// The purchase journal [`Suppliers::buy`] records every purchase in.
+    pub fn journal(mut self, journal: Journal) -> Self {
+        self.journal = Some(journal);
         self
     }
     /// Retry bounds for requests safe to repeat.
@@ -142,6 +151,7 @@ impl SuppliersBuilder {
             .map_err(|e| ConfigError::Http(e.to_string()))?;
         let (retry, clock, limits) = (self.retry, self.clock, self.limits);
         Ok(Suppliers {
+            journal: self.journal,
             foxreload: self
                 .foxreload
                 .map(|c| {
@@ -175,10 +185,20 @@ impl Suppliers {
     }
 
     /// Every supplier whose credentials are in the environment (see
-    /// [`FoxReloadConfig::from_env`] and its siblings). A supplier whose credential
-    /// variable is unset is left out; any other configuration problem is an error.
-    /// Limits come from [`SuppliersBuilder::limits_from_env`].
-    pub fn from_env() -> Result<Self, Error> {
+    /// [`FoxReloadConfig::from_env`] and its siblings), and the purchase journal from
+    /// [`Journal::from_env`] (`SUPPLIERS_JOURNAL`, or a file under the user's data
+    /// directory). A supplier whose credential variable is unset is left out; any
+    /// other configuration problem is an error.
+    pub async fn from_env() -> Result<Self, Error> {
+        Self::builder_from_env()?
+            .journal(Journal::from_env().await?)
+            .build()
+    }
+
+    /// What [`Self::from_env`] configures, without a journal (add one with
+    /// [`SuppliersBuilder::journal`]). Limits come from
+    /// [`SuppliersBuilder::limits_from_env`].
+    pub fn builder_from_env() -> Result<SuppliersBuilder, Error> {
         fn optional<T>(config: Result<T, ConfigError>) -> Result<Option<T>, ConfigError> {
             match config {
                 Ok(config) => Ok(Some(config)),
@@ -190,7 +210,11 @@ impl Suppliers {
         builder.foxreload = optional(FoxReloadConfig::from_env())?;
         builder.mousacard = optional(MousaCardConfig::from_env())?;
         builder.cryptorefills = optional(CryptorefillsConfig::from_env())?;
-        builder.build()
+        Ok(builder)
+    }
+
+    pub(crate) fn journal_ref(&self) -> Option<&Journal> {
+        self.journal.as_ref()
     }
 
     /// FoxReload, if configured.

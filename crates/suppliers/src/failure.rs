@@ -149,12 +149,14 @@ impl Failure {
                 operation: operation.name,
                 cause: message,
                 reconcile,
+                reference: None,
             },
             Self::Undecodable { message, .. } if purchase => Error::AmbiguousPurchase {
                 supplier,
                 operation: operation.name,
                 cause: message,
                 reconcile,
+                reference: None,
             },
             // A success or a server error whose answer was not read: it may have bought.
             Self::TooLarge(too_large)
@@ -165,6 +167,7 @@ impl Failure {
                     operation: operation.name,
                     cause: too_large.to_string(),
                     reconcile,
+                    reference: None,
                 }
             }
             Self::Http { status, .. } if purchase && status >= 500 => Error::AmbiguousPurchase {
@@ -172,6 +175,7 @@ impl Failure {
                 operation: operation.name,
                 cause: format!("HTTP {status}"),
                 reconcile,
+                reference: None,
             },
             Self::Transport { message, .. } => Error::Transport { supplier, message },
             Self::Undecodable {

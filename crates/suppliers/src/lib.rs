@@ -76,10 +76,15 @@ mod failure;
 pub mod model;
 pub mod order_stream;
 mod paging;
+mod purchase;
+pub mod reconcile;
 pub mod retry;
 pub mod supplier;
 pub mod waiter;
 
 pub use error::Error;
 pub use facade::{Suppliers, SuppliersBuilder, USER_AGENT};
+pub use purchase::{MAX_REFERENCE_LEN, Receipt, new_reference};
 pub use supplier::{BuyRequest, CatalogQuery, Supplier};
+pub use suppliers_journal as journal;
+pub use suppliers_journal::Journal;

@@ -60,6 +60,9 @@ pub struct BuyRequest {
     /// Cryptorefills range products (id ending `/range`): the face value to buy,
     /// checked against the product's range and step before anything is sent.
     pub amount: Option<rust_decimal::Decimal>,
+    /// The caller's reference for this purchase: [`crate::Suppliers::buy`] buys at most
+    /// once per supplier and reference (a fresh one when `None`).
+    pub reference: Option<String>,
 }
 
 impl BuyRequest {
@@ -72,7 +75,7 @@ impl BuyRequest {
         }
     }
 
-    fn cryptorefills(&self) -> Result<cryptorefills::Purchase, Error> {
+    pub(crate) fn cryptorefills(&self) -> Result<cryptorefills::Purchase, Error> {
         let supplier = SupplierId::Cryptorefills;
         let [kind, brand, country, denomination] =
             cryptorefills::parse_product_id(&self.product_id)?;
@@ -176,20 +179,6 @@ impl Supplier<'_> {
         }
     }
 
-    /// Buys. Each purchase request is sent exactly once.
-    pub async fn buy(&self, request: &BuyRequest) -> Result<Order, Error> {
-        match self {
-            Self::FoxReload(fox) => fox.buy(&[fox_line(request)]).await,
-            Self::MousaCard(mousa) => {
-                let purchase = mousa_purchase(request)?;
-                let product = mousa.product(&request.product_id).await?;
-                mousacard::MousaCard::check(&purchase, &product)?;
-                mousa.buy(&purchase).await
-            }
-            Self::Cryptorefills(cr) => cr.buy(&request.cryptorefills()?).await,
-        }
-    }
-
     /// The order as it is now.
     pub async fn order(&self, id: &str) -> Result<Order, Error> {
         match self {
@@ -234,7 +223,7 @@ impl Supplier<'_> {
     }
 }
 
-fn fox_line(request: &BuyRequest) -> foxreload::OrderLine {
+pub(crate) fn fox_line(request: &BuyRequest) -> foxreload::OrderLine {
     foxreload::OrderLine {
         product_id: request.product_id.clone(),
         quantity: request.quantity,
@@ -242,7 +231,7 @@ fn fox_line(request: &BuyRequest) -> foxreload::OrderLine {
     }
 }
 
-fn mousa_purchase(request: &BuyRequest) -> Result<mousacard::Purchase, Error> {
+pub(crate) fn mousa_purchase(request: &BuyRequest) -> Result<mousacard::Purchase, Error> {
     let product_id = request.product_id.parse().map_err(|_| {
         Error::rejected(
             SupplierId::MousaCard,

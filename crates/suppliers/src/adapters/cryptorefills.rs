@@ -380,8 +380,19 @@ impl Cryptorefills {
     /// coin amount to pay within the payment window. Nothing is charged until the
     /// customer pays that address.
     pub async fn buy(&self, purchase: &Purchase) -> Result<Order, Error> {
+        self.check_purchase(purchase).await?;
+        self.create(purchase).await
+    }
+
+    /// What [`Self::buy`] checks before sending: the purchase's own rules
+    /// ([`Purchase::check`]) and a range product's amount against the product.
+    pub async fn check_purchase(&self, purchase: &Purchase) -> Result<(), Error> {
         purchase.check()?;
-        self.check_amount(purchase).await?;
+        self.check_amount(purchase).await
+    }
+
+    /// Creates the order (sent once), without [`Self::check_purchase`]'s checks.
+    pub async fn create(&self, purchase: &Purchase) -> Result<Order, Error> {
         let body = types::CreateOrderRequest {
             deliveries: purchase
                 .deliveries()?
@@ -410,6 +421,7 @@ impl Cryptorefills {
                 operation: "create_order",
                 cause: "the answer names no order (neither order_id nor id)".into(),
                 reconcile: Reconcile::CryptorefillsOrders,
+                reference: None,
             })
     }
 

@@ -257,13 +257,30 @@ impl FoxReload {
     /// `orderMinQuantity..=orderMaxQuantity` or a missing required note field. The order
     /// is created with a fresh `idempotencyKey` (kept on the order and on an ambiguous
     /// error) and paid; each request is sent once. FoxReload is not known to deduplicate
-    /// on the key, so it is never a reason to send a purchase again.
+    /// on the key, so it is never a reason to send a purchase again. Not journaled:
+    /// [`crate::Suppliers::buy`] is.
     pub async fn buy(&self, lines: &[OrderLine]) -> Result<Order, Error> {
         let items = self.checked_items(lines).await?;
         let key = uuid::Uuid::new_v4().to_string();
+        let order = self.create(items, &key).await?;
+        if order.status != OrderStatus::AwaitingPayment {
+            return Ok(order);
+        }
+        let mut paid = self.pay(&order.id).await?;
+        paid.idempotency_key = Some(key);
+        Ok(paid)
+    }
+
+    /// Creates an unpaid order (`active`) of items from [`Self::checked_items`], sent
+    /// once with `idempotency_key`. Nothing is charged until [`Self::pay`].
+    pub async fn create(
+        &self,
+        items: Vec<types::CreateOrderItem>,
+        idempotency_key: &str,
+    ) -> Result<Order, Error> {
         let body = types::CreateOrderRequest {
             items,
-            idempotency_key: Some(key.clone()),
+            idempotency_key: Some(idempotency_key.to_owned()),
             is_mock: self.test_orders,
             note: None,
             total_price: None,
@@ -273,26 +290,29 @@ impl FoxReload {
                 op("create_order", Idempotency::Purchase),
                 Reconcile::FoxReloadRecentOrders {
                     order_id: None,
-                    idempotency_key: Some(key.clone()),
+                    idempotency_key: Some(idempotency_key.to_owned()),
                 },
                 || self.client.create_order().body(body.clone()).send(),
             )
             .await?;
         let mut order = normalise(created);
-        order.idempotency_key = Some(key.clone());
-        if order.status != OrderStatus::AwaitingPayment {
-            return Ok(order);
-        }
+        order.idempotency_key = Some(idempotency_key.to_owned());
+        Ok(order)
+    }
+
+    /// Pays a created order from the balance (sent once; FoxReload refuses to pay an
+    /// order twice, `ORDER_PAYMENT_NOT_POSSIBLE`), then reads it back.
+    pub async fn pay(&self, order_id: &str) -> Result<Order, Error> {
         self.send_with(
             op("pay_order", Idempotency::Purchase),
             Reconcile::FoxReloadRecentOrders {
-                order_id: Some(order.id.clone()),
-                idempotency_key: Some(key.clone()),
+                order_id: Some(order_id.to_owned()),
+                idempotency_key: None,
             },
             || {
                 self.client
                     .pay_order()
-                    .order_id(&order.id)
+                    .order_id(order_id)
                     .body(types::PayOrderRequest {
                         payment_provider: None,
                     })
@@ -301,17 +321,53 @@ impl FoxReload {
         )
         .await?;
         // Paid: a failed read afterwards must not hide the purchase.
-        match self.order(&order.id).await {
-            Ok(mut paid) => {
-                paid.idempotency_key = Some(key);
-                Ok(paid)
+        match self.order(order_id).await {
+            Ok(paid) => Ok(paid),
+            Err(_) => Ok(Order {
+                supplier: SUPPLIER,
+                id: order_id.to_owned(),
+                status: OrderStatus::Processing,
+                supplier_status: types::OrderStatus::Paid.to_string(),
+                total: None,
+                currency: None,
+                delivery: Delivery::default(),
+                payment: None,
+                idempotency_key: None,
+            }),
+        }
+    }
+
+    /// Every order created at or after `since`, as FoxReload sends them (items and
+    /// `createdAt` included), newest first, page by page until an older one.
+    pub async fn orders_since(
+        &self,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<types::Order>, Error> {
+        const PAGE: u64 = 100;
+        let mut found = Vec::new();
+        for page_number in 0u64.. {
+            let page = self
+                .send(op("list_orders", Idempotency::Safe), || {
+                    self.client
+                        .list_orders()
+                        .limit(PAGE)
+                        .offset(page_number * PAGE)
+                        .send()
+                })
+                .await?;
+            let full = page.items.len() as u64 == PAGE;
+            let mut older = false;
+            for order in page.items {
+                match order.created_at {
+                    Some(at) if at < since => older = true,
+                    _ => found.push(order),
+                }
             }
-            Err(_) => {
-                order.status = OrderStatus::Processing;
-                order.supplier_status = types::OrderStatus::Paid.to_string();
-                Ok(order)
+            if older || !full {
+                break;
             }
         }
+        Ok(found)
     }
 
     /// ([`DEFAULT_WAIT`] unless given).

@@ -1,0 +1,343 @@
+//! Reconcile: settle journal entries whose outcome is unknown, from what each supplier
+//! can tell, and say how it is known.
+//!
+//! - FoxReload charges at `pay`. A known order is read (`paid`, `processing`,
+//!   `completed`: bought; `active`: created, not paid); an unknown create is looked for
+//!   among the orders created since the purchase began (same items, an id the journal
+//!   does not know), or declared not created.
+//! - MousaCard charges at create and has no order list. Its order ids are sequential
+//!   and other accounts' orders answer `not_found`, so the batch status endpoint is
+//!   probed over the ids after the highest one the journal knew when the purchase began,
+//!   for an order of this product and quantity; otherwise the outcome stays unknown,
+//!   with the balance change since the purchase began.
+//! - Cryptorefills charges only when the customer pays the order's wallet address. A
+//!   create whose answer never arrived cannot be paid: not bought.
+
+use std::collections::HashSet;
+
+use serde::Serialize;
+use suppliers_journal::{Entry, Progress, State};
+
+use crate::adapters::foxreload;
+use crate::error::Error;
+use crate::facade::Suppliers;
+use crate::model::{Order, OrderStatus, SupplierId};
+use crate::supplier::Supplier;
+
+/// How many MousaCard ids after the highest known one are probed (50 per request).
+pub const MOUSACARD_PROBE_IDS: u64 = 200;
+
+/// Clock difference tolerated between this machine and FoxReload's `createdAt`.
+const CLOCK_SKEW: chrono::TimeDelta = chrono::TimeDelta::minutes(2);
+
+/// What a reconcile found about one purchase.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    /// The state it is in.
+    pub state: State,
+    /// The supplier's order, when one was found.
+    pub order_id: Option<String>,
+    /// What was found and how it is known.
+    pub detail: String,
+}
+
+impl Finding {
+    fn new(state: State, order_id: Option<String>, detail: impl Into<String>) -> Self {
+        Self {
+            state,
+            order_id,
+            detail: detail.into(),
+        }
+    }
+
+    pub(crate) fn into_progress(self) -> Progress {
+        let progress = Progress::to(self.state).detail(self.detail);
+        match self.order_id {
+            Some(id) => progress.order_id(id),
+            None => progress,
+        }
+    }
+}
+
+/// One line of [`Suppliers::reconcile`]'s report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Reconciled {
+    /// The state before.
+    pub before: State,
+    /// The entry as it is now (its `detail` says what was found and how).
+    pub entry: Entry,
+    /// False when the entry was left alone: another live process holds it, or its
+    /// supplier is not configured here (`detail` says which).
+    pub settled: bool,
+}
+
+impl Suppliers {
+    /// Journal entries not yet `bought`, `not_bought` or `failed`, oldest first.
+    pub async fn pending(&self) -> Result<Vec<Entry>, Error> {
+        Ok(self.journal()?.unresolved().await?)
+    }
+
+    /// Whether another live process is working on `entry` now.
+    pub fn held_elsewhere(&self, entry: &Entry) -> bool {
+        self.journal().is_ok_and(|j| j.held_elsewhere(entry))
+    }
+
+    /// Settles every pending entry the supplier can tell about; see the module docs for
+    /// each supplier's rule. Nothing is bought here: a FoxReload order found `created`
+    /// is paid by buying again with its reference.
+    pub async fn reconcile(&self) -> Result<Vec<Reconciled>, Error> {
+        let journal = self.journal()?;
+        let mut report = Vec::new();
+        for entry in journal.unresolved().await? {
+            let before = entry.state;
+            let left = |mut entry: Entry, why: String| {
+                entry.detail = Some(why);
+                Reconciled {
+                    before,
+                    entry,
+                    settled: false,
+                }
+            };
+            let handle = match entry.supplier.parse::<SupplierId>() {
+                Ok(id) => match self.get(id) {
+                    Ok(handle) => handle,
+                    Err(err) => {
+                        report.push(left(entry, err.to_string()));
+                        continue;
+                    }
+                },
+                Err(_) => {
+                    let why = format!("unknown supplier {:?}", entry.supplier);
+                    report.push(left(entry, why));
+                    continue;
+                }
+            };
+            let owner = entry.owner.clone().unwrap_or_default();
+            let taken = match journal.take(&entry).await? {
+                Some(taken) => taken,
+                None => {
+                    report.push(left(entry, format!("in progress in {owner}")));
+                    continue;
+                }
+            };
+            let settled = self.settle(handle, taken).await;
+            if !settled.state.is_resolved() {
+                journal.release(&settled).await?;
+            }
+            report.push(Reconciled {
+                before,
+                entry: settled,
+                settled: true,
+            });
+        }
+        Ok(report)
+    }
+}
+
+/// What the supplier says about `entry`'s purchase.
+pub(crate) async fn find(
+    suppliers: &Suppliers,
+    handle: Supplier<'_>,
+    entry: &Entry,
+) -> Result<Finding, Error> {
+    let journal = suppliers.journal()?;
+    match handle {
+        Supplier::FoxReload(fox) => {
+            if let Some(id) = &entry.order_id {
+                let order = fox.order(id).await?;
+                return Ok(fox_finding(&order, entry, "read the order"));
+            }
+            let known: HashSet<String> = journal
+                .known_orders(SupplierId::FoxReload.as_str())
+                .await?
+                .into_iter()
+                .map(|(id, _)| id)
+                .collect();
+            let since = entry.started_at - CLOCK_SKEW;
+            let recent = fox.orders_since(since).await?;
+            let looked_at = recent.len();
+            let matching: Vec<_> = recent
+                .into_iter()
+                .filter(|order| !known.contains(&order.id) && same_items(order, entry))
+                .collect();
+            match matching.as_slice() {
+                [] => Ok(Finding::new(
+                    State::NotBought,
+                    None,
+                    format!(
+                        "no order of {} x {} was created since {} ({looked_at} orders looked at): the create never reached FoxReload",
+                        entry.quantity,
+                        entry.product_id,
+                        since.to_rfc3339()
+                    ),
+                )),
+                [order] => {
+                    let order = foxreload::normalise(order.clone());
+                    Ok(fox_finding(
+                        &order,
+                        entry,
+                        "found among the recent orders (same items, created after the purchase began)",
+                    ))
+                }
+                several => Ok(Finding::new(
+                    State::Unknown,
+                    None,
+                    format!(
+                        "{} recent orders match these items ({}); cannot tell which is this purchase",
+                        several.len(),
+                        several
+                            .iter()
+                            .map(|o| o.id.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                )),
+            }
+        }
+        Supplier::MousaCard(mousa) => {
+            if let Some(id) = &entry.order_id {
+                let order = handle.order(id).await?;
+                return Ok(Finding::new(
+                    State::Bought,
+                    Some(order.id.clone()),
+                    format!("order {} exists ({})", order.id, order.supplier_status),
+                ));
+            }
+            let known = journal.known_orders(SupplierId::MousaCard.as_str()).await?;
+            let known_ids: HashSet<u64> =
+                known.iter().filter_map(|(id, _)| id.parse().ok()).collect();
+            let floor = known
+                .iter()
+                .filter(|(_, started)| *started <= entry.started_at)
+                .filter_map(|(id, _)| id.parse::<u64>().ok())
+                .max();
+            let balance = balance_change(mousa, entry).await;
+            let Some(floor) = floor else {
+                return Ok(Finding::new(
+                    State::Unknown,
+                    None,
+                    format!("the journal knows no earlier MousaCard order to probe from{balance}"),
+                ));
+            };
+            let ids: Vec<u64> = (floor + 1..=floor + MOUSACARD_PROBE_IDS)
+                .filter(|id| !known_ids.contains(id))
+                .collect();
+            let statuses = mousa.statuses(&ids).await?;
+            let matching: Vec<u64> = statuses
+                .iter()
+                .filter(|item| {
+                    item.status != ::mousacard::types::OrderStatusItemStatus::NotFound
+                        && item.product_id.as_deref() == Some(entry.product_id.as_str())
+                        && item.quantity.and_then(|q| u64::try_from(q).ok()) == Some(entry.quantity)
+                })
+                .filter_map(|item| u64::try_from(item.order_id).ok())
+                .collect();
+            let range = format!("ids {} to {}", floor + 1, floor + MOUSACARD_PROBE_IDS);
+            Ok(match matching.as_slice() {
+                [id] => Finding::new(
+                    State::Bought,
+                    Some(id.to_string()),
+                    format!(
+                        "order {id} of {} x {} found by probing {range}",
+                        entry.quantity, entry.product_id
+                    ),
+                ),
+                [] => Finding::new(
+                    State::Unknown,
+                    None,
+                    format!(
+                        "no order of {} x {} among {range}{balance}",
+                        entry.quantity, entry.product_id
+                    ),
+                ),
+                several => Finding::new(
+                    State::Unknown,
+                    None,
+                    format!(
+                        "{} orders of {} x {} among {range} ({several:?}); cannot tell which is this purchase{balance}",
+                        several.len(),
+                        entry.quantity,
+                        entry.product_id
+                    ),
+                ),
+            })
+        }
+        Supplier::Cryptorefills(_) => {
+            if let Some(id) = &entry.order_id {
+                let order = handle.order(id).await?;
+                return Ok(Finding::new(
+                    State::Bought,
+                    Some(order.id.clone()),
+                    format!("order {} exists ({})", order.id, order.supplier_status),
+                ));
+            }
+            Ok(Finding::new(
+                State::NotBought,
+                None,
+                "the create's answer never arrived, so the order's wallet address is unknown and it cannot be paid; an unpaid Cryptorefills order costs nothing and expires at the supplier",
+            ))
+        }
+    }
+}
+
+/// A FoxReload order's state, as the journal records it.
+fn fox_finding(order: &Order, entry: &Entry, how: &str) -> Finding {
+    let id = Some(order.id.clone());
+    let status = &order.supplier_status;
+    match order.status {
+        OrderStatus::Processing | OrderStatus::Completed => Finding::new(
+            State::Bought,
+            id,
+            format!("order {} is {status}: paid ({how})", order.id),
+        ),
+        OrderStatus::AwaitingPayment => Finding::new(
+            State::Created,
+            id,
+            format!(
+                "order {} is active: created, not paid ({how}); `suppliers buy --reference {}` pays it",
+                order.id, entry.reference
+            ),
+        ),
+        OrderStatus::Cancelled | OrderStatus::Expired => Finding::new(
+            State::NotBought,
+            id,
+            format!("order {} is {status}: never paid ({how})", order.id),
+        ),
+        OrderStatus::Failed | OrderStatus::Refunded => Finding::new(
+            State::Failed,
+            id,
+            format!("order {} is {status} ({how})", order.id),
+        ),
+        OrderStatus::Pending | OrderStatus::Unknown => Finding::new(
+            State::Unknown,
+            id,
+            format!(
+                "order {} is {status}, a state this SDK cannot read ({how})",
+                order.id
+            ),
+        ),
+    }
+}
+
+/// One line of this product and quantity, as the journal's purchases are.
+fn same_items(order: &::foxreload::types::Order, entry: &Entry) -> bool {
+    matches!(order.items.as_slice(), [item]
+        if item.product.id == entry.product_id
+            && u64::try_from(item.quantity).ok() == Some(entry.quantity))
+}
+
+/// `; balance 100 -> 95 USD (-5) since the purchase began`, or empty.
+async fn balance_change(mousa: &crate::adapters::mousacard::MousaCard, entry: &Entry) -> String {
+    let Some(before) = entry.balance_before else {
+        return String::new();
+    };
+    match mousa.balance().await {
+        Ok(now) => format!(
+            "; balance {before} -> {} {} ({:+}) since the purchase began",
+            now.amount,
+            now.currency,
+            now.amount - before
+        ),
+        Err(err) => format!("; balance before was {before}, now unreadable ({err})"),
+    }
+}
