@@ -10,6 +10,7 @@ fn suppliers() -> Command {
         "MOUSACARD_TOKEN",
         "CRYPTOREFILLS_PARTNER_ID",
         "SUPPLIERS_SANDBOX_FAULTS",
+        "SUPPLIERS_JOURNAL",
     ] {
         command.env_remove(var);
     }

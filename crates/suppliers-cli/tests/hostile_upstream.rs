@@ -56,6 +56,7 @@ fn suppliers(base_url: &str) -> Command {
     let mut command = Command::cargo_bin("suppliers").unwrap();
     command
         .env("FOXRELOAD_API_KEY", "k")
+        .env("SUPPLIERS_JOURNAL", ":memory:")
         .env("FOXRELOAD_BASE_URL", base_url)
         .env("SUPPLIERS_REQUEST_TIMEOUT", "1")
         .env_remove("MOUSACARD_TOKEN")

@@ -101,6 +101,8 @@ fn run_with(standin: &StandIn, args: &[&str], extra: &[(&str, &str)]) -> Run {
         command.env_remove(var);
     }
     command.envs(environment(standin));
+    // Each run journals in its own memory, never in the user's default file.
+    command.env("SUPPLIERS_JOURNAL", ":memory:");
     command.envs(extra.iter().copied());
     command.args(args).timeout(Duration::from_secs(30));
     let output = command.output().unwrap();
