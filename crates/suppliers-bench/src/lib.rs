@@ -9,7 +9,9 @@
 //! 3. [`batch_tracking`]: MousaCard `wait_for_orders` against one request per order;
 //! 4. [`completion_latency`]: Cryptorefills `Done` to the caller, over SSE and polling;
 //! 5. [`catalog_memory`]: peak memory streaming a catalog against collecting it;
-//! 6. codegen wall time, measured by the xtask and passed in.
+//! 6. codegen wall time, measured by the xtask and passed in;
+//! 7. [`journal_overhead`]: FoxReload purchases journaled in SQLite against the same
+//!    purchases unjournaled, 32 in flight.
 //!
 //! Each section is a plain function returning its rows:
 //!
@@ -25,6 +27,7 @@ pub mod catalog_memory;
 pub mod completion_latency;
 pub mod cores;
 pub mod decoding;
+pub mod journal_overhead;
 pub mod machine;
 pub mod report;
 pub mod request_overhead;

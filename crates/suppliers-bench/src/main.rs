@@ -11,7 +11,7 @@ use clap::{Parser, Subcommand};
 use suppliers_bench::catalog_memory::{self, Consume};
 use suppliers_bench::report::{self, Row, median};
 use suppliers_bench::{Mode, batch_tracking, completion_latency, decoding, machine};
-use suppliers_bench::{report::failures, request_overhead};
+use suppliers_bench::{journal_overhead, report::failures, request_overhead};
 
 #[derive(Parser)]
 #[command(about = "What the supplier SDK costs on top of the wire, against baselines")]
@@ -19,7 +19,7 @@ struct Cli {
     /// Small sizes and few trials (under 30 s).
     #[arg(long)]
     quick: bool,
-    /// Only these sections (1-5), comma-separated.
+    /// Only these sections (1-5, 7), comma-separated.
     #[arg(long, value_delimiter = ',')]
     only: Vec<u8>,
     /// Wall times of `cargo xtask codegen --check`, seconds (from `cargo xtask bench`).
@@ -87,6 +87,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         (3, "batch tracking"),
         (4, "completion latency"),
         (5, "catalog memory"),
+        (7, "journal overhead"),
     ];
     for (number, name) in sections.into_iter().filter(|(n, _)| wanted(*n)) {
         let began = Instant::now();
@@ -96,7 +97,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             2 => decoding::run(mode),
             3 => batch_tracking::run(mode),
             4 => completion_latency::run(mode),
-            _ => catalog_memory::run(mode, &exe),
+            5 => catalog_memory::run(mode, &exe),
+            _ => journal_overhead::run(mode),
         };
         rows.extend(section.with_context(|| format!("section {number}, {name}"))?);
         eprintln!("   {:.1} s", began.elapsed().as_secs_f64());

@@ -121,12 +121,12 @@ impl HandWritten {
     }
 }
 
-type Call<'a> = Box<dyn Fn() -> LocalBoxFuture<'a, Result<()>> + 'a>;
+pub(crate) type Call<'a> = Box<dyn Fn() -> LocalBoxFuture<'a, Result<()>> + 'a>;
 
 /// Requests per second for `count` calls, `in_flight` at a time. Every side's future
 /// is boxed the same way, which also keeps each side's cost in a function of its own
 /// in a profile.
-async fn rate(count: usize, in_flight: usize, call: &Call<'_>) -> Result<f64> {
+pub(crate) async fn rate(count: usize, in_flight: usize, call: &Call<'_>) -> Result<f64> {
     let started = Instant::now();
     let mut results = futures::stream::iter(0..count)
         .map(|_| call())

@@ -176,7 +176,7 @@ fn a_dropped_mousacard_create_the_journal_cannot_place_exits_6_naming_the_refere
     assert!(
         stderr.contains("may have gone through")
             && stderr.contains("suppliers reconcile")
-            && stderr.contains("connection dropped")
+            && stderr.contains("connection closed")
             && stderr.contains("balance 150.5 -> 140.5 USD (-10.0)"),
         "{stderr}"
     );

@@ -125,10 +125,11 @@ pub struct Entry {
 }
 
 /// The answer to [`crate::Journal::claim`].
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug)]
 pub enum Claim {
-    /// This process now holds the reference: send the purchase.
-    Claimed(Entry),
+    /// This process now holds the reference, until the [`crate::Hold`] drops: send the
+    /// purchase.
+    Claimed(Entry, crate::Hold),
     /// The reference is already taken: never send the purchase again blindly.
     Existing(Entry),
 }

@@ -8,9 +8,9 @@
 //! credentials, no delivered codes (they stay at the supplier, fetched again by order
 //! id).
 //!
-//! Two backends on sqlx: SQLite, embedded (the default: a file under the user's data
-//! directory), and PostgreSQL for several workers or machines sharing one supplier
-//! account. The schema is in `migrations/` and versioned; [`Journal::open`] applies
+//! Two backends: SQLite, embedded (the default: a file under the user's data
+//! directory; rusqlite on a thread of its own, with group commit), and PostgreSQL on
+//! sqlx for several workers or machines sharing one supplier account. The schema is in `migrations/` and versioned; [`Journal::open`] applies
 //! what is missing.
 //!
 //! ```
@@ -28,7 +28,7 @@
 //!     idempotency_key: None,
 //!     balance_before: None,
 //! };
-//! let Claim::Claimed(entry) = journal.claim(&purchase).await? else {
+//! let Claim::Claimed(entry, _hold) = journal.claim(&purchase).await? else {
 //!     unreachable!("a new reference");
 //! };
 //! // ... send the purchase ...
@@ -43,17 +43,21 @@ mod entry;
 mod location;
 mod migrate;
 mod owner;
+mod postgres;
+mod sqlite;
 mod statements;
 
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sqlx::{ColumnIndex, Decode, PgPool, Row, SqlitePool, Type};
 
 pub use entry::{Claim, Entry, NewPurchase, Progress, State};
 pub use location::{DEFAULT_FILE_NAME, Location, default_path};
 
 use owner::Owner;
+use statements::{Param, Stmt};
 
 /// How long a holder's claim counts without renewal (renewed every third of it).
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(60);
@@ -63,12 +67,12 @@ pub const DEFAULT_LEASE: Duration = Duration::from_secs(60);
 #[non_exhaustive]
 pub enum JournalError {
     /// The database failed or refused a statement.
-    #[error("purchase journal ({location}): {source}")]
+    #[error("purchase journal ({location}): {message}")]
     Database {
         /// Where the journal is, without a password.
         location: String,
         /// What the database said.
-        source: sqlx::Error,
+        message: String,
     },
     /// `SUPPLIERS_JOURNAL` or `--journal` does not name a journal.
     #[error("purchase journal: {0}")]
@@ -106,8 +110,15 @@ pub enum JournalError {
 
 #[derive(Clone)]
 enum Backend {
-    Sqlite(SqlitePool),
-    Postgres(PgPool),
+    Sqlite(sqlite::Sqlite),
+    Postgres(postgres::Postgres),
+}
+
+/// What a statement answers, whichever the backend.
+pub(crate) enum Answer {
+    Entries(Vec<Entry>),
+    KnownOrders(Vec<(String, DateTime<Utc>)>),
+    Done,
 }
 
 /// The journal: cheap to clone (clones share the connection pool and the holder
@@ -118,6 +129,8 @@ pub struct Journal {
     location: String,
     owner: Owner,
     lease: Duration,
+    /// Entries a task of this process is working on now ([`Journal::hold`]).
+    active: Arc<Mutex<HashSet<(String, String)>>>,
 }
 
 impl std::fmt::Debug for Journal {
@@ -127,22 +140,6 @@ impl std::fmt::Debug for Journal {
             .field("owner", &self.owner.id())
             .finish_non_exhaustive()
     }
-}
-
-/// Runs `$body` with `$pool` and `$sql` bound to the backend's pool and statements.
-macro_rules! on_backend {
-    ($journal:expr, |$pool:ident, $sql:ident| $body:expr) => {
-        match &$journal.backend {
-            Backend::Sqlite($pool) => {
-                let $sql = &statements::SQLITE;
-                $body
-            }
-            Backend::Postgres($pool) => {
-                let $sql = &statements::POSTGRES;
-                $body
-            }
-        }
-    };
 }
 
 impl Journal {
@@ -164,27 +161,50 @@ impl Journal {
     }
 
     pub(crate) async fn from_sqlite(
-        pool: SqlitePool,
+        path: Option<std::path::PathBuf>,
         location: String,
     ) -> Result<Self, JournalError> {
-        let journal = Self::new(Backend::Sqlite(pool.clone()), location);
-        migrate::sqlite(&pool)
-            .await
-            .map_err(|e| journal.database(e))?;
-        journal.check_version(migrate::SQLITE).await?;
+        let database = |message| JournalError::Database {
+            location: location.clone(),
+            message,
+        };
+        let (backend, version) = sqlite::Sqlite::open(path).await.map_err(database)?;
+        let journal = Self::new(Backend::Sqlite(backend), location);
+        journal.check_version(version, migrate::latest(migrate::SQLITE))?;
         Ok(journal)
     }
 
-    pub(crate) async fn from_postgres(
-        pool: PgPool,
-        location: String,
-    ) -> Result<Self, JournalError> {
-        let journal = Self::new(Backend::Postgres(pool.clone()), location);
-        migrate::postgres(&pool)
-            .await
-            .map_err(|e| journal.database(e))?;
-        journal.check_version(migrate::POSTGRES).await?;
+    pub(crate) async fn from_postgres(url: &str, location: String) -> Result<Self, JournalError> {
+        let database = |message| JournalError::Database {
+            location: location.clone(),
+            message,
+        };
+        let (backend, version) = postgres::Postgres::open(url).await.map_err(database)?;
+        let journal = Self::new(Backend::Postgres(backend), location);
+        journal.check_version(version, migrate::latest(migrate::POSTGRES))?;
         Ok(journal)
+    }
+
+    async fn run(&self, stmt: Stmt, params: Vec<Param>) -> Result<Answer, JournalError> {
+        let answer = match &self.backend {
+            Backend::Sqlite(db) => db.run(stmt, params).await,
+            Backend::Postgres(db) => db.run(stmt, params).await,
+        };
+        answer.map_err(|message| JournalError::Database {
+            location: self.location.clone(),
+            message,
+        })
+    }
+
+    async fn entries(&self, stmt: Stmt, params: Vec<Param>) -> Result<Vec<Entry>, JournalError> {
+        match self.run(stmt, params).await? {
+            Answer::Entries(entries) => Ok(entries),
+            _ => Err(self.corrupt("a statement answered the wrong shape")),
+        }
+    }
+
+    async fn one(&self, stmt: Stmt, params: Vec<Param>) -> Result<Option<Entry>, JournalError> {
+        Ok(self.entries(stmt, params).await?.into_iter().next())
     }
 
     fn new(backend: Backend, location: String) -> Self {
@@ -193,6 +213,7 @@ impl Journal {
             location,
             owner: Owner::this_process(),
             lease: DEFAULT_LEASE,
+            active: Arc::default(),
         }
     }
 
@@ -228,32 +249,23 @@ impl Journal {
             Some((amount, currency)) => (Some(amount.to_string()), Some(currency.clone())),
             None => (None, None),
         };
-        for statement in [Statement::Insert, Statement::Reclaim] {
-            let row = on_backend!(self, |pool, sql| {
-                let text = match statement {
-                    Statement::Insert => sql.insert,
-                    Statement::Reclaim => sql.reclaim,
-                };
-                sqlx::query(text)
-                    .bind(&purchase.supplier)
-                    .bind(&purchase.reference)
-                    .bind(&purchase.product_id)
-                    .bind(quantity)
-                    .bind(&facts)
-                    .bind(&purchase.idempotency_key)
-                    .bind(&balance)
-                    .bind(&currency)
-                    .bind(self.owner.id())
-                    .bind(lease_until)
-                    .bind(now)
-                    .fetch_optional(pool)
-                    .await
-                    .map_err(|e| self.database(e))?
-                    .map(|row| self.entry(&row))
-                    .transpose()?
-            });
-            if let Some(entry) = row {
-                return Ok(Claim::Claimed(entry));
+        let params = vec![
+            Param::from(&purchase.supplier),
+            Param::from(&purchase.reference),
+            Param::from(&purchase.product_id),
+            Param::from(quantity),
+            Param::Text(Some(facts)),
+            Param::from(&purchase.idempotency_key),
+            Param::from(balance),
+            Param::from(currency),
+            Param::from(self.owner.id()),
+            Param::from(lease_until),
+            Param::from(now),
+        ];
+        for stmt in [Stmt::Insert, Stmt::Reclaim] {
+            if let Some(entry) = self.one(stmt, params.clone()).await? {
+                let hold = self.start_hold(&entry);
+                return Ok(Claim::Claimed(entry, hold));
             }
         }
         let existing = self
@@ -269,29 +281,13 @@ impl Journal {
         supplier: &str,
         reference: &str,
     ) -> Result<Option<Entry>, JournalError> {
-        on_backend!(self, |pool, sql| {
-            sqlx::query(sql.get)
-                .bind(supplier)
-                .bind(reference)
-                .fetch_optional(pool)
-                .await
-                .map_err(|e| self.database(e))?
-                .map(|row| self.entry(&row))
-                .transpose()
-        })
+        self.one(Stmt::Get, vec![supplier.into(), reference.into()])
+            .await
     }
 
     /// Every entry not yet `bought`, `not_bought` or `failed`, oldest first.
     pub async fn unresolved(&self) -> Result<Vec<Entry>, JournalError> {
-        let mut entries: Vec<Entry> = on_backend!(self, |pool, sql| {
-            sqlx::query(sql.unresolved)
-                .fetch_all(pool)
-                .await
-                .map_err(|e| self.database(e))?
-                .iter()
-                .map(|row| self.entry(row))
-                .collect::<Result<_, _>>()?
-        });
+        let mut entries = self.entries(Stmt::Unresolved, Vec::new()).await?;
         entries.sort_by(|a, b| (a.started_at, &a.reference).cmp(&(b.started_at, &b.reference)));
         Ok(entries)
     }
@@ -301,80 +297,93 @@ impl Journal {
         &self,
         supplier: &str,
     ) -> Result<Vec<(String, DateTime<Utc>)>, JournalError> {
-        on_backend!(self, |pool, sql| {
-            sqlx::query_as(sql.known_orders)
-                .bind(supplier)
-                .fetch_all(pool)
-                .await
-                .map_err(|e| self.database(e))
-        })
+        match self.run(Stmt::KnownOrders, vec![supplier.into()]).await? {
+            Answer::KnownOrders(orders) => Ok(orders),
+            _ => Err(self.corrupt("a statement answered the wrong shape")),
+        }
     }
 
     /// Records progress on an entry this process holds (claimed or taken). A resolved
     /// state releases the hold.
     pub async fn record(&self, entry: &Entry, progress: Progress) -> Result<Entry, JournalError> {
-        let row = on_backend!(self, |pool, sql| {
-            sqlx::query(sql.record)
-                .bind(&entry.supplier)
-                .bind(&entry.reference)
-                .bind(progress.state.as_str())
-                .bind(&progress.order_id)
-                .bind(&progress.detail)
-                .bind(Utc::now())
-                .bind(self.owner.id())
-                .fetch_optional(pool)
-                .await
-                .map_err(|e| self.database(e))?
-                .map(|row| self.entry(&row))
-                .transpose()?
-        });
-        row.ok_or_else(|| JournalError::NotHeld {
-            supplier: entry.supplier.clone(),
-            reference: entry.reference.clone(),
-        })
+        let params = vec![
+            Param::from(&entry.supplier),
+            Param::from(&entry.reference),
+            Param::from(progress.state.as_str()),
+            Param::from(progress.order_id),
+            Param::from(progress.detail),
+            Param::from(Utc::now()),
+            Param::from(self.owner.id()),
+        ];
+        self.one(Stmt::Record, params)
+            .await?
+            .ok_or_else(|| JournalError::NotHeld {
+                supplier: entry.supplier.clone(),
+                reference: entry.reference.clone(),
+            })
     }
 
-    /// Whether another live process holds `entry` (working on it now).
+    /// Whether someone else is working on `entry` now: another live process, or
+    /// another task of this one (under a [`Hold`]).
     pub fn held_elsewhere(&self, entry: &Entry) -> bool {
-        entry.owner.as_deref() != Some(self.owner.id())
-            && self
-                .owner
-                .holds(entry.owner.as_deref(), entry.lease_until, Utc::now())
+        if entry.owner.as_deref() == Some(self.owner.id()) {
+            return self.is_active(&entry.supplier, &entry.reference);
+        }
+        self.owner
+            .holds(entry.owner.as_deref(), entry.lease_until, Utc::now())
     }
 
-    /// Takes over an unresolved entry that no live process holds, to reconcile or finish
-    /// it; `None` when another process holds it or it changed since it was read.
-    pub async fn take(&self, entry: &Entry) -> Result<Option<Entry>, JournalError> {
-        if self.held_elsewhere(entry) {
+    fn is_active(&self, supplier: &str, reference: &str) -> bool {
+        let active = self.active.lock().unwrap_or_else(|e| e.into_inner());
+        active.contains(&(supplier.to_owned(), reference.to_owned()))
+    }
+
+    /// Takes over an unresolved entry nobody else is working on, to reconcile or finish
+    /// it, held until the returned [`Hold`] drops; `None` when another process or task
+    /// holds it, or it changed since it was read.
+    pub async fn take(&self, entry: &Entry) -> Result<Option<(Entry, Hold)>, JournalError> {
+        if entry.owner.as_deref() == Some(self.owner.id()) {
+            // Ours, from a task that finished with it: one task at a time takes it.
+            return Ok(self
+                .try_activate(&entry.supplier, &entry.reference)
+                .then(|| (entry.clone(), self.start_hold(entry))));
+        }
+        if self.held_elsewhere(entry) || self.is_active(&entry.supplier, &entry.reference) {
             return Ok(None);
         }
-        if entry.owner.as_deref() == Some(self.owner.id()) {
-            return Ok(Some(entry.clone()));
-        }
         let now = Utc::now();
-        on_backend!(self, |pool, sql| {
-            sqlx::query(sql.take)
-                .bind(&entry.supplier)
-                .bind(&entry.reference)
-                .bind(self.owner.id())
-                .bind(now + self.lease_delta())
-                .bind(now)
-                .bind(entry.state.as_str())
-                .bind(&entry.owner)
-                .bind(to_i64(entry.attempt))
-                .fetch_optional(pool)
-                .await
-                .map_err(|e| self.database(e))?
-                .map(|row| self.entry(&row))
-                .transpose()
-        })
+        let params = vec![
+            Param::from(&entry.supplier),
+            Param::from(&entry.reference),
+            Param::from(self.owner.id()),
+            Param::from(now + self.lease_delta()),
+            Param::from(now),
+            Param::from(entry.state.as_str()),
+            Param::from(&entry.owner),
+            Param::from(to_i64(entry.attempt)),
+        ];
+        let taken = self.one(Stmt::Take, params).await?;
+        Ok(taken.map(|entry| {
+            let hold = self.start_hold(&entry);
+            (entry, hold)
+        }))
+    }
+
+    /// Marks `supplier`/`reference` as worked on by a task of this process; false when
+    /// one already is.
+    fn try_activate(&self, supplier: &str, reference: &str) -> bool {
+        let mut active = self.active.lock().unwrap_or_else(|e| e.into_inner());
+        active.insert((supplier.to_owned(), reference.to_owned()))
     }
 
     /// Keeps this process's hold on `entry` alive until the returned guard is dropped,
-    /// renewing its lease every third of [`Self::with_lease`].
-    pub fn hold(&self, entry: &Entry) -> Hold {
+    /// renewing its lease every third of [`Self::with_lease`]; meanwhile other tasks of
+    /// this process see it [`Self::held_elsewhere`] too.
+    fn start_hold(&self, entry: &Entry) -> Hold {
         let journal = self.clone();
         let (supplier, reference) = (entry.supplier.clone(), entry.reference.clone());
+        let key = (supplier.clone(), reference.clone());
+        self.try_activate(&supplier, &reference);
         let task = tokio::spawn(async move {
             let every = journal.lease / 3;
             loop {
@@ -384,47 +393,36 @@ impl Journal {
                 }
             }
         });
-        Hold { task }
+        Hold {
+            task,
+            active: self.active.clone(),
+            key,
+        }
     }
 
     async fn renew(&self, supplier: &str, reference: &str) -> Result<(), JournalError> {
         let until = Utc::now() + self.lease_delta();
-        on_backend!(self, |pool, sql| {
-            sqlx::query(sql.renew)
-                .bind(supplier)
-                .bind(reference)
-                .bind(self.owner.id())
-                .bind(until)
-                .execute(pool)
-                .await
-                .map(drop)
-                .map_err(|e| self.database(e))
-        })
+        let params = vec![
+            supplier.into(),
+            reference.into(),
+            self.owner.id().into(),
+            until.into(),
+        ];
+        self.run(Stmt::Renew, params).await.map(drop)
     }
 
     /// Gives up this process's hold on an unresolved entry (another process may take
     /// it at once).
     pub async fn release(&self, entry: &Entry) -> Result<(), JournalError> {
-        on_backend!(self, |pool, sql| {
-            sqlx::query(sql.release)
-                .bind(&entry.supplier)
-                .bind(&entry.reference)
-                .bind(self.owner.id())
-                .execute(pool)
-                .await
-                .map(drop)
-                .map_err(|e| self.database(e))
-        })
+        let params = vec![
+            Param::from(&entry.supplier),
+            Param::from(&entry.reference),
+            Param::from(self.owner.id()),
+        ];
+        self.run(Stmt::Release, params).await.map(drop)
     }
 
-    async fn check_version(&self, known: &[migrate::Migration]) -> Result<(), JournalError> {
-        let found: Option<i64> = on_backend!(self, |pool, _sql| {
-            sqlx::query_scalar("SELECT MAX(version) FROM journal_migrations")
-                .fetch_one(pool)
-                .await
-                .map_err(|e| self.database(e))?
-        });
-        let known = known.last().map_or(0, |m| m.version);
+    fn check_version(&self, found: Option<i64>, known: i64) -> Result<(), JournalError> {
         match found {
             Some(found) if found > known => Err(JournalError::NewerSchema {
                 location: self.location.clone(),
@@ -439,75 +437,31 @@ impl Journal {
         chrono::Duration::from_std(self.lease).unwrap_or(chrono::Duration::MAX)
     }
 
-    fn database(&self, source: sqlx::Error) -> JournalError {
-        JournalError::Database {
-            location: self.location.clone(),
-            source,
-        }
-    }
-
     fn corrupt(&self, message: impl Into<String>) -> JournalError {
         JournalError::Corrupt {
             location: self.location.clone(),
             message: message.into(),
         }
     }
-
-    fn entry<'r, R>(&self, row: &'r R) -> Result<Entry, JournalError>
-    where
-        R: Row,
-        &'r str: ColumnIndex<R>,
-        String: Decode<'r, R::Database> + Type<R::Database>,
-        i64: Decode<'r, R::Database> + Type<R::Database>,
-        DateTime<Utc>: Decode<'r, R::Database> + Type<R::Database>,
-    {
-        let text = |name: &'r str| row.try_get::<String, _>(name);
-        let optional = |name: &'r str| row.try_get::<Option<String>, _>(name);
-        let decoded = (|| {
-            let state = text("state")?;
-            let facts = text("facts")?;
-            let balance = optional("balance_before")?;
-            Ok::<_, sqlx::Error>(Entry {
-                supplier: text("supplier")?,
-                reference: text("reference")?,
-                product_id: text("product_id")?,
-                quantity: u64::try_from(row.try_get::<i64, _>("quantity")?).unwrap_or(0),
-                facts: serde_json::from_str(&facts).unwrap_or(serde_json::Value::String(facts)),
-                state: State::parse(&state).ok_or_else(|| {
-                    sqlx::Error::Decode(format!("unknown state {state:?}").into())
-                })?,
-                order_id: optional("order_id")?,
-                idempotency_key: optional("idempotency_key")?,
-                balance_before: balance.and_then(|b| b.parse().ok()),
-                balance_currency: optional("balance_currency")?,
-                detail: optional("detail")?,
-                attempt: u64::try_from(row.try_get::<i64, _>("attempt")?).unwrap_or(0),
-                owner: optional("owner")?,
-                lease_until: row.try_get("lease_until")?,
-                started_at: row.try_get("started_at")?,
-                updated_at: row.try_get("updated_at")?,
-            })
-        })();
-        decoded.map_err(|e| self.corrupt(e.to_string()))
-    }
 }
 
-/// Keeps a hold's lease renewed while it lives ([`Journal::hold`]).
+/// This process's hold on an entry ([`Journal::claim`], [`Journal::take`]): keeps its
+/// lease renewed and other tasks off it while it lives.
 #[derive(Debug)]
 pub struct Hold {
     task: tokio::task::JoinHandle<()>,
+    active: Arc<Mutex<HashSet<(String, String)>>>,
+    key: (String, String),
 }
 
 impl Drop for Hold {
     fn drop(&mut self) {
         self.task.abort();
+        self.active
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.key);
     }
-}
-
-#[derive(Clone, Copy)]
-enum Statement {
-    Insert,
-    Reclaim,
 }
 
 fn to_i64(value: u64) -> i64 {

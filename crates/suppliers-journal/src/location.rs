@@ -2,18 +2,13 @@
 
 use std::path::PathBuf;
 use std::str::FromStr;
-use std::time::Duration;
 
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::postgres::PgConnectOptions;
 
 use crate::{Journal, JournalError};
 
 /// The default journal's file name, under [`default_path`]'s directory.
 pub const DEFAULT_FILE_NAME: &str = "journal.sqlite3";
-
-/// How long a statement waits for another process's write lock (SQLite).
-const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// `<data dir>/suppliers/journal.sqlite3` (`~/.local/share/suppliers/...` on Linux),
 /// `None` where the platform has no data directory.
@@ -87,55 +82,16 @@ impl Location {
     /// Opens the journal there and applies missing migrations.
     pub async fn open(&self) -> Result<Journal, JournalError> {
         let location = self.describe();
-        let database = |source| JournalError::Database {
-            location: location.clone(),
-            source,
-        };
         match self {
-            Self::Postgres(url) => {
-                let options = PgConnectOptions::from_str(url).map_err(database)?;
-                let pool = PgPoolOptions::new()
-                    .max_connections(8)
-                    .acquire_timeout(Duration::from_secs(10))
-                    .connect_with(options)
-                    .await
-                    .map_err(database)?;
-                Journal::from_postgres(pool, location).await
-            }
-            Self::Memory => {
-                // One connection that never closes: each SQLite connection to
-                // `:memory:` is a database of its own.
-                let pool = SqlitePoolOptions::new()
-                    .min_connections(1)
-                    .max_connections(1)
-                    .idle_timeout(None)
-                    .max_lifetime(None)
-                    .connect_with(SqliteConnectOptions::from_str(":memory:").map_err(database)?)
-                    .await
-                    .map_err(database)?;
-                Journal::from_sqlite(pool, location).await
-            }
+            Self::Postgres(url) => Journal::from_postgres(url, location).await,
+            Self::Memory => Journal::from_sqlite(None, location).await,
             Self::File(path) => {
                 if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
                     std::fs::create_dir_all(dir).map_err(|e| {
                         JournalError::Location(format!("cannot create {}: {e}", dir.display()))
                     })?;
                 }
-                // WAL: readers never block the writer. FULL: a claim is on disk before
-                // the purchase request leaves, even if the machine loses power.
-                let options = SqliteConnectOptions::new()
-                    .filename(path)
-                    .create_if_missing(true)
-                    .journal_mode(SqliteJournalMode::Wal)
-                    .synchronous(SqliteSynchronous::Full)
-                    .busy_timeout(BUSY_TIMEOUT);
-                let pool = SqlitePoolOptions::new()
-                    .max_connections(4)
-                    .acquire_timeout(BUSY_TIMEOUT)
-                    .connect_with(options)
-                    .await
-                    .map_err(database)?;
-                Journal::from_sqlite(pool, location).await
+                Journal::from_sqlite(Some(path.clone()), location).await
             }
         }
     }

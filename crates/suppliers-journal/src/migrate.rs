@@ -2,11 +2,12 @@
 //!
 //! Hand-run rather than `sqlx::migrate::Migrator` because several processes open a new
 //! journal at the same moment (workers starting together): sqlx's migrator takes no lock
-//! on SQLite, so two of them would both apply version 1. Here each backend applies its
-//! missing versions under one exclusive lock (`BEGIN IMMEDIATE` on SQLite, a transaction
-//! advisory lock on PostgreSQL), in one transaction.
+//! on SQLite, so two of them would both apply version 1 (and the SQLite backend is not
+//! on sqlx). Here each backend applies its missing versions under one exclusive lock
+//! (`BEGIN IMMEDIATE` on SQLite, a transaction advisory lock on PostgreSQL), in one
+//! transaction.
 
-use sqlx::{PgPool, SqlitePool};
+use sqlx::PgPool;
 
 /// One schema version.
 pub(crate) struct Migration {
@@ -36,55 +37,72 @@ const VERSIONS_TABLE: &str = "CREATE TABLE IF NOT EXISTS journal_migrations (
 /// A constant key for PostgreSQL's advisory lock: "suppliers journal".
 const PG_LOCK_KEY: i64 = 0x5355_5050_4a4e_4c31;
 
-/// Applies the versions `$conn`'s journal lacks; the caller holds the lock. A macro
-/// because sqlx's executor bounds make the generic function unreadable.
-macro_rules! apply {
-    ($conn:expr, $all:expr) => {{
-        sqlx::Executor::execute(&mut *$conn, VERSIONS_TABLE).await?;
+/// Applies SQLite's missing versions under `BEGIN IMMEDIATE`; returns the version now.
+pub(crate) fn sqlite(conn: &rusqlite::Connection) -> rusqlite::Result<Option<i64>> {
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    let applied = (|| {
+        conn.execute_batch(VERSIONS_TABLE)?;
         let current: Option<i64> =
-            sqlx::query_scalar("SELECT MAX(version) FROM journal_migrations")
-                .fetch_one(&mut *$conn)
-                .await?;
-        let current = current.unwrap_or(0);
-        // A plain loop: an iterator adapter's closure held across the awaits makes the
-        // future not `Send` (rust-lang/rust#102211).
-        for migration in $all.iter() {
-            if migration.version <= current {
-                continue;
-            }
-            sqlx::Executor::execute(&mut *$conn, migration.sql).await?;
-            sqlx::query(
-                "INSERT INTO journal_migrations (version, description, applied_at) VALUES ($1, $2, $3)",
-            )
-            .bind(migration.version)
-            .bind(migration.description)
-            .bind(chrono::Utc::now().to_rfc3339())
-            .execute(&mut *$conn)
-            .await?;
+            conn.query_row("SELECT MAX(version) FROM journal_migrations", [], |row| {
+                row.get(0)
+            })?;
+        for migration in SQLITE.iter().filter(|m| m.version > current.unwrap_or(0)) {
+            conn.execute_batch(migration.sql)?;
+            conn.execute(
+                "INSERT INTO journal_migrations (version, description, applied_at) VALUES (?1, ?2, ?3)",
+                rusqlite::params![migration.version, migration.description, chrono::Utc::now().to_rfc3339()],
+            )?;
         }
-        Ok::<(), sqlx::Error>(())
-    }};
+        conn.query_row("SELECT MAX(version) FROM journal_migrations", [], |row| {
+            row.get(0)
+        })
+    })();
+    match applied {
+        Ok(version) => conn.execute_batch("COMMIT").map(|()| version),
+        Err(err) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            Err(err)
+        }
+    }
 }
 
-pub(crate) async fn sqlite(pool: &SqlitePool) -> Result<(), sqlx::Error> {
-    let mut conn = pool.acquire().await?;
-    sqlx::Executor::execute(&mut *conn, "BEGIN IMMEDIATE").await?;
-    let applied = async { apply!(conn, SQLITE) }.await;
-    let end = if applied.is_ok() {
-        "COMMIT"
-    } else {
-        "ROLLBACK"
-    };
-    let ended = sqlx::Executor::execute(&mut *conn, end).await;
-    applied.and(ended.map(drop))
-}
-
-pub(crate) async fn postgres(pool: &PgPool) -> Result<(), sqlx::Error> {
+/// Applies PostgreSQL's missing versions under a transaction advisory lock; returns the
+/// version now.
+pub(crate) async fn postgres(pool: &PgPool) -> Result<Option<i64>, sqlx::Error> {
     let mut tx = pool.begin().await?;
     sqlx::query("SELECT pg_advisory_xact_lock($1)")
         .bind(PG_LOCK_KEY)
         .execute(&mut *tx)
         .await?;
-    apply!(tx, POSTGRES)?;
-    tx.commit().await
+    sqlx::Executor::execute(&mut *tx, VERSIONS_TABLE).await?;
+    let current: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM journal_migrations")
+        .fetch_one(&mut *tx)
+        .await?;
+    let current = current.unwrap_or(0);
+    // A plain loop: an iterator adapter's closure held across the awaits makes the
+    // future not `Send` (rust-lang/rust#102211).
+    for migration in POSTGRES.iter() {
+        if migration.version <= current {
+            continue;
+        }
+        sqlx::Executor::execute(&mut *tx, migration.sql).await?;
+        sqlx::query(
+            "INSERT INTO journal_migrations (version, description, applied_at) VALUES ($1, $2, $3)",
+        )
+        .bind(migration.version)
+        .bind(migration.description)
+        .bind(chrono::Utc::now().to_rfc3339())
+        .execute(&mut *tx)
+        .await?;
+    }
+    let version: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM journal_migrations")
+        .fetch_one(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(version)
+}
+
+/// The newest version this SDK knows.
+pub(crate) fn latest(all: &[Migration]) -> i64 {
+    all.last().map_or(0, |m| m.version)
 }

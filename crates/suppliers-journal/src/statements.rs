@@ -1,5 +1,84 @@
 //! The journal's SQL, once per dialect. Parameters are numbered the same way in both
-//! (`$1`...; SQLite takes `$N` as the N-th parameter), so one binding order serves both.
+//! (`$1`...; the SQLite backend runs them as `?1`...), so one binding order serves both.
+
+use chrono::{DateTime, Utc};
+
+/// One statement of [`Statements`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Stmt {
+    Insert,
+    Reclaim,
+    Get,
+    Unresolved,
+    KnownOrders,
+    Record,
+    Take,
+    Renew,
+    Release,
+}
+
+impl Stmt {
+    pub(crate) const ALL: [Stmt; 9] = [
+        Stmt::Insert,
+        Stmt::Reclaim,
+        Stmt::Get,
+        Stmt::Unresolved,
+        Stmt::KnownOrders,
+        Stmt::Record,
+        Stmt::Take,
+        Stmt::Renew,
+        Stmt::Release,
+    ];
+
+    /// Whether it only reads.
+    pub(crate) fn reads_only(self) -> bool {
+        matches!(self, Stmt::Get | Stmt::Unresolved | Stmt::KnownOrders)
+    }
+}
+
+/// A statement parameter, bound by position.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Param {
+    Text(Option<String>),
+    Int(i64),
+    Time(Option<DateTime<Utc>>),
+}
+
+impl From<&str> for Param {
+    fn from(text: &str) -> Self {
+        Param::Text(Some(text.to_owned()))
+    }
+}
+
+impl From<&String> for Param {
+    fn from(text: &String) -> Self {
+        Param::Text(Some(text.clone()))
+    }
+}
+
+impl From<&Option<String>> for Param {
+    fn from(text: &Option<String>) -> Self {
+        Param::Text(text.clone())
+    }
+}
+
+impl From<Option<String>> for Param {
+    fn from(text: Option<String>) -> Self {
+        Param::Text(text)
+    }
+}
+
+impl From<i64> for Param {
+    fn from(value: i64) -> Self {
+        Param::Int(value)
+    }
+}
+
+impl From<DateTime<Utc>> for Param {
+    fn from(time: DateTime<Utc>) -> Self {
+        Param::Time(Some(time))
+    }
+}
 
 /// Every statement the journal runs.
 pub(crate) struct Statements {
@@ -24,6 +103,22 @@ pub(crate) struct Statements {
     pub(crate) renew: &'static str,
     /// `$1` supplier, `$2` reference, `$3` owner.
     pub(crate) release: &'static str,
+}
+
+impl Statements {
+    pub(crate) fn text(&self, stmt: Stmt) -> &'static str {
+        match stmt {
+            Stmt::Insert => self.insert,
+            Stmt::Reclaim => self.reclaim,
+            Stmt::Get => self.get,
+            Stmt::Unresolved => self.unresolved,
+            Stmt::KnownOrders => self.known_orders,
+            Stmt::Record => self.record,
+            Stmt::Take => self.take,
+            Stmt::Renew => self.renew,
+            Stmt::Release => self.release,
+        }
+    }
 }
 
 macro_rules! statements {

@@ -4,45 +4,61 @@
 //!
 //! - one shared `reqwest` client, credentials from [`config`] (never in `Debug`),
 //! - one retry layer ([`retry`]): reads retry with jittered backoff and `Retry-After`;
-//!   purchases are sent exactly once and an unknown outcome is
-//!   [`Error::AmbiguousPurchase`],
+//!   purchase requests are sent exactly once,
+//! - purchases never bought twice and never lost ([`Suppliers::buy`]): each is claimed
+//!   under the caller's reference in a durable [`Journal`] (SQLite, or PostgreSQL for
+//!   several workers) before its first byte is sent, and an unknown outcome is settled
+//!   from what the supplier can tell ([`reconcile`]); [`Error::AmbiguousPurchase`]
+//!   remains only when the supplier cannot tell,
 //! - waiters ([`waiter`]) and Cryptorefills' SSE tracking ([`order_stream`]),
 //! - one order model ([`model`]) and one [`Error`].
 //!
-//! FoxReload: read the product (quantity limits and required note fields are checked
-//! before anything is sent), create and pay an order, then poll until its codes arrive.
+//! FoxReload: the product is read (quantity limits and required note fields are
+//! checked before anything is sent), the order created and paid, then polled until its
+//! codes arrive. Buying again with the same reference returns the same order.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), suppliers::Error> {
-//! use suppliers::adapters::foxreload::{OrderLine, DEFAULT_WAIT};
+//! use suppliers::BuyRequest;
+//! use suppliers::model::SupplierId;
+//! use suppliers::adapters::foxreload::DEFAULT_WAIT;
 //!
-//! let suppliers = suppliers::Suppliers::from_env()?; // FOXRELOAD_API_KEY, ...
+//! // FOXRELOAD_API_KEY, ...; the journal from SUPPLIERS_JOURNAL or the default file.
+//! let suppliers = suppliers::Suppliers::from_env().await?;
+//! let mut request = BuyRequest::new("product_01kq2w3e4r5t6y7u8i9o0p1a2s", 5); // $5 top-up
+//! request.fields.insert("login".into(), "steam_user".into());
+//! request.reference = Some("invoice-1042".into()); // your id for this purchase
+//! let receipt = suppliers.buy(SupplierId::FoxReload, &request).await?;
 //! let fox = suppliers.foxreload()?;
-//! let mut line = OrderLine::new("product_01kq2w3e4r5t6y7u8i9o0p1a2s", 5); // a $5 top-up
-//! line.note.insert("login".into(), "steam_user".into());
-//! let order = fox.buy(&[line]).await?;
-//! let order = fox.wait_for_order(&order.id, DEFAULT_WAIT).await?;
+//! let order = fox.wait_for_order(&receipt.order.id, DEFAULT_WAIT).await?;
 //! println!("{} {} codes", order.status, order.delivery.codes.len());
 //! # Ok(()) }
 //! ```
 //!
 //! MousaCard: buy from the balance (quantity and custom fields checked against the
-//! product first), then track many orders with the 50-id batch endpoint.
+//! product first), then track many orders with the 50-id batch endpoint. After a crash,
+//! [`Suppliers::pending`] lists what was in flight and [`Suppliers::reconcile`] settles
+//! it.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), suppliers::Error> {
-//! use suppliers::{BuyRequest, model::SupplierId};
+//! use suppliers::{BuyRequest, Journal, Suppliers, model::SupplierId};
 //! use suppliers::adapters::mousacard::DEFAULT_WAIT;
 //!
-//! let suppliers = suppliers::Suppliers::from_env()?; // MOUSACARD_TOKEN
+//! let suppliers = Suppliers::builder_from_env()? // MOUSACARD_TOKEN
+//!     .journal(Journal::open("postgres://worker:secret@db.internal/shop").await?)
+//!     .build()?;
+//! for line in suppliers.reconcile().await? {
+//!     println!("{} {} -> {}", line.entry.reference, line.before, line.entry.state);
+//! }
 //! let mut request = BuyRequest::new("12310", 1);
 //! request.fields.insert("playerid".into(), "12345678".into());
-//! let order = suppliers.get(SupplierId::MousaCard)?.buy(&request).await?;
+//! let receipt = suppliers.buy(SupplierId::MousaCard, &request).await?;
 //! let (outcomes, _stats) = suppliers
 //!     .mousacard()?
-//!     .wait_for_orders(&[order.id.parse().unwrap(), 242859], DEFAULT_WAIT)
+//!     .wait_for_orders(&[receipt.order.id.parse().unwrap(), 242859], DEFAULT_WAIT)
 //!     .await?;
-//! println!("{outcomes:?}");
+//! println!("{} {outcomes:?}", receipt.reference);
 //! # Ok(()) }
 //! ```
 //!
@@ -54,15 +70,15 @@
 //! use std::time::Duration;
 //! use suppliers::{BuyRequest, model::SupplierId};
 //!
-//! let suppliers = suppliers::Suppliers::from_env()?; // CRYPTOREFILLS_PARTNER_ID, ...
-//! let cryptorefills = suppliers.get(SupplierId::Cryptorefills)?;
+//! let suppliers = suppliers::Suppliers::from_env().await?; // CRYPTOREFILLS_PARTNER_ID, ...
 //! let mut request = BuyRequest::new("giftcard/Airbnb/US/100 USD", 1);
 //! request.email = Some("user@example.com".into());
-//! cryptorefills.validate(&request).await?;
-//! let order = cryptorefills.buy(&request).await?;
+//! suppliers.get(SupplierId::Cryptorefills)?.validate(&request).await?;
+//! let order = suppliers.buy(SupplierId::Cryptorefills, &request).await?.order;
 //! if let Some(payment) = &order.payment {
 //!     println!("pay {:?} {:?} to {}", payment.amount, payment.coin, payment.address);
 //! }
+//! let cryptorefills = suppliers.get(SupplierId::Cryptorefills)?;
 //! let done = cryptorefills.wait_for_order(&order.id, Duration::from_secs(1800)).await?;
 //! println!("{}", done.status);
 //! # Ok(()) }

@@ -54,7 +54,7 @@ enum Prepared {
 
 /// What to do once an existing entry has been looked at.
 enum Resumed {
-    Done(Receipt),
+    Done(Box<Receipt>),
     /// Known not bought: this reference may buy now.
     BuyAgain,
 }
@@ -82,7 +82,7 @@ impl Suppliers {
             check_same(&entry, request, supplier)?;
             if !entry.state.may_buy_again() {
                 match self.resume(handle, entry).await? {
-                    Resumed::Done(receipt) => return Ok(receipt),
+                    Resumed::Done(receipt) => return Ok(*receipt),
                     Resumed::BuyAgain => {}
                 }
             }
@@ -108,14 +108,11 @@ impl Suppliers {
             },
         };
         match journal.claim(&new).await? {
-            Claim::Claimed(entry) => {
-                let _hold = journal.hold(&entry);
-                self.send(handle, entry, prepared).await
-            }
+            Claim::Claimed(entry, _hold) => self.send(handle, entry, prepared).await,
             Claim::Existing(entry) => {
                 check_same(&entry, request, supplier)?;
                 match self.resume(handle, entry).await? {
-                    Resumed::Done(receipt) => Ok(receipt),
+                    Resumed::Done(receipt) => Ok(*receipt),
                     // Another process's attempt ended between our two looks.
                     Resumed::BuyAgain => Err(Error::PurchaseInProgress {
                         supplier,
@@ -133,7 +130,7 @@ impl Suppliers {
         let journal = self.journal()?;
         let supplier = handle.id();
         if entry.state == State::Bought {
-            return Ok(Resumed::Done(replay(handle, &entry).await?));
+            return Ok(Resumed::Done(Box::new(replay(handle, &entry).await?)));
         }
         if entry.state.may_buy_again() {
             return Ok(Resumed::BuyAgain);
@@ -146,18 +143,19 @@ impl Suppliers {
         if journal.held_elsewhere(&entry) {
             return Err(in_progress(&entry));
         }
-        let Some(entry) = journal.take(&entry).await? else {
+        let Some((entry, _hold)) = journal.take(&entry).await? else {
             return Err(in_progress(&entry));
         };
-        let _hold = journal.hold(&entry);
         let entry = self.settle(handle, entry).await;
         match entry.state {
-            State::Bought => Ok(Resumed::Done(replay(handle, &entry).await?)),
+            State::Bought => Ok(Resumed::Done(Box::new(replay(handle, &entry).await?))),
             State::Created => {
                 let Supplier::FoxReload(fox) = handle else {
                     return Err(unresolved(&entry, supplier));
                 };
-                self.pay_created(fox, entry).await.map(Resumed::Done)
+                self.pay_created(fox, entry)
+                    .await
+                    .map(|r| Resumed::Done(Box::new(r)))
             }
             State::NotBought | State::Failed => Ok(Resumed::BuyAgain),
             State::Sending | State::Unknown => {

@@ -113,7 +113,7 @@ impl Suppliers {
                 }
             };
             let owner = entry.owner.clone().unwrap_or_default();
-            let taken = match journal.take(&entry).await? {
+            let (taken, _hold) = match journal.take(&entry).await? {
                 Some(taken) => taken,
                 None => {
                     report.push(left(entry, format!("in progress in {owner}")));

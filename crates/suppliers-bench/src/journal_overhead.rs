@@ -1,0 +1,106 @@
+//! Journal overhead (section 7): whole FoxReload purchases (product read, create, pay,
+//! order read) through [`suppliers::Suppliers::buy`], which journals each in an SQLite
+//! file (a claim and two progress records, `synchronous=FULL`), against the same
+//! purchases through the adapter's unjournaled `buy`, on the same sandbox, 32 in
+//! flight. Trials alternate the two sides; the row shows median rates and the median of
+//! the trials' ratios.
+
+use std::cell::Cell;
+
+use anyhow::{Result, ensure};
+use futures::FutureExt;
+use rust_decimal::Decimal;
+use suppliers::adapters::foxreload::OrderLine;
+use suppliers::model::SupplierId;
+use suppliers::{BuyRequest, Journal};
+use suppliers_sandbox::{SandboxConfig, Timings};
+
+use crate::Mode;
+use crate::report::{Row, Target, median, thousands};
+use crate::request_overhead::{Call, rate};
+use crate::server::Server;
+
+/// Purchases in flight.
+pub const IN_FLIGHT: usize = 32;
+/// The journal may cost at most 10% of the purchase rate.
+pub const TARGET_RATIO: f64 = 0.90;
+
+const PRODUCT: &str = "product_01krgfgww8eth9xvvysd6y7r4j";
+
+/// Runs the section.
+pub fn run(mode: Mode) -> Result<Vec<Row>> {
+    let server = Server::start(SandboxConfig {
+        timings: Timings::fast(),
+        foxreload_balance: Decimal::from(1_000_000_000u64),
+        stock_per_product: u32::MAX,
+        ..SandboxConfig::default()
+    })?;
+    let dir = tempfile::tempdir()?;
+    let location = dir.path().join("journal.sqlite3").display().to_string();
+    let runtime = crate::client_runtime()?;
+    runtime.block_on(async {
+        let suppliers = server
+            .facade()?
+            .journal(Journal::open(&location).await?)
+            .build()?;
+        let fox = suppliers.foxreload()?;
+        let next = Cell::new(0u64);
+        let sides: [(&str, Call); 2] = [
+            (
+                "journaled",
+                Box::new(|| {
+                    let n = next.get();
+                    next.set(n + 1);
+                    let suppliers = &suppliers;
+                    async move {
+                        let mut request = BuyRequest::new(PRODUCT, 1);
+                        request.reference = Some(format!("bench-{n}"));
+                        let receipt = suppliers.buy(SupplierId::FoxReload, &request).await?;
+                        ensure!(!receipt.replayed, "a fresh reference bought");
+                        Ok(())
+                    }
+                    .boxed_local()
+                }),
+            ),
+            (
+                "unjournaled",
+                Box::new(|| {
+                    async move {
+                        fox.buy(&[OrderLine::new(PRODUCT, 1)]).await?;
+                        Ok(())
+                    }
+                    .boxed_local()
+                }),
+            ),
+        ];
+        let (count, trials) = mode.pick((300, 3), (3_000, 7));
+        for (_, call) in &sides {
+            rate(count / 4, IN_FLIGHT, call).await?;
+        }
+        let mut rates: [Vec<f64>; 2] = Default::default();
+        for trial in 0..trials {
+            for k in 0..sides.len() {
+                let which = (trial + k) % sides.len();
+                rates[which].push(rate(count, IN_FLIGHT, &sides[which].1).await?);
+            }
+        }
+        let per_trial: Vec<f64> = rates[0].iter().zip(&rates[1]).map(|(j, u)| j / u).collect();
+        let ratio = median(&per_trial);
+        Ok(vec![Row {
+            section: 7,
+            measure: format!(
+                "FoxReload purchases, {IN_FLIGHT} in flight, journaled in SQLite (purchases/s)"
+            ),
+            sdk: thousands(median(&rates[0])),
+            baseline: format!(
+                "{} (the same purchases, unjournaled)",
+                thousands(median(&rates[1]))
+            ),
+            ratio: Some(ratio),
+            target: Some(Target::new(
+                format!(">= {TARGET_RATIO}"),
+                ratio >= TARGET_RATIO,
+            )),
+        }])
+    })
+}

@@ -1,0 +1,102 @@
+//! The PostgreSQL backend, on sqlx: several workers or machines on one supplier account.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
+use sqlx::{PgPool, Row};
+
+use crate::Answer;
+use crate::entry::{Entry, State};
+use crate::migrate;
+use crate::statements::{self, Param, Stmt};
+
+/// A pool on the journal's database.
+#[derive(Clone)]
+pub(crate) struct Postgres {
+    pool: PgPool,
+}
+
+impl Postgres {
+    /// Connects to `url`, applies missing migrations and returns the schema version.
+    pub(crate) async fn open(url: &str) -> Result<(Self, Option<i64>), String> {
+        let options = PgConnectOptions::from_str(url).map_err(|e| e.to_string())?;
+        let pool = PgPoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await
+            .map_err(|e| e.to_string())?;
+        let version = migrate::postgres(&pool).await.map_err(|e| e.to_string())?;
+        Ok((Self { pool }, version))
+    }
+
+    /// Runs one statement (autocommit).
+    pub(crate) async fn run(&self, stmt: Stmt, params: Vec<Param>) -> Result<Answer, String> {
+        let mut query = sqlx::query(statements::POSTGRES.text(stmt));
+        for param in params {
+            query = match param {
+                Param::Text(text) => query.bind(text),
+                Param::Int(value) => query.bind(value),
+                Param::Time(time) => query.bind(time),
+            };
+        }
+        let fail = |e: sqlx::Error| e.to_string();
+        Ok(match stmt {
+            Stmt::Renew | Stmt::Release => {
+                query.execute(&self.pool).await.map_err(fail)?;
+                Answer::Done
+            }
+            Stmt::KnownOrders => Answer::KnownOrders(
+                query
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(fail)?
+                    .iter()
+                    .map(|row| Ok((row.try_get(0)?, row.try_get::<DateTime<Utc>, _>(1)?)))
+                    .collect::<Result<_, sqlx::Error>>()
+                    .map_err(fail)?,
+            ),
+            _ => Answer::Entries(
+                query
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(fail)?
+                    .iter()
+                    .map(entry)
+                    .collect::<Result<_, String>>()?,
+            ),
+        })
+    }
+}
+
+fn entry(row: &PgRow) -> Result<Entry, String> {
+    let decoded = || -> Result<Entry, sqlx::Error> {
+        let state: String = row.try_get("state")?;
+        let facts: String = row.try_get("facts")?;
+        let balance: Option<String> = row.try_get("balance_before")?;
+        let bad = |message: String| sqlx::Error::Decode(message.into());
+        Ok(Entry {
+            supplier: row.try_get("supplier")?,
+            reference: row.try_get("reference")?,
+            product_id: row.try_get("product_id")?,
+            quantity: u64::try_from(row.try_get::<i64, _>("quantity")?).unwrap_or(0),
+            facts: serde_json::from_str(&facts).map_err(|e| bad(format!("facts: {e}")))?,
+            state: State::parse(&state).ok_or_else(|| bad(format!("unknown state {state:?}")))?,
+            order_id: row.try_get("order_id")?,
+            idempotency_key: row.try_get("idempotency_key")?,
+            balance_before: balance
+                .map(|b| b.parse().map_err(|_| bad(format!("balance {b:?}"))))
+                .transpose()?,
+            balance_currency: row.try_get("balance_currency")?,
+            detail: row.try_get("detail")?,
+            attempt: u64::try_from(row.try_get::<i64, _>("attempt")?).unwrap_or(0),
+            owner: row.try_get("owner")?,
+            lease_until: row.try_get("lease_until")?,
+            started_at: row.try_get("started_at")?,
+            updated_at: row.try_get("updated_at")?,
+        })
+    };
+    decoded().map_err(|e| format!("unreadable entry: {e}"))
+}

@@ -1,0 +1,221 @@
+//! The SQLite backend: one connection on a thread of its own, with group commit.
+//!
+//! Statements arrive over a channel; the thread runs whatever is waiting as one
+//! transaction and answers each only after the commit, so a claim is on disk before its
+//! purchase request can leave, and concurrent purchases share one commit (and its
+//! `fsync`). Other processes on the same file wait on SQLite's lock (`busy_timeout`).
+
+use std::path::PathBuf;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use rusqlite::{Connection, OpenFlags, Row, types::Value};
+use tokio::sync::oneshot;
+
+use crate::Answer;
+use crate::entry::{Entry, State};
+use crate::migrate;
+use crate::statements::{self, Param, Stmt};
+
+/// How long a statement waits for another process's write lock.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+/// Most statements one transaction groups.
+const MAX_BATCH: usize = 256;
+
+struct Request {
+    stmt: Stmt,
+    params: Vec<Param>,
+    reply: oneshot::Sender<Result<Answer, String>>,
+}
+
+/// A handle on the journal's thread; the thread ends when the last handle drops.
+#[derive(Clone)]
+pub(crate) struct Sqlite {
+    requests: mpsc::Sender<Request>,
+}
+
+impl Sqlite {
+    /// Opens `path` (`None`: in memory), applies missing migrations and returns the
+    /// schema version found.
+    pub(crate) async fn open(path: Option<PathBuf>) -> Result<(Self, Option<i64>), String> {
+        let (ready, opened) = oneshot::channel();
+        let (requests, incoming) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("suppliers-journal".into())
+            .spawn(move || match connect(path.as_ref()) {
+                Ok((conn, version)) => {
+                    let _ = ready.send(Ok(version));
+                    serve(&conn, &incoming);
+                }
+                Err(err) => {
+                    let _ = ready.send(Err(err.to_string()));
+                }
+            })
+            .map_err(|e| e.to_string())?;
+        let version = opened
+            .await
+            .map_err(|_| "the journal thread ended".to_owned())??;
+        Ok((Self { requests }, version))
+    }
+
+    /// Runs one statement in the next group commit.
+    pub(crate) async fn run(&self, stmt: Stmt, params: Vec<Param>) -> Result<Answer, String> {
+        let (reply, answer) = oneshot::channel();
+        self.requests
+            .send(Request {
+                stmt,
+                params,
+                reply,
+            })
+            .map_err(|_| "the journal thread ended".to_owned())?;
+        answer
+            .await
+            .map_err(|_| "the journal thread ended".to_owned())?
+    }
+}
+
+fn connect(path: Option<&PathBuf>) -> rusqlite::Result<(Connection, Option<i64>)> {
+    let conn = match path {
+        Some(path) => {
+            let conn = Connection::open_with_flags(
+                path,
+                OpenFlags::SQLITE_OPEN_READ_WRITE
+                    | OpenFlags::SQLITE_OPEN_CREATE
+                    | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )?;
+            conn.busy_timeout(BUSY_TIMEOUT)?;
+            // WAL: readers never block the writer. FULL: a commit is on disk before it
+            // is answered, even if the machine loses power.
+            conn.pragma_update(None, "journal_mode", "WAL")?;
+            conn
+        }
+        None => Connection::open_in_memory()?,
+    };
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    let version = migrate::sqlite(&conn)?;
+    Ok((conn, version))
+}
+
+fn serve(conn: &Connection, incoming: &mpsc::Receiver<Request>) {
+    let sql: Vec<String> = Stmt::ALL
+        .iter()
+        .map(|stmt| statements::SQLITE.text(*stmt).replace('$', "?"))
+        .collect();
+    while let Ok(first) = incoming.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match incoming.try_recv() {
+                Ok(request) => batch.push(request),
+                Err(_) => break,
+            }
+        }
+        let writes = batch.iter().any(|r| !r.stmt.reads_only());
+        let begin = if writes { "BEGIN IMMEDIATE" } else { "BEGIN" };
+        if let Err(err) = conn.execute_batch(begin) {
+            for request in batch {
+                let _ = request.reply.send(Err(err.to_string()));
+            }
+            continue;
+        }
+        let answers: Vec<Result<Answer, String>> = batch
+            .iter()
+            .map(|r| run(conn, &sql[r.stmt as usize], r.stmt, &r.params).map_err(|e| e.to_string()))
+            .collect();
+        match conn.execute_batch("COMMIT") {
+            Ok(()) => {
+                for (request, answer) in batch.into_iter().zip(answers) {
+                    let _ = request.reply.send(answer);
+                }
+            }
+            Err(err) => {
+                let _ = conn.execute_batch("ROLLBACK");
+                for request in batch {
+                    let _ = request.reply.send(Err(format!("commit failed: {err}")));
+                }
+            }
+        }
+    }
+}
+
+fn run(conn: &Connection, sql: &str, stmt: Stmt, params: &[Param]) -> rusqlite::Result<Answer> {
+    let mut statement = conn.prepare_cached(sql)?;
+    let values = rusqlite::params_from_iter(params.iter().map(value));
+    Ok(match stmt {
+        Stmt::Renew | Stmt::Release => {
+            statement.execute(values)?;
+            Answer::Done
+        }
+        Stmt::KnownOrders => Answer::KnownOrders(
+            statement
+                .query_map(values, |row| Ok((row.get(0)?, time(row, 1)?)))?
+                .collect::<rusqlite::Result<_>>()?,
+        ),
+        _ => Answer::Entries(
+            statement
+                .query_map(values, entry)?
+                .collect::<rusqlite::Result<_>>()?,
+        ),
+    })
+}
+
+fn value(param: &Param) -> Value {
+    match param {
+        Param::Text(Some(text)) => Value::Text(text.clone()),
+        Param::Int(value) => Value::Integer(*value),
+        Param::Time(Some(time)) => Value::Text(encode_time(*time)),
+        Param::Text(None) | Param::Time(None) => Value::Null,
+    }
+}
+
+/// Fixed width, so that SQLite compares and sorts times as text correctly.
+fn encode_time(time: DateTime<Utc>) -> String {
+    time.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+fn time(row: &Row<'_>, index: usize) -> rusqlite::Result<DateTime<Utc>> {
+    let text: String = row.get(index)?;
+    parse_time(&text, index)
+}
+
+fn parse_time(text: &str, index: usize) -> rusqlite::Result<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(
+                index,
+                rusqlite::types::Type::Text,
+                Box::new(e),
+            )
+        })
+}
+
+fn entry(row: &Row<'_>) -> rusqlite::Result<Entry> {
+    let state: String = row.get("state")?;
+    let facts: String = row.get("facts")?;
+    let balance: Option<String> = row.get("balance_before")?;
+    let lease_until: Option<String> = row.get("lease_until")?;
+    let bad = |message: String| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, message.into())
+    };
+    Ok(Entry {
+        supplier: row.get("supplier")?,
+        reference: row.get("reference")?,
+        product_id: row.get("product_id")?,
+        quantity: u64::try_from(row.get::<_, i64>("quantity")?).unwrap_or(0),
+        facts: serde_json::from_str(&facts).map_err(|e| bad(format!("facts: {e}")))?,
+        state: State::parse(&state).ok_or_else(|| bad(format!("unknown state {state:?}")))?,
+        order_id: row.get("order_id")?,
+        idempotency_key: row.get("idempotency_key")?,
+        balance_before: balance
+            .map(|b| b.parse().map_err(|_| bad(format!("balance {b:?}"))))
+            .transpose()?,
+        balance_currency: row.get("balance_currency")?,
+        detail: row.get("detail")?,
+        attempt: u64::try_from(row.get::<_, i64>("attempt")?).unwrap_or(0),
+        owner: row.get("owner")?,
+        lease_until: lease_until.map(|t| parse_time(&t, 0)).transpose()?,
+        started_at: time(row, row.as_ref().column_index("started_at")?)?,
+        updated_at: time(row, row.as_ref().column_index("updated_at")?)?,
+    })
+}
