@@ -1,8 +1,8 @@
 //! Journal overhead (section 7): whole FoxReload purchases (product read, create, pay,
 //! order read) through [`suppliers::Suppliers::buy`], which journals each in an SQLite
-//! file (a claim and two progress records, `synchronous=FULL`), against the same
-//! purchases through the adapter's unjournaled `buy`, on the same sandbox, 32 in
-//! flight. Trials alternate the two sides; the row shows median rates and the median of
+//! file (a claim waited for, `synchronous=FULL`, and two progress records queued
+//! behind it), against the same purchases through the adapter's unjournaled `buy`, on
+//! the same sandbox, 32 in flight. Trials alternate the two sides; the row shows median rates and the median of
 //! the trials' ratios.
 
 use std::cell::Cell;

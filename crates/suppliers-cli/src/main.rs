@@ -192,7 +192,13 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 request.reference = reference;
             }
             let handle = suppliers.get(supplier)?;
-            let receipt = suppliers.buy(supplier, &request).await?;
+            let receipt = suppliers.buy(supplier, &request).await;
+            // What the purchase's answers showed is on disk before anything is printed;
+            // if it cannot be, the purchase still is what the supplier said.
+            if let Err(err) = suppliers.journal()?.flush().await {
+                eprintln!("warning: {err}: `suppliers reconcile` settles this purchase");
+            }
+            let receipt = receipt?;
             if receipt.replayed {
                 eprintln!(
                     "reference {} already bought {supplier} order {}: nothing was sent",

@@ -124,6 +124,56 @@ pub struct Entry {
     pub updated_at: DateTime<Utc>,
 }
 
+impl NewPurchase {
+    /// The entry its claim writes: `sending`, first attempt, held by `owner`.
+    pub(crate) fn first_entry(
+        &self,
+        now: DateTime<Utc>,
+        owner: &str,
+        lease_until: DateTime<Utc>,
+    ) -> Entry {
+        let (balance_before, balance_currency) = match &self.balance_before {
+            Some((amount, currency)) => (Some(*amount), Some(currency.clone())),
+            None => (None, None),
+        };
+        Entry {
+            supplier: self.supplier.clone(),
+            reference: self.reference.clone(),
+            product_id: self.product_id.clone(),
+            quantity: self.quantity,
+            facts: self.facts.clone(),
+            state: State::Sending,
+            order_id: None,
+            idempotency_key: self.idempotency_key.clone(),
+            balance_before,
+            balance_currency,
+            detail: None,
+            attempt: 1,
+            owner: Some(owner.to_owned()),
+            lease_until: Some(lease_until),
+            started_at: now,
+            updated_at: now,
+        }
+    }
+}
+
+impl Entry {
+    /// The entry as `progress` recorded at `now` leaves it (what the journal's record
+    /// statement writes): a resolved state lets go of the owner and its lease.
+    pub fn with_progress(&self, progress: &Progress, now: DateTime<Utc>) -> Entry {
+        let resolved = progress.state.is_resolved();
+        Entry {
+            state: progress.state,
+            order_id: progress.order_id.clone().or_else(|| self.order_id.clone()),
+            detail: progress.detail.clone().or_else(|| self.detail.clone()),
+            updated_at: now,
+            owner: if resolved { None } else { self.owner.clone() },
+            lease_until: if resolved { None } else { self.lease_until },
+            ..self.clone()
+        }
+    }
+}
+
 /// The answer to [`crate::Journal::claim`].
 #[derive(Debug)]
 pub enum Claim {

@@ -10,8 +10,12 @@
 //!
 //! Two backends: SQLite, embedded (the default: a file under the user's data
 //! directory; rusqlite on a thread of its own, with group commit), and PostgreSQL on
-//! sqlx for several workers or machines sharing one supplier account. The schema is in `migrations/` and versioned; [`Journal::open`] applies
-//! what is missing.
+//! sqlx for several workers or machines sharing one supplier account. The schema is in
+//! `migrations/` and versioned; [`Journal::open`] applies what is missing.
+//!
+//! A claim is durable before [`Journal::claim`] returns; progress after the purchase
+//! request was answered can be recorded with [`Journal::record_without_waiting`], which
+//! SQLite commits behind it (a lost record leaves an entry unresolved, never wrong).
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
@@ -46,6 +50,7 @@ mod owner;
 mod postgres;
 mod sqlite;
 mod statements;
+mod writer_queue;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -118,6 +123,8 @@ enum Backend {
 pub(crate) enum Answer {
     Entries(Vec<Entry>),
     KnownOrders(Vec<(String, DateTime<Utc>)>),
+    /// Rows changed, for [`Stmt::counts_changes`] statements.
+    Changed(u64),
     Done,
 }
 
@@ -203,6 +210,13 @@ impl Journal {
         }
     }
 
+    async fn changed(&self, stmt: Stmt, params: Vec<Param>) -> Result<u64, JournalError> {
+        match self.run(stmt, params).await? {
+            Answer::Changed(rows) => Ok(rows),
+            _ => Err(self.corrupt("a statement answered the wrong shape")),
+        }
+    }
+
     async fn one(&self, stmt: Stmt, params: Vec<Param>) -> Result<Option<Entry>, JournalError> {
         Ok(self.entries(stmt, params).await?.into_iter().next())
     }
@@ -241,7 +255,7 @@ impl Journal {
     /// quantity, is [`Claim::Claimed`] in state `sending`; anything else is
     /// [`Claim::Existing`], and must not be bought again.
     pub async fn claim(&self, purchase: &NewPurchase) -> Result<Claim, JournalError> {
-        let now = Utc::now();
+        let now = now();
         let lease_until = now + self.lease_delta();
         let facts = purchase.facts.to_string();
         let quantity = to_i64(purchase.quantity);
@@ -262,11 +276,14 @@ impl Journal {
             Param::from(lease_until),
             Param::from(now),
         ];
-        for stmt in [Stmt::Insert, Stmt::Reclaim] {
-            if let Some(entry) = self.one(stmt, params.clone()).await? {
-                let hold = self.start_hold(&entry);
-                return Ok(Claim::Claimed(entry, hold));
-            }
+        if self.changed(Stmt::Insert, params.clone()).await? == 1 {
+            let entry = purchase.first_entry(now, self.owner.id(), lease_until);
+            let hold = self.start_hold(&entry);
+            return Ok(Claim::Claimed(entry, hold));
+        }
+        if let Some(entry) = self.one(Stmt::Reclaim, params).await? {
+            let hold = self.start_hold(&entry);
+            return Ok(Claim::Claimed(entry, hold));
         }
         let existing = self
             .get(&purchase.supplier, &purchase.reference)
@@ -306,21 +323,66 @@ impl Journal {
     /// Records progress on an entry this process holds (claimed or taken). A resolved
     /// state releases the hold.
     pub async fn record(&self, entry: &Entry, progress: Progress) -> Result<Entry, JournalError> {
-        let params = vec![
-            Param::from(&entry.supplier),
-            Param::from(&entry.reference),
-            Param::from(progress.state.as_str()),
-            Param::from(progress.order_id),
-            Param::from(progress.detail),
-            Param::from(Utc::now()),
-            Param::from(self.owner.id()),
-        ];
-        self.one(Stmt::Record, params)
-            .await?
-            .ok_or_else(|| JournalError::NotHeld {
+        let now = now();
+        let params = record_params(entry, &progress, now, self.owner.id());
+        match self.changed(Stmt::Record, params).await? {
+            1 => Ok(entry.with_progress(&progress, now)),
+            _ => Err(JournalError::NotHeld {
                 supplier: entry.supplier.clone(),
                 reference: entry.reference.clone(),
-            })
+            }),
+        }
+    }
+
+    /// Records progress without waiting for the write where the backend keeps order:
+    /// SQLite queues it behind every statement sent before it and returns at once (the
+    /// record commits with the next group; [`Journal::flush`] waits for it, and so does
+    /// dropping the last handle). PostgreSQL writes it before returning. Returns the
+    /// entry as the record leaves it; a failure is logged, not returned.
+    ///
+    /// Meant for progress after a purchase request was answered, where a lost record
+    /// (a crash before the commit) leaves the entry unresolved, never wrong: a reconcile
+    /// settles it from the supplier's side.
+    pub async fn record_without_waiting(&self, entry: &Entry, progress: Progress) -> Entry {
+        let now = now();
+        let recorded = entry.with_progress(&progress, now);
+        let failed = match &self.backend {
+            Backend::Sqlite(db) => db
+                .queue(
+                    Stmt::Record,
+                    record_params(entry, &progress, now, self.owner.id()),
+                )
+                .err()
+                .map(|message| JournalError::Database {
+                    location: self.location.clone(),
+                    message,
+                }),
+            Backend::Postgres(_) => match self.record(entry, progress).await {
+                Ok(entry) => return entry,
+                Err(err) => Some(err),
+            },
+        };
+        if let Some(err) = failed {
+            tracing::error!(
+                supplier = %entry.supplier,
+                reference = %entry.reference,
+                state = %recorded.state,
+                error = %err,
+                "could not record a purchase's progress; `suppliers reconcile` settles it"
+            );
+        }
+        recorded
+    }
+
+    /// Waits until every record queued so far is written.
+    pub async fn flush(&self) -> Result<(), JournalError> {
+        match &self.backend {
+            Backend::Sqlite(db) => db.flush().await.map_err(|message| JournalError::Database {
+                location: self.location.clone(),
+                message,
+            }),
+            Backend::Postgres(_) => Ok(()),
+        }
     }
 
     /// Whether someone else is working on `entry` now: another live process, or
@@ -330,7 +392,7 @@ impl Journal {
             return self.is_active(&entry.supplier, &entry.reference);
         }
         self.owner
-            .holds(entry.owner.as_deref(), entry.lease_until, Utc::now())
+            .holds(entry.owner.as_deref(), entry.lease_until, now())
     }
 
     fn is_active(&self, supplier: &str, reference: &str) -> bool {
@@ -351,7 +413,7 @@ impl Journal {
         if self.held_elsewhere(entry) || self.is_active(&entry.supplier, &entry.reference) {
             return Ok(None);
         }
-        let now = Utc::now();
+        let now = now();
         let params = vec![
             Param::from(&entry.supplier),
             Param::from(&entry.reference),
@@ -401,14 +463,14 @@ impl Journal {
     }
 
     async fn renew(&self, supplier: &str, reference: &str) -> Result<(), JournalError> {
-        let until = Utc::now() + self.lease_delta();
+        let until = now() + self.lease_delta();
         let params = vec![
             supplier.into(),
             reference.into(),
             self.owner.id().into(),
             until.into(),
         ];
-        self.run(Stmt::Renew, params).await.map(drop)
+        self.changed(Stmt::Renew, params).await.map(drop)
     }
 
     /// Gives up this process's hold on an unresolved entry (another process may take
@@ -419,7 +481,7 @@ impl Journal {
             Param::from(&entry.reference),
             Param::from(self.owner.id()),
         ];
-        self.run(Stmt::Release, params).await.map(drop)
+        self.changed(Stmt::Release, params).await.map(drop)
     }
 
     fn check_version(&self, found: Option<i64>, known: i64) -> Result<(), JournalError> {
@@ -462,6 +524,32 @@ impl Drop for Hold {
             .unwrap_or_else(|e| e.into_inner())
             .remove(&self.key);
     }
+}
+
+/// The time now, to the microsecond both databases keep: an entry built here equals
+/// the one read back.
+fn now() -> DateTime<Utc> {
+    use chrono::SubsecRound;
+    Utc::now().trunc_subsecs(6)
+}
+
+/// The record statement's parameters.
+fn record_params(
+    entry: &Entry,
+    progress: &Progress,
+    now: DateTime<Utc>,
+    owner: &str,
+) -> Vec<Param> {
+    vec![
+        Param::from(&entry.supplier),
+        Param::from(&entry.reference),
+        Param::from(progress.state.as_str()),
+        Param::from(&progress.order_id),
+        Param::from(&progress.detail),
+        Param::from(now),
+        Param::from(owner),
+        Param::from(i64::from(progress.state.is_resolved())),
+    ]
 }
 
 fn to_i64(value: u64) -> i64 {

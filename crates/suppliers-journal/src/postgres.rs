@@ -44,10 +44,13 @@ impl Postgres {
         }
         let fail = |e: sqlx::Error| e.to_string();
         Ok(match stmt {
-            Stmt::Renew | Stmt::Release => {
-                query.execute(&self.pool).await.map_err(fail)?;
-                Answer::Done
-            }
+            stmt if stmt.counts_changes() => Answer::Changed(
+                query
+                    .execute(&self.pool)
+                    .await
+                    .map_err(fail)?
+                    .rows_affected(),
+            ),
             Stmt::KnownOrders => Answer::KnownOrders(
                 query
                     .fetch_all(&self.pool)

@@ -1,12 +1,13 @@
 //! The SQLite backend: one connection on a thread of its own, with group commit.
 //!
-//! Statements arrive over a channel; the thread runs whatever is waiting as one
-//! transaction and answers each only after the commit, so a claim is on disk before its
-//! purchase request can leave, and concurrent purchases share one commit (and its
-//! `fsync`). Other processes on the same file wait on SQLite's lock (`busy_timeout`).
+//! Statements arrive in one queue ([`WriterQueue`]); the thread runs whatever is
+//! waiting as one transaction and answers each only after the commit, so a claim is on
+//! disk before its purchase request can leave, and concurrent purchases share one
+//! commit (and its `fsync`). Other processes on the same file wait on SQLite's lock
+//! (`busy_timeout`).
 
 use std::path::PathBuf;
-use std::sync::mpsc;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -17,22 +18,73 @@ use crate::Answer;
 use crate::entry::{Entry, State};
 use crate::migrate;
 use crate::statements::{self, Param, Stmt};
+use crate::writer_queue::WriterQueue;
 
 /// How long a statement waits for another process's write lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
-/// Most statements one transaction groups.
-const MAX_BATCH: usize = 256;
 
-struct Request {
-    stmt: Stmt,
-    params: Vec<Param>,
-    reply: oneshot::Sender<Result<Answer, String>>,
+/// What the writer thread does for one request.
+enum Job {
+    Run(Stmt, Vec<Param>),
+    /// Answered once everything queued before it is committed.
+    Flush,
 }
 
-/// A handle on the journal's thread; the thread ends when the last handle drops.
+struct Request {
+    job: Job,
+    /// `None`: queued without waiting; a failure is logged by the thread.
+    reply: Option<oneshot::Sender<Result<Answer, String>>>,
+}
+
+impl Request {
+    fn writes(&self) -> bool {
+        matches!(&self.job, Job::Run(stmt, _) if !stmt.reads_only())
+    }
+
+    fn answer(self, answer: Result<Answer, String>) {
+        match (self.reply, self.job) {
+            (Some(reply), _) => {
+                let _ = reply.send(answer);
+            }
+            (None, Job::Run(stmt, params)) => match answer {
+                Err(err) => tracing::error!(
+                    statement = ?stmt,
+                    error = %err,
+                    "a journal record queued without waiting failed; `suppliers reconcile` settles its purchase"
+                ),
+                Ok(Answer::Changed(0)) => tracing::warn!(
+                    statement = ?stmt,
+                    reference = ?params.get(1),
+                    "a journal record queued without waiting found its entry held by another process"
+                ),
+                Ok(_) => {}
+            },
+            (None, Job::Flush) => {}
+        }
+    }
+}
+
+/// A handle on the journal's thread; the last handle's drop lets the thread finish
+/// what is queued and waits for it.
 #[derive(Clone)]
 pub(crate) struct Sqlite {
-    requests: mpsc::Sender<Request>,
+    writer: Arc<Writer>,
+}
+
+struct Writer {
+    requests: Arc<WriterQueue<Request>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        // Closing the queue ends the thread once it has committed what is queued:
+        // records queued without waiting are not lost when the journal is dropped.
+        self.requests.close();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
 }
 
 impl Sqlite {
@@ -40,8 +92,9 @@ impl Sqlite {
     /// schema version found.
     pub(crate) async fn open(path: Option<PathBuf>) -> Result<(Self, Option<i64>), String> {
         let (ready, opened) = oneshot::channel();
-        let (requests, incoming) = mpsc::channel();
-        std::thread::Builder::new()
+        let requests = Arc::new(WriterQueue::new());
+        let incoming = requests.clone();
+        let thread = std::thread::Builder::new()
             .name("suppliers-journal".into())
             .spawn(move || match connect(path.as_ref()) {
                 Ok((conn, version)) => {
@@ -53,25 +106,55 @@ impl Sqlite {
                 }
             })
             .map_err(|e| e.to_string())?;
+        let writer = Writer {
+            requests,
+            thread: Some(thread),
+        };
         let version = opened
             .await
             .map_err(|_| "the journal thread ended".to_owned())??;
-        Ok((Self { requests }, version))
+        Ok((
+            Self {
+                writer: Arc::new(writer),
+            },
+            version,
+        ))
+    }
+
+    async fn ask(&self, job: Job) -> Result<Answer, String> {
+        let (reply, answer) = oneshot::channel();
+        let request = Request {
+            job,
+            reply: Some(reply),
+        };
+        if !self.writer.requests.push_waited(request) {
+            return Err("the journal is closed".to_owned());
+        }
+        answer
+            .await
+            .map_err(|_| "the journal thread ended".to_owned())?
     }
 
     /// Runs one statement in the next group commit.
     pub(crate) async fn run(&self, stmt: Stmt, params: Vec<Param>) -> Result<Answer, String> {
-        let (reply, answer) = oneshot::channel();
-        self.requests
-            .send(Request {
-                stmt,
-                params,
-                reply,
-            })
-            .map_err(|_| "the journal thread ended".to_owned())?;
-        answer
-            .await
-            .map_err(|_| "the journal thread ended".to_owned())?
+        self.ask(Job::Run(stmt, params)).await
+    }
+
+    /// Queues one statement after everything queued so far and returns at once.
+    pub(crate) fn queue(&self, stmt: Stmt, params: Vec<Param>) -> Result<(), String> {
+        let request = Request {
+            job: Job::Run(stmt, params),
+            reply: None,
+        };
+        match self.writer.requests.push_quietly(request) {
+            true => Ok(()),
+            false => Err("the journal is closed".to_owned()),
+        }
+    }
+
+    /// Waits until everything queued before it is committed.
+    pub(crate) async fn flush(&self) -> Result<(), String> {
+        self.ask(Job::Flush).await.map(drop)
     }
 }
 
@@ -97,41 +180,49 @@ fn connect(path: Option<&PathBuf>) -> rusqlite::Result<(Connection, Option<i64>)
     Ok((conn, version))
 }
 
-fn serve(conn: &Connection, incoming: &mpsc::Receiver<Request>) {
+fn serve(conn: &Connection, incoming: &WriterQueue<Request>) {
     let sql: Vec<String> = Stmt::ALL
         .iter()
         .map(|stmt| statements::SQLITE.text(*stmt).replace('$', "?"))
         .collect();
-    while let Ok(first) = incoming.recv() {
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match incoming.try_recv() {
-                Ok(request) => batch.push(request),
-                Err(_) => break,
-            }
+    let work = |job: &Job| match job {
+        Job::Run(stmt, params) => {
+            run(conn, &sql[*stmt as usize], *stmt, params).map_err(|e| e.to_string())
         }
-        let writes = batch.iter().any(|r| !r.stmt.reads_only());
-        let begin = if writes { "BEGIN IMMEDIATE" } else { "BEGIN" };
-        if let Err(err) = conn.execute_batch(begin) {
-            for request in batch {
-                let _ = request.reply.send(Err(err.to_string()));
+        Job::Flush => Ok(Answer::Done),
+    };
+    while let Some(mut batch) = incoming.next_batch() {
+        // What comes before the batch's first write sees only committed rows: it is
+        // answered now, without waiting for the commit (and its fsync).
+        let first_write = batch
+            .iter()
+            .position(Request::writes)
+            .unwrap_or(batch.len());
+        let writes = batch.split_off(first_write);
+        for request in batch {
+            let answer = work(&request.job);
+            request.answer(answer);
+        }
+        if writes.is_empty() {
+            continue;
+        }
+        if let Err(err) = conn.execute_batch("BEGIN IMMEDIATE") {
+            for request in writes {
+                request.answer(Err(err.to_string()));
             }
             continue;
         }
-        let answers: Vec<Result<Answer, String>> = batch
-            .iter()
-            .map(|r| run(conn, &sql[r.stmt as usize], r.stmt, &r.params).map_err(|e| e.to_string()))
-            .collect();
+        let answers: Vec<Result<Answer, String>> = writes.iter().map(|r| work(&r.job)).collect();
         match conn.execute_batch("COMMIT") {
             Ok(()) => {
-                for (request, answer) in batch.into_iter().zip(answers) {
-                    let _ = request.reply.send(answer);
+                for (request, answer) in writes.into_iter().zip(answers) {
+                    request.answer(answer);
                 }
             }
             Err(err) => {
                 let _ = conn.execute_batch("ROLLBACK");
-                for request in batch {
-                    let _ = request.reply.send(Err(format!("commit failed: {err}")));
+                for request in writes {
+                    request.answer(Err(format!("commit failed: {err}")));
                 }
             }
         }
@@ -142,10 +233,7 @@ fn run(conn: &Connection, sql: &str, stmt: Stmt, params: &[Param]) -> rusqlite::
     let mut statement = conn.prepare_cached(sql)?;
     let values = rusqlite::params_from_iter(params.iter().map(value));
     Ok(match stmt {
-        Stmt::Renew | Stmt::Release => {
-            statement.execute(values)?;
-            Answer::Done
-        }
+        stmt if stmt.counts_changes() => Answer::Changed(statement.execute(values)? as u64),
         Stmt::KnownOrders => Answer::KnownOrders(
             statement
                 .query_map(values, |row| Ok((row.get(0)?, time(row, 1)?)))?

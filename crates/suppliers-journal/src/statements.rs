@@ -34,6 +34,15 @@ impl Stmt {
     pub(crate) fn reads_only(self) -> bool {
         matches!(self, Stmt::Get | Stmt::Unresolved | Stmt::KnownOrders)
     }
+
+    /// Whether it answers with the number of rows it changed (no rows returned): the
+    /// caller knows what it wrote, and `RETURNING` costs SQLite a temporary table.
+    pub(crate) fn counts_changes(self) -> bool {
+        matches!(
+            self,
+            Stmt::Insert | Stmt::Record | Stmt::Renew | Stmt::Release
+        )
+    }
 }
 
 /// A statement parameter, bound by position.
@@ -94,7 +103,7 @@ pub(crate) struct Statements {
     /// `$1` supplier.
     pub(crate) known_orders: &'static str,
     /// `$1` supplier, `$2` reference, `$3` state, `$4` order_id, `$5` detail, `$6` now,
-    /// `$7` owner (who must hold it).
+    /// `$7` owner (who must hold it), `$8` 1 if the state is resolved (the hold ends).
     pub(crate) record: &'static str,
     /// `$1` supplier, `$2` reference, `$3` new owner, `$4` lease_until, `$5` now,
     /// `$6` expected state, `$7` expected owner (may be NULL), `$8` expected attempt.
@@ -128,26 +137,26 @@ macro_rules! statements {
                 "INSERT INTO purchases (supplier, reference, product_id, quantity, facts, state, ",
                 "idempotency_key, balance_before, balance_currency, owner, lease_until, started_at, updated_at) ",
                 "VALUES ($1, $2, $3, $4, ", $facts, ", 'sending', $6, ", $balance, ", $8, $9, $10, $11, $11) ",
-                "ON CONFLICT (supplier, reference) DO NOTHING RETURNING ", $cols
+                "ON CONFLICT (supplier, reference) DO NOTHING"
             ),
             reclaim: concat!(
                 "UPDATE purchases SET state = 'sending', facts = ", $facts, ", idempotency_key = $6, ",
                 "balance_before = ", $balance, ", balance_currency = $8, owner = $9, lease_until = $10, ",
                 "started_at = $11, updated_at = $11, order_id = NULL, detail = NULL, attempt = attempt + 1 ",
                 "WHERE supplier = $1 AND reference = $2 AND product_id = $3 AND quantity = $4 ",
-                "AND state IN ('not_bought', 'failed') RETURNING ", $cols
+                "AND (state = 'not_bought' OR state = 'failed') RETURNING ", $cols
             ),
             get: concat!("SELECT ", $cols, " FROM purchases WHERE supplier = $1 AND reference = $2"),
             unresolved: concat!(
-                "SELECT ", $cols, " FROM purchases WHERE state IN ('sending', 'unknown', 'created')"
+                "SELECT ", $cols, " FROM purchases WHERE state = 'sending' OR state = 'unknown' OR state = 'created'"
             ),
             known_orders: "SELECT order_id, started_at FROM purchases WHERE supplier = $1 AND order_id IS NOT NULL",
             record: concat!(
                 "UPDATE purchases SET state = ", $state, ", order_id = COALESCE($4, order_id), ",
                 "detail = COALESCE($5, detail), updated_at = $6, ",
-                "owner = CASE WHEN ", $state, " IN ('bought', 'not_bought', 'failed') THEN NULL ELSE owner END, ",
-                "lease_until = CASE WHEN ", $state, " IN ('bought', 'not_bought', 'failed') THEN NULL ELSE lease_until END ",
-                "WHERE supplier = $1 AND reference = $2 AND owner = $7 RETURNING ", $cols
+                "owner = CASE WHEN $8 = 1 THEN NULL ELSE owner END, ",
+                "lease_until = CASE WHEN $8 = 1 THEN NULL ELSE lease_until END ",
+                "WHERE supplier = $1 AND reference = $2 AND owner = $7"
             ),
             take: concat!(
                 "UPDATE purchases SET owner = $3, lease_until = $4, updated_at = $5 ",

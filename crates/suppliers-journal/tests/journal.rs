@@ -260,6 +260,46 @@ async fn a_live_holder_is_respected_and_a_lapsed_one_taken_over() {
 }
 
 #[tokio::test]
+async fn records_queued_without_waiting_land_in_order_by_flush_or_by_drop() {
+    for backend in backends() {
+        let journal = Journal::open(&backend.location).await.unwrap();
+        let r = unique("queued");
+        let entry = claimed(journal.claim(&purchase(&r)).await.unwrap());
+        // What the claim returns is what a reader sees.
+        assert_eq!(
+            journal.get("foxreload", &r).await.unwrap().as_ref(),
+            Some(&entry),
+            "{}",
+            backend.name
+        );
+        let created = journal
+            .record_without_waiting(&entry, Progress::to(State::Created).order_id("o-1"))
+            .await;
+        let bought = journal
+            .record_without_waiting(&created, Progress::to(State::Bought))
+            .await;
+        assert_eq!(bought.state, State::Bought);
+        assert_eq!(bought.order_id.as_deref(), Some("o-1"));
+        assert_eq!(bought.owner, None, "a resolved entry has no holder");
+        journal.flush().await.unwrap();
+        let read = journal.get("foxreload", &r).await.unwrap().unwrap();
+        assert_eq!(read, bought, "{}", backend.name);
+
+        // Dropping the last handle commits what is still queued.
+        let r = unique("dropped");
+        let entry = claimed(journal.claim(&purchase(&r)).await.unwrap());
+        journal
+            .record_without_waiting(&entry, Progress::to(State::Bought).order_id("o-2"))
+            .await;
+        drop(journal);
+        let reopened = Journal::open(&backend.location).await.unwrap();
+        let read = reopened.get("foxreload", &r).await.unwrap().unwrap();
+        assert_eq!(read.state, State::Bought, "{}", backend.name);
+        assert_eq!(read.order_id.as_deref(), Some("o-2"));
+    }
+}
+
+#[tokio::test]
 async fn entries_survive_reopening_and_a_newer_schema_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("journal.sqlite3");

@@ -2,7 +2,7 @@
 //! then `paid` -> `processing` -> `completed` with codes on the sandbox clock.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use axum::extract::{Path, Request, State};
@@ -230,6 +230,8 @@ struct Inner {
     balance: Decimal,
     stock: Vec<u32>,
     orders: BTreeMap<String, Order>,
+    /// Every `idempotencyKey` an order was created with.
+    idempotency_keys: HashSet<String>,
     next: u64,
 }
 
@@ -243,6 +245,7 @@ impl FoxState {
                 balance: config.foxreload_balance,
                 stock,
                 orders: BTreeMap::new(),
+                idempotency_keys: HashSet::new(),
                 next: 1,
             }),
             catalog,
@@ -789,10 +792,7 @@ async fn create_order(
     let now = Utc::now();
     let mut inner = state.inner.lock().expect("state lock");
     if let Some(key) = &request.idempotency_key
-        && inner
-            .orders
-            .values()
-            .any(|o| o.idempotency_key.as_ref() == Some(key))
+        && inner.idempotency_keys.contains(key)
     {
         return coded(
             StatusCode::CONFLICT,
@@ -815,6 +815,9 @@ async fn create_order(
         paid_at: None,
     };
     let rendered = state.render(&order, now);
+    if let Some(key) = &order.idempotency_key {
+        inner.idempotency_keys.insert(key.clone());
+    }
     inner.orders.insert(id, order);
     (StatusCode::CREATED, Json(rendered)).into_response()
 }

@@ -183,8 +183,11 @@ impl Suppliers {
             ) => {
                 let entry = match fox.create(items, &idempotency_key).await {
                     Ok(order) => {
-                        self.record_sent(&entry, Progress::to(State::Created).order_id(&order.id))
-                            .await
+                        self.record_answered(
+                            &entry,
+                            Progress::to(State::Created).order_id(&order.id),
+                        )
+                        .await
                     }
                     Err(err) => match self.after_failure(handle, &entry, err).await? {
                         entry if entry.state == State::Created => entry,
@@ -294,7 +297,7 @@ impl Suppliers {
     }
 
     async fn bought(&self, entry: &Entry, order: Order) -> Result<Receipt, Error> {
-        self.record_sent(entry, Progress::to(State::Bought).order_id(&order.id))
+        self.record_answered(entry, Progress::to(State::Bought).order_id(&order.id))
             .await;
         Ok(Receipt {
             reference: entry.reference.clone(),
@@ -303,13 +306,23 @@ impl Suppliers {
         })
     }
 
+    /// Records what a purchase request's answer showed, without waiting for the write
+    /// (see [`Journal::record_without_waiting`]): the answer is in hand, so a record
+    /// lost to a crash leaves an unresolved entry that a reconcile settles.
+    async fn record_answered(&self, entry: &Entry, progress: Progress) -> Entry {
+        match self.journal() {
+            Ok(journal) => journal.record_without_waiting(entry, progress).await,
+            Err(_) => entry.with_progress(&progress, chrono::Utc::now()),
+        }
+    }
+
     /// Records progress after a purchase request was sent. A journal failure here must
     /// not hide what the supplier did: it is logged, the entry stays as it was, and a
     /// later reconcile finds the purchase from the supplier's side.
     async fn record_sent(&self, entry: &Entry, progress: Progress) -> Entry {
         let journal = match self.journal() {
             Ok(journal) => journal,
-            Err(_) => return entry.clone(),
+            Err(_) => return entry.with_progress(&progress, chrono::Utc::now()),
         };
         match journal.record(entry, progress.clone()).await {
             Ok(entry) => entry,
@@ -321,11 +334,7 @@ impl Suppliers {
                     error = %err,
                     "could not record a purchase's progress; `suppliers reconcile` will settle it"
                 );
-                let mut entry = entry.clone();
-                entry.state = progress.state;
-                entry.order_id = progress.order_id.or(entry.order_id);
-                entry.detail = progress.detail.or(entry.detail);
-                entry
+                entry.with_progress(&progress, chrono::Utc::now())
             }
         }
     }

@@ -5,8 +5,10 @@ CREATE TABLE purchases (
     product_id       TEXT    NOT NULL,
     quantity         INTEGER NOT NULL,
     facts            TEXT    NOT NULL,
+    -- ORs, not IN (...): SQLite builds a temporary table for every IN list it checks.
     state            TEXT    NOT NULL
-        CHECK (state IN ('sending', 'unknown', 'created', 'bought', 'not_bought', 'failed')),
+        CHECK (state = 'sending' OR state = 'unknown' OR state = 'created'
+            OR state = 'bought' OR state = 'not_bought' OR state = 'failed'),
     order_id         TEXT,
     idempotency_key  TEXT,
     balance_before   TEXT,
@@ -21,4 +23,4 @@ CREATE TABLE purchases (
 );
 
 CREATE INDEX purchases_unresolved ON purchases (started_at)
-    WHERE state IN ('sending', 'unknown', 'created');
+    WHERE state = 'sending' OR state = 'unknown' OR state = 'created';
