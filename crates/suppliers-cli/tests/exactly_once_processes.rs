@@ -4,6 +4,8 @@
 //! sandbox in another process, with an SQLite journal file and, where libpq's `PG*`
 //! variables point, PostgreSQL.
 
+#[path = "../../suppliers-journal/tests/support/postgres.rs"]
+mod postgres;
 mod support;
 
 use std::process::Stdio;
@@ -189,25 +191,7 @@ fn twelve_processes_buying_with_one_reference_make_one_order_with_sqlite() {
 
 #[test]
 fn twelve_processes_buying_with_one_reference_make_one_order_with_postgres() {
-    if std::env::var("PGHOST").is_err() {
-        skip_postgres();
-        return;
+    if postgres::available() {
+        twelve_buyers_make_one_order(&postgres::fresh_database());
     }
-    let name = format!("journal_{}", std::process::id());
-    let status = std::process::Command::new("psql")
-        .args(["-q", "-c", &format!("CREATE DATABASE {name}")])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    twelve_buyers_make_one_order(&format!("postgres:///{name}"));
-}
-
-/// Skips loudly; under CI's `SUPPLIERS_REQUIRE_POSTGRES` a skip is a failure.
-fn skip_postgres() {
-    let required = std::env::var_os("SUPPLIERS_REQUIRE_POSTGRES").is_some();
-    assert!(
-        !required,
-        "SUPPLIERS_REQUIRE_POSTGRES is set but PGHOST is not"
-    );
-    eprintln!("PostgreSQL half skipped: no PGHOST (run under pg_virtualenv)");
 }

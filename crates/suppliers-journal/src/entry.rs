@@ -124,6 +124,59 @@ pub struct Entry {
     pub updated_at: DateTime<Utc>,
 }
 
+/// An entry's columns as a backend reads them, before the journal's own checks (the
+/// state is one it knows, the facts are JSON, the balance a decimal).
+pub(crate) struct Columns {
+    pub(crate) supplier: String,
+    pub(crate) reference: String,
+    pub(crate) product_id: String,
+    pub(crate) quantity: i64,
+    pub(crate) facts: String,
+    pub(crate) state: String,
+    pub(crate) order_id: Option<String>,
+    pub(crate) idempotency_key: Option<String>,
+    pub(crate) balance_before: Option<String>,
+    pub(crate) balance_currency: Option<String>,
+    pub(crate) detail: Option<String>,
+    pub(crate) attempt: i64,
+    pub(crate) owner: Option<String>,
+    pub(crate) lease_until: Option<DateTime<Utc>>,
+    pub(crate) started_at: DateTime<Utc>,
+    pub(crate) updated_at: DateTime<Utc>,
+}
+
+impl Columns {
+    /// The entry these columns hold, or what is wrong with them.
+    pub(crate) fn decode(self) -> Result<Entry, String> {
+        let bad = |what: String| format!("unreadable entry {:?}: {what}", self.reference);
+        let state = State::parse(&self.state)
+            .ok_or_else(|| bad(format!("unknown state {:?}", self.state)))?;
+        let facts = serde_json::from_str(&self.facts).map_err(|e| bad(format!("facts: {e}")))?;
+        let balance_before = match &self.balance_before {
+            Some(b) => Some(b.parse().map_err(|_| bad(format!("balance {b:?}")))?),
+            None => None,
+        };
+        Ok(Entry {
+            quantity: u64::try_from(self.quantity).unwrap_or(0),
+            facts,
+            state,
+            balance_before,
+            attempt: u64::try_from(self.attempt).unwrap_or(0),
+            supplier: self.supplier,
+            reference: self.reference,
+            product_id: self.product_id,
+            order_id: self.order_id,
+            idempotency_key: self.idempotency_key,
+            balance_currency: self.balance_currency,
+            detail: self.detail,
+            owner: self.owner,
+            lease_until: self.lease_until,
+            started_at: self.started_at,
+            updated_at: self.updated_at,
+        })
+    }
+}
+
 impl NewPurchase {
     /// The entry its claim writes: `sending`, first attempt, held by `owner`.
     pub(crate) fn first_entry(

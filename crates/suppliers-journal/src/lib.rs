@@ -171,24 +171,29 @@ impl Journal {
         path: Option<std::path::PathBuf>,
         location: String,
     ) -> Result<Self, JournalError> {
-        let database = |message| JournalError::Database {
-            location: location.clone(),
-            message,
-        };
-        let (backend, version) = sqlite::Sqlite::open(path).await.map_err(database)?;
-        let journal = Self::new(Backend::Sqlite(backend), location);
-        journal.check_version(version, migrate::latest(migrate::SQLITE))?;
-        Ok(journal)
+        let opened = sqlite::Sqlite::open(path).await;
+        let opened = opened.map(|(db, version)| (Backend::Sqlite(db), version));
+        Self::opened(opened, location, migrate::latest(migrate::SQLITE))
     }
 
     pub(crate) async fn from_postgres(url: &str, location: String) -> Result<Self, JournalError> {
-        let database = |message| JournalError::Database {
+        let opened = postgres::Postgres::open(url).await;
+        let opened = opened.map(|(db, version)| (Backend::Postgres(db), version));
+        Self::opened(opened, location, migrate::latest(migrate::POSTGRES))
+    }
+
+    /// A journal on an opened backend whose schema is no newer than `known`.
+    fn opened(
+        opened: Result<(Backend, Option<i64>), String>,
+        location: String,
+        known: i64,
+    ) -> Result<Self, JournalError> {
+        let (backend, version) = opened.map_err(|message| JournalError::Database {
             location: location.clone(),
             message,
-        };
-        let (backend, version) = postgres::Postgres::open(url).await.map_err(database)?;
-        let journal = Self::new(Backend::Postgres(backend), location);
-        journal.check_version(version, migrate::latest(migrate::POSTGRES))?;
+        })?;
+        let journal = Self::new(backend, location);
+        journal.check_version(version, known)?;
         Ok(journal)
     }
 
@@ -344,34 +349,33 @@ impl Journal {
     /// (a crash before the commit) leaves the entry unresolved, never wrong: a reconcile
     /// settles it from the supplier's side.
     pub async fn record_without_waiting(&self, entry: &Entry, progress: Progress) -> Entry {
-        let now = now();
-        let recorded = entry.with_progress(&progress, now);
-        let failed = match &self.backend {
-            Backend::Sqlite(db) => db
-                .queue(
-                    Stmt::Record,
-                    record_params(entry, &progress, now, self.owner.id()),
-                )
-                .err()
-                .map(|message| JournalError::Database {
-                    location: self.location.clone(),
-                    message,
-                }),
-            Backend::Postgres(_) => match self.record(entry, progress).await {
-                Ok(entry) => return entry,
-                Err(err) => Some(err),
-            },
+        let Backend::Sqlite(db) = &self.backend else {
+            return self.record_or_log(entry, progress).await;
         };
-        if let Some(err) = failed {
-            tracing::error!(
-                supplier = %entry.supplier,
-                reference = %entry.reference,
-                state = %recorded.state,
-                error = %err,
-                "could not record a purchase's progress; `suppliers reconcile` settles it"
-            );
+        let now = now();
+        let params = record_params(entry, &progress, now, self.owner.id());
+        if let Err(message) = db.queue(Stmt::Record, params) {
+            let err = JournalError::Database {
+                location: self.location.clone(),
+                message,
+            };
+            log_unrecorded(entry, &progress, &err);
         }
-        recorded
+        entry.with_progress(&progress, now)
+    }
+
+    /// [`Journal::record`], for progress after a purchase request was sent: a journal
+    /// failure must not hide what the supplier did, so it is logged and the entry
+    /// returned as the record would have left it (a later reconcile settles it from
+    /// the supplier's side).
+    pub async fn record_or_log(&self, entry: &Entry, progress: Progress) -> Entry {
+        match self.record(entry, progress.clone()).await {
+            Ok(entry) => entry,
+            Err(err) => {
+                log_unrecorded(entry, &progress, &err);
+                entry.with_progress(&progress, now())
+            }
+        }
     }
 
     /// Waits until every record queued so far is written.
@@ -531,6 +535,16 @@ impl Drop for Hold {
 fn now() -> DateTime<Utc> {
     use chrono::SubsecRound;
     Utc::now().trunc_subsecs(6)
+}
+
+fn log_unrecorded(entry: &Entry, progress: &Progress, err: &JournalError) {
+    tracing::error!(
+        supplier = %entry.supplier,
+        reference = %entry.reference,
+        state = %progress.state,
+        error = %err,
+        "could not record a purchase's progress; `suppliers reconcile` settles it"
+    );
 }
 
 /// The record statement's parameters.

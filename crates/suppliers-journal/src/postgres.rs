@@ -8,7 +8,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::{PgPool, Row};
 
 use crate::Answer;
-use crate::entry::{Entry, State};
+use crate::entry::{Columns, Entry};
 use crate::migrate;
 use crate::statements::{self, Param, Stmt};
 
@@ -75,31 +75,27 @@ impl Postgres {
 }
 
 fn entry(row: &PgRow) -> Result<Entry, String> {
-    let decoded = || -> Result<Entry, sqlx::Error> {
-        let state: String = row.try_get("state")?;
-        let facts: String = row.try_get("facts")?;
-        let balance: Option<String> = row.try_get("balance_before")?;
-        let bad = |message: String| sqlx::Error::Decode(message.into());
-        Ok(Entry {
+    let columns = || -> Result<Columns, sqlx::Error> {
+        Ok(Columns {
             supplier: row.try_get("supplier")?,
             reference: row.try_get("reference")?,
             product_id: row.try_get("product_id")?,
-            quantity: u64::try_from(row.try_get::<i64, _>("quantity")?).unwrap_or(0),
-            facts: serde_json::from_str(&facts).map_err(|e| bad(format!("facts: {e}")))?,
-            state: State::parse(&state).ok_or_else(|| bad(format!("unknown state {state:?}")))?,
+            quantity: row.try_get("quantity")?,
+            facts: row.try_get("facts")?,
+            state: row.try_get("state")?,
             order_id: row.try_get("order_id")?,
             idempotency_key: row.try_get("idempotency_key")?,
-            balance_before: balance
-                .map(|b| b.parse().map_err(|_| bad(format!("balance {b:?}"))))
-                .transpose()?,
+            balance_before: row.try_get("balance_before")?,
             balance_currency: row.try_get("balance_currency")?,
             detail: row.try_get("detail")?,
-            attempt: u64::try_from(row.try_get::<i64, _>("attempt")?).unwrap_or(0),
+            attempt: row.try_get("attempt")?,
             owner: row.try_get("owner")?,
             lease_until: row.try_get("lease_until")?,
             started_at: row.try_get("started_at")?,
             updated_at: row.try_get("updated_at")?,
         })
     };
-    decoded().map_err(|e| format!("unreadable entry: {e}"))
+    columns()
+        .map_err(|e| format!("unreadable entry: {e}"))?
+        .decode()
 }

@@ -15,7 +15,7 @@ use rusqlite::{Connection, OpenFlags, Row, types::Value};
 use tokio::sync::oneshot;
 
 use crate::Answer;
-use crate::entry::{Entry, State};
+use crate::entry::Columns;
 use crate::migrate;
 use crate::statements::{self, Param, Stmt};
 use crate::writer_queue::WriterQueue;
@@ -186,9 +186,7 @@ fn serve(conn: &Connection, incoming: &WriterQueue<Request>) {
         .map(|stmt| statements::SQLITE.text(*stmt).replace('$', "?"))
         .collect();
     let work = |job: &Job| match job {
-        Job::Run(stmt, params) => {
-            run(conn, &sql[*stmt as usize], *stmt, params).map_err(|e| e.to_string())
-        }
+        Job::Run(stmt, params) => run(conn, &sql[*stmt as usize], *stmt, params),
         Job::Flush => Ok(Answer::Done),
     };
     while let Some(mut batch) = incoming.next_batch() {
@@ -229,22 +227,28 @@ fn serve(conn: &Connection, incoming: &WriterQueue<Request>) {
     }
 }
 
-fn run(conn: &Connection, sql: &str, stmt: Stmt, params: &[Param]) -> rusqlite::Result<Answer> {
-    let mut statement = conn.prepare_cached(sql)?;
+fn run(conn: &Connection, sql: &str, stmt: Stmt, params: &[Param]) -> Result<Answer, String> {
+    let failed = |e: rusqlite::Error| e.to_string();
+    let mut statement = conn.prepare_cached(sql).map_err(failed)?;
     let values = rusqlite::params_from_iter(params.iter().map(value));
-    Ok(match stmt {
-        stmt if stmt.counts_changes() => Answer::Changed(statement.execute(values)? as u64),
-        Stmt::KnownOrders => Answer::KnownOrders(
-            statement
-                .query_map(values, |row| Ok((row.get(0)?, time(row, 1)?)))?
-                .collect::<rusqlite::Result<_>>()?,
-        ),
-        _ => Answer::Entries(
-            statement
-                .query_map(values, entry)?
-                .collect::<rusqlite::Result<_>>()?,
-        ),
-    })
+    match stmt {
+        stmt if stmt.counts_changes() => {
+            let rows = statement.execute(values).map_err(failed)?;
+            Ok(Answer::Changed(rows as u64))
+        }
+        Stmt::KnownOrders => statement
+            .query_map(values, |row| Ok((row.get(0)?, time(row, 1)?)))
+            .map_err(failed)?
+            .collect::<rusqlite::Result<_>>()
+            .map(Answer::KnownOrders)
+            .map_err(failed),
+        _ => statement
+            .query_map(values, columns)
+            .map_err(failed)?
+            .map(|row| row.map_err(failed).and_then(Columns::decode))
+            .collect::<Result<_, _>>()
+            .map(Answer::Entries),
+    }
 }
 
 fn value(param: &Param) -> Value {
@@ -278,32 +282,25 @@ fn parse_time(text: &str, index: usize) -> rusqlite::Result<DateTime<Utc>> {
         })
 }
 
-fn entry(row: &Row<'_>) -> rusqlite::Result<Entry> {
-    let state: String = row.get("state")?;
-    let facts: String = row.get("facts")?;
-    let balance: Option<String> = row.get("balance_before")?;
+fn columns(row: &Row<'_>) -> rusqlite::Result<Columns> {
+    let time_at = |name: &str| time(row, row.as_ref().column_index(name)?);
     let lease_until: Option<String> = row.get("lease_until")?;
-    let bad = |message: String| {
-        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, message.into())
-    };
-    Ok(Entry {
+    Ok(Columns {
         supplier: row.get("supplier")?,
         reference: row.get("reference")?,
         product_id: row.get("product_id")?,
-        quantity: u64::try_from(row.get::<_, i64>("quantity")?).unwrap_or(0),
-        facts: serde_json::from_str(&facts).map_err(|e| bad(format!("facts: {e}")))?,
-        state: State::parse(&state).ok_or_else(|| bad(format!("unknown state {state:?}")))?,
+        quantity: row.get("quantity")?,
+        facts: row.get("facts")?,
+        state: row.get("state")?,
         order_id: row.get("order_id")?,
         idempotency_key: row.get("idempotency_key")?,
-        balance_before: balance
-            .map(|b| b.parse().map_err(|_| bad(format!("balance {b:?}"))))
-            .transpose()?,
+        balance_before: row.get("balance_before")?,
         balance_currency: row.get("balance_currency")?,
         detail: row.get("detail")?,
-        attempt: u64::try_from(row.get::<_, i64>("attempt")?).unwrap_or(0),
+        attempt: row.get("attempt")?,
         owner: row.get("owner")?,
         lease_until: lease_until.map(|t| parse_time(&t, 0)).transpose()?,
-        started_at: time(row, row.as_ref().column_index("started_at")?)?,
-        updated_at: time(row, row.as_ref().column_index("updated_at")?)?,
+        started_at: time_at("started_at")?,
+        updated_at: time_at("updated_at")?,
     })
 }

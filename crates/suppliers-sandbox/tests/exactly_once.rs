@@ -3,6 +3,9 @@
 //! supplier can tell, and nothing is ever bought twice. Each test runs with an SQLite
 //! file journal, and with PostgreSQL where libpq's `PG*` variables point.
 
+#[path = "../../suppliers-journal/tests/support/postgres.rs"]
+mod postgres;
+
 use std::time::Duration;
 
 use rust_decimal::Decimal;
@@ -23,24 +26,10 @@ fn locations() -> Vec<(String, Option<tempfile::TempDir>)> {
         dir.path().join("journal.sqlite3").display().to_string(),
         Some(dir),
     )];
-    if std::env::var("PGHOST").is_ok() {
-        all.push((fresh_postgres_database(), None));
-    } else {
-        skip_postgres();
+    if postgres::available() {
+        all.push((postgres::fresh_database(), None));
     }
     all
-}
-
-/// A new database on the server libpq's `PG*` variables name: each test's sandbox
-/// numbers its orders from the start, so tests must not share a journal.
-fn fresh_postgres_database() -> String {
-    let name = format!("journal_{}", uuid::Uuid::new_v4().simple());
-    let status = std::process::Command::new("psql")
-        .args(["-q", "-c", &format!("CREATE DATABASE {name}")])
-        .status()
-        .expect("psql runs where PGHOST is set");
-    assert!(status.success(), "CREATE DATABASE {name}");
-    format!("postgres:///{name}")
 }
 
 async fn sandbox() -> Sandbox {
@@ -450,14 +439,4 @@ async fn a_reference_another_live_process_is_buying_is_in_progress_and_nothing_i
         assert!(!line.settled, "left to its holder");
         sandbox.shutdown().await;
     }
-}
-
-/// Skips loudly; under CI's `SUPPLIERS_REQUIRE_POSTGRES` a skip is a failure.
-fn skip_postgres() {
-    let required = std::env::var_os("SUPPLIERS_REQUIRE_POSTGRES").is_some();
-    assert!(
-        !required,
-        "SUPPLIERS_REQUIRE_POSTGRES is set but PGHOST is not"
-    );
-    eprintln!("PostgreSQL half skipped: no PGHOST (run under pg_virtualenv)");
 }

@@ -316,26 +316,12 @@ impl Suppliers {
         }
     }
 
-    /// Records progress after a purchase request was sent. A journal failure here must
-    /// not hide what the supplier did: it is logged, the entry stays as it was, and a
-    /// later reconcile finds the purchase from the supplier's side.
+    /// Records progress after a purchase request was sent and waits for it (see
+    /// [`Journal::record_or_log`]: a journal failure is logged, never returned).
     async fn record_sent(&self, entry: &Entry, progress: Progress) -> Entry {
-        let journal = match self.journal() {
-            Ok(journal) => journal,
-            Err(_) => return entry.with_progress(&progress, chrono::Utc::now()),
-        };
-        match journal.record(entry, progress.clone()).await {
-            Ok(entry) => entry,
-            Err(err) => {
-                tracing::error!(
-                    supplier = %entry.supplier,
-                    reference = %entry.reference,
-                    state = %progress.state,
-                    error = %err,
-                    "could not record a purchase's progress; `suppliers reconcile` will settle it"
-                );
-                entry.with_progress(&progress, chrono::Utc::now())
-            }
+        match self.journal() {
+            Ok(journal) => journal.record_or_log(entry, progress).await,
+            Err(_) => entry.with_progress(&progress, chrono::Utc::now()),
         }
     }
 
