@@ -11,7 +11,7 @@
 //! 5. [`catalog_memory`]: peak memory streaming a catalog against collecting it;
 //! 6. codegen wall time, measured by the xtask and passed in;
 //! 7. [`journal_overhead`]: FoxReload purchases journaled in SQLite against the same
-//!    purchases unjournaled, 32 in flight.
+//!    purchases unjournaled, 32 in flight, and the CPU time each purchase costs.
 //!
 //! Each section is a plain function returning its rows:
 //!
