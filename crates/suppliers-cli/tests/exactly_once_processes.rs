@@ -195,3 +195,42 @@ fn twelve_processes_buying_with_one_reference_make_one_order_with_postgres() {
         twelve_buyers_make_one_order(&postgres::fresh_database());
     }
 }
+
+/// A reference that bought one thing refuses another product or quantity with exit 2,
+/// before anything is sent, and still replays its own purchase.
+#[test]
+fn a_used_reference_for_another_product_or_quantity_exits_2_and_sends_nothing() {
+    const STEAM_1000_RUB: &str = "product_01krgfh2m3n4p5q6r7s8t9v0wx";
+    let (_sandbox, vars) = start_sandbox("");
+    let (_dir, journal) = journal_file();
+    let buy = |product: &str, quantity: &str| {
+        suppliers(&vars, &journal)
+            .args([
+                "--json",
+                "buy",
+                "foxreload",
+                product,
+                "--quantity",
+                quantity,
+                "--reference",
+                "inv-9",
+                "--yes",
+            ])
+            .output()
+            .unwrap()
+    };
+    let first = buy(STEAM_500_RUB, "1");
+    assert!(first.status.success(), "{first:?}");
+    for (product, quantity) in [(STEAM_500_RUB, "2"), (STEAM_1000_RUB, "1")] {
+        let refused = buy(product, quantity);
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert_eq!(refused.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains("inv-9"), "{stderr}");
+    }
+    let orders = json(&vars, &journal, &["orders", "foxreload"]);
+    assert_eq!(orders.as_array().unwrap().len(), 1, "one order: {orders}");
+    let again = buy(STEAM_500_RUB, "1");
+    let again: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert_eq!(again["replayed"], true);
+    assert_eq!(again["id"], FIRST_FOX_ORDER);
+}
