@@ -44,6 +44,7 @@
 //! ```
 
 mod entry;
+mod holds;
 mod location;
 mod migrate;
 mod owner;
@@ -52,13 +53,14 @@ mod sqlite;
 mod statements;
 mod writer_queue;
 
-use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
 pub use entry::{Claim, Entry, NewPurchase, Progress, State};
+pub use holds::Hold;
+use holds::Holds;
 pub use location::{DEFAULT_FILE_NAME, Location, default_path};
 
 use owner::Owner;
@@ -136,8 +138,8 @@ pub struct Journal {
     location: String,
     owner: Owner,
     lease: Duration,
-    /// Entries a task of this process is working on now ([`Journal::hold`]).
-    active: Arc<Mutex<HashSet<(String, String)>>>,
+    /// Entries a task of this process is working on now, and their lease renewal.
+    holds: Arc<Holds>,
 }
 
 impl std::fmt::Debug for Journal {
@@ -232,7 +234,7 @@ impl Journal {
             location,
             owner: Owner::this_process(),
             lease: DEFAULT_LEASE,
-            active: Arc::default(),
+            holds: Arc::default(),
         }
     }
 
@@ -393,15 +395,10 @@ impl Journal {
     /// another task of this one (under a [`Hold`]).
     pub fn held_elsewhere(&self, entry: &Entry) -> bool {
         if entry.owner.as_deref() == Some(self.owner.id()) {
-            return self.is_active(&entry.supplier, &entry.reference);
+            return self.holds.is_active(&key(entry));
         }
         self.owner
             .holds(entry.owner.as_deref(), entry.lease_until, now())
-    }
-
-    fn is_active(&self, supplier: &str, reference: &str) -> bool {
-        let active = self.active.lock().unwrap_or_else(|e| e.into_inner());
-        active.contains(&(supplier.to_owned(), reference.to_owned()))
     }
 
     /// Takes over an unresolved entry nobody else is working on, to reconcile or finish
@@ -411,10 +408,11 @@ impl Journal {
         if entry.owner.as_deref() == Some(self.owner.id()) {
             // Ours, from a task that finished with it: one task at a time takes it.
             return Ok(self
-                .try_activate(&entry.supplier, &entry.reference)
+                .holds
+                .try_activate(key(entry))
                 .then(|| (entry.clone(), self.start_hold(entry))));
         }
-        if self.held_elsewhere(entry) || self.is_active(&entry.supplier, &entry.reference) {
+        if self.held_elsewhere(entry) || self.holds.is_active(&key(entry)) {
             return Ok(None);
         }
         let now = now();
@@ -435,35 +433,24 @@ impl Journal {
         }))
     }
 
-    /// Marks `supplier`/`reference` as worked on by a task of this process; false when
-    /// one already is.
-    fn try_activate(&self, supplier: &str, reference: &str) -> bool {
-        let mut active = self.active.lock().unwrap_or_else(|e| e.into_inner());
-        active.insert((supplier.to_owned(), reference.to_owned()))
-    }
-
-    /// Keeps this process's hold on `entry` alive until the returned guard is dropped,
-    /// renewing its lease every third of [`Self::with_lease`]; meanwhile other tasks of
-    /// this process see it [`Self::held_elsewhere`] too.
+    /// Keeps this process's hold on `entry` until the returned guard is dropped; while
+    /// anything is held, one task renews every held lease each third of
+    /// [`Self::with_lease`], and other tasks of this process see the entry
+    /// [`Self::held_elsewhere`].
     fn start_hold(&self, entry: &Entry) -> Hold {
-        let journal = self.clone();
-        let (supplier, reference) = (entry.supplier.clone(), entry.reference.clone());
-        let key = (supplier.clone(), reference.clone());
-        self.try_activate(&supplier, &reference);
-        let task = tokio::spawn(async move {
-            let every = journal.lease / 3;
-            loop {
-                tokio::time::sleep(every).await;
-                if let Err(err) = journal.renew(&supplier, &reference).await {
-                    tracing::warn!(%supplier, %reference, error = %err, "journal lease renewal failed");
+        self.holds.hold(key(entry), || {
+            let journal = self.clone();
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(journal.lease / 3).await;
+                    for (supplier, reference) in journal.holds.keys() {
+                        if let Err(err) = journal.renew(&supplier, &reference).await {
+                            tracing::warn!(%supplier, %reference, error = %err, "journal lease renewal failed");
+                        }
+                    }
                 }
-            }
-        });
-        Hold {
-            task,
-            active: self.active.clone(),
-            key,
-        }
+            })
+        })
     }
 
     async fn renew(&self, supplier: &str, reference: &str) -> Result<(), JournalError> {
@@ -511,25 +498,6 @@ impl Journal {
     }
 }
 
-/// This process's hold on an entry ([`Journal::claim`], [`Journal::take`]): keeps its
-/// lease renewed and other tasks off it while it lives.
-#[derive(Debug)]
-pub struct Hold {
-    task: tokio::task::JoinHandle<()>,
-    active: Arc<Mutex<HashSet<(String, String)>>>,
-    key: (String, String),
-}
-
-impl Drop for Hold {
-    fn drop(&mut self) {
-        self.task.abort();
-        self.active
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&self.key);
-    }
-}
-
 /// The time now, to the microsecond both databases keep: an entry built here equals
 /// the one read back.
 fn now() -> DateTime<Utc> {
@@ -564,6 +532,11 @@ fn record_params(
         Param::from(owner),
         Param::from(i64::from(progress.state.is_resolved())),
     ]
+}
+
+/// An entry's key in [`Holds`].
+fn key(entry: &Entry) -> holds::Key {
+    (entry.supplier.clone(), entry.reference.clone())
 }
 
 fn to_i64(value: u64) -> i64 {
