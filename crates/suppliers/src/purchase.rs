@@ -199,19 +199,13 @@ impl Suppliers {
             (Supplier::MousaCard(mousa), Prepared::MousaCard { purchase, .. }) => {
                 match mousa.buy(&purchase).await {
                     Ok(order) => self.bought(&entry, order).await,
-                    Err(err) => {
-                        let entry = self.after_failure(handle, &entry, err).await?;
-                        self.finish(handle, entry).await
-                    }
+                    Err(err) => self.failed(handle, &entry, err).await,
                 }
             }
             (Supplier::Cryptorefills(cr), Prepared::Cryptorefills { purchase }) => {
                 match cr.create(&purchase).await {
                     Ok(order) => self.bought(&entry, order).await,
-                    Err(err) => {
-                        let entry = self.after_failure(handle, &entry, err).await?;
-                        self.finish(handle, entry).await
-                    }
+                    Err(err) => self.failed(handle, &entry, err).await,
                 }
             }
             _ => unreachable!("prepared for the same supplier"),
@@ -231,11 +225,19 @@ impl Suppliers {
                 order.idempotency_key = entry.idempotency_key.clone();
                 self.bought(&entry, order).await
             }
-            Err(err) => {
-                let entry = self.after_failure(handle, &entry, err).await?;
-                self.finish(handle, entry).await
-            }
+            Err(err) => self.failed(handle, &entry, err).await,
         }
+    }
+
+    /// A purchase request failed: records and settles it, then answers the caller.
+    async fn failed(
+        &self,
+        handle: Supplier<'_>,
+        entry: &Entry,
+        err: Error,
+    ) -> Result<Receipt, Error> {
+        let entry = self.after_failure(handle, entry, err).await?;
+        self.finish(handle, entry).await
     }
 
     /// A purchase request failed. A refusal is recorded as it is (`failed`, or still
