@@ -8,10 +8,10 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use rusqlite::{Connection, OpenFlags, Row, types::Value};
+use rusqlite::{Connection, ErrorCode, OpenFlags, Row, types::Value};
 use tokio::sync::oneshot;
 
 use crate::Answer;
@@ -168,9 +168,9 @@ fn connect(path: Option<&PathBuf>) -> rusqlite::Result<(Connection, Option<i64>)
                     | OpenFlags::SQLITE_OPEN_NO_MUTEX,
             )?;
             conn.busy_timeout(BUSY_TIMEOUT)?;
-            // WAL: readers never block the writer. FULL: a commit is on disk before it
-            // is answered, even if the machine loses power.
-            conn.pragma_update(None, "journal_mode", "WAL")?;
+            // WAL: readers never block the writer. FULL (below): a commit is on disk
+            // before it is answered, even if the machine loses power.
+            enable_wal(&conn)?;
             conn
         }
         None => Connection::open_in_memory()?,
@@ -178,6 +178,25 @@ fn connect(path: Option<&PathBuf>) -> rusqlite::Result<(Connection, Option<i64>)
     conn.pragma_update(None, "synchronous", "FULL")?;
     let version = migrate::sqlite(&conn)?;
     Ok((conn, version))
+}
+
+/// Switches the file to WAL, retrying until [`BUSY_TIMEOUT`]: when several processes
+/// open a new journal at once, SQLite answers the switch `SQLITE_BUSY` at once,
+/// without waiting in its busy handler (each connection holds a lock the other needs).
+fn enable_wal(conn: &Connection) -> rusqlite::Result<()> {
+    let started = Instant::now();
+    let mut pause = Duration::from_millis(1);
+    loop {
+        match conn.pragma_update(None, "journal_mode", "WAL") {
+            Err(rusqlite::Error::SqliteFailure(err, _))
+                if err.code == ErrorCode::DatabaseBusy && started.elapsed() < BUSY_TIMEOUT =>
+            {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(50));
+            }
+            done => return done,
+        }
+    }
 }
 
 fn serve(conn: &Connection, incoming: &WriterQueue<Request>) {
