@@ -131,6 +131,13 @@ pub fn median(values: &[f64]) -> f64 {
     }
 }
 
+/// The median of each trial's own ratio of `sdk` to `baseline` (trial `i` of each):
+/// robust to the machine drifting between trials.
+pub fn median_ratio(sdk: &[f64], baseline: &[f64]) -> f64 {
+    let per_trial: Vec<f64> = sdk.iter().zip(baseline).map(|(s, b)| s / b).collect();
+    median(&per_trial)
+}
+
 /// The `p`-th percentile (0-100) by nearest rank: a value that was observed.
 pub fn percentile(values: &[f64], p: f64) -> f64 {
     assert!(!values.is_empty(), "percentile of nothing");

@@ -25,7 +25,7 @@ use suppliers::waiter::WaiterConfig;
 use suppliers_sandbox::{SandboxConfig, Timings};
 
 use crate::Mode;
-use crate::report::{Row, Target, median, thousands};
+use crate::report::{Row, Target, median, median_ratio, thousands};
 use crate::server::Server;
 
 /// Requests in flight in the concurrent case.
@@ -204,10 +204,7 @@ pub fn run(mode: Mode) -> Result<Vec<Row>> {
             };
             let facade = &rates[0];
             for ((name, _), baseline) in sides[1..].iter().zip(&rates[1..]) {
-                // The median of each trial's own ratio: robust to the machine drifting
-                // between trials.
-                let per_trial: Vec<f64> = facade.iter().zip(baseline).map(|(f, b)| f / b).collect();
-                let ratio = median(&per_trial);
+                let ratio = median_ratio(facade, baseline);
                 let (facade, baseline) = (median(facade), median(baseline));
                 rows.push(Row {
                     section: 1,
