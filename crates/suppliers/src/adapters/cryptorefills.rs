@@ -23,6 +23,7 @@ use crate::model::{
     AmountRange, CryptoPayment, Delivery, Order, OrderStatus, Product, Redemption, SupplierId,
 };
 use crate::order_stream::{self, EventBytes, OrderSource, TrackConfig};
+use crate::pacer::Pacer;
 use crate::retry::{self, Idempotency, Operation, RetryPolicy};
 use crate::waiter::Clock;
 
@@ -181,6 +182,8 @@ pub fn is_e164(value: &str) -> bool {
 pub struct Cryptorefills {
     client: cryptorefills::Client,
     retry: RetryPolicy,
+    /// Shared by every clone: one pace and one `Retry-After` pause per supplier.
+    pacer: Arc<Pacer>,
     clock: Arc<dyn Clock>,
     track: TrackConfig,
 }
@@ -199,6 +202,7 @@ impl Cryptorefills {
         Self {
             client,
             retry,
+            pacer: Arc::default(),
             clock,
             track: TrackConfig::default(),
         }
@@ -213,6 +217,12 @@ impl Cryptorefills {
     /// The generated client, for calls the facade does not wrap.
     pub fn client(&self) -> &cryptorefills::Client {
         &self.client
+    }
+
+    /// Sends every request of this adapter (and its clones) at `pacer`'s pace.
+    pub fn with_pacer(mut self, pacer: Arc<Pacer>) -> Self {
+        self.pacer = pacer;
+        self
     }
 
     /// Products available in a country: of one brand family, or of every family the
@@ -496,7 +506,7 @@ impl Cryptorefills {
                 >,
             >,
     {
-        match retry::send(&self.retry, operation, call).await {
+        match retry::send(&self.retry, &self.pacer, operation, call).await {
             Ok(response) => Ok(response.into_inner()),
             Err(failure) => Err(interpret(failure, operation)),
         }
@@ -520,7 +530,7 @@ impl OrderSource<types::Order, Error> for Source {
                 max_attempts: 1,
                 ..self.adapter.retry
             };
-            let opened = retry::send(&once, operation, || {
+            let opened = retry::send(&once, &self.adapter.pacer, operation, || {
                 self.adapter
                     .client
                     .subscribe_order()
