@@ -20,6 +20,7 @@ mod extract;
 pub mod faults;
 pub mod foxreload;
 pub mod mousacard;
+mod outcomes;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -51,8 +52,12 @@ pub struct Sandbox {
 }
 
 impl Sandbox {
-    /// Binds 127.0.0.1 on the configured port (0 for any free one) and serves.
+    /// Binds 127.0.0.1 on the configured port (0 for any free one) and serves. A
+    /// configuration [`SandboxConfig::check`] refuses is an `InvalidInput` error.
     pub async fn start(config: SandboxConfig) -> std::io::Result<Self> {
+        config
+            .check()
+            .map_err(|why| std::io::Error::new(std::io::ErrorKind::InvalidInput, why))?;
         let config = Arc::new(config);
         let listener = TcpListener::bind(("127.0.0.1", config.port)).await?;
         let address = listener.local_addr()?;
@@ -76,11 +81,11 @@ impl Sandbox {
             .layer(axum::middleware::from_fn_with_state(
                 faults.clone(),
                 faults::inject,
-            ))
-            .layer(axum::middleware::from_fn_with_state(
-                requests.clone(),
-                count_request,
             ));
+        let app = app.layer(axum::middleware::from_fn_with_state(
+            requests.clone(),
+            count_request,
+        ));
         let (stop, stopped) = oneshot::channel::<()>();
         let server = tokio::spawn(async move {
             axum::serve(listener, app)
