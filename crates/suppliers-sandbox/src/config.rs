@@ -1,5 +1,6 @@
 //! Sandbox settings: credential, starting balances and stock, the clock of order
-//! lifecycles, and how many orders fail after the purchase.
+//! lifecycles, how many orders fail after the purchase, and how far away the sandbox
+//! seems.
 
 use std::time::Duration;
 
@@ -37,6 +38,44 @@ impl Timings {
             processing_after: Duration::from_millis(50),
             completed_after: Duration::from_millis(150),
         }
+    }
+}
+
+/// A delay added to every answer, to give the sandbox a real supplier's distance: each
+/// answer waits `base` plus a uniformly drawn part of `jitter` before it is sent. An
+/// event stream waits only before its opening.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Latency {
+    /// Every answer waits at least this long.
+    pub base: Duration,
+    /// Up to this much more, drawn per answer.
+    pub jitter: Duration,
+}
+
+impl Latency {
+    /// The delay of one answer: `base` plus a random part of `jitter`.
+    pub fn sample(&self) -> Duration {
+        let jitter_nanos = u64::try_from(self.jitter.as_nanos()).unwrap_or(u64::MAX);
+        self.base + Duration::from_nanos(fastrand::u64(0..=jitter_nanos))
+    }
+}
+
+impl std::str::FromStr for Latency {
+    type Err = String;
+
+    /// `MS[:JITTER_MS]`, e.g. `100` or `50:250` (50 to 300 ms).
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let millis = |part: &str| {
+            part.trim()
+                .parse::<u64>()
+                .map(Duration::from_millis)
+                .map_err(|_| format!("{text:?}: expected MS[:JITTER_MS], whole milliseconds"))
+        };
+        let (base, jitter) = match text.split_once(':') {
+            Some((base, jitter)) => (millis(base)?, millis(jitter)?),
+            None => (millis(text)?, Duration::ZERO),
+        };
+        Ok(Self { base, jitter })
     }
 }
 
@@ -82,6 +121,8 @@ pub struct SandboxConfig {
     /// created orders, like [`SandboxConfig::failure_share`]; the sandbox's pay
     /// endpoint can still pay one (it then completes).
     pub cryptorefills_unpaid_share: f64,
+    /// A delay added to every answer; none by default.
+    pub latency: Option<Latency>,
 }
 
 impl SandboxConfig {
@@ -117,6 +158,7 @@ impl Default for SandboxConfig {
             faults: Vec::new(),
             failure_share: 0.0,
             cryptorefills_unpaid_share: 0.0,
+            latency: None,
         }
     }
 }
@@ -124,6 +166,48 @@ impl Default for SandboxConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn latency_parses_from_text() {
+        let ms = Duration::from_millis;
+        assert_eq!(
+            "100".parse::<Latency>(),
+            Ok(Latency {
+                base: ms(100),
+                jitter: Duration::ZERO
+            })
+        );
+        assert_eq!(
+            "50:250".parse::<Latency>(),
+            Ok(Latency {
+                base: ms(50),
+                jitter: ms(250)
+            })
+        );
+        for bad in ["", "soon", "50:", ":50", "-5", "1.5", "50:250:1"] {
+            assert!(bad.parse::<Latency>().is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn latency_samples_stay_within_base_and_jitter() {
+        let latency = Latency {
+            base: Duration::from_millis(50),
+            jitter: Duration::from_millis(10),
+        };
+        let samples: Vec<Duration> = (0..1000).map(|_| latency.sample()).collect();
+        assert!(
+            samples
+                .iter()
+                .all(|d| (latency.base..=latency.base + latency.jitter).contains(d))
+        );
+        assert!(samples.iter().any(|d| *d != samples[0]), "jitter varies");
+        let fixed = Latency {
+            base: Duration::from_millis(7),
+            jitter: Duration::ZERO,
+        };
+        assert_eq!(fixed.sample(), Duration::from_millis(7));
+    }
 
     #[test]
     fn shares_outside_zero_to_one_are_refused() {

@@ -19,6 +19,7 @@ pub mod cryptorefills;
 mod extract;
 pub mod faults;
 pub mod foxreload;
+mod latency;
 pub mod mousacard;
 mod outcomes;
 
@@ -34,7 +35,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-pub use config::{SandboxConfig, Timings};
+pub use config::{Latency, SandboxConfig, Timings};
 pub use faults::{Fault, FaultRule, Faults};
 
 /// A running sandbox. Dropping it without [`Sandbox::shutdown`] leaves the server
@@ -82,6 +83,14 @@ impl Sandbox {
                 faults.clone(),
                 faults::inject,
             ));
+        // Outside the faults: a refusal travels as far as an answer.
+        let app = match config.latency {
+            Some(latency) => app.layer(axum::middleware::from_fn_with_state(
+                latency,
+                latency::delay,
+            )),
+            None => app,
+        };
         let app = app.layer(axum::middleware::from_fn_with_state(
             requests.clone(),
             count_request,

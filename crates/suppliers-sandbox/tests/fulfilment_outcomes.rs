@@ -1,14 +1,14 @@
 //! What happens after a purchase, over real HTTP: the configured share of orders fails
 //! (FoxReload `failed` and MousaCard `rejected`, refunded; Cryptorefills `Refunded`),
-//! Cryptorefills orders never paid expire, and the FoxReload order list filters by
-//! status and pages.
+//! Cryptorefills orders never paid expire, the FoxReload order list filters by status
+//! and pages, and the latency option delays answers.
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
-use suppliers_sandbox::{Sandbox, SandboxConfig, Timings};
+use suppliers_sandbox::{Fault, FaultRule, Latency, Sandbox, SandboxConfig, Timings};
 
 const STEAM_500_RUB: &str = "product_01krgfgww8eth9xvvysd6y7r4j";
 
@@ -477,6 +477,76 @@ async fn the_foxreload_order_list_filters_by_status_and_pages_without_duplicates
         let (status, body) = page(bad.into()).await;
         assert_eq!(status, 422, "{bad}: {body}");
     }
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_latency_option_delays_every_answer_but_not_a_streams_events() {
+    let base_delay = Duration::from_millis(400);
+    let sandbox = Sandbox::start(SandboxConfig {
+        latency: Some(Latency {
+            base: base_delay,
+            jitter: Duration::from_millis(100),
+        }),
+        cryptorefills_auto_pay_after: Some(chrono::TimeDelta::zero()),
+        timings: Timings {
+            processing_after: Duration::ZERO,
+            completed_after: Duration::ZERO,
+        },
+        faults: vec![FaultRule::new(
+            "/mousacard/balance",
+            Fault::RateLimit {
+                retry_after_secs: 1,
+            },
+            1,
+        )],
+        ..SandboxConfig::default()
+    })
+    .await
+    .unwrap();
+    let http = reqwest::Client::new();
+    let timed = |request: reqwest::RequestBuilder| async move {
+        let started = Instant::now();
+        let response = request.send().await.unwrap();
+        (started.elapsed(), response)
+    };
+    let (elapsed, response) = timed(foxreload(
+        &http,
+        format!("{}/api/access/me", sandbox.foxreload_url()),
+    ))
+    .await;
+    assert_eq!(response.status(), 200);
+    assert!(elapsed >= base_delay, "{elapsed:?}");
+    // A refused request travels as far as an answer.
+    let (elapsed, response) = timed(mousacard(
+        http.get(format!("{}/balance", sandbox.mousacard_url())),
+    ))
+    .await;
+    assert_eq!(response.status(), 429);
+    assert!(elapsed >= base_delay, "{elapsed:?}");
+
+    // An event stream waits before it opens; its events then come at once.
+    let (_, created) = json_of(
+        cryptorefills(http.post(format!("{}/v5/orders", sandbox.cryptorefills_url())))
+            .json(&cryptorefills_order_body()),
+    )
+    .await;
+    let id = created["order_id"].as_str().unwrap();
+    let (opened, stream) = timed(cryptorefills(http.get(format!(
+        "{}/v5/orders/{id}/subscribe",
+        sandbox.cryptorefills_url()
+    ))))
+    .await;
+    assert!(opened >= base_delay, "{opened:?}");
+    let started = Instant::now();
+    let body = stream.text().await.unwrap();
+    assert!(body.contains("\"order_state\":\"Done\""), "{body}");
+    assert!(body.contains("event: stop"), "{body}");
+    assert!(
+        started.elapsed() < base_delay,
+        "events are not delayed: {:?}",
+        started.elapsed()
+    );
     sandbox.shutdown().await;
 }
 
