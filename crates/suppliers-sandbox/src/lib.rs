@@ -19,7 +19,9 @@ pub mod cryptorefills;
 mod extract;
 pub mod faults;
 pub mod foxreload;
+mod latency;
 pub mod mousacard;
+mod outcomes;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -33,7 +35,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-pub use config::{SandboxConfig, Timings};
+pub use config::{Latency, SandboxConfig, Timings};
 pub use faults::{Fault, FaultRule, Faults};
 
 /// A running sandbox. Dropping it without [`Sandbox::shutdown`] leaves the server
@@ -51,8 +53,12 @@ pub struct Sandbox {
 }
 
 impl Sandbox {
-    /// Binds 127.0.0.1 on the configured port (0 for any free one) and serves.
+    /// Binds 127.0.0.1 on the configured port (0 for any free one) and serves. A
+    /// configuration [`SandboxConfig::check`] refuses is an `InvalidInput` error.
     pub async fn start(config: SandboxConfig) -> std::io::Result<Self> {
+        config
+            .check()
+            .map_err(|why| std::io::Error::new(std::io::ErrorKind::InvalidInput, why))?;
         let config = Arc::new(config);
         let listener = TcpListener::bind(("127.0.0.1", config.port)).await?;
         let address = listener.local_addr()?;
@@ -76,11 +82,19 @@ impl Sandbox {
             .layer(axum::middleware::from_fn_with_state(
                 faults.clone(),
                 faults::inject,
-            ))
-            .layer(axum::middleware::from_fn_with_state(
-                requests.clone(),
-                count_request,
             ));
+        // Outside the faults: a refusal travels as far as an answer.
+        let app = match config.latency {
+            Some(latency) => app.layer(axum::middleware::from_fn_with_state(
+                latency,
+                latency::delay,
+            )),
+            None => app,
+        };
+        let app = app.layer(axum::middleware::from_fn_with_state(
+            requests.clone(),
+            count_request,
+        ));
         let (stop, stopped) = oneshot::channel::<()>();
         let server = tokio::spawn(async move {
             axum::serve(listener, app)
