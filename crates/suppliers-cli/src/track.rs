@@ -25,8 +25,9 @@ pub struct TrackArgs {
 }
 
 /// The event every report becomes: `{"id", "type", "timestamp", "data": {"reference",
-/// "supplier", "order"}}`, `order` as `suppliers order --json` prints it. The same
-/// bytes on every retry of one outcome.
+/// "supplier", "order", "reason"}}`, `order` as `suppliers order --json` prints it and
+/// `reason` why an undelivered order was not (null when delivered). The same bytes on
+/// every retry of one outcome.
 pub fn event_json(report: &Report) -> Value {
     json!({
         "id": report.event_id,
@@ -36,6 +37,7 @@ pub fn event_json(report: &Report) -> Value {
             "reference": report.reference,
             "supplier": report.supplier.as_str(),
             "order": output::order_json(&report.order),
+            "reason": report.reason,
         },
     })
 }
