@@ -202,5 +202,7 @@ pub enum Command {
         /// Port on 127.0.0.1.
         #[arg(long, default_value_t = 8080)]
         port: u16,
+        #[command(flatten)]
+        flags: suppliers_sandbox::SandboxFlags,
     },
 }

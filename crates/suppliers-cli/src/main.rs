@@ -74,12 +74,12 @@ fn emit(cli_json: bool, json: Value, text: String) {
 }
 
 async fn run(cli: Cli) -> Result<(), Failure> {
-    if let Command::Sandbox { port } = cli.command {
-        let sandbox = Sandbox::start(SandboxConfig {
+    if let Command::Sandbox { port, flags } = cli.command {
+        let sandbox = Sandbox::start(flags.apply(SandboxConfig {
             port,
             faults: sandbox_faults()?,
             ..SandboxConfig::default()
-        })
+        }))
         .await?;
         print_sandbox(&sandbox);
         tokio::signal::ctrl_c().await?;

@@ -39,6 +39,15 @@ impl Timings {
             completed_after: Duration::from_millis(150),
         }
     }
+
+    /// Orders complete `completed_after` after payment, `processing` from a third of
+    /// that (the defaults' proportion): what `--complete-after MS` sets.
+    pub fn completing_after(completed_after: Duration) -> Self {
+        Self {
+            processing_after: completed_after / 3,
+            completed_after,
+        }
+    }
 }
 
 /// A delay added to every answer, to give the sandbox a real supplier's distance: each

@@ -13,11 +13,47 @@
 //! sandbox.shutdown().await;
 //! # Ok(()) }
 //! ```
+//!
+//! What [`SandboxConfig`] shapes, beyond balances and stock (the binary's flags, also
+//! taken by `suppliers sandbox`, in brackets; see [`SandboxFlags`]):
+//! - how long orders take to complete, [`Timings`] (`--complete-after MS`);
+//! - the share of orders that fail after the purchase, without codes:
+//!   [`SandboxConfig::failure_share`] (`--failure-share F`): FoxReload `failed` and
+//!   MousaCard `rejected`, both refunded to the balance, Cryptorefills `Refunded`;
+//! - the share of Cryptorefills orders never paid, which end `Expired` when the payment
+//!   window closes: [`SandboxConfig::cryptorefills_unpaid_share`] (`--unpaid-share F`),
+//!   [`SandboxConfig::cryptorefills_payment_window`] (`--payment-window SECS`) and
+//!   [`SandboxConfig::cryptorefills_auto_pay_after`] (`--auto-pay-after MS`);
+//! - a delay before every answer, [`SandboxConfig::latency`] (`--latency MS[:JITTER_MS]`),
+//!   to give the sandbox a real supplier's distance.
+//!
+//! Every default keeps orders succeeding, a few seconds after payment, with no delay.
+//!
+//! ```no_run
+//! # async fn run() -> std::io::Result<()> {
+//! use std::time::Duration;
+//! use suppliers_sandbox::{Latency, Sandbox, SandboxConfig, Timings};
+//!
+//! // 50-300 ms away, orders done 2 s after payment, one in ten failing.
+//! let sandbox = Sandbox::start(SandboxConfig {
+//!     timings: Timings::completing_after(Duration::from_secs(2)),
+//!     failure_share: 0.1,
+//!     latency: Some(Latency {
+//!         base: Duration::from_millis(50),
+//!         jitter: Duration::from_millis(250),
+//!     }),
+//!     ..SandboxConfig::default()
+//! })
+//! .await?;
+//! # sandbox.shutdown().await;
+//! # Ok(()) }
+//! ```
 
 pub mod config;
 pub mod cryptorefills;
 mod extract;
 pub mod faults;
+pub mod flags;
 pub mod foxreload;
 mod latency;
 pub mod mousacard;
@@ -37,6 +73,7 @@ use tokio::task::JoinHandle;
 
 pub use config::{Latency, SandboxConfig, Timings};
 pub use faults::{Fault, FaultRule, Faults};
+pub use flags::SandboxFlags;
 
 /// A running sandbox. Dropping it without [`Sandbox::shutdown`] leaves the server
 /// running until the runtime ends.

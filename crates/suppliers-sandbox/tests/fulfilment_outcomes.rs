@@ -86,10 +86,7 @@ async fn foxreload_balance(http: &reqwest::Client, base: &str) -> Decimal {
 async fn half_of_the_paid_foxreload_orders_fail_without_codes_and_are_refunded() {
     let sandbox = Sandbox::start(SandboxConfig {
         // Long enough to read the balance while all 20 are still charged.
-        timings: Timings {
-            processing_after: Duration::from_millis(500),
-            completed_after: Duration::from_millis(1500),
-        },
+        timings: Timings::completing_after(Duration::from_millis(1500)),
         failure_share: 0.5,
         ..SandboxConfig::default()
     })
@@ -160,10 +157,7 @@ async fn half_of_the_paid_foxreload_orders_fail_without_codes_and_are_refunded()
 #[tokio::test]
 async fn half_of_the_mousacard_orders_are_rejected_and_refunded() {
     let sandbox = Sandbox::start(SandboxConfig {
-        timings: Timings {
-            processing_after: Duration::from_millis(500),
-            completed_after: Duration::from_millis(1500),
-        },
+        timings: Timings::completing_after(Duration::from_millis(1500)),
         failure_share: 0.5,
         mousacard_balance: Decimal::new(1000, 0),
         ..SandboxConfig::default()
@@ -254,10 +248,7 @@ fn cryptorefills_order_body() -> Value {
 #[tokio::test]
 async fn cryptorefills_orders_expire_unpaid_or_are_refunded_after_payment() {
     let sandbox = Sandbox::start(SandboxConfig {
-        timings: Timings {
-            processing_after: Duration::from_millis(100),
-            completed_after: Duration::from_millis(300),
-        },
+        timings: Timings::completing_after(Duration::from_millis(300)),
         failure_share: 0.5,
         cryptorefills_unpaid_share: 0.5,
         cryptorefills_payment_window: chrono::TimeDelta::seconds(1),
@@ -489,10 +480,7 @@ async fn the_latency_option_delays_every_answer_but_not_a_streams_events() {
             jitter: Duration::from_millis(100),
         }),
         cryptorefills_auto_pay_after: Some(chrono::TimeDelta::zero()),
-        timings: Timings {
-            processing_after: Duration::ZERO,
-            completed_after: Duration::ZERO,
-        },
+        timings: Timings::completing_after(Duration::ZERO),
         faults: vec![FaultRule::new(
             "/mousacard/balance",
             Fault::RateLimit {
