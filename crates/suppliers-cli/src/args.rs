@@ -196,6 +196,10 @@ pub enum Command {
         /// looks at the journal for new purchases.
         #[arg(long, default_value_t = 5.0)]
         round: f64,
+        /// Most journal entries taken up at each look: several trackers on one journal
+        /// share the open orders in batches of this size.
+        #[arg(long, default_value_t = 1000)]
+        claim_batch: usize,
     },
     /// Run the sandbox until Ctrl-C.
     Sandbox {

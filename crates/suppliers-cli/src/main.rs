@@ -262,6 +262,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             timeout,
             requests_per_second,
             round,
+            claim_batch,
             ..
         } => {
             let round = Duration::try_from_secs_f64(round)
@@ -279,6 +280,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                     webhook,
                     requests_per_second,
                     round,
+                    claim_batch: claim_batch.max(1),
                 },
             )
             .await?;

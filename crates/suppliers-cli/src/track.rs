@@ -22,6 +22,7 @@ pub struct TrackArgs {
     pub webhook: Option<WebhookSender>,
     pub requests_per_second: f64,
     pub round: Duration,
+    pub claim_batch: usize,
 }
 
 /// The event every report becomes: `{"id", "type", "timestamp", "data": {"reference",
@@ -62,6 +63,7 @@ pub async fn track(suppliers: &Suppliers, args: TrackArgs) -> Result<TrackSummar
         timeout: (!args.follow).then_some(args.timeout),
         requests_per_second: args.requests_per_second,
         round: args.round,
+        claim_batch: args.claim_batch,
         ..TrackerConfig::default()
     };
     let tracker = Tracker::new(suppliers, config)?;

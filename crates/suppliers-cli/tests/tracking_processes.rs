@@ -163,6 +163,12 @@ fn receiver(rt: &tokio::runtime::Runtime, shared: Shared, down: Duration) -> u16
 }
 
 fn tracker(vars: &HashMap<String, String>, journal: &str, url: &str) -> Child {
+    tracker_taking(vars, journal, url, 1000)
+}
+
+/// A tracker that takes up at most `batch` journal entries at each look.
+fn tracker_taking(vars: &HashMap<String, String>, journal: &str, url: &str, batch: usize) -> Child {
+    let batch = batch.to_string();
     suppliers_process(vars, journal)
         .args([
             "--json",
@@ -174,6 +180,7 @@ fn tracker(vars: &HashMap<String, String>, journal: &str, url: &str) -> Child {
             "--timeout",
             "120",
         ])
+        .args(["--claim-batch", &batch])
         .env("SUPPLIERS_WEBHOOK_SECRET", SECRET)
         .env("SUPPLIERS_JOURNAL_LEASE", "1")
         .stdin(Stdio::null())
@@ -375,11 +382,8 @@ fn three_trackers_one_killed(journal: &str) {
     }));
     let port = receiver(&rt, shared.clone(), Duration::ZERO);
     let url = |name: &str| format!("http://127.0.0.1:{port}/hooks/{name}");
-    let mut doomed = tracker(&vars, journal, &url("doomed"));
-    let others = [
-        tracker(&vars, journal, &url("b")),
-        tracker(&vars, journal, &url("c")),
-    ];
+    // Four entries at each look: the first holds some, not all, when it dies.
+    let mut doomed = tracker_taking(&vars, journal, &url("doomed"), 4);
     let deadline = Instant::now() + Duration::from_secs(60);
     while !shared
         .lock()
@@ -388,12 +392,23 @@ fn three_trackers_one_killed(journal: &str) {
         .iter()
         .any(|d| d.tracker == "doomed")
     {
-        assert!(
-            Instant::now() < deadline,
-            "the first tracker never reported"
-        );
+        if Instant::now() > deadline || doomed.try_wait().unwrap().is_some() {
+            let _ = doomed.kill();
+            let output = doomed.wait_with_output().unwrap();
+            panic!(
+                "the first tracker never reported: {:?} {}",
+                output.status,
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
         std::thread::sleep(Duration::from_millis(10));
     }
+    // Two more start while it works; it dies holding orders.
+    let others = [
+        tracker_taking(&vars, journal, &url("b"), 4),
+        tracker_taking(&vars, journal, &url("c"), 4),
+    ];
+    std::thread::sleep(Duration::from_millis(300));
     doomed.kill().unwrap();
     doomed.wait().unwrap();
     for other in others {
