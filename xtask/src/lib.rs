@@ -26,9 +26,13 @@
 //! assert_eq!(spec["components"]["schemas"]["Name"]["nullable"], true);
 //! ```
 
+pub mod api_check;
+pub mod api_diff;
+pub mod api_snapshot;
 pub mod api_version_header;
 pub mod bench;
 pub mod codegen;
+pub mod crate_version;
 pub mod downconvert;
 pub mod error_bodies;
 pub mod json_schema;
@@ -36,6 +40,7 @@ pub mod lint;
 pub mod normalize;
 pub mod open_enums;
 pub mod pointer;
+pub mod public_api;
 pub mod schema_walk;
 pub mod spec;
 pub mod standalone;
