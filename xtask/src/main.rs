@@ -166,8 +166,8 @@ fn codegen_command(
 /// The API report of a client crate about to be regenerated into `generated_client`.
 fn check_api(root: &Path, target: &Target, generated_client: &str) -> Result<CrateCheck> {
     let dir = root.join(target.dir);
-    let committed_client = std::fs::read_to_string(dir.join(CLIENT_FILE)).ok();
-    let committed_snapshot = std::fs::read_to_string(dir.join(api_snapshot::FILE)).ok();
+    let committed_client = read_if_present(&dir.join(CLIENT_FILE))?;
+    let committed_snapshot = read_if_present(&dir.join(api_snapshot::FILE))?;
     api_check::check_crate(
         target.crate_name,
         committed_client.as_deref(),
@@ -175,6 +175,15 @@ fn check_api(root: &Path, target: &Target, generated_client: &str) -> Result<Cra
         &api_check::working_version(root, target)?,
         committed_snapshot.as_deref(),
     )
+}
+
+/// The file's text, or `None` if there is no such file (any other failure is an error).
+fn read_if_present(path: &Path) -> Result<Option<String>> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(Some(text)),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(err) => Err(err).with_context(|| format!("reading {}", path.display())),
+    }
 }
 
 fn api_diff_command(base: &str, crates: &[String]) -> Result<ExitCode> {
