@@ -470,7 +470,8 @@ fn interpret(failure: Failure, operation: Operation) -> Error {
             supplier: SUPPLIER,
             message,
         },
-        types::ErrorCode::SystemError | types::ErrorCode::Unknown(_) => {
+        // `ErrorCode` is non-exhaustive: a code the spec adds later lands here too.
+        types::ErrorCode::SystemError | types::ErrorCode::Unknown(_) | _ => {
             failure.into_error(operation, reconcile)
         }
     }
