@@ -81,7 +81,7 @@ pub struct Sandbox {
     address: SocketAddr,
     credential: String,
     faults: Faults,
-    requests: Arc<AtomicU64>,
+    requests: Arc<RequestCounts>,
     foxreload: Arc<foxreload::FoxState>,
     mousacard: Arc<mousacard::MousaState>,
     cryptorefills: Arc<cryptorefills::CryptoState>,
@@ -108,7 +108,7 @@ impl Sandbox {
         let foxreload = foxreload::FoxState::new(config.clone());
         let mousacard = mousacard::MousaState::new(config.clone());
         let cryptorefills = cryptorefills::CryptoState::new(config.clone(), faults.clone());
-        let requests = Arc::new(AtomicU64::new(0));
+        let requests = Arc::new(RequestCounts::default());
         let app = Router::new()
             .nest("/foxreload", foxreload::router(foxreload.clone()))
             .nest("/mousacard", mousacard::router(mousacard.clone()))
@@ -205,7 +205,19 @@ impl Sandbox {
     /// Requests received so far, faulted ones included: what benchmarks and tests
     /// count round trips with.
     pub fn requests_served(&self) -> u64 {
-        self.requests.load(Ordering::Relaxed)
+        self.requests.all.load(Ordering::Relaxed)
+    }
+
+    /// Requests received so far under one supplier's prefix (`foxreload`, `mousacard`
+    /// or `cryptorefills`), faulted ones included.
+    pub fn requests_served_by(&self, supplier: &str) -> u64 {
+        let counter = match supplier {
+            "foxreload" => &self.requests.foxreload,
+            "mousacard" => &self.requests.mousacard,
+            "cryptorefills" => &self.requests.cryptorefills,
+            _ => return 0,
+        };
+        counter.load(Ordering::Relaxed)
     }
 
     /// FoxReload's state, for assertions (balance, orders).
@@ -222,11 +234,31 @@ impl Sandbox {
     }
 }
 
+/// Requests received, in all and per supplier.
+#[derive(Debug, Default)]
+struct RequestCounts {
+    all: AtomicU64,
+    foxreload: AtomicU64,
+    mousacard: AtomicU64,
+    cryptorefills: AtomicU64,
+}
+
 async fn count_request(
-    State(requests): State<Arc<AtomicU64>>,
+    State(requests): State<Arc<RequestCounts>>,
     request: Request,
     next: Next,
 ) -> Response {
-    requests.fetch_add(1, Ordering::Relaxed);
+    requests.all.fetch_add(1, Ordering::Relaxed);
+    let path = request.uri().path();
+    let supplier = [
+        ("/foxreload/", &requests.foxreload),
+        ("/mousacard/", &requests.mousacard),
+        ("/cryptorefills/", &requests.cryptorefills),
+    ]
+    .into_iter()
+    .find(|(prefix, _)| path.starts_with(prefix));
+    if let Some((_, counter)) = supplier {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
     next.run(request).await
 }

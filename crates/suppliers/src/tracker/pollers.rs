@@ -116,6 +116,8 @@ pub(crate) async fn cryptorefills(
     let mut polled_only: HashSet<Key> = HashSet::new();
     let mut next_poll: HashMap<Key, Instant> = HashMap::new();
     let tick = config.min_poll_delay.min(Duration::from_millis(250));
+    let polls_per_tick =
+        ((config.requests_per_second * tick.as_secs_f64()).ceil() as usize).max(CONCURRENT_READS);
     loop {
         let mut orders = watched.of(SupplierId::Cryptorefills);
         let current: HashSet<&Key> = orders.iter().map(|(key, _)| key).collect();
@@ -144,12 +146,16 @@ pub(crate) async fn cryptorefills(
             streaming.insert(key.clone(), handle);
         }
 
+        // The longest-waiting polls first, no more than the pace allows in one tick:
+        // a long polling pass would hold back the streams' outcomes.
         let now = Instant::now();
-        let due: Vec<(Key, WatchedOrder)> = orders
+        let mut due: Vec<(Key, WatchedOrder)> = orders
             .into_iter()
             .filter(|(key, _)| !streaming.contains_key(key))
             .filter(|(key, _)| next_poll.get(key).is_none_or(|at| *at <= now))
             .collect();
+        due.sort_by_key(|(key, _)| next_poll.get(key).copied());
+        due.truncate(polls_per_tick);
         let polled: Vec<(Key, WatchedOrder, Result<Order, Error>)> = futures::stream::iter(due)
             .map(|(key, watched)| {
                 let cr = &cr;
