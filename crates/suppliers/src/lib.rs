@@ -10,6 +10,10 @@
 //!   several workers) before its first byte is sent, and an unknown outcome is settled
 //!   from what the supplier can tell ([`reconcile`]); [`Error::AmbiguousPurchase`]
 //!   remains only when the supplier cannot tell,
+//! - goods never lost either ([`Tracker`]): every bought purchase is followed until its
+//!   goods arrive or the supplier gives up on the order, and handed to the caller at
+//!   least once, across crashes and workers ([`tracker`]; [`webhook`] pushes it to a
+//!   reseller's server as a Standard Webhook),
 //! - waiters ([`waiter`]) and Cryptorefills' SSE tracking ([`order_stream`]),
 //! - one order model ([`model`]) and one [`Error`].
 //!
