@@ -473,3 +473,152 @@ fn a_bad_webhook_url_or_secret_is_refused_before_anything_is_tracked() {
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("SUPPLIERS_WEBHOOK_SECRET"));
 }
+
+/// `suppliers track` as `args` (stdout captured), against `journal`.
+fn track_to_stdout(vars: &HashMap<String, String>, journal: &str, args: &[&str]) -> Child {
+    suppliers_process(vars, journal)
+        .arg("track")
+        .args(["--round", "0.2"])
+        .args(args)
+        .env("SUPPLIERS_JOURNAL_LEASE", "30")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+#[test]
+fn track_prints_one_json_event_per_line_and_exits_once_nothing_awaits() {
+    let rt = runtime();
+    let (sandbox, vars) = sandbox(&rt);
+    let (_dir, journal) = journal_file();
+    let bought = buy(&rt, &sandbox, &journal, 4);
+    let output = track_to_stdout(&vars, &journal, &["--json"])
+        .wait_with_output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let events: Vec<serde_json::Value> = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let references: BTreeSet<String> = events
+        .iter()
+        .map(|e| e["data"]["reference"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(references, bought);
+    for event in &events {
+        let keys: BTreeSet<&str> = event
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(keys, BTreeSet::from(["id", "type", "timestamp", "data"]));
+        assert!(event["id"].as_str().unwrap().starts_with("evt_"));
+        // `order` is what `suppliers order --json` prints for it.
+        let order = &event["data"]["order"];
+        let shown = support::json(
+            &vars,
+            &journal,
+            &[
+                "order",
+                event["data"]["supplier"].as_str().unwrap(),
+                order["id"].as_str().unwrap(),
+            ],
+        );
+        assert_eq!(*order, shown);
+    }
+    rt.block_on(async {
+        let journal = Journal::open(&journal).await.unwrap();
+        assert!(journal.awaiting_report().await.unwrap().is_empty());
+    });
+
+    // The human form: one line per order, reference, supplier, order id, status, codes.
+    let order = support::json(
+        &vars,
+        &journal,
+        &[
+            "buy",
+            "mousacard",
+            "12330",
+            "--reference",
+            "human-1",
+            "--yes",
+        ],
+    );
+    let output = track_to_stdout(&vars, &journal, &[])
+        .wait_with_output()
+        .unwrap();
+    assert!(output.status.success());
+    let text = String::from_utf8(output.stdout).unwrap();
+    let id = order["id"].as_str().unwrap();
+    assert!(
+        text.starts_with(&format!("human-1 mousacard {id} ")),
+        "{text}"
+    );
+    assert_eq!(text.lines().count(), 1, "{text}");
+    rt.block_on(sandbox.shutdown());
+}
+
+#[test]
+fn sigterm_stops_a_following_tracker_cleanly_and_lets_its_orders_go_at_once() {
+    let rt = runtime();
+    // Orders that take a minute: nothing settles while the tracker runs.
+    let sandbox = rt
+        .block_on(Sandbox::start(SandboxConfig {
+            timings: Timings {
+                processing_after: Duration::from_millis(50),
+                completed_after: Duration::from_secs(60),
+            },
+            cryptorefills_auto_pay_after: None,
+            ..SandboxConfig::default()
+        }))
+        .unwrap();
+    let vars: HashMap<String, String> = sandbox
+        .environment()
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+    let (_dir, journal) = journal_file();
+    buy(&rt, &sandbox, &journal, 2);
+    let tracker = track_to_stdout(&vars, &journal, &["--follow"]);
+    // Until it holds all six (the lease is 30 s: only a release frees them sooner).
+    let held = |journal: &str| {
+        rt.block_on(async {
+            let journal = Journal::open(journal).await.unwrap();
+            let open = journal.awaiting_report().await.unwrap();
+            (
+                open.len(),
+                open.iter().filter(|e| e.owner.is_some()).count(),
+            )
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while held(&journal) != (6, 6) {
+        assert!(
+            Instant::now() < deadline,
+            "never took them: {:?}",
+            held(&journal)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &tracker.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let output = tracker.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(held(&journal), (6, 0), "still awaiting, none held");
+    rt.block_on(sandbox.shutdown());
+}

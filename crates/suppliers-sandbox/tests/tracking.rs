@@ -239,3 +239,55 @@ async fn a_stopped_tracker_lets_its_orders_go_and_a_timed_out_one_leaves_them_op
         sandbox.shutdown().await;
     }
 }
+
+#[tokio::test]
+async fn a_429_pauses_the_trackers_requests_to_that_supplier_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let location = dir.path().join("journal.sqlite3").display().to_string();
+    let sandbox = sandbox(SandboxConfig {
+        cryptorefills_auto_pay_after: Some(chrono::TimeDelta::milliseconds(100)),
+        ..SandboxConfig::default()
+    })
+    .await;
+    let suppliers = facade(&sandbox, &location).await;
+    buy_each(&suppliers, 2).await;
+    tokio::time::sleep(Duration::from_millis(500)).await; // every order settled
+    sandbox.faults().add(
+        suppliers_sandbox::FaultRule::new(
+            "/mousacard/orders/status",
+            suppliers_sandbox::Fault::RateLimit {
+                retry_after_secs: 2,
+            },
+            1,
+        )
+        .for_method(axum::http::Method::POST),
+    );
+    let started = tokio::time::Instant::now();
+    let reported: Arc<Mutex<Vec<(SupplierId, Duration)>>> = Arc::default();
+    Tracker::new(&suppliers, fast())
+        .unwrap()
+        .run(
+            |report| {
+                let reported = reported.clone();
+                async move {
+                    reported
+                        .lock()
+                        .unwrap()
+                        .push((report.supplier, started.elapsed()));
+                    Ok::<(), String>(())
+                }
+            },
+            std::future::pending(),
+        )
+        .await
+        .unwrap();
+    let reported = std::mem::take(&mut *reported.lock().unwrap());
+    assert_eq!(reported.len(), 6);
+    for (supplier, after) in reported {
+        match supplier {
+            SupplierId::MousaCard => assert!(after >= Duration::from_secs(2), "{after:?}"),
+            _ => assert!(after < Duration::from_secs(2), "{supplier}: {after:?}"),
+        }
+    }
+    sandbox.shutdown().await;
+}
