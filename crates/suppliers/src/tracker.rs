@@ -174,6 +174,9 @@ pub fn event_id(entry: &Entry, outcome: Fulfilment) -> String {
     )
 }
 
+/// Most settled orders recorded in one batch.
+const RECORD_BATCH: usize = 512;
+
 /// An order a poller saw settle.
 #[derive(Debug)]
 pub(crate) struct Found {
@@ -360,11 +363,21 @@ impl Tracker {
                     summary.stopped = true;
                     return Ok(summary);
                 }
-                Some(settled) = found.recv() => {
-                    watched.remove(&settled.key);
-                    if let Some(entry) = open.get(&settled.key) {
-                        due.extend(self.settle(entry, settled.order).await);
+                Some(first) = found.recv() => {
+                    // Everything found by now is recorded together: SQLite commits the
+                    // batch with one fsync.
+                    let mut batch = vec![first];
+                    while batch.len() < RECORD_BATCH
+                        && let Ok(more) = found.try_recv()
+                    {
+                        batch.push(more);
                     }
+                    let settles = batch.into_iter().filter_map(|settled| {
+                        watched.remove(&settled.key);
+                        let entry = open.get(&settled.key)?;
+                        Some(self.settle(entry, settled.order))
+                    });
+                    due.extend(futures::future::join_all(settles).await.into_iter().flatten());
                 }
                 () = tokio::time::sleep_until(wake) => {}
             }
@@ -452,7 +465,7 @@ impl Tracker {
         Fut: Future<Output = Result<(), E>>,
         E: std::fmt::Display,
     {
-        let mut taken = 0;
+        let mut reported = Vec::new();
         let now = Instant::now();
         let (ready, waiting): (Vec<Due>, Vec<Due>) = std::mem::take(due)
             .into_iter()
@@ -481,17 +494,7 @@ impl Tracker {
             match handler(report).await {
                 Ok(()) => {
                     open.remove(&(supplier, item.entry.reference.clone()));
-                    match self.journal.mark_reported(&item.entry).await {
-                        Ok(true) => {}
-                        Ok(false) => {
-                            tracing::warn!(reference = %item.entry.reference, "reported an order another tracker had taken over")
-                        }
-                        // The entry stays open: the next run reports it again.
-                        Err(err) => {
-                            tracing::error!(reference = %item.entry.reference, error = %err, "could not record a report")
-                        }
-                    }
-                    taken += 1;
+                    reported.push(item.entry);
                 }
                 Err(err) => {
                     tracing::warn!(reference = %item.entry.reference, attempt = item.attempts + 1, error = %err, "the report handler failed; handing it over again later");
@@ -499,7 +502,22 @@ impl Tracker {
                 }
             }
         }
-        taken
+        // Recorded together, after the handler took each: a crash before the commit
+        // reports them again.
+        let marks = reported.iter().map(|entry| async move {
+            match self.journal.mark_reported(entry).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    tracing::warn!(reference = %entry.reference, "reported an order another tracker had taken over")
+                }
+                // The entry stays open: the next run reports it again.
+                Err(err) => {
+                    tracing::error!(reference = %entry.reference, error = %err, "could not record a report")
+                }
+            }
+        });
+        futures::future::join_all(marks).await;
+        reported.len()
     }
 
     /// The order of an entry settled by an earlier run, fetched again (codes are never
