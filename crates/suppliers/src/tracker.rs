@@ -222,6 +222,16 @@ impl Watched {
     }
 }
 
+/// What recording a settled order came to.
+enum Settled {
+    /// Recorded: report it.
+    Due(Box<Due>),
+    /// Another tracker holds the entry now.
+    NotOurs(Key),
+    /// Not recorded: follow the order again.
+    Later(Key, WatchedOrder),
+}
+
 /// A report waiting for the handler to take it.
 struct Due {
     entry: Entry,
@@ -329,6 +339,8 @@ impl Tracker {
         let deadline = self.config.timeout.map(|t| Instant::now() + t);
         let mut open: HashMap<Key, Entry> = HashMap::new();
         let mut due: Vec<Due> = Vec::new();
+        // Reports the handler took that the journal has not recorded yet.
+        let mut unmarked: Vec<Entry> = Vec::new();
         let mut summary = TrackSummary {
             reported: 0,
             still_open: 0,
@@ -349,7 +361,9 @@ impl Tracker {
                     return Ok(summary);
                 }
             }
-            summary.reported += self.hand_over(handler, &mut due, &mut open).await;
+            summary.reported += self
+                .hand_over(handler, &mut due, &mut unmarked, &mut open)
+                .await;
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 return Ok(summary);
             }
@@ -377,7 +391,15 @@ impl Tracker {
                         let entry = open.get(&settled.key)?;
                         Some(self.settle(entry, settled.order))
                     });
-                    due.extend(futures::future::join_all(settles).await.into_iter().flatten());
+                    for settled in futures::future::join_all(settles).await {
+                        match settled {
+                            Settled::Due(item) => due.push(*item),
+                            // Another tracker has it now.
+                            Settled::NotOurs(key) => drop(open.remove(&key)),
+                            // Asked again next round.
+                            Settled::Later(key, order) => watched.insert(key, order),
+                        }
+                    }
                 }
                 () = tokio::time::sleep_until(wake) => {}
             }
@@ -433,31 +455,47 @@ impl Tracker {
         Ok(())
     }
 
-    /// Records a settled order; the report it makes, unless another tracker or the
+    /// Records a settled order: the report it makes, unless another tracker or the
     /// buyer got there first.
-    async fn settle(&self, entry: &Entry, order: Order) -> Option<Due> {
-        let (outcome, reason) = outcome_of(&order)?;
+    async fn settle(&self, entry: &Entry, order: Order) -> Settled {
+        let key = (order.supplier, entry.reference.clone());
+        let again = || {
+            let watched = WatchedOrder {
+                order_id: order.id.clone(),
+                bought_at: entry.started_at,
+            };
+            Settled::Later(key.clone(), watched)
+        };
+        let Some((outcome, reason)) = outcome_of(&order) else {
+            return again();
+        };
         match self.journal.settle(entry, outcome, reason.as_deref()).await {
-            Ok(entry) => Some(Due {
+            Ok(entry) => Settled::Due(Box::new(Due {
                 entry,
                 outcome,
                 reason,
                 order: Some(order),
                 attempts: 0,
                 next_try: Instant::now(),
-            }),
+            })),
+            Err(suppliers_journal::JournalError::NotHeld { .. }) => {
+                tracing::warn!(reference = %entry.reference, "settled order left to the tracker that holds it now");
+                Settled::NotOurs(key)
+            }
             Err(err) => {
-                tracing::warn!(reference = %entry.reference, error = %err, "settled order not recorded; another tracker has it");
-                None
+                tracing::warn!(reference = %entry.reference, error = %err, "could not record a settled order; asking again next round");
+                again()
             }
         }
     }
 
-    /// Hands every due report to the handler; returns how many it took.
+    /// Hands every due report to the handler and records what it took; returns how
+    /// many it took.
     async fn hand_over<H, Fut, E>(
         &self,
         handler: &mut H,
         due: &mut Vec<Due>,
+        unmarked: &mut Vec<Entry>,
         open: &mut HashMap<Key, Entry>,
     ) -> usize
     where
@@ -465,7 +503,7 @@ impl Tracker {
         Fut: Future<Output = Result<(), E>>,
         E: std::fmt::Display,
     {
-        let mut reported = Vec::new();
+        let mut taken = 0;
         let now = Instant::now();
         let (ready, waiting): (Vec<Due>, Vec<Due>) = std::mem::take(due)
             .into_iter()
@@ -493,8 +531,8 @@ impl Tracker {
             };
             match handler(report).await {
                 Ok(()) => {
-                    open.remove(&(supplier, item.entry.reference.clone()));
-                    reported.push(item.entry);
+                    taken += 1;
+                    unmarked.push(item.entry);
                 }
                 Err(err) => {
                     tracing::warn!(reference = %item.entry.reference, attempt = item.attempts + 1, error = %err, "the report handler failed; handing it over again later");
@@ -503,21 +541,30 @@ impl Tracker {
             }
         }
         // Recorded together, after the handler took each: a crash before the commit
-        // reports them again.
-        let marks = reported.iter().map(|entry| async move {
-            match self.journal.mark_reported(entry).await {
-                Ok(true) => {}
+        // reports them again. One the journal could not record is recorded later, not
+        // reported again.
+        let marks = std::mem::take(unmarked).into_iter().map(|entry| async move {
+            let recorded = match self.journal.mark_reported(&entry).await {
+                Ok(true) => true,
                 Ok(false) => {
-                    tracing::warn!(reference = %entry.reference, "reported an order another tracker had taken over")
+                    tracing::warn!(reference = %entry.reference, "reported an order another tracker had taken over");
+                    true
                 }
-                // The entry stays open: the next run reports it again.
                 Err(err) => {
-                    tracing::error!(reference = %entry.reference, error = %err, "could not record a report")
+                    tracing::error!(reference = %entry.reference, error = %err, "could not record a report; trying again");
+                    false
                 }
-            }
+            };
+            (entry, recorded)
         });
-        futures::future::join_all(marks).await;
-        reported.len()
+        for (entry, recorded) in futures::future::join_all(marks).await {
+            match (recorded, entry.supplier.parse::<SupplierId>()) {
+                (true, Ok(supplier)) => drop(open.remove(&(supplier, entry.reference))),
+                (true, Err(_)) => {}
+                (false, _) => unmarked.push(entry),
+            }
+        }
+        taken
     }
 
     /// The order of an entry settled by an earlier run, fetched again (codes are never
