@@ -3,31 +3,18 @@
 //! outcome; a stopped tracker lets its orders go. Each test runs with an SQLite file
 //! journal, and with PostgreSQL where libpq's `PG*` variables point.
 
-#[path = "../../suppliers-journal/tests/support/postgres.rs"]
-mod postgres;
+mod journaled;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use suppliers::config::{CryptorefillsConfig, FoxReloadConfig, MousaCardConfig};
+use journaled::{facade, locations};
 use suppliers::journal::Fulfilment;
 use suppliers::model::{OrderStatus, SupplierId};
 use suppliers::tracker::{Report, Tracker, TrackerConfig};
 use suppliers::{BuyRequest, Journal, Suppliers};
 use suppliers_sandbox::{Sandbox, SandboxConfig, Timings};
-
-fn locations() -> Vec<(String, Option<tempfile::TempDir>)> {
-    let dir = tempfile::tempdir().unwrap();
-    let mut all = vec![(
-        dir.path().join("journal.sqlite3").display().to_string(),
-        Some(dir),
-    )];
-    if postgres::available() {
-        all.push((postgres::fresh_database(), None));
-    }
-    all
-}
 
 async fn sandbox(config: SandboxConfig) -> Sandbox {
     Sandbox::start(SandboxConfig {
@@ -36,18 +23,6 @@ async fn sandbox(config: SandboxConfig) -> Sandbox {
     })
     .await
     .unwrap()
-}
-
-async fn facade(sandbox: &Sandbox, journal: &str) -> Suppliers {
-    Suppliers::builder()
-        .foxreload(FoxReloadConfig::new("sandbox", &sandbox.foxreload_url()).unwrap())
-        .mousacard(MousaCardConfig::new("sandbox", &sandbox.mousacard_url()).unwrap())
-        .cryptorefills(
-            CryptorefillsConfig::new("sandbox", "1.0.0", &sandbox.cryptorefills_url()).unwrap(),
-        )
-        .journal(Journal::open(journal).await.unwrap())
-        .build()
-        .unwrap()
 }
 
 fn fast() -> TrackerConfig {
