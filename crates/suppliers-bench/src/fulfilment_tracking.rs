@@ -28,8 +28,9 @@ use crate::Mode;
 use crate::report::{Row, Target};
 use crate::server::Server;
 
-/// The tracker's request budget per supplier in this bench.
-pub const REQUESTS_PER_SECOND: f64 = 50.0;
+/// The tracker's request budget per supplier in this bench: enough for FoxReload's
+/// one read per settled order when a few hundred settle each second.
+pub const REQUESTS_PER_SECOND: f64 = 200.0;
 /// FoxReload and MousaCard rounds.
 pub const ROUND: Duration = Duration::from_secs(5);
 /// Peak memory target of the tracking process.
@@ -108,8 +109,12 @@ pub fn run(mode: Mode, exe: &Path) -> Result<Vec<Row>> {
         .take(TrackerConfig::default().max_streams)
         .map(|o| o.order_id.as_str())
         .collect();
-    let mut latency_streamed = Vec::new();
-    let mut latency_polled = Vec::new();
+    // Settle-to-report times by how the order was followed.
+    let supplier_of: HashMap<&str, SupplierId> = bought
+        .iter()
+        .map(|o| (o.order_id.as_str(), o.supplier))
+        .collect();
+    let mut latencies: [Vec<f64>; 4] = Default::default();
     for (order_id, reported) in &tracked.reports {
         let at = settled
             .get(order_id.as_str())
@@ -118,11 +123,18 @@ pub fn run(mode: Mode, exe: &Path) -> Result<Vec<Row>> {
             .duration_since(*at)
             .unwrap_or_default()
             .as_secs_f64();
-        match streamed.contains(&order_id.as_str()) {
-            true => latency_streamed.push(late),
-            false => latency_polled.push(late),
-        }
+        let group = match supplier_of[order_id.as_str()] {
+            SupplierId::Cryptorefills if streamed.contains(&order_id.as_str()) => 0,
+            SupplierId::FoxReload => 1,
+            SupplierId::MousaCard => 2,
+            SupplierId::Cryptorefills => 3,
+        };
+        latencies[group].push(late);
     }
+    // A polled Cryptorefills order is asked again once the budget has gone round every
+    // other polled order (or after the shortest poll delay).
+    let polled_round = (latencies[3].len() as f64 / REQUESTS_PER_SECOND)
+        .max(TrackerConfig::default().min_poll_delay.as_secs_f64());
 
     let mut rows = Vec::new();
     let open_for = |order: &Bought| {
@@ -173,12 +185,26 @@ pub fn run(mode: Mode, exe: &Path) -> Result<Vec<Row>> {
             tracked.peak_sockets <= (streams + pool) as u64,
         )),
     });
+    let round = ROUND.as_secs_f64();
+    let [sse, fox, mousa, polled_cr] = latencies;
     for (name, mut latencies, bound) in [
-        ("Cryptorefills over SSE", latency_streamed, 1.0),
+        ("Cryptorefills over SSE".to_owned(), sse, 1.0),
         (
-            "the others (polled)",
-            latency_polled,
-            ROUND.as_secs_f64() + 1.0,
+            format!("FoxReload (status lists, {round:.0} s rounds)"),
+            fox,
+            round + 1.0,
+        ),
+        (
+            format!("MousaCard (batch status, {round:.0} s rounds)"),
+            mousa,
+            round + 1.0,
+        ),
+        (
+            format!(
+                "Cryptorefills polled (a pass over them takes {polled_round:.0} s at the budget)"
+            ),
+            polled_cr,
+            polled_round + 1.0,
         ),
     ] {
         if latencies.is_empty() {
@@ -194,7 +220,7 @@ pub fn run(mode: Mode, exe: &Path) -> Result<Vec<Row>> {
                 latencies.len()
             ),
             sdk: format!("{p50:.2} / {p99:.2}"),
-            baseline: format!("{bound:.1} s (p99 target)"),
+            baseline: format!("{bound:.1} s (one round plus 1 s)"),
             ratio: Some(p99 / bound),
             target: Some(Target::new(format!("p99 < {bound:.0} s"), p99 < bound)),
         });

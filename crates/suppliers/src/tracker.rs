@@ -351,8 +351,12 @@ impl Tracker {
         loop {
             let now = Instant::now();
             if now >= next_look {
-                next_look = now + self.config.round;
-                self.look(&mut open, &mut due, watched).await?;
+                let claimed = self.look(&mut open, &mut due, watched).await?;
+                // A full batch: more may be waiting, look again at once.
+                next_look = match claimed >= self.config.claim_batch {
+                    true => now,
+                    false => now + self.config.round,
+                };
                 if !self.config.follow
                     && open.is_empty()
                     && due.is_empty()
@@ -407,17 +411,19 @@ impl Tracker {
     }
 
     /// Takes up entries no tracker holds: awaiting ones go to the pollers, ones an
-    /// earlier run settled but did not report go straight to the handler.
+    /// earlier run settled but did not report go straight to the handler. Returns how
+    /// many it took.
     async fn look(
         &self,
         open: &mut HashMap<Key, Entry>,
         due: &mut Vec<Due>,
         watched: &Watched,
-    ) -> Result<(), Error> {
+    ) -> Result<usize, Error> {
         let claimed = self
             .journal
             .claim_for_tracking(self.config.claim_batch)
             .await?;
+        let count = claimed.len();
         for entry in claimed {
             let Ok(supplier) = entry.supplier.parse::<SupplierId>() else {
                 tracing::warn!(supplier = %entry.supplier, reference = %entry.reference, "journal entry of an unknown supplier");
@@ -452,7 +458,7 @@ impl Tracker {
             }
             open.insert(key, entry);
         }
-        Ok(())
+        Ok(count)
     }
 
     /// Records a settled order: the report it makes, unless another tracker or the
