@@ -347,22 +347,29 @@ impl FoxReload {
         }
     }
 
-    /// Every order created at or after `since`, as FoxReload sends them (items and
-    /// `createdAt` included), newest first, page by page until an older one.
+    /// Every order created at or after `since` (only those in `status`, when given), as
+    /// FoxReload sends them (items, codes and `createdAt` included), newest first, 100 a
+    /// page until an older one. An order that changes status while the pages are read
+    /// may be missing from a status's pages.
     pub async fn orders_since(
         &self,
         since: chrono::DateTime<chrono::Utc>,
+        status: Option<types::OrderStatus>,
     ) -> Result<Vec<types::Order>, Error> {
         const PAGE: u64 = 100;
         let mut found = Vec::new();
         for page_number in 0u64.. {
             let page = self
                 .send(op("list_orders", Idempotency::Safe), || {
-                    self.client
+                    let request = self
+                        .client
                         .list_orders()
                         .limit(PAGE)
-                        .offset(page_number * PAGE)
-                        .send()
+                        .offset(page_number * PAGE);
+                    match &status {
+                        Some(status) => request.status(status.clone()).send(),
+                        None => request.send(),
+                    }
                 })
                 .await?;
             let full = page.items.len() as u64 == PAGE;
@@ -404,34 +411,6 @@ impl FoxReload {
                 last_status: last.map(|o| o.status),
             }),
         }
-    }
-
-    /// The ids of every order in `status`, page by page (100 a page). An order that
-    /// changes status while the pages are read may be missing from them.
-    pub async fn order_ids_with_status(
-        &self,
-        status: types::OrderStatus,
-    ) -> Result<std::collections::HashSet<String>, Error> {
-        const PAGE: u64 = 100;
-        let mut ids = std::collections::HashSet::new();
-        for page_number in 0u64.. {
-            let page = self
-                .send(op("list_orders", Idempotency::Safe), || {
-                    self.client
-                        .list_orders()
-                        .status(status.clone())
-                        .limit(PAGE)
-                        .offset(page_number * PAGE)
-                        .send()
-                })
-                .await?;
-            let full = page.items.len() as u64 == PAGE;
-            ids.extend(page.items.into_iter().map(|order| order.id));
-            if !full {
-                break;
-            }
-        }
-        Ok(ids)
     }
 
     /// The account's balances, one per currency.
