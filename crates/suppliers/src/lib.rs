@@ -89,6 +89,7 @@
 //! ```
 
 pub mod adapters;
+pub mod catalog_walk;
 pub mod config;
 pub mod error;
 mod facade;
@@ -105,6 +106,7 @@ pub mod tracker;
 pub mod waiter;
 pub mod webhook;
 
+pub use catalog_walk::DEFAULT_CATALOG_CONCURRENCY;
 pub use error::Error;
 pub use facade::{Suppliers, SuppliersBuilder, USER_AGENT};
 pub use purchase::{MAX_REFERENCE_LEN, Receipt, new_reference};
