@@ -14,6 +14,8 @@
 //!   goods arrive or the supplier gives up on the order, and handed to the caller at
 //!   least once, across crashes and workers ([`tracker`]; [`webhook`] pushes it to a
 //!   reseller's server as a Standard Webhook),
+//! - catalogs streamed in order with several requests in flight per supplier
+//!   ([`catalog_walk`]; 8 by default, [`SuppliersBuilder::catalog_concurrency`]),
 //! - waiters ([`waiter`]) and Cryptorefills' SSE tracking ([`order_stream`]),
 //! - one order model ([`model`]) and one [`Error`].
 //!
