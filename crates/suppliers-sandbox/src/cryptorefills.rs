@@ -138,9 +138,12 @@ const BRANDS: [Brand; 7] = [
     },
 ];
 
+/// A country of generated families: its code, currency and fixed denominations.
+type GeneratedCountry = (&'static str, &'static str, &'static [(&'static str, i64)]);
+
 /// `count` generated gift card families in each country of [`BRANDS`], after them.
 fn generated_families(count: usize) -> impl Iterator<Item = Brand> {
-    const COUNTRIES: [(&str, &str, &[(&str, i64)]); 2] = [
+    const COUNTRIES: [GeneratedCountry; 2] = [
         ("US", "USD", &[("10 USD", 10), ("25 USD", 25)]),
         ("DE", "EUR", &[("10 EUR", 10), ("25 EUR", 25)]),
     ];

@@ -183,6 +183,11 @@ pub(crate) async fn cryptorefills(
             .filter(|(key, _)| next_poll.get(key).is_none_or(|at| *at <= now))
             .collect();
         due.sort_by_key(|(key, _)| next_poll.get(key).copied());
+        // More are due than one tick takes: go on without pausing.
+        let pause = match due.len() > polls_per_tick {
+            true => Duration::ZERO,
+            false => tick,
+        };
         due.truncate(polls_per_tick);
         let polled: Vec<(Key, WatchedOrder, Result<Order, Error>)> = futures::stream::iter(due)
             .map(|(key, watched)| {
@@ -207,7 +212,7 @@ pub(crate) async fn cryptorefills(
         let mut ended = Vec::new();
         tokio::select! {
             Some(first) = streams.join_next() => ended.push(first),
-            () = tokio::time::sleep(tick) => {}
+            () = tokio::time::sleep(pause) => {}
         }
         while let Some(more) = streams.try_join_next() {
             ended.push(more);
