@@ -142,7 +142,8 @@ pub(crate) async fn cryptorefills(
     let mut streams: JoinSet<(Key, Result<Order, Error>)> = JoinSet::new();
     let mut streaming: HashMap<Key, AbortHandle> = HashMap::new();
     let mut polled_only: HashSet<Key> = HashSet::new();
-    let mut next_poll: HashMap<Key, Instant> = HashMap::new();
+    // When each polled order was last asked, and when it is next due.
+    let mut polls: HashMap<Key, (Instant, Instant)> = HashMap::new();
     let tick = config.min_poll_delay.min(Duration::from_millis(250));
     let polls_per_tick =
         ((config.requests_per_second * tick.as_secs_f64()).ceil() as usize).max(CONCURRENT_READS);
@@ -156,7 +157,7 @@ pub(crate) async fn cryptorefills(
             }
             keep
         });
-        next_poll.retain(|key, _| current.contains(key));
+        polls.retain(|key, _| current.contains(key));
         polled_only.retain(|key| current.contains(key));
 
         // Newest first: they get the streams.
@@ -174,15 +175,15 @@ pub(crate) async fn cryptorefills(
             streaming.insert(key.clone(), handle);
         }
 
-        // The longest-waiting polls first, no more than the pace allows in one tick:
+        // The least recently asked first, no more than the pace allows in one tick:
         // a long polling pass would hold back the streams' outcomes.
         let now = Instant::now();
         let mut due: Vec<(Key, WatchedOrder)> = orders
             .into_iter()
             .filter(|(key, _)| !streaming.contains_key(key))
-            .filter(|(key, _)| next_poll.get(key).is_none_or(|at| *at <= now))
+            .filter(|(key, _)| polls.get(key).is_none_or(|(_, next)| *next <= now))
             .collect();
-        due.sort_by_key(|(key, _)| next_poll.get(key).copied());
+        due.sort_by_key(|(key, _)| polls.get(key).map(|(last, _)| *last));
         // More are due than one tick takes: go on without pausing.
         let pause = match due.len() > polls_per_tick {
             true => Duration::ZERO,
@@ -204,7 +205,8 @@ pub(crate) async fn cryptorefills(
             let age = (chrono::Utc::now() - watched.bought_at)
                 .to_std()
                 .unwrap_or_default();
-            next_poll.insert(key.clone(), Instant::now() + poll_delay(age, &config));
+            let now = Instant::now();
+            polls.insert(key.clone(), (now, now + poll_delay(age, &config)));
             send_if_settled(&found, key, read);
         }
 
