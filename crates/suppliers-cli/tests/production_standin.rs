@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 use assert_cmd::Command;
 use serde_json::{Value, json};
 use standin::{
-    CANCELLED_ORDER, CR_APP_VERSION, CR_PARTNER, FOX_BALANCE, FOX_KEY, KYC_EMAIL, NETFLIX, PUBG_UC,
-    SOLANA_WALLET, STEAM_CATEGORY, STEAM_TOPUP, StandIn,
+    CANCELLED_ORDER, CR_APP_VERSION, CR_PARTNER, ESIM_CATEGORY, ESIM_EUROPE, FOX_BALANCE, FOX_KEY,
+    KYC_EMAIL, NETFLIX, PUBG_UC, SOLANA_WALLET, STEAM_CATEGORY, STEAM_TOPUP, StandIn,
 };
 
 /// The fixed Target product: its id carries the product's own denomination string.
@@ -1183,4 +1183,108 @@ fn standin_cryptorefills_refuses_and_answers_as_production() {
             .unwrap()
             .starts_with('<')
     );
+}
+
+// ---------------------------------------------------------------------------------
+// Round two of the wire: activation data, ORDER_ALREADY_EXISTS, the end user
+// ---------------------------------------------------------------------------------
+
+#[test]
+fn foxreload_esim_activation_data_prints_as_json_and_as_text() {
+    let standin = StandIn::start();
+    let listed = run(
+        &standin,
+        &[
+            "--json",
+            "catalog",
+            "foxreload",
+            "--category",
+            ESIM_CATEGORY,
+        ],
+    );
+    assert_eq!(ids(&listed.expect_code(0).json()), [ESIM_EUROPE]);
+    let bought = run(
+        &standin,
+        &[
+            "--json",
+            "buy",
+            "foxreload",
+            ESIM_EUROPE,
+            "--quantity",
+            "2",
+            "--yes",
+            "--wait",
+        ],
+    );
+    let order = bought.expect_code(0).json();
+    let id = order["id"].as_str().unwrap_or_else(|| panic!("{order}"));
+    let held = standin.foxreload_order(id).unwrap();
+    let delivered = &held["items"][0]["externalData"];
+    assert!(
+        delivered
+            .as_array()
+            .is_some_and(|d| d.len() == 2 && d.iter().all(Value::is_object)),
+        "the stand-in delivered objects: {held}"
+    );
+    assert_eq!(order["status"], "completed", "{order}");
+    assert_eq!(order["activation_data"], *delivered, "{order}");
+    assert_eq!(order["codes"], json!([]), "{order}");
+
+    let shown = run(&standin, &["--json", "order", "foxreload", id]);
+    assert_eq!(shown.expect_code(0).json()["activation_data"], *delivered);
+
+    let text = run(&standin, &["order", "foxreload", id]);
+    let text = &text.expect_code(0).stdout;
+    assert!(text.contains("activation data:\n"), "{text}");
+    for data in delivered.as_array().unwrap() {
+        let code = data["code"].as_str().unwrap();
+        assert!(text.contains(&format!("  - code: {code}\n")), "{text}");
+    }
+    assert!(text.contains("    pin: 1234\n"), "{text}");
+}
+
+/// The SDK sends a fresh `idempotencyKey` per order; a deployment that answers
+/// `ORDER_ALREADY_EXISTS` all the same has refused this create. Exit 4, nothing paid,
+/// no earlier order looked for or printed, the balance untouched.
+#[test]
+fn foxreload_create_answered_order_already_exists_exits_4_and_buys_nothing() {
+    let standin = StandIn::start();
+    standin.refuse_every_idempotency_key();
+    let run = run(
+        &standin,
+        &[
+            "--json",
+            "buy",
+            "foxreload",
+            ESIM_EUROPE,
+            "--reference",
+            "invoice-2044",
+            "--yes",
+            "--wait",
+        ],
+    );
+    run.expect_code(4);
+    assert!(
+        run.stderr.contains("ORDER_ALREADY_EXISTS"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(run.stdout, "", "no order is printed");
+    let creates = standin.requests_to("POST", "/foxreload/api/orders");
+    assert_eq!(creates.len(), 1, "sent once: {}", standin.summary());
+    assert_eq!(creates[0].status, 409);
+    let after_create: Vec<String> = standin
+        .requests()
+        .into_iter()
+        .filter(|r| {
+            r.path.starts_with("/foxreload/api/orders")
+                && !(r.method == "POST" && r.path.trim_end_matches('/') == "/foxreload/api/orders")
+        })
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    assert!(
+        after_create.is_empty(),
+        "no pay, no order list, no order read: {after_create:?}"
+    );
+    assert_eq!(standin.foxreload_balance(), FOX_BALANCE);
 }

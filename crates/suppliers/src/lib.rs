@@ -15,7 +15,10 @@
 //!
 //! FoxReload: the product is read (quantity limits and required note fields are
 //! checked before anything is sent), the order created and paid, then polled until its
-//! codes arrive. Buying again with the same reference returns the same order.
+//! codes arrive (eSIMs may deliver activation data instead: JSON objects in
+//! [`model::Delivery::activation_data`]). Buying again with the same reference returns
+//! the same order; that rests on the journal alone, since FoxReload does not
+//! deduplicate on the `idempotencyKey` each order is sent with.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), suppliers::Error> {

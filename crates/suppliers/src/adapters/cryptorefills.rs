@@ -801,9 +801,9 @@ pub fn normalise(order: types::Order) -> Order {
         currency: order.coin,
         delivery: Delivery {
             codes: redemptions.iter().map(|r| r.code.clone()).collect(),
-            account: None,
             redemptions,
             states,
+            ..Delivery::default()
         },
         payment,
         idempotency_key: None,
