@@ -1288,3 +1288,182 @@ fn foxreload_create_answered_order_already_exists_exits_4_and_buys_nothing() {
     );
     assert_eq!(standin.foxreload_balance(), FOX_BALANCE);
 }
+
+const END_USER_IP: &str = "2001:db8::7";
+const END_USER_AGENT: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) Mobile/15E148";
+
+/// `args` with the end-user flags in front.
+fn for_end_user<'a>(args: &[&'a str]) -> Vec<&'a str> {
+    let mut all = vec![
+        "--end-user-ip",
+        END_USER_IP,
+        "--end-user-agent",
+        END_USER_AGENT,
+    ];
+    all.extend_from_slice(args);
+    all
+}
+
+/// The Cryptorefills requests from index `from` on.
+fn cryptorefills_requests(standin: &StandIn, from: usize) -> Vec<standin::Recorded> {
+    let requests: Vec<_> = standin.requests().into_iter().skip(from).collect();
+    assert!(!requests.is_empty(), "nothing was sent");
+    requests
+        .into_iter()
+        .filter(|r| r.path.starts_with("/cryptorefills/"))
+        .collect()
+}
+
+#[test]
+fn cryptorefills_end_user_flags_go_on_every_request_and_only_with_them() {
+    let standin = StandIn::start();
+    run(
+        &standin,
+        &for_end_user(&["--json", "catalog", "cryptorefills", "--country", "US"]),
+    )
+    .expect_code(0);
+    let bought = run(
+        &standin,
+        &for_end_user(&[
+            "--json",
+            "buy",
+            "cryptorefills",
+            TARGET_10,
+            "--email",
+            "buyer@example.com",
+            "--yes",
+        ]),
+    );
+    let id = bought.expect_code(0).json()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    run(
+        &standin,
+        &for_end_user(&[
+            "--json",
+            "validate",
+            "cryptorefills",
+            TARGET_10,
+            "--email",
+            "buyer@example.com",
+        ]),
+    )
+    .expect_code(0);
+    run(
+        &standin,
+        &for_end_user(&["--json", "order", "cryptorefills", &id]),
+    )
+    .expect_code(0);
+    run(
+        &standin,
+        &for_end_user(&[
+            "--json",
+            "quote",
+            "cryptorefills",
+            "--brand",
+            "Target",
+            "--country",
+            "US",
+            "--face-value",
+            "10",
+        ]),
+    )
+    .expect_code(0);
+    let made_for_the_user = cryptorefills_requests(&standin, 0);
+    let paths: Vec<&str> = made_for_the_user.iter().map(|r| r.path.as_str()).collect();
+    for path in [
+        "/cryptorefills/v2/brands",
+        "/cryptorefills/v5/orders",
+        "/cryptorefills/v5/orders/validations",
+        "/cryptorefills/v4/products/price",
+    ] {
+        assert!(paths.contains(&path), "{path} in {paths:?}");
+    }
+    for request in &made_for_the_user {
+        let count = |name: &str| request.headers.iter().filter(|(k, _)| k == name).count();
+        assert_eq!(
+            (
+                request.header("x-forwarded-for"),
+                request.header("user-agent")
+            ),
+            (Some(END_USER_IP), Some(END_USER_AGENT)),
+            "{} {}",
+            request.method,
+            request.path
+        );
+        assert_eq!((count("x-forwarded-for"), count("user-agent")), (1, 1));
+    }
+
+    // FoxReload is not Cryptorefills: the flags change nothing there.
+    let seen = standin.requests().len();
+    run(&standin, &for_end_user(&["--json", "balance", "foxreload"])).expect_code(0);
+    for request in standin.requests().into_iter().skip(seen) {
+        assert_eq!(request.header("x-forwarded-for"), None, "{}", request.path);
+        assert!(
+            request
+                .header("user-agent")
+                .is_some_and(|a| a.starts_with("suppliers-sdk/"))
+        );
+    }
+
+    // Without the flags: the tool's own agent, no forwarded IP.
+    let seen = standin.requests().len();
+    run(&standin, &["--json", "order", "cryptorefills", &id]).expect_code(0);
+    for request in cryptorefills_requests(&standin, seen) {
+        assert_eq!(request.header("x-forwarded-for"), None, "{}", request.path);
+        assert!(
+            request
+                .header("user-agent")
+                .is_some_and(|a| a.starts_with("suppliers-sdk/")),
+            "{:?}",
+            request.header("user-agent")
+        );
+    }
+}
+
+#[test]
+fn an_end_user_ip_that_is_not_an_ip_address_exits_2_and_sends_nothing() {
+    let standin = StandIn::start();
+    for (ip, agent) in [
+        ("203.0.113", END_USER_AGENT),
+        ("localhost", END_USER_AGENT),
+        ("203.0.113.7, 198.51.100.2", END_USER_AGENT),
+        ("203.0.113.7", "Mozilla/5.0\u{1}"),
+    ] {
+        let run = run(
+            &standin,
+            &[
+                "--end-user-ip",
+                ip,
+                "--end-user-agent",
+                agent,
+                "buy",
+                "cryptorefills",
+                TARGET_10,
+                "--email",
+                "buyer@example.com",
+                "--yes",
+            ],
+        );
+        run.expect_code(2);
+        assert!(
+            run.stderr.contains("end-user") || run.stderr.contains("end_user"),
+            "{ip}: {}",
+            run.stderr
+        );
+    }
+    let half = run(
+        &standin,
+        &[
+            "--end-user-ip",
+            "203.0.113.7",
+            "order",
+            "cryptorefills",
+            "x",
+        ],
+    );
+    half.expect_code(2);
+    assert!(half.stderr.contains("--end-user-agent"), "{}", half.stderr);
+    assert!(standin.requests().is_empty(), "sent: {}", standin.summary());
+}
