@@ -12,6 +12,13 @@
 //!    ([`api_version_header`]), keeps the status of error answers whose body does not
 //!    match ([`error_bodies`]) and formats the result.
 //!
+//! For each client crate, codegen also reads the public Rust API of the generated code
+//! ([`public_api`]), reports what the regeneration changes, each change breaking or
+//! additive ([`api_diff`], [`api_check`]), and keeps `public-api.txt`, the API at the
+//! current version, so a breaking change without the semver bump fails `--check`
+//! ([`api_snapshot`], [`crate_version`]). `cargo xtask api-diff --base REV` prints the
+//! same report against a commit.
+//!
 //! `cargo xtask bench` ([`bench`]) times codegen and runs the `suppliers-bench` crate.
 //!
 //! ```
@@ -26,9 +33,13 @@
 //! assert_eq!(spec["components"]["schemas"]["Name"]["nullable"], true);
 //! ```
 
+pub mod api_check;
+pub mod api_diff;
+pub mod api_snapshot;
 pub mod api_version_header;
 pub mod bench;
 pub mod codegen;
+pub mod crate_version;
 pub mod downconvert;
 pub mod error_bodies;
 pub mod json_schema;
@@ -36,6 +47,7 @@ pub mod lint;
 pub mod normalize;
 pub mod open_enums;
 pub mod pointer;
+pub mod public_api;
 pub mod schema_walk;
 pub mod spec;
 pub mod standalone;

@@ -1,13 +1,15 @@
-//! `cargo xtask codegen [--check]`, `cargo xtask codegen --spec FILE --out DIR` and
-//! `cargo xtask bench [--quick] [--record]`.
+//! `cargo xtask codegen [--check]`, `cargo xtask codegen --spec FILE --out DIR`,
+//! `cargo xtask api-diff [--base REV]` and `cargo xtask bench [--quick] [--record]`.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
+use xtask::api_check::{self, CrateCheck};
+use xtask::api_snapshot;
 use xtask::codegen::{self, GeneratedCode};
-use xtask::targets::{CLIENT_FILE, MOCK_FILE, TARGETS};
+use xtask::targets::{CLIENT_FILE, MOCK_FILE, TARGETS, Target};
 
 #[derive(Parser)]
 #[command(about = "Project automation for the supplier SDK workspace")]
@@ -18,9 +20,11 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Regenerate every client crate from its spec (or one crate from any spec).
+    /// Regenerate every client crate from its spec (or one crate from any spec), and
+    /// report what that changes in each client crate's public API.
     Codegen {
-        /// Regenerate in memory, print a diff of any drift and fail; write nothing.
+        /// Regenerate in memory, print a diff of any drift and fail; write nothing. Also
+        /// fails on a breaking API change without the version bump semver asks for.
         #[arg(long, conflicts_with = "out")]
         check: bool,
         /// Generate from this spec instead of the workspace's (needs --out).
@@ -34,6 +38,14 @@ enum Command {
         name: Option<String>,
         /// Only these workspace crates (default: all).
         #[arg(conflicts_with = "spec")]
+        crates: Vec<String>,
+    },
+    /// Report what changed in each client crate's public API since a commit.
+    ApiDiff {
+        /// The commit whose generated code is the base (compared with the working tree).
+        #[arg(long, default_value = "HEAD")]
+        base: String,
+        /// Only these client crates (default: all).
         crates: Vec<String>,
     },
     /// Measure what the SDK costs against hand-written baselines; print the table.
@@ -67,6 +79,7 @@ fn workspace_root() -> PathBuf {
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Bench { quick, record } => xtask::bench::run(&workspace_root(), quick, record),
+        Command::ApiDiff { base, crates } => api_diff_command(&base, &crates),
         Command::Codegen {
             check,
             spec,
@@ -100,6 +113,7 @@ fn codegen_command(
     }
     let root = workspace_root();
     let mut drifted = false;
+    let mut needs_bump = false;
     let selected = TARGETS
         .iter()
         .filter(|t| crates.is_empty() || crates.iter().any(|c| c == t.crate_name));
@@ -108,6 +122,12 @@ fn codegen_command(
         let code = codegen::generate(&doc, target.spec, target.credentials)
             .with_context(|| format!("generating {}", target.crate_name))?;
         let dir = root.join(target.dir);
+        // Read before the files are rewritten: the report compares with what was there.
+        let api = if target.reports_api {
+            Some(check_api(&root, target, &code.client)?)
+        } else {
+            None
+        };
         for (file, content) in [(CLIENT_FILE, &code.client), (MOCK_FILE, &code.mock)] {
             let path = dir.join(file);
             let label = format!("{}/{file}", target.dir);
@@ -117,10 +137,70 @@ fn codegen_command(
                 write_if_changed(&path, content)?;
             }
         }
+        if let Some(api) = api {
+            print!("{}{}", api.regeneration, api.against_snapshot);
+            let path = dir.join(api_snapshot::FILE);
+            let label = format!("{}/{}", target.dir, api_snapshot::FILE);
+            if check {
+                drifted |= print_drift(&path, &label, &api.snapshot)?;
+            } else {
+                write_if_changed(&path, &api.snapshot)?;
+            }
+            needs_bump |= api.missing_bump.is_some();
+        }
     }
     if drifted {
         eprintln!("generated code is out of date: run `cargo xtask codegen` and commit the result");
+    }
+    if needs_bump {
+        eprintln!(
+            "a breaking change to a client crate's public API needs a version bump: see the report above"
+        );
+    }
+    if drifted || needs_bump {
         return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The API report of a client crate about to be regenerated into `generated_client`.
+fn check_api(root: &Path, target: &Target, generated_client: &str) -> Result<CrateCheck> {
+    let dir = root.join(target.dir);
+    let committed_client = read_if_present(&dir.join(CLIENT_FILE))?;
+    let committed_snapshot = read_if_present(&dir.join(api_snapshot::FILE))?;
+    api_check::check_crate(
+        target.crate_name,
+        committed_client.as_deref(),
+        generated_client,
+        &api_check::working_version(root, target)?,
+        committed_snapshot.as_deref(),
+    )
+}
+
+/// The file's text, or `None` if there is no such file (any other failure is an error).
+fn read_if_present(path: &Path) -> Result<Option<String>> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(Some(text)),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(err) => Err(err).with_context(|| format!("reading {}", path.display())),
+    }
+}
+
+fn api_diff_command(base: &str, crates: &[String]) -> Result<ExitCode> {
+    let reporting: Vec<&Target> = TARGETS.iter().filter(|t| t.reports_api).collect();
+    if let Some(unknown) = crates
+        .iter()
+        .find(|c| !reporting.iter().any(|t| t.crate_name == c.as_str()))
+    {
+        let known: Vec<&str> = reporting.iter().map(|t| t.crate_name).collect();
+        anyhow::bail!("no client crate {unknown:?}; known: {}", known.join(", "));
+    }
+    let root = workspace_root();
+    for target in reporting
+        .into_iter()
+        .filter(|t| crates.is_empty() || crates.iter().any(|c| c == t.crate_name))
+    {
+        print!("{}", api_check::report_since(&root, base, target)?);
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -90,7 +90,10 @@ pub fn tokens(open_enum: &OpenEnum) -> TokenStream {
         #[doc = #doc]
         ///
         /// Open: a value this client does not know decodes as `Unknown` with the raw string.
+        /// Non-exhaustive: a value the spec adds later becomes a new variant, and a match
+        /// outside this crate needs a `_` arm so that is not a breaking change.
         #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[non_exhaustive]
         pub enum #name {
             #( #[doc = #variant_docs] #variants, )*
             /// A value the spec does not list, kept as sent.

@@ -12,6 +12,9 @@ pub struct Target {
     /// The client's hand-written credentials type, stored in the generated `Client`
     /// and applied to each request by the crate's `ClientHooks::pre`.
     pub credentials: Option<&'static str>,
+    /// A crate downstream projects depend on: `codegen` reports changes to its public
+    /// API and keeps its `public-api.txt` (see [`crate::api_snapshot`]).
+    pub reports_api: bool,
 }
 
 /// Every generated crate. The last one is a test fixture: a differently written
@@ -22,24 +25,28 @@ pub const TARGETS: &[Target] = &[
         spec: "specs/foxreload/openapi.json",
         dir: "crates/foxreload",
         credentials: Some("crate::Credentials"),
+        reports_api: true,
     },
     Target {
         crate_name: "mousacard",
         spec: "specs/mousacard/openapi.yaml",
         dir: "crates/mousacard",
         credentials: Some("crate::Credentials"),
+        reports_api: true,
     },
     Target {
         crate_name: "cryptorefills",
         spec: "specs/cryptorefills/openapi.yaml",
         dir: "crates/cryptorefills",
         credentials: Some("crate::Credentials"),
+        reports_api: true,
     },
     Target {
         crate_name: "fastapi31_fixture",
         spec: "xtask/fixtures/fastapi31/openapi.json",
         dir: "xtask/fixtures/fastapi31",
         credentials: None,
+        reports_api: false,
     },
 ];
 

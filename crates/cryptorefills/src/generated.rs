@@ -6049,7 +6049,10 @@ pub mod types {
     ///Treat the three last ones alike.
     ///
     /// Open: a value this client does not know decodes as `Unknown` with the raw string.
+    /// Non-exhaustive: a value the spec adds later becomes a new variant, and a match
+    /// outside this crate needs a `_` arm so that is not a breaking change.
     #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    #[non_exhaustive]
     pub enum DeliveryState {
         ///`Created`
         Created,
@@ -6159,7 +6162,10 @@ pub mod types {
     ///- `by_phone`: credited to an E.164 phone number.
     ///
     /// Open: a value this client does not know decodes as `Unknown` with the raw string.
+    /// Non-exhaustive: a value the spec adds later becomes a new variant, and a match
+    /// outside this crate needs a `_` arm so that is not a breaking change.
     #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    #[non_exhaustive]
     pub enum DeliveryType {
         ///`by_email`
         ByEmail,
@@ -6251,7 +6257,10 @@ pub mod types {
     ///- `range`: any value between `min` and `max`.
     ///
     /// Open: a value this client does not know decodes as `Unknown` with the raw string.
+    /// Non-exhaustive: a value the spec adds later becomes a new variant, and a match
+    /// outside this crate needs a `_` arm so that is not a breaking change.
     #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    #[non_exhaustive]
     pub enum FaceValueAmountType {
         ///`fixed`
         Fixed,
@@ -6346,7 +6355,10 @@ pub mod types {
     ///  account; an anonymous partner order cannot buy it.
     ///
     /// Open: a value this client does not know decodes as `Unknown` with the raw string.
+    /// Non-exhaustive: a value the spec adds later becomes a new variant, and a match
+    /// outside this crate needs a `_` arm so that is not a breaking change.
     #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    #[non_exhaustive]
     pub enum HttpErrorCode {
         ///`SUSPENDED_COIN`
         SuspendedCoin,
@@ -6459,7 +6471,10 @@ pub mod types {
     ///  seen in a capture. Treat as `Done` and `Canceled`.
     ///
     /// Open: a value this client does not know decodes as `Unknown` with the raw string.
+    /// Non-exhaustive: a value the spec adds later becomes a new variant, and a match
+    /// outside this crate needs a `_` arm so that is not a breaking change.
     #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    #[non_exhaustive]
     pub enum OrderState {
         ///`Created`
         Created,
@@ -6628,7 +6643,10 @@ pub mod types {
     ///  capture.
     ///
     /// Open: a value this client does not know decodes as `Unknown` with the raw string.
+    /// Non-exhaustive: a value the spec adds later becomes a new variant, and a match
+    /// outside this crate needs a `_` arm so that is not a breaking change.
     #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    #[non_exhaustive]
     pub enum PaymentState {
         ///`WalletCreated`
         WalletCreated,
@@ -6754,7 +6772,10 @@ pub mod types {
     ///- `via`: pay through a payment via (`payment_via`, `coin`, `network`).
     ///
     /// Open: a value this client does not know decodes as `Unknown` with the raw string.
+    /// Non-exhaustive: a value the spec adds later becomes a new variant, and a match
+    /// outside this crate needs a `_` arm so that is not a breaking change.
     #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    #[non_exhaustive]
     pub enum PaymentType {
         ///`via`
         Via,
@@ -6898,7 +6919,10 @@ pub mod types {
     ///- `COUNTRY_NOT_SUPPORTED`: the item is not sold in that country.
     ///
     /// Open: a value this client does not know decodes as `Unknown` with the raw string.
+    /// Non-exhaustive: a value the spec adds later becomes a new variant, and a match
+    /// outside this crate needs a `_` arm so that is not a breaking change.
     #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    #[non_exhaustive]
     pub enum ProblemCode {
         ///`AMOUNT_LESS_THEN_MINIMUM_ALLOWED`
         AmountLessThenMinimumAllowed,
@@ -7213,7 +7237,10 @@ pub mod types {
     ///- `esim`: eSIM data plan (seed value; production sends `mobile_recharge`).
     ///
     /// Open: a value this client does not know decodes as `Unknown` with the raw string.
+    /// Non-exhaustive: a value the spec adds later becomes a new variant, and a match
+    /// outside this crate needs a `_` arm so that is not a breaking change.
     #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    #[non_exhaustive]
     pub enum ProductKind {
         ///`giftcard`
         Giftcard,

@@ -3062,7 +3062,10 @@ pub mod types {
     ///- `user_request`: cancelled by the account.
     ///
     /// Open: a value this client does not know decodes as `Unknown` with the raw string.
+    /// Non-exhaustive: a value the spec adds later becomes a new variant, and a match
+    /// outside this crate needs a `_` arm so that is not a breaking change.
     #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    #[non_exhaustive]
     pub enum CancelReason {
         ///`payment_failure`
         PaymentFailure,
@@ -3162,7 +3165,10 @@ pub mod types {
     ///- `failed`: the top-up failed.
     ///
     /// Open: a value this client does not know decodes as `Unknown` with the raw string.
+    /// Non-exhaustive: a value the spec adds later becomes a new variant, and a match
+    /// outside this crate needs a `_` arm so that is not a breaking change.
     #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    #[non_exhaustive]
     pub enum CryptoTopupStatus {
         ///`pending`
         Pending,
@@ -3270,7 +3276,10 @@ pub mod types {
     ///- `NOT_FOUND`: no such order or product.
     ///
     /// Open: a value this client does not know decodes as `Unknown` with the raw string.
+    /// Non-exhaustive: a value the spec adds later becomes a new variant, and a match
+    /// outside this crate needs a `_` arm so that is not a breaking change.
     #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    #[non_exhaustive]
     pub enum ErrorCode {
         ///`BALANCE_NOT_ENOUGH`
         BalanceNotEnough,
@@ -3387,7 +3396,10 @@ pub mod types {
     ///- `email`: an e-mail address.
     ///
     /// Open: a value this client does not know decodes as `Unknown` with the raw string.
+    /// Non-exhaustive: a value the spec adds later becomes a new variant, and a match
+    /// outside this crate needs a `_` arm so that is not a breaking change.
     #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    #[non_exhaustive]
     pub enum NoteFieldType {
         ///`string`
         String,
@@ -3496,7 +3508,10 @@ pub mod types {
     ///- `cancelled`: cancelled; see `cancelReason`.
     ///
     /// Open: a value this client does not know decodes as `Unknown` with the raw string.
+    /// Non-exhaustive: a value the spec adds later becomes a new variant, and a match
+    /// outside this crate needs a `_` arm so that is not a breaking change.
     #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    #[non_exhaustive]
     pub enum OrderStatus {
         ///`active`
         Active,
@@ -3613,7 +3628,10 @@ pub mod types {
     ///- `expired`: not completed in time.
     ///
     /// Open: a value this client does not know decodes as `Unknown` with the raw string.
+    /// Non-exhaustive: a value the spec adds later becomes a new variant, and a match
+    /// outside this crate needs a `_` arm so that is not a breaking change.
     #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    #[non_exhaustive]
     pub enum PaymentStatus {
         ///`pending`
         Pending,

@@ -3553,7 +3553,10 @@ pub mod types {
     ///Input kind of a custom field: `text`, `number` or `dropdown`.
     ///
     /// Open: a value this client does not know decodes as `Unknown` with the raw string.
+    /// Non-exhaustive: a value the spec adds later becomes a new variant, and a match
+    /// outside this crate needs a `_` arm so that is not a breaking change.
     #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    #[non_exhaustive]
     pub enum CustomFieldType {
         ///`text`
         Text,
@@ -3657,7 +3660,10 @@ pub mod types {
     ///- `system_error` (500): internal server error.
     ///
     /// Open: a value this client does not know decodes as `Unknown` with the raw string.
+    /// Non-exhaustive: a value the spec adds later becomes a new variant, and a match
+    /// outside this crate needs a `_` arm so that is not a breaking change.
     #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    #[non_exhaustive]
     pub enum ErrorCode {
         ///`unauthorized`
         Unauthorized,
@@ -3795,7 +3801,10 @@ pub mod types {
     ///- `pending`: the order is pending.
     ///
     /// Open: a value this client does not know decodes as `Unknown` with the raw string.
+    /// Non-exhaustive: a value the spec adds later becomes a new variant, and a match
+    /// outside this crate needs a `_` arm so that is not a breaking change.
     #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    #[non_exhaustive]
     pub enum OrderStatus {
         ///`processing`
         Processing,
@@ -3905,7 +3914,10 @@ pub mod types {
     ///not yours.
     ///
     /// Open: a value this client does not know decodes as `Unknown` with the raw string.
+    /// Non-exhaustive: a value the spec adds later becomes a new variant, and a match
+    /// outside this crate needs a `_` arm so that is not a breaking change.
     #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    #[non_exhaustive]
     pub enum OrderStatusItemStatus {
         ///`processing`
         Processing,
@@ -4022,7 +4034,10 @@ pub mod types {
     ///- `codes`: digital codes product, returns `codes` when completed.
     ///
     /// Open: a value this client does not know decodes as `Unknown` with the raw string.
+    /// Non-exhaustive: a value the spec adds later becomes a new variant, and a match
+    /// outside this crate needs a `_` arm so that is not a breaking change.
     #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    #[non_exhaustive]
     pub enum ProductType {
         ///`simple`
         Simple,
@@ -4128,7 +4143,10 @@ pub mod types {
     ///Security plugins add their own `rest_*` codes (e.g. `rest_not_logged_in`, 401).
     ///
     /// Open: a value this client does not know decodes as `Unknown` with the raw string.
+    /// Non-exhaustive: a value the spec adds later becomes a new variant, and a match
+    /// outside this crate needs a `_` arm so that is not a breaking change.
     #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    #[non_exhaustive]
     pub enum WordPressErrorCode {
         ///`rest_no_route`
         RestNoRoute,
@@ -4255,7 +4273,10 @@ pub mod types {
     ///A `yes` / `no` switch of `list_categories`.
     ///
     /// Open: a value this client does not know decodes as `Unknown` with the raw string.
+    /// Non-exhaustive: a value the spec adds later becomes a new variant, and a match
+    /// outside this crate needs a `_` arm so that is not a breaking change.
     #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    #[non_exhaustive]
     pub enum YesNo {
         ///`yes`
         Yes,

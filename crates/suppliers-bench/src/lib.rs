@@ -11,7 +11,10 @@
 //! 5. [`catalog_memory`]: peak memory streaming a catalog against collecting it;
 //! 6. codegen wall time, measured by the xtask and passed in;
 //! 7. [`journal_overhead`]: FoxReload purchases journaled in SQLite against the same
-//!    purchases unjournaled, 32 in flight, and the CPU time each purchase costs.
+//!    purchases unjournaled: 64 in flight against a sandbox 50 ms away (what a
+//!    reseller sees), and 32 in flight on loopback with the CPU time each costs;
+//! 9. [`fulfilment_tracking`]: many open orders followed to the end by one tracker
+//!    process, against one poll per order per round.
 //!
 //! Each section is a plain function returning its rows:
 //!
@@ -27,6 +30,7 @@ pub mod catalog_memory;
 pub mod completion_latency;
 pub mod cores;
 pub mod decoding;
+pub mod fulfilment_tracking;
 pub mod journal_overhead;
 pub mod machine;
 pub mod report;

@@ -9,6 +9,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use suppliers_bench::catalog_memory::{self, Consume};
+use suppliers_bench::fulfilment_tracking;
 use suppliers_bench::report::{self, Row, median};
 use suppliers_bench::{Mode, batch_tracking, completion_latency, decoding, machine};
 use suppliers_bench::{journal_overhead, report::failures, request_overhead};
@@ -19,7 +20,7 @@ struct Cli {
     /// Small sizes and few trials (under 30 s).
     #[arg(long)]
     quick: bool,
-    /// Only these sections (1-5, 7), comma-separated.
+    /// Only these sections (1-5, 7, 9), comma-separated.
     #[arg(long, value_delimiter = ',')]
     only: Vec<u8>,
     /// Wall times of `cargo xtask codegen --check`, seconds (from `cargo xtask bench`).
@@ -47,6 +48,12 @@ enum Internal {
         #[arg(long)]
         items: usize,
     },
+    /// The tracking process of section 9.
+    #[command(hide = true)]
+    TrackClient {
+        #[arg(long)]
+        journal: String,
+    },
 }
 
 /// Markers around the recorded results in BENCHMARKS.md.
@@ -64,15 +71,21 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
-    if let Some(Internal::CatalogClient {
-        url,
-        consume,
-        items,
-    }) = cli.command
-    {
-        let (read, peak) = catalog_memory::client(&url, consume, items)?;
-        println!("items={read} peak_kib={peak}");
-        return Ok(ExitCode::SUCCESS);
+    match cli.command {
+        Some(Internal::CatalogClient {
+            url,
+            consume,
+            items,
+        }) => {
+            let (read, peak) = catalog_memory::client(&url, consume, items)?;
+            println!("items={read} peak_kib={peak}");
+            return Ok(ExitCode::SUCCESS);
+        }
+        Some(Internal::TrackClient { journal }) => {
+            fulfilment_tracking::client(&journal)?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        None => {}
     }
     // Before any thread is pinned: the core count is the machine's, not one core's.
     let machine = machine::describe();
@@ -88,6 +101,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         (4, "completion latency"),
         (5, "catalog memory"),
         (7, "journal overhead"),
+        (9, "fulfilment tracking"),
     ];
     for (number, name) in sections.into_iter().filter(|(n, _)| wanted(*n)) {
         let began = Instant::now();
@@ -98,7 +112,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             3 => batch_tracking::run(mode),
             4 => completion_latency::run(mode),
             5 => catalog_memory::run(mode, &exe),
-            _ => journal_overhead::run(mode),
+            7 => journal_overhead::run(mode),
+            _ => fulfilment_tracking::run(mode, &exe),
         };
         rows.extend(section.with_context(|| format!("section {number}, {name}"))?);
         eprintln!("   {:.1} s", began.elapsed().as_secs_f64());

@@ -152,7 +152,8 @@ pub enum Command {
         #[arg(long)]
         reference: Option<String>,
     },
-    /// List purchases in the journal not yet bought, not bought or failed.
+    /// List purchases in the journal not yet bought, not bought or failed, and bought
+    /// ones whose goods have not been reported yet.
     Pending,
     /// Settle every pending purchase from what its supplier can tell.
     Reconcile,
@@ -182,10 +183,40 @@ pub enum Command {
         #[arg(long, default_value_t = 600)]
         timeout: u64,
     },
+    /// Follow every bought order until its goods arrive (or the supplier gives up on
+    /// it), and report each as it settles: one line each, a JSON object per line with
+    /// --json, or a signed POST to --webhook (Standard Webhooks, secret in
+    /// SUPPLIERS_WEBHOOK_SECRET as whsec_<base64>).
+    Track {
+        /// Keep running and take up new purchases as they are journaled (until SIGINT
+        /// or SIGTERM).
+        #[arg(long)]
+        follow: bool,
+        /// Without --follow: give up after this many seconds (exit 5); what is still
+        /// open stays in the journal for the next run.
+        #[arg(long, default_value_t = 3600)]
+        timeout: u64,
+        /// POST each report here: https://, or http:// to a loopback address.
+        #[arg(long, value_name = "URL")]
+        webhook: Option<String>,
+        /// Requests a second to each supplier, shared by all of the tracking.
+        #[arg(long, default_value_t = 10.0)]
+        requests_per_second: f64,
+        /// Seconds between two rounds of FoxReload and MousaCard status checks and two
+        /// looks at the journal for new purchases.
+        #[arg(long, default_value_t = 5.0)]
+        round: f64,
+        /// Most journal entries taken up at each look: several trackers on one journal
+        /// share the open orders in batches of this size.
+        #[arg(long, default_value_t = 1000)]
+        claim_batch: usize,
+    },
     /// Run the sandbox until Ctrl-C.
     Sandbox {
         /// Port on 127.0.0.1.
         #[arg(long, default_value_t = 8080)]
         port: u16,
+        #[command(flatten)]
+        flags: suppliers_sandbox::SandboxFlags,
     },
 }

@@ -4,6 +4,7 @@
 mod args;
 mod exit;
 mod output;
+mod track;
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
@@ -36,6 +37,10 @@ async fn main() -> ExitCode {
             eprintln!("error: {error}");
             ExitCode::from(5)
         }
+        Err(Failure::Incomplete(message)) => {
+            eprintln!("{message}");
+            ExitCode::from(5)
+        }
     }
 }
 
@@ -43,6 +48,8 @@ enum Failure {
     Supplier(Error),
     Usage(String),
     Io(std::io::Error),
+    /// Work left for a later run (exit 5).
+    Incomplete(String),
 }
 
 impl From<Error> for Failure {
@@ -67,18 +74,28 @@ fn emit(cli_json: bool, json: Value, text: String) {
 }
 
 async fn run(cli: Cli) -> Result<(), Failure> {
-    if let Command::Sandbox { port } = cli.command {
-        let sandbox = Sandbox::start(SandboxConfig {
+    if let Command::Sandbox { port, flags } = cli.command {
+        let sandbox = Sandbox::start(flags.apply(SandboxConfig {
             port,
             faults: sandbox_faults()?,
             ..SandboxConfig::default()
-        })
+        }))
         .await?;
         print_sandbox(&sandbox);
         tokio::signal::ctrl_c().await?;
         sandbox.shutdown().await;
         return Ok(());
     }
+    // A webhook that breaks the rules is refused before anything is opened or sent.
+    let webhook = match &cli.command {
+        Command::Track {
+            webhook: Some(url), ..
+        } => Some(
+            suppliers::webhook::WebhookSender::from_env(url)
+                .map_err(|e| Failure::Usage(e.to_string()))?,
+        ),
+        _ => None,
+    };
     let journal = open_journal(&cli).await?;
     // Kept alive for the whole command.
     let (suppliers, _sandbox) = if cli.sandbox {
@@ -229,14 +246,56 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                     output::order_text(&order)
                 ),
             );
+            if wait {
+                // Shown, so `track` need not report it; without --wait it does.
+                std::io::stdout().flush()?;
+                suppliers
+                    .record_reported(supplier, &receipt.reference, &order)
+                    .await?;
+            }
         }
         Command::Pending => {
-            let pending = suppliers.pending().await?;
+            let mut pending = suppliers.pending().await?;
+            pending.extend(suppliers.awaiting_fulfilment().await?);
             let list = pending
                 .iter()
                 .map(|entry| output::entry_json(entry, suppliers.held_elsewhere(entry)))
                 .collect();
             emit(json, Value::Array(list), output::pending_text(&pending));
+        }
+        Command::Track {
+            follow,
+            timeout,
+            requests_per_second,
+            round,
+            claim_batch,
+            ..
+        } => {
+            let round = Duration::try_from_secs_f64(round)
+                .ok()
+                .filter(|r| !r.is_zero())
+                .ok_or_else(|| {
+                    Failure::Usage("--round takes a positive number of seconds".into())
+                })?;
+            let summary = track::track(
+                &suppliers,
+                track::TrackArgs {
+                    json,
+                    follow,
+                    timeout: Duration::from_secs(timeout),
+                    webhook,
+                    requests_per_second,
+                    round,
+                    claim_batch: claim_batch.max(1),
+                },
+            )
+            .await?;
+            if !summary.stopped && summary.still_open > 0 {
+                return Err(Failure::Incomplete(format!(
+                    "{} order(s) still awaiting their goods after {timeout} s; they stay in the journal for the next `suppliers track`",
+                    summary.still_open
+                )));
+            }
         }
         Command::Reconcile => {
             let report = suppliers.reconcile().await?;
@@ -294,7 +353,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
 async fn open_journal(cli: &Cli) -> Result<Option<Journal>, Failure> {
     if !matches!(
         cli.command,
-        Command::Buy { .. } | Command::Pending | Command::Reconcile
+        Command::Buy { .. } | Command::Pending | Command::Reconcile | Command::Track { .. }
     ) {
         return Ok(None);
     }
@@ -304,7 +363,26 @@ async fn open_journal(cli: &Cli) -> Result<Option<Journal>, Failure> {
         (None, Err(_)) if cli.sandbox => Journal::in_memory().await,
         (None, Err(_)) => Journal::from_env().await,
     };
-    Ok(Some(journal.map_err(Error::from)?))
+    let journal = journal.map_err(Error::from)?;
+    // How long a dead process's hold counts on another machine (default 60 s).
+    let journal = match std::env::var("SUPPLIERS_JOURNAL_LEASE") {
+        Ok(seconds) => {
+            let lease = seconds
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .and_then(|s| Duration::try_from_secs_f64(s).ok())
+                .filter(|lease| !lease.is_zero())
+                .ok_or_else(|| {
+                    Failure::Usage(
+                        "SUPPLIERS_JOURNAL_LEASE takes a positive number of seconds".into(),
+                    )
+                })?;
+            journal.with_lease(lease)
+        }
+        Err(_) => journal,
+    };
+    Ok(Some(journal))
 }
 
 fn with_journal(builder: SuppliersBuilder, journal: Option<Journal>) -> SuppliersBuilder {

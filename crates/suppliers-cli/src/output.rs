@@ -245,10 +245,24 @@ pub fn entry_json(entry: &Entry, in_progress: bool) -> Value {
         "owner": entry.owner,
         "started_at": entry.started_at.to_rfc3339(),
         "updated_at": entry.updated_at.to_rfc3339(),
+        "fulfilment": entry.fulfilment.map(|f| f.as_str()),
+        "fulfilment_detail": entry.fulfilment_detail,
+        "age_seconds": (chrono::Utc::now() - entry.started_at).num_seconds(),
     })
 }
 
 /// Pending purchases for a person, oldest first.
+/// How long ago `since` was, for a person: `42s`, `7m`, `3h`, `2d`.
+fn age(since: chrono::DateTime<chrono::Utc>) -> String {
+    let seconds = (chrono::Utc::now() - since).num_seconds().max(0);
+    match seconds {
+        s if s < 120 => format!("{s}s"),
+        s if s < 7200 => format!("{}m", s / 60),
+        s if s < 172_800 => format!("{}h", s / 3600),
+        s => format!("{}d", s / 86_400),
+    }
+}
+
 pub fn pending_text(entries: &[Entry]) -> String {
     if entries.is_empty() {
         return "nothing pending\n".into();
@@ -257,12 +271,15 @@ pub fn pending_text(entries: &[Entry]) -> String {
         .iter()
         .map(|e| {
             format!(
-                "{} {} {} x {} {}{} since {}{}\n",
+                "{} {} {} x {} {}{}{} since {}{}\n",
                 e.supplier,
                 e.reference,
                 e.quantity,
                 e.product_id,
                 e.state,
+                e.fulfilment
+                    .map(|f| format!(", goods {f} for {}", age(e.started_at)))
+                    .unwrap_or_default(),
                 e.order_id
                     .as_ref()
                     .map(|id| format!(" (order {id})"))

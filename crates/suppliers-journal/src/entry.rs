@@ -66,6 +66,46 @@ impl std::fmt::Display for State {
     }
 }
 
+/// What became of a bought purchase's goods.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Fulfilment {
+    /// Bought; the goods are not there yet.
+    Awaiting,
+    /// Codes, account details or redemption data are ready at the supplier.
+    Delivered,
+    /// Failed, rejected, cancelled, expired or refunded after the purchase.
+    Undelivered,
+}
+
+impl Fulfilment {
+    /// Every value.
+    pub const ALL: [Fulfilment; 3] = [
+        Fulfilment::Awaiting,
+        Fulfilment::Delivered,
+        Fulfilment::Undelivered,
+    ];
+
+    /// The name stored in the journal and printed by the CLI.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Fulfilment::Awaiting => "awaiting",
+            Fulfilment::Delivered => "delivered",
+            Fulfilment::Undelivered => "undelivered",
+        }
+    }
+
+    pub(crate) fn parse(text: &str) -> Option<Fulfilment> {
+        Fulfilment::ALL.into_iter().find(|f| f.as_str() == text)
+    }
+}
+
+impl std::fmt::Display for Fulfilment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A purchase about to be sent: what the journal claims before the first byte.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewPurchase {
@@ -122,6 +162,14 @@ pub struct Entry {
     pub started_at: DateTime<Utc>,
     /// Last change.
     pub updated_at: DateTime<Utc>,
+    /// Once bought: what became of the goods.
+    pub fulfilment: Option<Fulfilment>,
+    /// Why the goods were not delivered (the supplier's status and reason).
+    pub fulfilment_detail: Option<String>,
+    /// When the supplier was seen to settle the order.
+    pub settled_at: Option<DateTime<Utc>>,
+    /// When the caller took the report of the settled order.
+    pub reported_at: Option<DateTime<Utc>>,
 }
 
 /// An entry's columns as a backend reads them, before the journal's own checks (the
@@ -143,6 +191,10 @@ pub(crate) struct Columns {
     pub(crate) lease_until: Option<DateTime<Utc>>,
     pub(crate) started_at: DateTime<Utc>,
     pub(crate) updated_at: DateTime<Utc>,
+    pub(crate) fulfilment: Option<String>,
+    pub(crate) fulfilment_detail: Option<String>,
+    pub(crate) settled_at: Option<DateTime<Utc>>,
+    pub(crate) reported_at: Option<DateTime<Utc>>,
 }
 
 impl Columns {
@@ -154,6 +206,12 @@ impl Columns {
         let facts = serde_json::from_str(&self.facts).map_err(|e| bad(format!("facts: {e}")))?;
         let balance_before = match &self.balance_before {
             Some(b) => Some(b.parse().map_err(|_| bad(format!("balance {b:?}")))?),
+            None => None,
+        };
+        let fulfilment = match &self.fulfilment {
+            Some(f) => {
+                Some(Fulfilment::parse(f).ok_or_else(|| bad(format!("unknown fulfilment {f:?}")))?)
+            }
             None => None,
         };
         Ok(Entry {
@@ -173,6 +231,10 @@ impl Columns {
             lease_until: self.lease_until,
             started_at: self.started_at,
             updated_at: self.updated_at,
+            fulfilment,
+            fulfilment_detail: self.fulfilment_detail,
+            settled_at: self.settled_at,
+            reported_at: self.reported_at,
         })
     }
 }
@@ -206,16 +268,32 @@ impl NewPurchase {
             lease_until: Some(lease_until),
             started_at: now,
             updated_at: now,
+            fulfilment: None,
+            fulfilment_detail: None,
+            settled_at: None,
+            reported_at: None,
         }
     }
 }
 
 impl Entry {
+    /// Bought, and its settled order not yet reported to the caller: what a tracker
+    /// follows.
+    pub fn awaits_report(&self) -> bool {
+        self.fulfilment.is_some() && self.reported_at.is_none()
+    }
+
     /// The entry as `progress` recorded at `now` leaves it (what the journal's record
-    /// statement writes): a resolved state lets go of the owner and its lease.
+    /// statement writes): a resolved state lets go of the owner and its lease, and a
+    /// bought one awaits its goods.
     pub fn with_progress(&self, progress: &Progress, now: DateTime<Utc>) -> Entry {
         let resolved = progress.state.is_resolved();
+        let fulfilment = match progress.state {
+            State::Bought => self.fulfilment.or(Some(Fulfilment::Awaiting)),
+            _ => self.fulfilment,
+        };
         Entry {
+            fulfilment,
             state: progress.state,
             order_id: progress.order_id.clone().or_else(|| self.order_id.clone()),
             detail: progress.detail.clone().or_else(|| self.detail.clone()),

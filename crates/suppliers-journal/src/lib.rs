@@ -51,6 +51,7 @@ mod owner;
 mod postgres;
 mod sqlite;
 mod statements;
+mod tracking;
 mod writer_queue;
 
 use std::sync::Arc;
@@ -58,7 +59,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-pub use entry::{Claim, Entry, NewPurchase, Progress, State};
+pub use entry::{Claim, Entry, Fulfilment, NewPurchase, Progress, State};
 pub use holds::Hold;
 use holds::Holds;
 pub use location::{DEFAULT_FILE_NAME, Location, default_path};
@@ -244,6 +245,11 @@ impl Journal {
     pub fn with_lease(mut self, lease: Duration) -> Self {
         self.lease = lease;
         self
+    }
+
+    /// How long this process's holds count without renewal.
+    pub fn lease(&self) -> Duration {
+        self.lease
     }
 
     /// Where the journal is (a path, `:memory:`, or a PostgreSQL URL without its

@@ -16,17 +16,31 @@ pub(crate) struct Migration {
     pub(crate) sql: &'static str,
 }
 
-pub(crate) const SQLITE: &[Migration] = &[Migration {
-    version: 1,
-    description: "purchases",
-    sql: include_str!("../migrations/sqlite/0001_purchases.sql"),
-}];
+pub(crate) const SQLITE: &[Migration] = &[
+    Migration {
+        version: 1,
+        description: "purchases",
+        sql: include_str!("../migrations/sqlite/0001_purchases.sql"),
+    },
+    Migration {
+        version: 2,
+        description: "fulfilment",
+        sql: include_str!("../migrations/sqlite/0002_fulfilment.sql"),
+    },
+];
 
-pub(crate) const POSTGRES: &[Migration] = &[Migration {
-    version: 1,
-    description: "purchases",
-    sql: include_str!("../migrations/postgres/0001_purchases.sql"),
-}];
+pub(crate) const POSTGRES: &[Migration] = &[
+    Migration {
+        version: 1,
+        description: "purchases",
+        sql: include_str!("../migrations/postgres/0001_purchases.sql"),
+    },
+    Migration {
+        version: 2,
+        description: "fulfilment",
+        sql: include_str!("../migrations/postgres/0002_fulfilment.sql"),
+    },
+];
 
 const VERSIONS_TABLE: &str = "CREATE TABLE IF NOT EXISTS journal_migrations (
     version     BIGINT PRIMARY KEY,

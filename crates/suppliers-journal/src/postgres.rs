@@ -93,6 +93,10 @@ fn entry(row: &PgRow) -> Result<Entry, String> {
             lease_until: row.try_get("lease_until")?,
             started_at: row.try_get("started_at")?,
             updated_at: row.try_get("updated_at")?,
+            fulfilment: row.try_get("fulfilment")?,
+            fulfilment_detail: row.try_get("fulfilment_detail")?,
+            settled_at: row.try_get("settled_at")?,
+            reported_at: row.try_get("reported_at")?,
         })
     };
     columns()

@@ -303,7 +303,11 @@ fn parse_time(text: &str, index: usize) -> rusqlite::Result<DateTime<Utc>> {
 
 fn columns(row: &Row<'_>) -> rusqlite::Result<Columns> {
     let time_at = |name: &str| time(row, row.as_ref().column_index(name)?);
-    let lease_until: Option<String> = row.get("lease_until")?;
+    let optional_time = |name: &str| -> rusqlite::Result<Option<DateTime<Utc>>> {
+        let index = row.as_ref().column_index(name)?;
+        let text: Option<String> = row.get(index)?;
+        text.map(|t| parse_time(&t, index)).transpose()
+    };
     Ok(Columns {
         supplier: row.get("supplier")?,
         reference: row.get("reference")?,
@@ -318,8 +322,12 @@ fn columns(row: &Row<'_>) -> rusqlite::Result<Columns> {
         detail: row.get("detail")?,
         attempt: row.get("attempt")?,
         owner: row.get("owner")?,
-        lease_until: lease_until.map(|t| parse_time(&t, 0)).transpose()?,
+        lease_until: optional_time("lease_until")?,
         started_at: time_at("started_at")?,
         updated_at: time_at("updated_at")?,
+        fulfilment: row.get("fulfilment")?,
+        fulfilment_detail: row.get("fulfilment_detail")?,
+        settled_at: optional_time("settled_at")?,
+        reported_at: optional_time("reported_at")?,
     })
 }

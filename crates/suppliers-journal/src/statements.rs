@@ -15,10 +15,17 @@ pub(crate) enum Stmt {
     Take,
     Renew,
     Release,
+    Awaiting,
+    TrackClaim,
+    TrackRenew,
+    TrackRelease,
+    Settle,
+    Reported,
+    ReportedByBuyer,
 }
 
 impl Stmt {
-    pub(crate) const ALL: [Stmt; 9] = [
+    pub(crate) const ALL: [Stmt; 16] = [
         Stmt::Insert,
         Stmt::Reclaim,
         Stmt::Get,
@@ -28,11 +35,21 @@ impl Stmt {
         Stmt::Take,
         Stmt::Renew,
         Stmt::Release,
+        Stmt::Awaiting,
+        Stmt::TrackClaim,
+        Stmt::TrackRenew,
+        Stmt::TrackRelease,
+        Stmt::Settle,
+        Stmt::Reported,
+        Stmt::ReportedByBuyer,
     ];
 
     /// Whether it only reads.
     pub(crate) fn reads_only(self) -> bool {
-        matches!(self, Stmt::Get | Stmt::Unresolved | Stmt::KnownOrders)
+        matches!(
+            self,
+            Stmt::Get | Stmt::Unresolved | Stmt::KnownOrders | Stmt::Awaiting
+        )
     }
 
     /// Whether it answers with the number of rows it changed (no rows returned): the
@@ -40,7 +57,15 @@ impl Stmt {
     pub(crate) fn counts_changes(self) -> bool {
         matches!(
             self,
-            Stmt::Insert | Stmt::Record | Stmt::Renew | Stmt::Release
+            Stmt::Insert
+                | Stmt::Record
+                | Stmt::Renew
+                | Stmt::Release
+                | Stmt::TrackRenew
+                | Stmt::TrackRelease
+                | Stmt::Settle
+                | Stmt::Reported
+                | Stmt::ReportedByBuyer
         )
     }
 }
@@ -112,6 +137,22 @@ pub(crate) struct Statements {
     pub(crate) renew: &'static str,
     /// `$1` supplier, `$2` reference, `$3` owner.
     pub(crate) release: &'static str,
+    /// Bought and not yet reported.
+    pub(crate) awaiting: &'static str,
+    /// `$1` owner, `$2` lease_until, `$3` now, `$4` most rows: takes bought, unreported
+    /// entries nobody holds (or whose holder's lease lapsed) for a tracker.
+    pub(crate) track_claim: &'static str,
+    /// `$1` owner, `$2` lease_until: renews every entry a tracker holds.
+    pub(crate) track_renew: &'static str,
+    /// `$1` owner: lets go of every entry a tracker holds.
+    pub(crate) track_release: &'static str,
+    /// `$1` supplier, `$2` reference, `$3` fulfilment, `$4` detail, `$5` now, `$6` owner.
+    pub(crate) settle: &'static str,
+    /// `$1` supplier, `$2` reference, `$3` now, `$4` owner.
+    pub(crate) reported: &'static str,
+    /// `$1` supplier, `$2` reference, `$3` fulfilment, `$4` detail, `$5` now: the buyer
+    /// itself showed the settled order (no hold needed).
+    pub(crate) reported_by_buyer: &'static str,
 }
 
 impl Statements {
@@ -126,12 +167,19 @@ impl Statements {
             Stmt::Take => self.take,
             Stmt::Renew => self.renew,
             Stmt::Release => self.release,
+            Stmt::Awaiting => self.awaiting,
+            Stmt::TrackClaim => self.track_claim,
+            Stmt::TrackRenew => self.track_renew,
+            Stmt::TrackRelease => self.track_release,
+            Stmt::Settle => self.settle,
+            Stmt::Reported => self.reported,
+            Stmt::ReportedByBuyer => self.reported_by_buyer,
         }
     }
 }
 
 macro_rules! statements {
-    (columns: $cols:literal, facts: $facts:literal, balance: $balance:literal, is: $is:literal, state: $state:literal) => {
+    (columns: $cols:literal, facts: $facts:literal, balance: $balance:literal, is: $is:literal, state: $state:literal, skip_locked: $skip:literal) => {
         Statements {
             insert: concat!(
                 "INSERT INTO purchases (supplier, reference, product_id, quantity, facts, state, ",
@@ -142,7 +190,8 @@ macro_rules! statements {
             reclaim: concat!(
                 "UPDATE purchases SET state = 'sending', facts = ", $facts, ", idempotency_key = $6, ",
                 "balance_before = ", $balance, ", balance_currency = $8, owner = $9, lease_until = $10, ",
-                "started_at = $11, updated_at = $11, order_id = NULL, detail = NULL, attempt = attempt + 1 ",
+                "started_at = $11, updated_at = $11, order_id = NULL, detail = NULL, attempt = attempt + 1, ",
+                "fulfilment = NULL, fulfilment_detail = NULL, settled_at = NULL, reported_at = NULL ",
                 "WHERE supplier = $1 AND reference = $2 AND product_id = $3 AND quantity = $4 ",
                 "AND (state = 'not_bought' OR state = 'failed') RETURNING ", $cols
             ),
@@ -154,6 +203,7 @@ macro_rules! statements {
             record: concat!(
                 "UPDATE purchases SET state = ", $state, ", order_id = COALESCE($4, order_id), ",
                 "detail = COALESCE($5, detail), updated_at = $6, ",
+                "fulfilment = CASE WHEN ", $state, " = 'bought' THEN COALESCE(fulfilment, 'awaiting') ELSE fulfilment END, ",
                 "owner = CASE WHEN $8 = 1 THEN NULL ELSE owner END, ",
                 "lease_until = CASE WHEN $8 = 1 THEN NULL ELSE lease_until END ",
                 "WHERE supplier = $1 AND reference = $2 AND owner = $7"
@@ -165,22 +215,55 @@ macro_rules! statements {
             ),
             renew: "UPDATE purchases SET lease_until = $4 WHERE supplier = $1 AND reference = $2 AND owner = $3",
             release: "UPDATE purchases SET owner = NULL, lease_until = NULL WHERE supplier = $1 AND reference = $2 AND owner = $3",
+            awaiting: concat!(
+                "SELECT ", $cols, " FROM purchases WHERE fulfilment IS NOT NULL AND reported_at IS NULL"
+            ),
+            track_claim: concat!(
+                "UPDATE purchases SET owner = $1, lease_until = $2 WHERE (supplier, reference) IN (",
+                "SELECT supplier, reference FROM purchases ",
+                "WHERE fulfilment IS NOT NULL AND reported_at IS NULL ",
+                "AND (owner IS NULL OR lease_until IS NULL OR lease_until <= $3) ",
+                "ORDER BY started_at LIMIT $4", $skip, ") RETURNING ", $cols
+            ),
+            track_renew: concat!(
+                "UPDATE purchases SET lease_until = $2 ",
+                "WHERE owner = $1 AND fulfilment IS NOT NULL AND reported_at IS NULL"
+            ),
+            track_release: concat!(
+                "UPDATE purchases SET owner = NULL, lease_until = NULL ",
+                "WHERE owner = $1 AND fulfilment IS NOT NULL AND reported_at IS NULL"
+            ),
+            settle: concat!(
+                "UPDATE purchases SET fulfilment = $3, fulfilment_detail = $4, settled_at = $5, updated_at = $5 ",
+                "WHERE supplier = $1 AND reference = $2 AND owner = $6 AND fulfilment = 'awaiting'"
+            ),
+            reported: concat!(
+                "UPDATE purchases SET reported_at = $3, updated_at = $3, owner = NULL, lease_until = NULL ",
+                "WHERE supplier = $1 AND reference = $2 AND owner = $4 AND reported_at IS NULL"
+            ),
+            reported_by_buyer: concat!(
+                "UPDATE purchases SET fulfilment = $3, fulfilment_detail = COALESCE($4, fulfilment_detail), ",
+                "settled_at = COALESCE(settled_at, $5), reported_at = $5, updated_at = $5 ",
+                "WHERE supplier = $1 AND reference = $2 AND fulfilment IS NOT NULL AND reported_at IS NULL"
+            ),
         }
     };
 }
 
 pub(crate) const SQLITE: Statements = statements!(
-    columns: "supplier, reference, product_id, quantity, facts, state, order_id, idempotency_key, balance_before, balance_currency, detail, attempt, owner, lease_until, started_at, updated_at",
+    columns: "supplier, reference, product_id, quantity, facts, state, order_id, idempotency_key, balance_before, balance_currency, detail, attempt, owner, lease_until, started_at, updated_at, fulfilment, fulfilment_detail, settled_at, reported_at",
     facts: "$5",
     balance: "$7",
     is: "IS",
-    state: "$3"
+    state: "$3",
+    skip_locked: ""
 );
 
 pub(crate) const POSTGRES: Statements = statements!(
-    columns: "supplier, reference, product_id, quantity, facts::text AS facts, state, order_id, idempotency_key, balance_before::text AS balance_before, balance_currency, detail, attempt, owner, lease_until, started_at, updated_at",
+    columns: "supplier, reference, product_id, quantity, facts::text AS facts, state, order_id, idempotency_key, balance_before::text AS balance_before, balance_currency, detail, attempt, owner, lease_until, started_at, updated_at, fulfilment, fulfilment_detail, settled_at, reported_at",
     facts: "$5::jsonb",
     balance: "$7::numeric",
     is: "IS NOT DISTINCT FROM",
-    state: "$3::text"
+    state: "$3::text",
+    skip_locked: " FOR UPDATE SKIP LOCKED"
 );

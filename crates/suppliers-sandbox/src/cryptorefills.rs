@@ -1,7 +1,8 @@
 //! Cryptorefills under `/cryptorefills`: catalog, prices, validation problems, orders
 //! `WaitingForPayment` until paid (the sandbox-only `POST /_sandbox/orders/{id}/pay`, or
-//! automatically after a delay), then `WaitingForDelivery`, then `Done` with codes;
-//! unpaid orders expire after the payment window. Order updates stream as SSE.
+//! automatically after a delay), then `WaitingForDelivery`, then `Done` with codes, or
+//! `Refunded` for the configured share; unpaid orders (a configured share is never paid)
+//! expire after the payment window. Order updates stream as SSE.
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -24,6 +25,7 @@ use serde_json::{Value, json};
 
 use crate::config::SandboxConfig;
 use crate::extract::{RejectionStyle, SupplierJson, SupplierQuery};
+use crate::outcomes::picked;
 
 /// Cryptorefills answers unreadable input with its `{status, detail}` body.
 struct TopLevelError;
@@ -40,6 +42,9 @@ impl RejectionStyle for TopLevelError {
 type CQuery<T> = SupplierQuery<T, TopLevelError>;
 type CJson<T> = SupplierJson<T, TopLevelError>;
 use crate::faults::Faults;
+
+/// `refund.reason` and each delivery's `failure_reason` of a refunded order.
+const REFUND_REASON: &str = "The product could not be delivered; the payment was refunded";
 
 /// Coin amount per unit of face value (a 0.35 % fee).
 const RATE: Decimal = Decimal::from_parts(10035, 0, 0, false, 4);
@@ -160,13 +165,26 @@ struct Order {
     network: String,
     created_at: DateTime<Utc>,
     paid_at: Option<DateTime<Utc>>,
+    /// The customer pays it (automatically, when the configuration says so); false for
+    /// the share of orders never paid, which expire unless the sandbox endpoint pays them.
+    customer_pays: bool,
+    /// Once paid, ends `Refunded` instead of `Done`.
+    refunded: bool,
+}
+
+/// The orders, and the counter that picks the paid ones to refund.
+#[derive(Default)]
+struct Orders {
+    by_id: BTreeMap<String, Order>,
+    /// Orders created for a customer who pays, so far.
+    paying: u64,
 }
 
 /// Cryptorefills' state.
 pub struct CryptoState {
     config: Arc<SandboxConfig>,
     faults: Faults,
-    inner: Mutex<BTreeMap<String, Order>>,
+    inner: Mutex<Orders>,
     /// Signalled when an order is paid, so event streams answer at once.
     paid: tokio::sync::watch::Sender<()>,
 }
@@ -177,24 +195,26 @@ impl CryptoState {
         Arc::new(Self {
             config,
             faults,
-            inner: Mutex::new(BTreeMap::new()),
+            inner: Mutex::new(Orders::default()),
             paid: tokio::sync::watch::Sender::new(()),
         })
     }
 
     /// How many orders exist.
     pub fn order_count(&self) -> usize {
-        self.inner.lock().expect("state lock").len()
+        self.inner.lock().expect("state lock").by_id.len()
     }
 
     /// Marks an order paid now; false if unknown, already paid or expired.
     pub fn pay(&self, id: &str) -> bool {
         let now = Utc::now();
         let mut orders = self.inner.lock().expect("state lock");
-        let Some(order) = orders.get_mut(id) else {
+        let Some(order) = orders.by_id.get_mut(id) else {
             return false;
         };
-        if order.paid_at.is_some() || self.status_of(order, now) == types::OrderState::Expired {
+        // Paid automatically counts as paid: a second payment must not restart delivery.
+        if self.paid_at(order).is_some() || self.status_of(order, now) == types::OrderState::Expired
+        {
             return false;
         }
         order.paid_at = Some(now);
@@ -207,7 +227,7 @@ impl CryptoState {
     /// delay. `None` while it is unpaid, or if it is unknown.
     pub fn done_at(&self, id: &str) -> Option<DateTime<Utc>> {
         let orders = self.inner.lock().expect("state lock");
-        let paid = self.paid_at(orders.get(id)?)?;
+        let paid = self.paid_at(orders.by_id.get(id)?)?;
         Some(paid + self.config.timings.completed_after)
     }
 
@@ -216,14 +236,12 @@ impl CryptoState {
     fn next_change(&self, id: &str) -> Option<DateTime<Utc>> {
         let now = Utc::now();
         let orders = self.inner.lock().expect("state lock");
-        let order = orders.get(id)?;
+        let order = orders.by_id.get(id)?;
         let candidates = match self.paid_at(order) {
             Some(paid) => [Some(paid + self.config.timings.completed_after), None],
             None => [
                 Some(order.created_at + self.config.cryptorefills_payment_window),
-                self.config
-                    .cryptorefills_auto_pay_after
-                    .map(|d| order.created_at + d),
+                self.auto_paid_at(order),
             ],
         };
         candidates
@@ -233,12 +251,14 @@ impl CryptoState {
             .min()
     }
 
+    /// When the customer pays by the clock alone, if they do.
+    fn auto_paid_at(&self, order: &Order) -> Option<DateTime<Utc>> {
+        let after = self.config.cryptorefills_auto_pay_after?;
+        order.customer_pays.then(|| order.created_at + after)
+    }
+
     fn paid_at(&self, order: &Order) -> Option<DateTime<Utc>> {
-        let auto = self
-            .config
-            .cryptorefills_auto_pay_after
-            .map(|d| order.created_at + d);
-        match (order.paid_at, auto) {
+        match (order.paid_at, self.auto_paid_at(order)) {
             (Some(paid), _) => Some(paid),
             (None, Some(auto)) if auto <= Utc::now() => Some(auto),
             _ => None,
@@ -256,6 +276,8 @@ impl CryptoState {
                 let elapsed = (now - paid).to_std().unwrap_or_default();
                 if elapsed < timings.completed_after {
                     types::OrderState::WaitingForDelivery
+                } else if order.refunded {
+                    types::OrderState::Refunded
                 } else {
                     types::OrderState::Done
                 }
@@ -268,6 +290,7 @@ impl CryptoState {
     fn render(&self, id: &str, order: &Order, now: DateTime<Utc>) -> types::Order {
         let state = self.status_of(order, now);
         let done = state == types::OrderState::Done;
+        let refunded = state == types::OrderState::Refunded;
         let (payment_state, delivery_state) = match state {
             types::OrderState::WaitingForPayment => (
                 types::PaymentState::WalletCreated,
@@ -275,6 +298,9 @@ impl CryptoState {
             ),
             types::OrderState::Expired => {
                 (types::PaymentState::Expired, types::DeliveryState::Created)
+            }
+            types::OrderState::Refunded => {
+                (types::PaymentState::Refunded, types::DeliveryState::Created)
             }
             _ if done => (
                 types::PaymentState::PaymentCompleted,
@@ -306,7 +332,16 @@ impl CryptoState {
             wallet_address: Some(wallet.clone()),
             coin_amount: Some(coin_amount),
             original_price: Some(coin_amount),
-            sent_coin_amount: Some(if done { coin_amount } else { Decimal::ZERO }),
+            sent_coin_amount: Some(if done || refunded {
+                coin_amount
+            } else {
+                Decimal::ZERO
+            }),
+            refund: refunded.then(|| types::OrderRefund {
+                amount: Some(coin_amount),
+                currency: Some(order.coin.clone()),
+                reason: Some(REFUND_REASON.into()),
+            }),
             coin: Some(order.coin.clone()),
             network: Some(order.network.clone()),
             payment_via: Some("USER_WALLET".into()),
@@ -355,6 +390,7 @@ impl CryptoState {
                             pin_serial: done.then(|| format!("SN{:08}", n + 1)),
                             redeem_instructions: done
                                 .then(|| format!("<p>Redeem at {}</p>", brand.name)),
+                            failure_reason: refunded.then(|| REFUND_REASON.into()),
                             ..types::OrderDeliverable::default()
                         }),
                     }
@@ -366,11 +402,13 @@ impl CryptoState {
 
     fn order_json(&self, id: &str) -> Option<(types::Order, bool)> {
         let orders = self.inner.lock().expect("state lock");
-        let order = orders.get(id)?;
+        let order = orders.by_id.get(id)?;
         let rendered = self.render(id, order, Utc::now());
         let terminal = matches!(
             rendered.order_state,
-            Some(types::OrderState::Done | types::OrderState::Expired)
+            Some(
+                types::OrderState::Done | types::OrderState::Expired | types::OrderState::Refunded
+            )
         );
         Some((rendered, terminal))
     }
@@ -1009,7 +1047,14 @@ async fn create_order(
         let body = json!({"status": 422, "detail": "The order has problems", "problems": problems});
         return (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response();
     }
+    let mut orders = state.inner.lock().expect("state lock");
     let now = Utc::now();
+    let customer_pays = !picked(
+        orders.by_id.len() as u64,
+        state.config.cryptorefills_unpaid_share,
+    );
+    let refunded = customer_pays && picked(orders.paying, state.config.failure_share);
+    orders.paying += u64::from(customer_pays);
     let order = Order {
         units,
         email: email_of(&body).to_owned(),
@@ -1021,11 +1066,12 @@ async fn create_order(
             .to_owned(),
         created_at: now,
         paid_at: None,
+        customer_pays,
+        refunded,
     };
-    let mut orders = state.inner.lock().expect("state lock");
-    let id = format!("2f1e0d9c-0000-4000-8000-{:012}", orders.len() + 1);
+    let id = format!("2f1e0d9c-0000-4000-8000-{:012}", orders.by_id.len() + 1);
     let rendered = state.render(&id, &order, now);
-    orders.insert(id, order);
+    orders.by_id.insert(id, order);
     (StatusCode::CREATED, Json(rendered)).into_response()
 }
 

@@ -1,9 +1,10 @@
 //! FoxReload under `/foxreload`: catalog, orders created unpaid, paid from the balance,
-//! then `paid` -> `processing` -> `completed` with codes on the sandbox clock.
+//! then `paid` -> `processing` -> `completed` with codes on the sandbox clock, or
+//! `failed` and refunded for the configured share of payments.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
@@ -19,6 +20,7 @@ use serde_json::json;
 
 use crate::config::SandboxConfig;
 use crate::extract::{RejectionStyle, SupplierJson, SupplierQuery};
+use crate::outcomes::picked;
 
 /// FastAPI answers unreadable input with 422 and a validation error list.
 struct FastApi;
@@ -37,6 +39,10 @@ const CURRENCY: &str = "usd";
 
 /// How long a created order waits for payment before it is cancelled.
 const PAYMENT_WINDOW: chrono::TimeDelta = chrono::TimeDelta::minutes(15);
+
+/// `items[].error` of a failed order.
+const FAILURE_REASON: &str =
+    "The provider could not fulfil this item; the order total was refunded to the balance";
 
 /// A catalog product.
 struct CatalogItem {
@@ -217,6 +223,8 @@ struct Order {
     mock: bool,
     created_at: DateTime<Utc>,
     paid_at: Option<DateTime<Utc>>,
+    /// Picked at payment to end `failed` instead of `completed`.
+    fails: bool,
 }
 
 /// FoxReload's state.
@@ -233,6 +241,10 @@ struct Inner {
     /// Every `idempotencyKey` an order was created with.
     idempotency_keys: HashSet<String>,
     next: u64,
+    /// Orders paid so far: the counter that picks the ones to fail.
+    payments: u64,
+    /// Failing orders not refunded yet, by the instant they fail.
+    refunds_due: BTreeSet<(DateTime<Utc>, String)>,
 }
 
 impl FoxState {
@@ -247,6 +259,8 @@ impl FoxState {
                 orders: BTreeMap::new(),
                 idempotency_keys: HashSet::new(),
                 next: 1,
+                payments: 0,
+                refunds_due: BTreeSet::new(),
             }),
             catalog,
             config,
@@ -255,12 +269,36 @@ impl FoxState {
 
     /// The balance now.
     pub fn balance(&self) -> Decimal {
-        self.inner.lock().expect("state lock").balance
+        self.lock().0.balance
     }
 
     /// How many orders exist.
     pub fn order_count(&self) -> usize {
-        self.inner.lock().expect("state lock").orders.len()
+        self.lock().0.orders.len()
+    }
+
+    /// The state, with every order that has failed by now refunded, and that instant:
+    /// what a request sees is settled up to the moment it reads.
+    fn lock(&self) -> (MutexGuard<'_, Inner>, DateTime<Utc>) {
+        let mut inner = self.inner.lock().expect("state lock");
+        let now = Utc::now();
+        while let Some(first) = inner.refunds_due.first()
+            && first.0 <= now
+        {
+            let (_, id) = inner.refunds_due.pop_first().expect("just seen");
+            let order = &inner.orders[&id];
+            if order.mock {
+                continue;
+            }
+            let (total, lines) = (order.total, order.lines.clone());
+            inner.balance += total;
+            for (index, quantity) in lines {
+                if !self.catalog[index].unlimited {
+                    inner.stock[index] += quantity as u32;
+                }
+            }
+        }
+        (inner, now)
     }
 
     fn status(&self, order: &Order, now: DateTime<Utc>) -> types::OrderStatus {
@@ -277,6 +315,8 @@ impl FoxState {
             types::OrderStatus::Paid
         } else if elapsed < timings.completed_after {
             types::OrderStatus::Processing
+        } else if order.fails {
+            types::OrderStatus::Failed
         } else {
             types::OrderStatus::Completed
         }
@@ -285,6 +325,7 @@ impl FoxState {
     fn render(&self, order: &Order, now: DateTime<Utc>) -> types::Order {
         let status = self.status(order, now);
         let completed = status == types::OrderStatus::Completed;
+        let failed = status == types::OrderStatus::Failed;
         let cancel_reason = (status == types::OrderStatus::Cancelled)
             .then_some(types::CancelReason::PaymentExpiration);
         types::Order {
@@ -306,7 +347,7 @@ impl FoxState {
                         price: product.price,
                         external_data: completed
                             .then(|| codes(&order.id, line, product, *quantity).into()),
-                        error: None,
+                        error: failed.then(|| FAILURE_REASON.into()),
                         user_guide: Some("Redeem in the store's app or website".into()),
                     }
                 })
@@ -653,7 +694,7 @@ async fn list_products(
         Ok(offset) => offset,
         Err(rejection) => return rejection.into_response(),
     };
-    let inner = state.inner.lock().expect("state lock");
+    let (inner, _) = state.lock();
     let indices = matching(&state, &inner.stock, &query, |item| {
         in_category(item, &category)
     });
@@ -686,7 +727,7 @@ async fn search_products(
         Err(rejection) => return rejection.into_response(),
     };
     let category = query.category_id_or_slug.clone();
-    let inner = state.inner.lock().expect("state lock");
+    let (inner, _) = state.lock();
     let found: Vec<types::Product> = matching(&state, &inner.stock, &query, |item| {
         (item.name.to_lowercase().contains(&text) || item.id == text.as_str())
             && category.as_deref().is_none_or(|c| in_category(item, c))
@@ -701,7 +742,7 @@ async fn get_product(
     State(state): State<Arc<FoxState>>,
     Path(product_id): Path<String>,
 ) -> Response {
-    let inner = state.inner.lock().expect("state lock");
+    let (inner, _) = state.lock();
     match state.index_of(&product_id) {
         Some(index) => Json(state.product(index, &inner.stock)).into_response(),
         None => coded(StatusCode::NOT_FOUND, "NOT_FOUND", "Product not found"),
@@ -789,8 +830,7 @@ async fn create_order(
             "The current price is above totalPrice",
         );
     }
-    let now = Utc::now();
-    let mut inner = state.inner.lock().expect("state lock");
+    let (mut inner, now) = state.lock();
     if let Some(key) = &request.idempotency_key
         && inner.idempotency_keys.contains(key)
     {
@@ -813,6 +853,7 @@ async fn create_order(
         mock: request.is_mock,
         created_at: now,
         paid_at: None,
+        fails: false,
     };
     let rendered = state.render(&order, now);
     if let Some(key) = &order.idempotency_key {
@@ -834,9 +875,9 @@ fn out_of_stock(state: &FoxState, stock: &[u32], lines: &[(usize, i64)]) -> Opti
 }
 
 async fn get_order(State(state): State<Arc<FoxState>>, Path(order_id): Path<String>) -> Response {
-    let inner = state.inner.lock().expect("state lock");
+    let (inner, now) = state.lock();
     match inner.orders.get(&order_id) {
-        Some(order) => Json(state.render(order, Utc::now())).into_response(),
+        Some(order) => Json(state.render(order, now)).into_response(),
         None => coded(StatusCode::NOT_FOUND, "NOT_FOUND", "Order not found"),
     }
 }
@@ -848,12 +889,13 @@ struct OrdersQuery {
     offset: Option<QueryInt>,
 }
 
-/// Newest first, unpaid orders included.
+/// Newest first, unpaid orders included; `status` keeps the orders in that status
+/// now. Only the page's own orders are rendered, so walking every page of a long
+/// history stays linear.
 async fn list_orders(
     State(state): State<Arc<FoxState>>,
     SupplierQuery(query, _): FQuery<OrdersQuery>,
 ) -> Response {
-    let now = Utc::now();
     let limit = match bounded("limit", query.limit, 20, 1, 100) {
         Ok(limit) => limit,
         Err(rejection) => return rejection.into_response(),
@@ -876,14 +918,13 @@ async fn list_orders(
         );
     }
     let status = query.status.as_deref().map(types::OrderStatus::from);
-    let inner = state.inner.lock().expect("state lock");
-    let matching = inner
-        .orders
-        .values()
-        .rev()
-        .map(|order| state.render(order, now))
-        .filter(|order| status.as_ref().is_none_or(|s| order.status == *s));
-    let (items, total) = page(matching, offset, limit, |order| order);
+    let (inner, now) = state.lock();
+    let matching = inner.orders.values().rev().filter(|order| {
+        status
+            .as_ref()
+            .is_none_or(|s| state.status(order, now) == *s)
+    });
+    let (items, total) = page(matching, offset, limit, |order| state.render(order, now));
     Json(types::OrderPage {
         items,
         limit: Some(limit),
@@ -921,8 +962,7 @@ async fn pay_order(
             &format!("Payment provider {provider} is not available"),
         );
     }
-    let now = Utc::now();
-    let mut inner = state.inner.lock().expect("state lock");
+    let (mut inner, now) = state.lock();
     let Some(order) = inner.orders.get(&order_id) else {
         return coded(StatusCode::NOT_FOUND, "NOT_FOUND", "Order not found");
     };
@@ -955,8 +995,15 @@ async fn pay_order(
         }
         inner.balance -= total;
     }
+    let fails = picked(inner.payments, state.config.failure_share);
+    inner.payments += 1;
+    if fails {
+        let failing_at = now + state.config.timings.completed_after;
+        inner.refunds_due.insert((failing_at, order_id.clone()));
+    }
     let order = inner.orders.get_mut(&order_id).expect("checked above");
     order.paid_at = Some(now);
+    order.fails = fails;
     Json(types::Payment {
         id: Some(format!("payment_{order_id}")),
         order_id: Some(order_id),

@@ -13,13 +13,51 @@
 //! sandbox.shutdown().await;
 //! # Ok(()) }
 //! ```
+//!
+//! What [`SandboxConfig`] shapes, beyond balances and stock (the binary's flags, also
+//! taken by `suppliers sandbox`, in brackets; see [`SandboxFlags`]):
+//! - how long orders take to complete, [`Timings`] (`--complete-after MS`);
+//! - the share of orders that fail after the purchase, without codes:
+//!   [`SandboxConfig::failure_share`] (`--failure-share F`): FoxReload `failed` and
+//!   MousaCard `rejected`, both refunded to the balance, Cryptorefills `Refunded`;
+//! - the share of Cryptorefills orders never paid, which end `Expired` when the payment
+//!   window closes: [`SandboxConfig::cryptorefills_unpaid_share`] (`--unpaid-share F`),
+//!   [`SandboxConfig::cryptorefills_payment_window`] (`--payment-window SECS`) and
+//!   [`SandboxConfig::cryptorefills_auto_pay_after`] (`--auto-pay-after MS`);
+//! - a delay before every answer, [`SandboxConfig::latency`] (`--latency MS[:JITTER_MS]`),
+//!   to give the sandbox a real supplier's distance.
+//!
+//! Every default keeps orders succeeding, a few seconds after payment, with no delay.
+//!
+//! ```no_run
+//! # async fn run() -> std::io::Result<()> {
+//! use std::time::Duration;
+//! use suppliers_sandbox::{Latency, Sandbox, SandboxConfig, Timings};
+//!
+//! // 50-300 ms away, orders done 2 s after payment, one in ten failing.
+//! let sandbox = Sandbox::start(SandboxConfig {
+//!     timings: Timings::completing_after(Duration::from_secs(2)),
+//!     failure_share: 0.1,
+//!     latency: Some(Latency {
+//!         base: Duration::from_millis(50),
+//!         jitter: Duration::from_millis(250),
+//!     }),
+//!     ..SandboxConfig::default()
+//! })
+//! .await?;
+//! # sandbox.shutdown().await;
+//! # Ok(()) }
+//! ```
 
 pub mod config;
 pub mod cryptorefills;
 mod extract;
 pub mod faults;
+pub mod flags;
 pub mod foxreload;
+mod latency;
 pub mod mousacard;
+mod outcomes;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -33,8 +71,9 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-pub use config::{SandboxConfig, Timings};
+pub use config::{Latency, SandboxConfig, Timings};
 pub use faults::{Fault, FaultRule, Faults};
+pub use flags::SandboxFlags;
 
 /// A running sandbox. Dropping it without [`Sandbox::shutdown`] leaves the server
 /// running until the runtime ends.
@@ -42,7 +81,7 @@ pub struct Sandbox {
     address: SocketAddr,
     credential: String,
     faults: Faults,
-    requests: Arc<AtomicU64>,
+    requests: Arc<RequestCounts>,
     foxreload: Arc<foxreload::FoxState>,
     mousacard: Arc<mousacard::MousaState>,
     cryptorefills: Arc<cryptorefills::CryptoState>,
@@ -51,8 +90,12 @@ pub struct Sandbox {
 }
 
 impl Sandbox {
-    /// Binds 127.0.0.1 on the configured port (0 for any free one) and serves.
+    /// Binds 127.0.0.1 on the configured port (0 for any free one) and serves. A
+    /// configuration [`SandboxConfig::check`] refuses is an `InvalidInput` error.
     pub async fn start(config: SandboxConfig) -> std::io::Result<Self> {
+        config
+            .check()
+            .map_err(|why| std::io::Error::new(std::io::ErrorKind::InvalidInput, why))?;
         let config = Arc::new(config);
         let listener = TcpListener::bind(("127.0.0.1", config.port)).await?;
         let address = listener.local_addr()?;
@@ -65,7 +108,7 @@ impl Sandbox {
         let foxreload = foxreload::FoxState::new(config.clone());
         let mousacard = mousacard::MousaState::new(config.clone());
         let cryptorefills = cryptorefills::CryptoState::new(config.clone(), faults.clone());
-        let requests = Arc::new(AtomicU64::new(0));
+        let requests = Arc::new(RequestCounts::default());
         let app = Router::new()
             .nest("/foxreload", foxreload::router(foxreload.clone()))
             .nest("/mousacard", mousacard::router(mousacard.clone()))
@@ -76,11 +119,19 @@ impl Sandbox {
             .layer(axum::middleware::from_fn_with_state(
                 faults.clone(),
                 faults::inject,
-            ))
-            .layer(axum::middleware::from_fn_with_state(
-                requests.clone(),
-                count_request,
             ));
+        // Outside the faults: a refusal travels as far as an answer.
+        let app = match config.latency {
+            Some(latency) => app.layer(axum::middleware::from_fn_with_state(
+                latency,
+                latency::delay,
+            )),
+            None => app,
+        };
+        let app = app.layer(axum::middleware::from_fn_with_state(
+            requests.clone(),
+            count_request,
+        ));
         let (stop, stopped) = oneshot::channel::<()>();
         let server = tokio::spawn(async move {
             axum::serve(listener, app)
@@ -154,7 +205,19 @@ impl Sandbox {
     /// Requests received so far, faulted ones included: what benchmarks and tests
     /// count round trips with.
     pub fn requests_served(&self) -> u64 {
-        self.requests.load(Ordering::Relaxed)
+        self.requests.all.load(Ordering::Relaxed)
+    }
+
+    /// Requests received so far under one supplier's prefix (`foxreload`, `mousacard`
+    /// or `cryptorefills`), faulted ones included.
+    pub fn requests_served_by(&self, supplier: &str) -> u64 {
+        let counter = match supplier {
+            "foxreload" => &self.requests.foxreload,
+            "mousacard" => &self.requests.mousacard,
+            "cryptorefills" => &self.requests.cryptorefills,
+            _ => return 0,
+        };
+        counter.load(Ordering::Relaxed)
     }
 
     /// FoxReload's state, for assertions (balance, orders).
@@ -171,11 +234,31 @@ impl Sandbox {
     }
 }
 
+/// Requests received, in all and per supplier.
+#[derive(Debug, Default)]
+struct RequestCounts {
+    all: AtomicU64,
+    foxreload: AtomicU64,
+    mousacard: AtomicU64,
+    cryptorefills: AtomicU64,
+}
+
 async fn count_request(
-    State(requests): State<Arc<AtomicU64>>,
+    State(requests): State<Arc<RequestCounts>>,
     request: Request,
     next: Next,
 ) -> Response {
-    requests.fetch_add(1, Ordering::Relaxed);
+    requests.all.fetch_add(1, Ordering::Relaxed);
+    let path = request.uri().path();
+    let supplier = [
+        ("/foxreload/", &requests.foxreload),
+        ("/mousacard/", &requests.mousacard),
+        ("/cryptorefills/", &requests.cryptorefills),
+    ]
+    .into_iter()
+    .find(|(prefix, _)| path.starts_with(prefix));
+    if let Some((_, counter)) = supplier {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
     next.run(request).await
 }

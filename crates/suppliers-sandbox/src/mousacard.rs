@@ -1,9 +1,11 @@
 //! MousaCard under `/mousacard`: the `{success, data}` envelope, orders paid from the
 //! balance at once, codes products completed instantly or after processing, a
-//! subscription product with account details, and a product the store rejects.
+//! subscription product with account details, and a product the store rejects (and,
+//! as it always has here, keeps the money). A configured share of orders is rejected
+//! too, and refunded.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
@@ -19,6 +21,7 @@ use serde_json::json;
 
 use crate::config::SandboxConfig;
 use crate::extract::{RejectionStyle, SupplierJson, SupplierQuery};
+use crate::outcomes::picked;
 
 /// The store answers unreadable input with its error envelope.
 struct Envelope;
@@ -42,7 +45,7 @@ enum Fulfilment {
     LaterCodes,
     /// `processing`, then `completed` with account details.
     Subscription,
-    /// `processing`, then `rejected`.
+    /// `processing`, then `rejected`, the money kept.
     Rejected,
 }
 
@@ -160,11 +163,16 @@ const CATEGORIES: [(i64, &str, &str); 3] = [
     (3, "Subscriptions", "subscriptions"),
 ];
 
+/// The first order id, as in the seed's examples.
+const FIRST_ORDER_ID: i64 = 242_859;
+
 struct Order {
     item: usize,
     quantity: i64,
     total: Decimal,
     created_at: DateTime<Utc>,
+    /// Ends `rejected`: its product always is, or it was picked to fail.
+    rejected: bool,
 }
 
 /// MousaCard's state.
@@ -179,6 +187,9 @@ struct Inner {
     stock: HashMap<i64, u32>,
     orders: BTreeMap<i64, Order>,
     next: i64,
+    /// Orders picked to be rejected and not refunded yet, by the instant they are
+    /// rejected.
+    refunds_due: BTreeSet<(DateTime<Utc>, i64)>,
 }
 
 impl MousaState {
@@ -194,7 +205,8 @@ impl MousaState {
                 balance: config.mousacard_balance,
                 stock,
                 orders: BTreeMap::new(),
-                next: 242_859,
+                next: FIRST_ORDER_ID,
+                refunds_due: BTreeSet::new(),
             }),
             catalog,
             config,
@@ -203,23 +215,46 @@ impl MousaState {
 
     /// The balance now.
     pub fn balance(&self) -> Decimal {
-        self.inner.lock().expect("state lock").balance
+        self.lock().0.balance
     }
 
     /// How many orders exist.
     pub fn order_count(&self) -> usize {
-        self.inner.lock().expect("state lock").orders.len()
+        self.lock().0.orders.len()
     }
 
+    /// The state, with every order picked to fail and rejected by now refunded (total
+    /// to the balance, units to the stock), and that instant.
+    fn lock(&self) -> (MutexGuard<'_, Inner>, DateTime<Utc>) {
+        let mut inner = self.inner.lock().expect("state lock");
+        let now = Utc::now();
+        while let Some(first) = inner.refunds_due.first()
+            && first.0 <= now
+        {
+            let (_, id) = inner.refunds_due.pop_first().expect("just seen");
+            let order = &inner.orders[&id];
+            let (total, quantity) = (order.total, order.quantity);
+            let product = self.catalog[order.item].id;
+            inner.balance += total;
+            *inner
+                .stock
+                .get_mut(&product)
+                .expect("every product has stock") += quantity as u32;
+        }
+        (inner, now)
+    }
+
+    /// An order picked to be rejected is `processing` until then, even for a product
+    /// that completes at once.
     fn status(&self, order: &Order, now: DateTime<Utc>) -> &'static str {
         let fulfilment = self.catalog[order.item].fulfilment;
         let done = (now - order.created_at).to_std().unwrap_or_default()
             >= self.config.timings.completed_after;
-        match (fulfilment, done) {
-            (Fulfilment::InstantCodes, _) => "completed",
-            (_, false) => "processing",
-            (Fulfilment::Rejected, true) => "rejected",
-            (_, true) => "completed",
+        match (fulfilment, order.rejected, done) {
+            (Fulfilment::InstantCodes, false, _) => "completed",
+            (_, _, false) => "processing",
+            (_, true, true) => "rejected",
+            (_, false, true) => "completed",
         }
     }
 
@@ -589,8 +624,7 @@ async fn create_order(
         );
     }
     let total = item.price * Decimal::from(quantity);
-    let now = Utc::now();
-    let mut inner = state.inner.lock().expect("state lock");
+    let (mut inner, now) = state.lock();
     if inner.balance < total {
         let body = json!({"success": false, "error": {
             "code": "insufficient_balance", "message": "Insufficient balance",
@@ -613,11 +647,18 @@ async fn create_order(
     inner.balance -= total;
     let id = inner.next;
     inner.next += 1;
+    let picked_to_fail = picked((id - FIRST_ORDER_ID) as u64, state.config.failure_share);
+    if picked_to_fail {
+        let rejected_at = now + state.config.timings.completed_after;
+        inner.refunds_due.insert((rejected_at, id));
+    }
+    let rejected = item.fulfilment == Fulfilment::Rejected || picked_to_fail;
     let order = Order {
         item: index,
         quantity,
         total,
         created_at: now,
+        rejected,
     };
     let status = state.status(&order, now);
     let created = types::CreatedOrder {
@@ -636,13 +677,13 @@ async fn create_order(
 }
 
 async fn get_order(State(state): State<Arc<MousaState>>, Path(id): Path<String>) -> Response {
-    let inner = state.inner.lock().expect("state lock");
+    let (inner, now) = state.lock();
     match id
         .parse::<i64>()
         .ok()
         .and_then(|id| inner.orders.get(&id).map(|o| (id, o)))
     {
-        Some((id, order)) => ok(state.render(id, order, Utc::now())),
+        Some((id, order)) => ok(state.render(id, order, now)),
         None => error(StatusCode::NOT_FOUND, "not_found", "Order not found"),
     }
 }
@@ -658,8 +699,7 @@ async fn get_orders_status(
             "Between 1 and 50 order ids per request",
         );
     }
-    let now = Utc::now();
-    let inner = state.inner.lock().expect("state lock");
+    let (inner, now) = state.lock();
     let orders = request
         .order_ids
         .iter()

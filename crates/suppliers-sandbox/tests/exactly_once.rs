@@ -3,13 +3,12 @@
 //! supplier can tell, and nothing is ever bought twice. Each test runs with an SQLite
 //! file journal, and with PostgreSQL where libpq's `PG*` variables point.
 
-#[path = "../../suppliers-journal/tests/support/postgres.rs"]
-mod postgres;
+mod journaled;
 
 use std::time::Duration;
 
+use journaled::{facade, locations};
 use rust_decimal::Decimal;
-use suppliers::config::{CryptorefillsConfig, FoxReloadConfig, MousaCardConfig};
 use suppliers::journal::{Claim, NewPurchase, State};
 use suppliers::model::{OrderStatus, SupplierId};
 use suppliers::{BuyRequest, Error, Journal, Suppliers};
@@ -19,19 +18,6 @@ const STEAM_500_RUB: &str = "product_01krgfgww8eth9xvvysd6y7r4j";
 /// The sandbox's first FoxReload order id (ids are sequential).
 const FIRST_FOX_ORDER: &str = "5f0c3f7e-0000-4000-8000-000000000001";
 
-/// Journal locations to run against: a fresh SQLite file, and PostgreSQL if configured.
-fn locations() -> Vec<(String, Option<tempfile::TempDir>)> {
-    let dir = tempfile::tempdir().unwrap();
-    let mut all = vec![(
-        dir.path().join("journal.sqlite3").display().to_string(),
-        Some(dir),
-    )];
-    if postgres::available() {
-        all.push((postgres::fresh_database(), None));
-    }
-    all
-}
-
 async fn sandbox() -> Sandbox {
     Sandbox::start(SandboxConfig {
         timings: Timings::fast(),
@@ -40,18 +26,6 @@ async fn sandbox() -> Sandbox {
     })
     .await
     .unwrap()
-}
-
-async fn facade(sandbox: &Sandbox, journal: &str) -> Suppliers {
-    Suppliers::builder()
-        .foxreload(FoxReloadConfig::new("sandbox", &sandbox.foxreload_url()).unwrap())
-        .mousacard(MousaCardConfig::new("sandbox", &sandbox.mousacard_url()).unwrap())
-        .cryptorefills(
-            CryptorefillsConfig::new("sandbox", "1.0.0", &sandbox.cryptorefills_url()).unwrap(),
-        )
-        .journal(Journal::open(journal).await.unwrap())
-        .build()
-        .unwrap()
 }
 
 /// A reference no other run of any test uses (PostgreSQL is shared between them).

@@ -213,6 +213,13 @@ impl Suppliers {
         Ok(builder)
     }
 
+    /// Gives each configured supplier a new pacer from `pacer`.
+    pub(crate) fn set_pacers(&mut self, pacer: impl Fn() -> Arc<crate::pacer::Pacer>) {
+        self.foxreload = self.foxreload.take().map(|a| a.with_pacer(pacer()));
+        self.mousacard = self.mousacard.take().map(|a| a.with_pacer(pacer()));
+        self.cryptorefills = self.cryptorefills.take().map(|a| a.with_pacer(pacer()));
+    }
+
     pub(crate) fn journal_ref(&self) -> Option<&Journal> {
         self.journal.as_ref()
     }

@@ -10,6 +10,10 @@
 //!   several workers) before its first byte is sent, and an unknown outcome is settled
 //!   from what the supplier can tell ([`reconcile`]); [`Error::AmbiguousPurchase`]
 //!   remains only when the supplier cannot tell,
+//! - goods never lost either ([`Tracker`]): every bought purchase is followed until its
+//!   goods arrive or the supplier gives up on the order, and handed to the caller at
+//!   least once, across crashes and workers ([`tracker`]; [`webhook`] pushes it to a
+//!   reseller's server as a Standard Webhook),
 //! - waiters ([`waiter`]) and Cryptorefills' SSE tracking ([`order_stream`]),
 //! - one order model ([`model`]) and one [`Error`].
 //!
@@ -104,12 +108,15 @@ mod facade;
 mod failure;
 pub mod model;
 pub mod order_stream;
+pub mod pacer;
 mod paging;
 mod purchase;
 pub mod reconcile;
 pub mod retry;
 pub mod supplier;
+pub mod tracker;
 pub mod waiter;
+pub mod webhook;
 
 pub use error::Error;
 pub use facade::{Suppliers, SuppliersBuilder, USER_AGENT};
@@ -117,3 +124,4 @@ pub use purchase::{MAX_REFERENCE_LEN, Receipt, new_reference};
 pub use supplier::{BuyRequest, CatalogQuery, EndUser, Supplier};
 pub use suppliers_journal as journal;
 pub use suppliers_journal::Journal;
+pub use tracker::{Report, Tracker, TrackerConfig};

@@ -105,7 +105,8 @@ impl OrderStatus {
             S::Completed => Self::Completed,
             S::Failed => Self::Failed,
             S::Cancelled => Self::Cancelled,
-            S::Unknown(_) => Self::Unknown,
+            // Non-exhaustive: a state the spec adds later is `Unknown` until mapped here.
+            S::Unknown(_) | _ => Self::Unknown,
         }
     }
 
@@ -137,7 +138,8 @@ impl OrderStatus {
             S::Expired => Self::Expired,
             S::Canceled | S::Cancelled => Self::Cancelled,
             S::Refunded => Self::Refunded,
-            S::Unknown(_) => Self::Unknown,
+            // Non-exhaustive: a state the spec adds later is `Unknown` until mapped here.
+            S::Unknown(_) | _ => Self::Unknown,
         }
     }
 }

@@ -24,6 +24,7 @@ use tracing::Instrument;
 
 use crate::failure::Failure;
 use crate::model::SupplierId;
+use crate::pacer::Pacer;
 
 /// Whether a request may be sent more than once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -155,9 +156,12 @@ pub fn is_transient<E>(err: &ClientError<E>, idempotency: Idempotency) -> bool {
 
 /// Sends a request built by `call` (called once per attempt), retrying as the
 /// operation's idempotency allows, inside a tracing span naming supplier, operation,
-/// attempt and status. Never logs headers or bodies.
+/// attempt and status. Every attempt waits for its turn at the supplier's `pacer`, and
+/// a `Retry-After` answer pauses the pacer for every request of that supplier. Never
+/// logs headers or bodies.
 pub(crate) async fn send<T, E, F, Fut>(
     policy: &RetryPolicy,
+    pacer: &Pacer,
     operation: Operation,
     call: F,
 ) -> Result<ResponseValue<T>, Failure>
@@ -166,7 +170,7 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<ResponseValue<T>, ClientError<E>>>,
 {
-    match attempts(policy, operation, call).await {
+    match attempts(policy, pacer, operation, call).await {
         Ok(response) => Ok(response),
         Err(err) => Err(Failure::from_attempt(err).await),
     }
@@ -175,6 +179,7 @@ where
 /// [`send`] before its error is read.
 async fn attempts<T, E, F, Fut>(
     policy: &RetryPolicy,
+    pacer: &Pacer,
     operation: Operation,
     mut call: F,
 ) -> Result<ResponseValue<T>, AttemptError<E>>
@@ -198,14 +203,20 @@ where
             attempt,
             status = tracing::field::Empty,
         );
-        // A combinator rather than an `async move` block: the block would hold the
+        // Combinators rather than an `async move` block: the block would hold the
         // request future twice (captured, then awaited), doubling what every attempt
         // moves and keeps (BENCHMARKS.md, section 1).
-        let deadline = policy
-            .attempt_timeout
-            .min(policy.max_elapsed.saturating_sub(started.elapsed()));
-        tokio::time::timeout(deadline, suppliers_http::with_answer_status(call()))
-            .map(move |outcome| match outcome {
+        let request = call();
+        pacer
+            .ready()
+            .then(move |()| {
+                let deadline = policy
+                    .attempt_timeout
+                    .min(policy.max_elapsed.saturating_sub(started.elapsed()));
+                tokio::time::timeout(deadline, suppliers_http::with_answer_status(request))
+                    .map(move |outcome| (outcome, deadline))
+            })
+            .map(move |(outcome, deadline)| match outcome {
                 Ok((Ok(response), _)) => Ok(response),
                 Ok((Err(err), status)) => Err(AttemptError::Client(Box::new(err), status)),
                 Err(_elapsed) => Err(AttemptError::TimedOut(deadline)),
@@ -231,12 +242,16 @@ where
         .sleep(tokio::time::sleep)
         .when(|err| err.is_transient(operation.idempotency))
         .adjust(|err, backoff| {
-            // Full jitter: anywhere between zero and the schedule's delay...
-            let jittered = backoff?.mul_f64(fastrand::f64());
-            // ...but never sooner than the server asked.
             let asked = err
                 .status()
                 .and_then(|(_, h)| retry_after(h, SystemTime::now()));
+            // Every request of this supplier waits, retried or not.
+            if let Some(asked) = asked {
+                pacer.pause(asked);
+            }
+            // Full jitter: anywhere between zero and the schedule's delay...
+            let jittered = backoff?.mul_f64(fastrand::f64());
+            // ...but never sooner than the server asked.
             let delay = asked.map_or(jittered, |asked| asked.max(jittered));
             (started.elapsed() + delay <= policy.max_elapsed).then_some(delay)
         })

@@ -28,6 +28,7 @@ use crate::model::{
     AmountRange, CryptoPayment, Delivery, Order, OrderStatus, Product, Redemption, SupplierId,
 };
 use crate::order_stream::{self, EventBytes, OrderSource, TrackConfig};
+use crate::pacer::Pacer;
 use crate::retry::{self, Idempotency, Operation, RetryPolicy};
 use crate::supplier::EndUser;
 use crate::waiter::Clock;
@@ -187,6 +188,8 @@ pub fn is_e164(value: &str) -> bool {
 pub struct Cryptorefills {
     client: cryptorefills::Client,
     retry: RetryPolicy,
+    /// Shared by every clone: one pace and one `Retry-After` pause per supplier.
+    pacer: Arc<Pacer>,
     clock: Arc<dyn Clock>,
     track: TrackConfig,
     end_user: Option<EndUser>,
@@ -233,6 +236,7 @@ impl Cryptorefills {
         Self {
             client,
             retry,
+            pacer: Arc::default(),
             clock,
             track: TrackConfig::default(),
             end_user: None,
@@ -272,6 +276,12 @@ impl Cryptorefills {
     /// The generated client, for calls the facade does not wrap.
     pub fn client(&self) -> &cryptorefills::Client {
         &self.client
+    }
+
+    /// Sends every request of this adapter (and its clones) at `pacer`'s pace.
+    pub fn with_pacer(mut self, pacer: Arc<Pacer>) -> Self {
+        self.pacer = pacer;
+        self
     }
 
     /// Products available in a country: of one brand family, or of every family the
@@ -558,7 +568,7 @@ impl Cryptorefills {
                 >,
             >,
     {
-        match retry::send(&self.retry, operation, call).await {
+        match retry::send(&self.retry, &self.pacer, operation, call).await {
             Ok(response) => Ok(response.into_inner()),
             Err(failure) => Err(interpret(failure, operation)),
         }
@@ -582,7 +592,7 @@ impl OrderSource<types::Order, Error> for Source {
                 max_attempts: 1,
                 ..self.adapter.retry
             };
-            let opened = retry::send(&once, operation, || {
+            let opened = retry::send(&once, &self.adapter.pacer, operation, || {
                 self.adapter
                     .as_end_user(self.adapter.client.subscribe_order())
                     .order_id(&self.id)

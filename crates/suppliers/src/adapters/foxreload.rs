@@ -11,6 +11,7 @@ use rust_decimal::Decimal;
 use crate::error::{Error, Reconcile};
 use crate::failure::{Failure, text_at};
 use crate::model::{Balance, Delivery, Order, OrderStatus, Product, SupplierId};
+use crate::pacer::Pacer;
 use crate::paging::{next_offset, walk};
 use crate::retry::{self, Idempotency, Operation, RetryPolicy};
 use crate::waiter::{self, Acceptance, Clock, WaitError, WaiterConfig};
@@ -59,6 +60,8 @@ pub const DEFAULT_WAIT: WaiterConfig = WaiterConfig {
 pub struct FoxReload {
     client: foxreload::Client,
     retry: RetryPolicy,
+    /// Shared by every clone: one pace and one `Retry-After` pause per supplier.
+    pacer: Arc<Pacer>,
     clock: Arc<dyn Clock>,
     test_orders: bool,
 }
@@ -86,6 +89,7 @@ impl FoxReload {
         Self {
             client,
             retry,
+            pacer: Arc::default(),
             clock,
             test_orders: false,
         }
@@ -101,6 +105,12 @@ impl FoxReload {
     /// The generated client, for calls the facade does not wrap.
     pub fn client(&self) -> &foxreload::Client {
         &self.client
+    }
+
+    /// Sends every request of this adapter (and its clones) at `pacer`'s pace.
+    pub fn with_pacer(mut self, pacer: Arc<Pacer>) -> Self {
+        self.pacer = pacer;
+        self
     }
 
     /// Every product of a category, page by page, lazily; without a category, every
@@ -397,6 +407,34 @@ impl FoxReload {
         }
     }
 
+    /// The ids of every order in `status`, page by page (100 a page). An order that
+    /// changes status while the pages are read may be missing from them.
+    pub async fn order_ids_with_status(
+        &self,
+        status: types::OrderStatus,
+    ) -> Result<std::collections::HashSet<String>, Error> {
+        const PAGE: u64 = 100;
+        let mut ids = std::collections::HashSet::new();
+        for page_number in 0u64.. {
+            let page = self
+                .send(op("list_orders", Idempotency::Safe), || {
+                    self.client
+                        .list_orders()
+                        .status(status.clone())
+                        .limit(PAGE)
+                        .offset(page_number * PAGE)
+                        .send()
+                })
+                .await?;
+            let full = page.items.len() as u64 == PAGE;
+            ids.extend(page.items.into_iter().map(|order| order.id));
+            if !full {
+                break;
+            }
+        }
+        Ok(ids)
+    }
+
     /// The account's balances, one per currency.
     pub async fn balances(&self) -> Result<Vec<Balance>, Error> {
         let balances = self
@@ -446,7 +484,7 @@ impl FoxReload {
                 Output = Result<progenitor_client::ResponseValue<T>, foxreload::Error<E>>,
             >,
     {
-        match retry::send(&self.retry, operation, call).await {
+        match retry::send(&self.retry, &self.pacer, operation, call).await {
             Ok(response) => Ok(response.into_inner()),
             Err(failure) => Err(interpret(failure, operation, reconcile)),
         }

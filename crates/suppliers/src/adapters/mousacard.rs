@@ -14,6 +14,7 @@ use crate::failure::{Failure, text_at};
 use crate::model::{
     Balance, Delivery, Order, OrderStatus, Product, SubscriptionAccount, SupplierId,
 };
+use crate::pacer::Pacer;
 use crate::retry::{self, Idempotency, Operation, RetryPolicy};
 use crate::waiter::{Clock, WaiterConfig};
 
@@ -79,6 +80,8 @@ pub struct BatchStats {
 pub struct MousaCard {
     client: mousacard::Client,
     retry: RetryPolicy,
+    /// Shared by every clone: one pace and one `Retry-After` pause per supplier.
+    pacer: Arc<Pacer>,
     clock: Arc<dyn Clock>,
 }
 
@@ -96,6 +99,7 @@ impl MousaCard {
         Self {
             client,
             retry,
+            pacer: Arc::default(),
             clock,
         }
     }
@@ -103,6 +107,12 @@ impl MousaCard {
     /// The generated client, for calls the facade does not wrap.
     pub fn client(&self) -> &mousacard::Client {
         &self.client
+    }
+
+    /// Sends every request of this adapter (and its clones) at `pacer`'s pace.
+    pub fn with_pacer(mut self, pacer: Arc<Pacer>) -> Self {
+        self.pacer = pacer;
+        self
     }
 
     /// Every product (each variation is its own item), optionally of one category.
@@ -232,6 +242,13 @@ impl MousaCard {
         })
     }
 
+    /// Any number of orders as they are now (codes included), 50 ids per request;
+    /// an id MousaCard does not answer for is left out.
+    pub async fn orders_now(&self, ids: &[u64]) -> Result<Vec<Order>, Error> {
+        let items = self.statuses(ids).await?;
+        Ok(items.into_iter().map(normalise_item).collect())
+    }
+
     /// Statuses of any number of orders, 50 ids per request.
     pub async fn statuses(&self, ids: &[u64]) -> Result<Vec<types::OrderStatusItem>, Error> {
         let mut items = Vec::with_capacity(ids.len());
@@ -350,7 +367,7 @@ impl MousaCard {
                 Output = Result<progenitor_client::ResponseValue<T>, mousacard::Error<E>>,
             >,
     {
-        match retry::send(&self.retry, operation, call).await {
+        match retry::send(&self.retry, &self.pacer, operation, call).await {
             Ok(response) if response.succeeded() => Ok(response.into_inner()),
             // `success: false` next to a decodable `data`: the store says it failed
             // without saying why.
@@ -453,7 +470,8 @@ fn interpret(failure: Failure, operation: Operation) -> Error {
             supplier: SUPPLIER,
             message,
         },
-        types::ErrorCode::SystemError | types::ErrorCode::Unknown(_) => {
+        // `ErrorCode` is non-exhaustive: a code the spec adds later lands here too.
+        types::ErrorCode::SystemError | types::ErrorCode::Unknown(_) | _ => {
             failure.into_error(operation, reconcile)
         }
     }

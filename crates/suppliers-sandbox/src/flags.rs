@@ -1,0 +1,176 @@
+//! The command-line flags that shape a sandbox's orders and distance, shared by the
+//! `suppliers-sandbox` binary and `suppliers sandbox`.
+
+use std::time::Duration;
+
+use crate::config::{Latency, SandboxConfig, Timings};
+
+/// The longest delay a flag takes, a year: later instants would overflow the clock.
+const YEAR_SECS: u64 = 365 * 24 * 3600;
+const YEAR_MS: u64 = YEAR_SECS * 1000;
+
+/// Flags over [`SandboxConfig`]; each one left out keeps the configuration's value.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct SandboxFlags {
+    /// Orders complete (or fail) MS milliseconds after payment: FoxReload after pay,
+    /// MousaCard after the purchase, Cryptorefills after the customer's payment.
+    /// FoxReload orders are `processing` from a third of it. Default 3000.
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(..=YEAR_MS))]
+    pub complete_after: Option<u64>,
+    /// Share of orders, 0.0 to 1.0, that fail after the purchase, without codes:
+    /// FoxReload `failed` and MousaCard `rejected` (both refunded to the balance),
+    /// Cryptorefills `Refunded`. Picked evenly by a counter. Default 0.
+    #[arg(long, value_name = "F", value_parser = share)]
+    pub failure_share: Option<f64>,
+    /// Share of Cryptorefills orders, 0.0 to 1.0, that their customer never pays:
+    /// they end `Expired` when the payment window closes. Default 0.
+    #[arg(long, value_name = "F", value_parser = share)]
+    pub unpaid_share: Option<f64>,
+    /// Cryptorefills payment window, in seconds: unpaid orders expire after it.
+    /// Default 1800. A window shorter than --auto-pay-after expires every order.
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=YEAR_SECS))]
+    pub payment_window: Option<u64>,
+    /// Cryptorefills orders the customer pays count as paid MS milliseconds after
+    /// creation. Default 2000.
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(..=YEAR_MS))]
+    pub auto_pay_after: Option<u64>,
+    /// Delay every answer by MS milliseconds plus a random part of JITTER_MS (e.g.
+    /// 50:250 for 50 to 300 ms); an event stream only before its opening. Default none.
+    #[arg(long, value_name = "MS[:JITTER_MS]")]
+    pub latency: Option<Latency>,
+}
+
+impl SandboxFlags {
+    /// `config` with every flag given applied.
+    pub fn apply(self, config: SandboxConfig) -> SandboxConfig {
+        let Self {
+            complete_after,
+            failure_share,
+            unpaid_share,
+            payment_window,
+            auto_pay_after,
+            latency,
+        } = self;
+        SandboxConfig {
+            timings: complete_after.map_or(config.timings, |ms| {
+                Timings::completing_after(Duration::from_millis(ms))
+            }),
+            failure_share: failure_share.unwrap_or(config.failure_share),
+            cryptorefills_unpaid_share: unpaid_share.unwrap_or(config.cryptorefills_unpaid_share),
+            cryptorefills_payment_window: payment_window
+                .map_or(config.cryptorefills_payment_window, |secs| {
+                    chrono::TimeDelta::seconds(secs as i64)
+                }),
+            cryptorefills_auto_pay_after: auto_pay_after
+                .map_or(config.cryptorefills_auto_pay_after, |ms| {
+                    Some(chrono::TimeDelta::milliseconds(ms as i64))
+                }),
+            latency: latency.or(config.latency),
+            ..config
+        }
+    }
+}
+
+/// A share from 0.0 to 1.0.
+fn share(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(share) if (0.0..=1.0).contains(&share) => Ok(share),
+        _ => Err(format!("{text:?} is not a share from 0.0 to 1.0")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Command {
+        #[command(flatten)]
+        flags: SandboxFlags,
+    }
+
+    fn parse(args: &[&str]) -> Result<SandboxConfig, clap::Error> {
+        let command =
+            Command::try_parse_from(std::iter::once("sandbox").chain(args.iter().copied()))?;
+        Ok(command.flags.apply(SandboxConfig::default()))
+    }
+
+    #[test]
+    fn no_flags_keep_the_defaults() {
+        let config = parse(&[]).unwrap();
+        let default = SandboxConfig::default();
+        assert_eq!(config.timings, default.timings);
+        assert_eq!(config.failure_share, 0.0);
+        assert_eq!(config.cryptorefills_unpaid_share, 0.0);
+        assert_eq!(
+            config.cryptorefills_payment_window,
+            default.cryptorefills_payment_window
+        );
+        assert_eq!(
+            config.cryptorefills_auto_pay_after,
+            default.cryptorefills_auto_pay_after
+        );
+        assert_eq!(config.latency, None);
+    }
+
+    #[test]
+    fn every_flag_reaches_the_configuration() {
+        let config = parse(&[
+            "--complete-after",
+            "600",
+            "--failure-share",
+            "0.25",
+            "--unpaid-share",
+            "0.5",
+            "--payment-window",
+            "2",
+            "--auto-pay-after",
+            "100",
+            "--latency",
+            "50:250",
+        ])
+        .unwrap();
+        let ms = Duration::from_millis;
+        assert_eq!(
+            config.timings,
+            Timings {
+                processing_after: ms(200),
+                completed_after: ms(600)
+            }
+        );
+        assert_eq!(config.failure_share, 0.25);
+        assert_eq!(config.cryptorefills_unpaid_share, 0.5);
+        assert_eq!(
+            config.cryptorefills_payment_window,
+            chrono::TimeDelta::seconds(2)
+        );
+        assert_eq!(
+            config.cryptorefills_auto_pay_after,
+            Some(chrono::TimeDelta::milliseconds(100))
+        );
+        assert_eq!(
+            config.latency,
+            Some(Latency {
+                base: ms(50),
+                jitter: ms(250)
+            })
+        );
+    }
+
+    #[test]
+    fn out_of_range_values_are_refused() {
+        for args in [
+            ["--failure-share", "1.5"],
+            ["--failure-share", "-0.1"],
+            ["--unpaid-share", "NaN"],
+            ["--payment-window", "0"],
+            ["--latency", "fast"],
+            ["--complete-after", "-1"],
+            ["--payment-window", "99999999999"],
+        ] {
+            assert!(parse(&args).is_err(), "{args:?}");
+        }
+    }
+}
