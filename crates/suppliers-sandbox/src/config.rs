@@ -88,6 +88,20 @@ impl std::str::FromStr for Latency {
     }
 }
 
+/// Generated catalog entries added after the hand-picked ones, to give the sandbox a
+/// real supplier's catalog size; none by default. Generated products sell like the
+/// hand-picked ones.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CatalogSize {
+    /// Cryptorefills: brand families added in each country the sandbox sells in (`US`
+    /// and `DE`), each a gift card with two fixed denominations.
+    pub cryptorefills_families: usize,
+    /// FoxReload: categories added at the top level.
+    pub foxreload_categories: usize,
+    /// FoxReload: products in each added category.
+    pub foxreload_products_per_category: usize,
+}
+
 /// Everything a sandbox starts from.
 #[derive(Debug, Clone)]
 pub struct SandboxConfig {
@@ -113,6 +127,8 @@ pub struct SandboxConfig {
     /// Generated products added to FoxReload's catalog, to exercise paging through a
     /// large catalog (benchmarks); none by default.
     pub foxreload_synthetic_products: usize,
+    /// Generated brand families and categories, for catalogs of a real supplier's size.
+    pub catalog_size: CatalogSize,
     /// Faults armed from the start (more can be added while running).
     pub faults: Vec<crate::faults::FaultRule>,
     /// Share of orders, from 0.0 (none, the default) to 1.0 (all), that fail after the
@@ -164,6 +180,7 @@ impl Default for SandboxConfig {
             cryptorefills_auto_pay_after: Some(chrono::TimeDelta::seconds(2)),
             stock_per_product: 1000,
             foxreload_synthetic_products: 0,
+            catalog_size: CatalogSize::default(),
             faults: Vec::new(),
             failure_share: 0.0,
             cryptorefills_unpaid_share: 0.0,

@@ -4,6 +4,7 @@
 //! `Refunded` for the configured share; unpaid orders (a configured share is never paid)
 //! expire after the payment window. Order updates stream as SSE.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
@@ -52,7 +53,7 @@ const RATE: Decimal = Decimal::from_parts(10035, 0, 0, false, 4);
 /// A brand family and its products: fixed ones (the denomination string production
 /// orders with, and its face value), and at most one range.
 struct Brand {
-    name: &'static str,
+    name: Cow<'static, str>,
     kind: &'static str,
     category: &'static str,
     country: &'static str,
@@ -64,7 +65,7 @@ struct Brand {
 
 const BRANDS: [Brand; 7] = [
     Brand {
-        name: "Airbnb",
+        name: Cow::Borrowed("Airbnb"),
         kind: "giftcard",
         category: "travel",
         country: "US",
@@ -73,7 +74,7 @@ const BRANDS: [Brand; 7] = [
         range: None,
     },
     Brand {
-        name: "Amazon",
+        name: Cow::Borrowed("Amazon"),
         kind: "giftcard",
         category: "retail",
         country: "US",
@@ -87,7 +88,7 @@ const BRANDS: [Brand; 7] = [
         range: None,
     },
     Brand {
-        name: "Target",
+        name: Cow::Borrowed("Target"),
         kind: "giftcard",
         category: "retail",
         country: "US",
@@ -96,7 +97,7 @@ const BRANDS: [Brand; 7] = [
         range: Some((5, 200, 1)),
     },
     Brand {
-        name: "Steam",
+        name: Cow::Borrowed("Steam"),
         kind: "giftcard",
         category: "gaming",
         country: "DE",
@@ -105,7 +106,7 @@ const BRANDS: [Brand; 7] = [
         range: None,
     },
     Brand {
-        name: "T-Mobile",
+        name: Cow::Borrowed("T-Mobile"),
         kind: "mobile_recharge",
         category: "mobile",
         country: "US",
@@ -114,7 +115,7 @@ const BRANDS: [Brand; 7] = [
         range: Some((10, 100, 5)),
     },
     Brand {
-        name: "Vodafone",
+        name: Cow::Borrowed("Vodafone"),
         kind: "mobile_recharge",
         category: "mobile",
         country: "DE",
@@ -123,7 +124,7 @@ const BRANDS: [Brand; 7] = [
         range: None,
     },
     Brand {
-        name: "Airalo eSIM",
+        name: Cow::Borrowed("Airalo eSIM"),
         kind: "esim",
         category: "e-sim",
         country: "US",
@@ -136,6 +137,30 @@ const BRANDS: [Brand; 7] = [
         range: None,
     },
 ];
+
+/// A country of generated families: its code, currency and fixed denominations.
+type GeneratedCountry = (&'static str, &'static str, &'static [(&'static str, i64)]);
+
+/// `count` generated gift card families in each country of [`BRANDS`], after them.
+fn generated_families(count: usize) -> impl Iterator<Item = Brand> {
+    const COUNTRIES: [GeneratedCountry; 2] = [
+        ("US", "USD", &[("10 USD", 10), ("25 USD", 25)]),
+        ("DE", "EUR", &[("10 EUR", 10), ("25 EUR", 25)]),
+    ];
+    COUNTRIES
+        .into_iter()
+        .flat_map(move |(country, currency, fixed)| {
+            (1..=count).map(move |n| Brand {
+                name: Cow::Owned(format!("Generated Brand {n:05}")),
+                kind: "giftcard",
+                category: "generated",
+                country,
+                currency,
+                fixed,
+                range: None,
+            })
+        })
+}
 
 /// Payment via `USER_WALLET`: coin and its networks.
 const VIAS: [(&str, &[&str]); 2] = [
@@ -183,6 +208,8 @@ struct Orders {
 /// Cryptorefills' state.
 pub struct CryptoState {
     config: Arc<SandboxConfig>,
+    /// The hand-picked brands, then the generated ones.
+    brands: Vec<Brand>,
     faults: Faults,
     inner: Mutex<Orders>,
     /// Signalled when an order is paid, so event streams answer at once.
@@ -192,7 +219,14 @@ pub struct CryptoState {
 impl CryptoState {
     /// Fresh state.
     pub fn new(config: Arc<SandboxConfig>, faults: Faults) -> Arc<Self> {
+        let brands = BRANDS
+            .into_iter()
+            .chain(generated_families(
+                config.catalog_size.cryptorefills_families,
+            ))
+            .collect();
         Arc::new(Self {
+            brands,
             config,
             faults,
             inner: Mutex::new(Orders::default()),
@@ -359,7 +393,7 @@ impl CryptoState {
                 .iter()
                 .enumerate()
                 .map(|(n, unit)| {
-                    let brand = &BRANDS[unit.brand];
+                    let brand = &self.brands[unit.brand];
                     let code = format!(
                         "CR-{}-{}-{n}",
                         brand.name.to_uppercase().replace(' ', ""),
@@ -371,8 +405,8 @@ impl CryptoState {
                         kind: Some(types::ProductKind::from(brand.kind)),
                         quantity: None,
                         deliverable: Some(types::OrderDeliverable {
-                            brand_name: Some(brand.name.into()),
-                            family: Some(brand.name.into()),
+                            brand_name: Some(brand.name.to_string()),
+                            family: Some(brand.name.to_string()),
                             country_code: Some(brand.country.into()),
                             denomination: Some(unit.denomination.clone()),
                             localized_denomination: Some(format!(
@@ -497,8 +531,8 @@ fn brand_json(brand: &Brand) -> types::Brand {
         .chain(brand.range.iter().flat_map(|(min, max, _)| [*min, *max]));
     let (min, max) = (values.clone().min(), values.max());
     types::Brand {
-        family: Some(brand.name.into()),
-        brand: Some(brand.name.into()),
+        family: Some(brand.name.to_string()),
+        brand: Some(brand.name.to_string()),
         brand_id: Some(format!("{:08x}", brand.name.len() * 2654435761)),
         country_code: Some(brand.country.into()),
         kind: Some(types::ProductKind::from(brand.kind)),
@@ -519,11 +553,17 @@ struct CountryQuery {
     country_code: Option<String>,
 }
 
-fn in_country(country: Option<&str>) -> impl Iterator<Item = &'static Brand> {
-    let country = country.map(str::to_uppercase);
-    BRANDS
-        .iter()
-        .filter(move |b| country.as_deref().is_none_or(|c| c == b.country))
+impl CryptoState {
+    fn in_country(&self, country: Option<&str>) -> impl Iterator<Item = &Brand> {
+        let country = country.map(str::to_uppercase);
+        self.brands
+            .iter()
+            .filter(move |b| country.as_deref().is_none_or(|c| c == b.country))
+    }
+
+    fn find_brand(&self, name: &str, country: &str) -> Option<usize> {
+        find_brand(&self.brands, name, country)
+    }
 }
 
 /// A request the spec refuses: 400 with Cryptorefills' `{status, detail}`.
@@ -546,15 +586,19 @@ fn country_query(query: &CountryQuery) -> Result<&str, BadRequest> {
 }
 
 /// An object, as production answers: every brand, by category too.
-async fn list_brands(SupplierQuery(query, _): CQuery<CountryQuery>) -> Response {
+async fn list_brands(
+    State(state): State<Arc<CryptoState>>,
+    SupplierQuery(query, _): CQuery<CountryQuery>,
+) -> Response {
     if let Err(rejection) = country_query(&query) {
         return rejection.into_response();
     }
-    let brands: Vec<types::Brand> = in_country(query.country_code.as_deref())
+    let brands: Vec<types::Brand> = state
+        .in_country(query.country_code.as_deref())
         .map(brand_json)
         .collect();
     let mut categories: BTreeMap<(&str, &str), Vec<types::Brand>> = BTreeMap::new();
-    for brand in in_country(query.country_code.as_deref()) {
+    for brand in state.in_country(query.country_code.as_deref()) {
         categories
             .entry((brand.kind, brand.category))
             .or_default()
@@ -578,11 +622,15 @@ async fn list_brands(SupplierQuery(query, _): CQuery<CountryQuery>) -> Response 
     .into_response()
 }
 
-async fn get_homepage(SupplierQuery(query, _): CQuery<CountryQuery>) -> Response {
+async fn get_homepage(
+    State(state): State<Arc<CryptoState>>,
+    SupplierQuery(query, _): CQuery<CountryQuery>,
+) -> Response {
     if let Err(rejection) = country_query(&query) {
         return rejection.into_response();
     }
-    let brands: Vec<types::Brand> = in_country(query.country_code.as_deref())
+    let brands: Vec<types::Brand> = state
+        .in_country(query.country_code.as_deref())
         .map(brand_json)
         .collect();
     Json(types::Homepage {
@@ -665,8 +713,8 @@ fn family_json(brand: &Brand) -> types::BrandFamily {
         }
     });
     types::BrandFamily {
-        family: Some(brand.name.into()),
-        brand: Some(brand.name.into()),
+        family: Some(brand.name.to_string()),
+        brand: Some(brand.name.to_string()),
         kind: Some(types::ProductKind::from(brand.kind)),
         category: Some(brand.category.into()),
         country_code: Some(brand.country.into()),
@@ -678,6 +726,7 @@ fn family_json(brand: &Brand) -> types::BrandFamily {
 
 /// Production answers 400 to a product list without a family.
 async fn list_products(
+    State(state): State<Arc<CryptoState>>,
     Path(country): Path<String>,
     SupplierQuery(query, _): CQuery<ProductsQuery>,
 ) -> Response {
@@ -690,13 +739,14 @@ async fn list_products(
     let Some(family) = query.family_name else {
         return http_error(StatusCode::BAD_REQUEST, "family_name is required");
     };
-    let families: Vec<types::BrandFamily> = in_country(Some(&country))
+    let families: Vec<types::BrandFamily> = state
+        .in_country(Some(&country))
         .filter(|b| b.name.eq_ignore_ascii_case(&family))
         .filter(|b| {
             query
                 .brand_name
                 .as_deref()
-                .is_none_or(|n| n.eq_ignore_ascii_case(b.name))
+                .is_none_or(|n| n.eq_ignore_ascii_case(&b.name))
         })
         .map(family_json)
         .collect();
@@ -711,9 +761,15 @@ struct PriceQuery {
     coin: String,
 }
 
-async fn get_price(SupplierQuery(query, _): CQuery<PriceQuery>) -> Response {
+async fn get_price(
+    State(state): State<Arc<CryptoState>>,
+    SupplierQuery(query, _): CQuery<PriceQuery>,
+) -> Response {
     let country = query.country_code.as_deref().unwrap_or("US");
-    let Some(brand) = find_brand(&query.brand_name, country).map(|i| &BRANDS[i]) else {
+    let Some(brand) = state
+        .find_brand(&query.brand_name, country)
+        .map(|i| &state.brands[i])
+    else {
         return http_error(StatusCode::NOT_FOUND, "Product not found");
     };
     let Ok(face_value) = query.face_value.parse::<Decimal>() else {
@@ -735,8 +791,8 @@ async fn get_price(SupplierQuery(query, _): CQuery<PriceQuery>) -> Response {
     .into_response()
 }
 
-fn find_brand(name: &str, country: &str) -> Option<usize> {
-    BRANDS
+fn find_brand(brands: &[Brand], name: &str, country: &str) -> Option<usize> {
+    brands
         .iter()
         .position(|b| b.name.eq_ignore_ascii_case(name) && b.country.eq_ignore_ascii_case(country))
 }
@@ -776,7 +832,7 @@ fn decimal(value: &Value) -> Option<Decimal> {
 
 /// The units of a request, from flat deliveries (what production integrations send)
 /// or the seed's nested `{kind, quantity, deliverable}` form, with the problems found.
-fn units_of(body: &Value) -> (Vec<Unit>, Vec<Value>) {
+fn units_of(brands: &[Brand], body: &Value) -> (Vec<Unit>, Vec<Value>) {
     let (mut units, mut problems) = (Vec::new(), Vec::new());
     for delivery in body["deliveries"].as_array().into_iter().flatten() {
         let (fields, quantity) = match delivery.get("deliverable") {
@@ -784,12 +840,15 @@ fn units_of(body: &Value) -> (Vec<Unit>, Vec<Value>) {
             Some(nested) => (nested, delivery["quantity"].as_u64().unwrap_or(u64::MAX)),
             None => (delivery, 1),
         };
-        let Some(index) = find_brand(text(fields, "/brand_name"), text(fields, "/country_code"))
-        else {
+        let Some(index) = find_brand(
+            brands,
+            text(fields, "/brand_name"),
+            text(fields, "/country_code"),
+        ) else {
             problems.push(json!({"problem": "NOT_AVAILABLE_PRODUCT", "moreDetails": null}));
             continue;
         };
-        let brand = &BRANDS[index];
+        let brand = &brands[index];
         let denomination = text(fields, "/denomination");
         let value = if denomination == "range" {
             match (brand.range, fields.get("product_value").and_then(decimal)) {
@@ -865,8 +924,8 @@ fn email_of(body: &Value) -> &str {
 }
 
 /// Every problem of a request, empty when it is acceptable.
-fn problems_of(body: &Value) -> (Vec<Unit>, Vec<Value>) {
-    let (units, mut problems) = units_of(body);
+fn problems_of(brands: &[Brand], body: &Value) -> (Vec<Unit>, Vec<Value>) {
+    let (units, mut problems) = units_of(brands, body);
     let email = email_of(body);
     if !is_email(email) {
         problems.push(
@@ -1014,11 +1073,14 @@ fn shaped<T: serde::de::DeserializeOwned>(body: &Value) -> Result<(), BadRequest
 }
 
 /// A priced preview: `problems` null when the order is acceptable.
-async fn validate_order(SupplierJson(body, _): CJson<Value>) -> Response {
+async fn validate_order(
+    State(state): State<Arc<CryptoState>>,
+    SupplierJson(body, _): CJson<Value>,
+) -> Response {
     if let Err(rejection) = shaped::<types::ValidateOrderRequest>(&body) {
         return rejection.into_response();
     }
-    let (units, problems) = problems_of(&body);
+    let (units, problems) = problems_of(&state.brands, &body);
     let coin_amount: Decimal = units
         .iter()
         .map(|u| u.face_value * RATE)
@@ -1042,7 +1104,7 @@ async fn create_order(
     if let Err(rejection) = shaped::<types::CreateOrderRequest>(&body) {
         return rejection.into_response();
     }
-    let (units, problems) = problems_of(&body);
+    let (units, problems) = problems_of(&state.brands, &body);
     if units.is_empty() || !problems.is_empty() {
         let body = json!({"status": 422, "detail": "The order has problems", "problems": problems});
         return (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response();

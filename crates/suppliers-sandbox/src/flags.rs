@@ -3,11 +3,13 @@
 
 use std::time::Duration;
 
-use crate::config::{Latency, SandboxConfig, Timings};
+use crate::config::{CatalogSize, Latency, SandboxConfig, Timings};
 
 /// The longest delay a flag takes, a year: later instants would overflow the clock.
 const YEAR_SECS: u64 = 365 * 24 * 3600;
 const YEAR_MS: u64 = YEAR_SECS * 1000;
+/// The most generated families, categories or products per category a flag takes.
+const MAX_GENERATED: u64 = 100_000;
 
 /// Flags over [`SandboxConfig`]; each one left out keeps the configuration's value.
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -38,6 +40,16 @@ pub struct SandboxFlags {
     /// 50:250 for 50 to 300 ms); an event stream only before its opening. Default none.
     #[arg(long, value_name = "MS[:JITTER_MS]")]
     pub latency: Option<Latency>,
+    /// Cryptorefills brand families to add in each country (US, DE), after the
+    /// hand-picked ones: one catalog request each. Default 0.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(..=MAX_GENERATED))]
+    pub cryptorefills_families: Option<u64>,
+    /// FoxReload categories to add, after the hand-picked ones. Default 0.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(..=MAX_GENERATED))]
+    pub foxreload_categories: Option<u64>,
+    /// Products in each added FoxReload category (100 a page). Default 0.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(..=MAX_GENERATED))]
+    pub foxreload_products_per_category: Option<u64>,
 }
 
 impl SandboxFlags {
@@ -50,7 +62,20 @@ impl SandboxFlags {
             payment_window,
             auto_pay_after,
             latency,
+            cryptorefills_families,
+            foxreload_categories,
+            foxreload_products_per_category,
         } = self;
+        let size = config.catalog_size;
+        let count = |flag: Option<u64>, default: usize| flag.map_or(default, |n| n as usize);
+        let catalog_size = CatalogSize {
+            cryptorefills_families: count(cryptorefills_families, size.cryptorefills_families),
+            foxreload_categories: count(foxreload_categories, size.foxreload_categories),
+            foxreload_products_per_category: count(
+                foxreload_products_per_category,
+                size.foxreload_products_per_category,
+            ),
+        };
         SandboxConfig {
             timings: complete_after.map_or(config.timings, |ms| {
                 Timings::completing_after(Duration::from_millis(ms))
@@ -66,6 +91,7 @@ impl SandboxFlags {
                     Some(chrono::TimeDelta::milliseconds(ms as i64))
                 }),
             latency: latency.or(config.latency),
+            catalog_size,
             ..config
         }
     }
@@ -113,6 +139,7 @@ mod tests {
             default.cryptorefills_auto_pay_after
         );
         assert_eq!(config.latency, None);
+        assert_eq!(config.catalog_size, CatalogSize::default());
     }
 
     #[test]
@@ -130,6 +157,12 @@ mod tests {
             "100",
             "--latency",
             "50:250",
+            "--cryptorefills-families",
+            "300",
+            "--foxreload-categories",
+            "40",
+            "--foxreload-products-per-category",
+            "50",
         ])
         .unwrap();
         let ms = Duration::from_millis;
@@ -157,6 +190,14 @@ mod tests {
                 jitter: ms(250)
             })
         );
+        assert_eq!(
+            config.catalog_size,
+            CatalogSize {
+                cryptorefills_families: 300,
+                foxreload_categories: 40,
+                foxreload_products_per_category: 50,
+            }
+        );
     }
 
     #[test]
@@ -169,6 +210,9 @@ mod tests {
             ["--latency", "fast"],
             ["--complete-after", "-1"],
             ["--payment-window", "99999999999"],
+            ["--cryptorefills-families", "-1"],
+            ["--foxreload-categories", "100001"],
+            ["--foxreload-products-per-category", "many"],
         ] {
             assert!(parse(&args).is_err(), "{args:?}");
         }

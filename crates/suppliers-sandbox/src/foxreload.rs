@@ -18,7 +18,7 @@ use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::config::SandboxConfig;
+use crate::config::{CatalogSize, SandboxConfig};
 use crate::extract::{RejectionStyle, SupplierJson, SupplierQuery};
 use crate::outcomes::picked;
 
@@ -48,7 +48,8 @@ const FAILURE_REASON: &str =
 struct CatalogItem {
     id: Cow<'static, str>,
     name: Cow<'static, str>,
-    category: &'static str,
+    /// The slug of its category.
+    category: Cow<'static, str>,
     /// `None`: listed, not priced (production sends `price: null`).
     price: Option<Decimal>,
     min_quantity: i64,
@@ -70,7 +71,7 @@ fn catalog(synthetic: usize) -> Vec<CatalogItem> {
         CatalogItem {
             id: id.into(),
             name: name.into(),
-            category,
+            category: Cow::Borrowed(category),
             price: cents.map(|c| Decimal::new(c, 2)),
             min_quantity: 1,
             max_quantity: 10,
@@ -173,7 +174,7 @@ fn catalog(synthetic: usize) -> Vec<CatalogItem> {
     catalog.extend((1..=synthetic).map(|n| CatalogItem {
         id: format!("product_synthetic{n:017}").into(),
         name: format!("Game Card #{n}").into(),
-        category: "games",
+        category: Cow::Borrowed("games"),
         price: Some(Decimal::new(100 + (n % 9_900) as i64, 2)),
         min_quantity: 1,
         max_quantity: 10,
@@ -183,7 +184,8 @@ fn catalog(synthetic: usize) -> Vec<CatalogItem> {
     catalog
 }
 
-/// Slug, name, parent slug. Ids are UUIDv7-shaped, derived from the slug.
+/// Slug, name, parent slug of the hand-picked categories. Ids are UUIDv7-shaped,
+/// derived from the slug.
 const CATEGORIES: [(&str, &str, Option<&str>); 6] = [
     ("games", "Game cards", None),
     ("steam", "Steam", Some("games")),
@@ -206,12 +208,46 @@ fn category_id(slug: &str) -> String {
     )
 }
 
-/// The slug of a category named by id or slug.
-fn category_slug(id_or_slug: &str) -> Option<&'static str> {
-    CATEGORIES
+/// A category of the sandbox's catalog.
+struct CategoryEntry {
+    slug: Cow<'static, str>,
+    name: Cow<'static, str>,
+    parent: Option<&'static str>,
+}
+
+/// The hand-picked categories, then `size.foxreload_categories` generated ones of
+/// `size.foxreload_products_per_category` products each, with those products.
+fn categories(size: &CatalogSize) -> (Vec<CategoryEntry>, Vec<CatalogItem>) {
+    let mut categories: Vec<CategoryEntry> = CATEGORIES
         .iter()
-        .map(|(slug, _, _)| *slug)
-        .find(|slug| *slug == id_or_slug || category_id(slug) == id_or_slug)
+        .map(|(slug, name, parent)| CategoryEntry {
+            slug: Cow::Borrowed(slug),
+            name: Cow::Borrowed(name),
+            parent: *parent,
+        })
+        .collect();
+    let mut products = Vec::new();
+    for c in 1..=size.foxreload_categories {
+        let slug = format!("generated-{c:05}");
+        products.extend(
+            (1..=size.foxreload_products_per_category).map(|p| CatalogItem {
+                id: format!("product_gen{c:05}x{p:017}").into(),
+                name: format!("Gift card {c}-{p}").into(),
+                category: Cow::Owned(slug.clone()),
+                price: Some(Decimal::new(100 + (p % 9_900) as i64, 2)),
+                min_quantity: 1,
+                max_quantity: 10,
+                note_fields: NONE,
+                unlimited: false,
+            }),
+        );
+        categories.push(CategoryEntry {
+            slug: Cow::Owned(slug),
+            name: format!("Generated category {c}").into(),
+            parent: None,
+        });
+    }
+    (categories, products)
 }
 
 struct Order {
@@ -230,6 +266,7 @@ struct Order {
 /// FoxReload's state.
 pub struct FoxState {
     config: Arc<SandboxConfig>,
+    categories: Vec<CategoryEntry>,
     catalog: Vec<CatalogItem>,
     inner: Mutex<Inner>,
 }
@@ -250,7 +287,9 @@ struct Inner {
 impl FoxState {
     /// Fresh state from the configuration.
     pub fn new(config: Arc<SandboxConfig>) -> Arc<Self> {
-        let catalog = catalog(config.foxreload_synthetic_products);
+        let mut catalog = catalog(config.foxreload_synthetic_products);
+        let (categories, generated) = categories(&config.catalog_size);
+        catalog.extend(generated);
         let stock = vec![config.stock_per_product; catalog.len()];
         Arc::new(Self {
             inner: Mutex::new(Inner {
@@ -262,9 +301,18 @@ impl FoxState {
                 payments: 0,
                 refunds_due: BTreeSet::new(),
             }),
+            categories,
             catalog,
             config,
         })
+    }
+
+    /// The slug of a category named by id or slug.
+    fn category_slug(&self, id_or_slug: &str) -> Option<&str> {
+        self.categories
+            .iter()
+            .map(|c| c.slug.as_ref())
+            .find(|slug| *slug == id_or_slug || category_id(slug) == id_or_slug)
     }
 
     /// The balance now.
@@ -374,7 +422,7 @@ impl FoxState {
             id: item.id.clone().into(),
             name: item.name.clone().into(),
             slug: Some(item.id.trim_start_matches("product_").to_owned()),
-            category_id: Some(category_id(item.category)),
+            category_id: Some(category_id(&item.category)),
             description: None,
             attributes,
             price: item.price,
@@ -562,12 +610,8 @@ struct CategoryQuery {
     tag: Option<String>,
 }
 
-fn category(
-    state: &FoxState,
-    slug: &'static str,
-    name: &str,
-    parent: Option<&str>,
-) -> types::Category {
+fn category(state: &FoxState, entry: &CategoryEntry) -> types::Category {
+    let (slug, name, parent) = (entry.slug.as_ref(), entry.name.as_ref(), entry.parent);
     let products = || state.catalog.iter().filter(|p| p.category == slug);
     let count = products().count() as i64;
     types::Category {
@@ -599,12 +643,13 @@ async fn list_categories(
     let parent = query
         .parent_id_or_slug
         .as_deref()
-        .map(|p| category_slug(p).unwrap_or(""));
+        .map(|p| state.category_slug(p).unwrap_or(""));
     let stock_only = query.with_stock_only.unwrap_or(false);
-    let matching: Vec<types::Category> = CATEGORIES
+    let matching: Vec<types::Category> = state
+        .categories
         .iter()
-        .filter(|(_, _, p)| parent.is_none() || *p == parent)
-        .map(|(slug, name, p)| category(&state, slug, name, *p))
+        .filter(|c| parent.is_none() || c.parent == parent)
+        .map(|c| category(&state, c))
         .filter(|c| !stock_only || c.in_stock_count.unwrap_or(0) > 0)
         .filter(|c| {
             query
@@ -632,11 +677,13 @@ async fn get_category(
     State(state): State<Arc<FoxState>>,
     Path(id_or_slug): Path<String>,
 ) -> Response {
-    match CATEGORIES
+    let slug = state.category_slug(&id_or_slug);
+    match state
+        .categories
         .iter()
-        .find(|(slug, _, _)| category_slug(&id_or_slug) == Some(*slug))
+        .find(|c| Some(c.slug.as_ref()) == slug)
     {
-        Some((slug, name, parent)) => Json(category(&state, slug, name, *parent)).into_response(),
+        Some(entry) => Json(category(&state, entry)).into_response(),
         None => coded(StatusCode::NOT_FOUND, "NOT_FOUND", "Category not found"),
     }
 }
@@ -651,10 +698,11 @@ struct PageQuery {
     with_stock_only: Option<bool>,
 }
 
-/// Whether `item` is listed in the category named `id_or_slug` (its own products, not
-/// its subcategories': walking every category lists each product once).
-fn in_category(item: &CatalogItem, id_or_slug: &str) -> bool {
-    category_slug(id_or_slug) == Some(item.category)
+/// Whether `item` is listed in the category of slug `slug` (its own products, not its
+/// subcategories': walking every category lists each product once). `None`, a category
+/// the sandbox does not have, lists nothing.
+fn in_category(item: &CatalogItem, slug: Option<&str>) -> bool {
+    slug == Some(item.category.as_ref())
 }
 
 /// Indices of the products `keep` accepts, in stock when the query asks.
@@ -695,9 +743,8 @@ async fn list_products(
         Err(rejection) => return rejection.into_response(),
     };
     let (inner, _) = state.lock();
-    let indices = matching(&state, &inner.stock, &query, |item| {
-        in_category(item, &category)
-    });
+    let slug = state.category_slug(&category);
+    let indices = matching(&state, &inner.stock, &query, |item| in_category(item, slug));
     let (items, total) = page(indices, offset, limit, |index| {
         state.product(index, &inner.stock)
     });
@@ -726,11 +773,14 @@ async fn search_products(
         Ok(limit) => limit,
         Err(rejection) => return rejection.into_response(),
     };
-    let category = query.category_id_or_slug.clone();
+    let slug = query
+        .category_id_or_slug
+        .as_deref()
+        .map(|c| state.category_slug(c));
     let (inner, _) = state.lock();
     let found: Vec<types::Product> = matching(&state, &inner.stock, &query, |item| {
         (item.name.to_lowercase().contains(&text) || item.id == text.as_str())
-            && category.as_deref().is_none_or(|c| in_category(item, c))
+            && slug.is_none_or(|slug| in_category(item, slug))
     })
     .take(limit as usize)
     .map(|index| state.product(index, &inner.stock))

@@ -25,7 +25,11 @@
 //!   [`SandboxConfig::cryptorefills_payment_window`] (`--payment-window SECS`) and
 //!   [`SandboxConfig::cryptorefills_auto_pay_after`] (`--auto-pay-after MS`);
 //! - a delay before every answer, [`SandboxConfig::latency`] (`--latency MS[:JITTER_MS]`),
-//!   to give the sandbox a real supplier's distance.
+//!   to give the sandbox a real supplier's distance;
+//! - a catalog of a real supplier's size, [`SandboxConfig::catalog_size`]: generated
+//!   Cryptorefills brand families in each country (`--cryptorefills-families N`) and
+//!   FoxReload categories of N products (`--foxreload-categories N`,
+//!   `--foxreload-products-per-category N`).
 //!
 //! Every default keeps orders succeeding, a few seconds after payment, with no delay.
 //!
@@ -71,7 +75,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-pub use config::{Latency, SandboxConfig, Timings};
+pub use config::{CatalogSize, Latency, SandboxConfig, Timings};
 pub use faults::{Fault, FaultRule, Faults};
 pub use flags::SandboxFlags;
 
@@ -220,6 +224,19 @@ impl Sandbox {
         counter.load(Ordering::Relaxed)
     }
 
+    /// The most requests that were being handled at once so far, from a request's
+    /// arrival until its answer leaves (the configured latency included; an event
+    /// stream until its head leaves): how tests check a client's concurrency bound.
+    pub fn peak_in_flight(&self) -> u64 {
+        self.requests.peak_in_flight.load(Ordering::SeqCst)
+    }
+
+    /// Starts [`Self::peak_in_flight`] again from the requests being handled now.
+    pub fn reset_peak_in_flight(&self) {
+        let now = self.requests.in_flight.load(Ordering::SeqCst);
+        self.requests.peak_in_flight.store(now, Ordering::SeqCst);
+    }
+
     /// FoxReload's state, for assertions (balance, orders).
     pub fn foxreload(&self) -> &foxreload::FoxState {
         &self.foxreload
@@ -234,13 +251,32 @@ impl Sandbox {
     }
 }
 
-/// Requests received, in all and per supplier.
+/// Requests received, in all and per supplier, and how many were handled at once.
 #[derive(Debug, Default)]
 struct RequestCounts {
     all: AtomicU64,
     foxreload: AtomicU64,
     mousacard: AtomicU64,
     cryptorefills: AtomicU64,
+    in_flight: AtomicU64,
+    peak_in_flight: AtomicU64,
+}
+
+/// One request being handled; counted out when dropped, even if its client went away.
+struct InFlight<'a>(&'a RequestCounts);
+
+impl<'a> InFlight<'a> {
+    fn enter(counts: &'a RequestCounts) -> Self {
+        let now = counts.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        counts.peak_in_flight.fetch_max(now, Ordering::SeqCst);
+        Self(counts)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 async fn count_request(
@@ -260,5 +296,6 @@ async fn count_request(
     if let Some((_, counter)) = supplier {
         counter.fetch_add(1, Ordering::Relaxed);
     }
+    let _in_flight = InFlight::enter(&requests);
     next.run(request).await
 }

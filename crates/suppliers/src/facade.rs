@@ -40,6 +40,7 @@ pub struct SuppliersBuilder {
     connect_timeout: Duration,
     read_timeout: Duration,
     limits: ResponseLimits,
+    catalog_concurrency: usize,
     journal: Option<Journal>,
 }
 
@@ -55,6 +56,7 @@ impl Default for SuppliersBuilder {
             // Long enough for an SSE stream between keep-alives.
             read_timeout: Duration::from_secs(90),
             limits: ResponseLimits::default(),
+            catalog_concurrency: crate::DEFAULT_CATALOG_CONCURRENCY,
             journal: None,
         }
     }
@@ -111,6 +113,13 @@ impl SuppliersBuilder {
         self.limits.max_body_bytes = bytes;
         self
     }
+    /// Catalog requests in flight at once per supplier (default 8): FoxReload's category
+    /// and product pages, Cryptorefills' brand families. Products still come in the
+    /// order of a one-page-at-a-time walk; 1 is that walk. 0 counts as 1.
+    pub fn catalog_concurrency(mut self, requests: usize) -> Self {
+        self.catalog_concurrency = requests;
+        self
+    }
     /// `SUPPLIERS_REQUEST_TIMEOUT` (seconds, fractions allowed) and
     /// `SUPPLIERS_MAX_RESPONSE_BYTES`, where set.
     pub fn limits_from_env(self) -> Result<Self, ConfigError> {
@@ -150,13 +159,16 @@ impl SuppliersBuilder {
             .build()
             .map_err(|e| ConfigError::Http(e.to_string()))?;
         let (retry, clock, limits) = (self.retry, self.clock, self.limits);
+        let catalog = self.catalog_concurrency;
         Ok(Suppliers {
             journal: self.journal,
             foxreload: self
                 .foxreload
                 .map(|c| {
                     c.client(http.clone(), limits).map(|client| {
-                        FoxReload::new(client, retry, clock.clone()).with_test_orders(c.test_orders)
+                        FoxReload::new(client, retry, clock.clone())
+                            .with_test_orders(c.test_orders)
+                            .with_catalog_concurrency(catalog)
                     })
                 })
                 .transpose()?,
@@ -170,8 +182,10 @@ impl SuppliersBuilder {
             cryptorefills: self
                 .cryptorefills
                 .map(|c| {
-                    c.client(http.clone(), limits)
-                        .map(|client| Cryptorefills::new(client, retry, clock.clone()))
+                    c.client(http.clone(), limits).map(|client| {
+                        Cryptorefills::new(client, retry, clock.clone())
+                            .with_catalog_concurrency(catalog)
+                    })
                 })
                 .transpose()?,
         })

@@ -14,6 +14,8 @@
 //!   goods arrive or the supplier gives up on the order, and handed to the caller at
 //!   least once, across crashes and workers ([`tracker`]; [`webhook`] pushes it to a
 //!   reseller's server as a Standard Webhook),
+//! - catalogs streamed in order with several requests in flight per supplier
+//!   ([`catalog_walk`]; 8 by default, [`SuppliersBuilder::catalog_concurrency`]),
 //! - waiters ([`waiter`]) and Cryptorefills' SSE tracking ([`order_stream`]),
 //! - one order model ([`model`]) and one [`Error`].
 //!
@@ -102,6 +104,7 @@
 //! ```
 
 pub mod adapters;
+pub mod catalog_walk;
 pub mod config;
 pub mod error;
 mod facade;
@@ -118,6 +121,7 @@ pub mod tracker;
 pub mod waiter;
 pub mod webhook;
 
+pub use catalog_walk::DEFAULT_CATALOG_CONCURRENCY;
 pub use error::Error;
 pub use facade::{Suppliers, SuppliersBuilder, USER_AGENT};
 pub use purchase::{MAX_REFERENCE_LEN, Receipt, new_reference};

@@ -154,7 +154,7 @@ pub(crate) async fn find(
                 .map(|(id, _)| id)
                 .collect();
             let since = entry.started_at - CLOCK_SKEW;
-            let recent = fox.orders_since(since).await?;
+            let recent = fox.orders_since(since, None).await?;
             let looked_at = recent.len();
             let matching: Vec<_> = recent
                 .into_iter()

@@ -11,8 +11,10 @@
 //! with the same [`Report::event_id`].
 //!
 //! How each supplier is asked:
-//! - FoxReload: the order list filtered by status, 100 a page, for `paid` and
-//!   `processing` orders; an order that left both lists is read once.
+//! - FoxReload: the order list filtered by status, 100 a page, back to the oldest order
+//!   followed: `paid` and `processing` for the open ones; one that left both is looked
+//!   for in the `completed`, `failed` and `cancelled` lists (their items carry the
+//!   codes), and read once if it is in none of them.
 //! - MousaCard: the 50-id batch status endpoint.
 //! - Cryptorefills: Server-Sent Events for the most recent orders, up to
 //!   [`TrackerConfig::max_streams`]; the rest polled with a delay that grows with the

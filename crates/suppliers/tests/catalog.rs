@@ -35,8 +35,10 @@ async fn foxreload_pages_are_fetched_lazily_as_the_stream_is_read() {
             then.status(200).json_body(fox_page(2, &["p3"], 3));
         })
         .await;
+    // One request at a time: nothing is fetched ahead of the reader.
     let suppliers = Suppliers::builder()
         .foxreload(FoxReloadConfig::new("sandbox", &server.base_url()).unwrap())
+        .catalog_concurrency(1)
         .build()
         .unwrap();
     let fox = suppliers.get(SupplierId::FoxReload).unwrap();

@@ -13,6 +13,8 @@
 //! agent (`User-Agent`) on every request; otherwise requests carry the SDK's own
 //! `User-Agent` and no `X-Forwarded-For`.
 
+mod catalog;
+
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,6 +24,7 @@ use cryptorefills::types;
 use futures::{Stream, StreamExt, TryStreamExt};
 use rust_decimal::Decimal;
 
+use crate::catalog_walk::CatalogLimit;
 use crate::error::{Error, Problem, Reconcile};
 use crate::failure::{Failure, text_at};
 use crate::model::{
@@ -190,6 +193,8 @@ pub struct Cryptorefills {
     retry: RetryPolicy,
     /// Shared by every clone: one pace and one `Retry-After` pause per supplier.
     pacer: Arc<Pacer>,
+    /// Shared by every clone: catalog requests in flight at once.
+    catalog: CatalogLimit,
     clock: Arc<dyn Clock>,
     track: TrackConfig,
     end_user: Option<EndUser>,
@@ -237,6 +242,7 @@ impl Cryptorefills {
             client,
             retry,
             pacer: Arc::default(),
+            catalog: CatalogLimit::default(),
             clock,
             track: TrackConfig::default(),
             end_user: None,
@@ -282,59 +288,6 @@ impl Cryptorefills {
     pub fn with_pacer(mut self, pacer: Arc<Pacer>) -> Self {
         self.pacer = pacer;
         self
-    }
-
-    /// Products available in a country: of one brand family, or of every family the
-    /// country's brand list names (one request per family, as the stream is read;
-    /// production refuses a product list without a family).
-    pub fn products(
-        &self,
-        country: String,
-        family_name: Option<String>,
-    ) -> impl Stream<Item = Result<Product, Error>> + use<> {
-        let this = self.clone();
-        let families = match family_name {
-            Some(family) => futures::stream::iter([Ok(family)]).left_stream(),
-            None => self.families(country.clone()).right_stream(),
-        };
-        families
-            .and_then(move |family| {
-                let (this, country) = (this.clone(), country.clone());
-                async move {
-                    let families = this.brand_families(&country, &family).await?;
-                    Ok(futures::stream::iter(
-                        families
-                            .into_iter()
-                            .flat_map(move |f| products_of(f, &country))
-                            .map(Ok),
-                    ))
-                }
-            })
-            .try_flatten()
-    }
-
-    /// The brand families of a country's brand list, each once.
-    fn families(&self, country: String) -> impl Stream<Item = Result<String, Error>> + use<> {
-        let this = self.clone();
-        futures::stream::once(async move {
-            let catalog = this
-                .send(op("list_brands", Idempotency::Safe), || {
-                    this.as_end_user(this.client.list_brands())
-                        .country_code(country.as_str())
-                        .send()
-                })
-                .await?;
-            let mut seen = std::collections::BTreeSet::new();
-            let families: Vec<Result<String, Error>> = catalog
-                .all_brands
-                .into_iter()
-                .filter_map(|b| b.family.or(b.brand))
-                .filter(|family| seen.insert(family.clone()))
-                .map(Ok)
-                .collect();
-            Ok::<_, Error>(futures::stream::iter(families))
-        })
-        .try_flatten()
     }
 
     async fn brand_families(

@@ -1,6 +1,8 @@
 //! FoxReload through the facade: catalog streams, orders created and paid exactly once,
 //! waiting by polling (FoxReload has no webhooks), balances.
 
+mod catalog;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -8,11 +10,12 @@ use foxreload::types;
 use futures::Stream;
 use rust_decimal::Decimal;
 
+use crate::catalog_walk::CatalogLimit;
 use crate::error::{Error, Reconcile};
 use crate::failure::{Failure, text_at};
 use crate::model::{Balance, Delivery, Order, OrderStatus, Product, SupplierId};
 use crate::pacer::Pacer;
-use crate::paging::{next_offset, walk};
+use crate::paging::walk;
 use crate::retry::{self, Idempotency, Operation, RetryPolicy};
 use crate::waiter::{self, Acceptance, Clock, WaitError, WaiterConfig};
 
@@ -62,6 +65,8 @@ pub struct FoxReload {
     retry: RetryPolicy,
     /// Shared by every clone: one pace and one `Retry-After` pause per supplier.
     pacer: Arc<Pacer>,
+    /// Shared by every clone: catalog requests in flight at once.
+    catalog: CatalogLimit,
     clock: Arc<dyn Clock>,
     test_orders: bool,
 }
@@ -90,6 +95,7 @@ impl FoxReload {
             client,
             retry,
             pacer: Arc::default(),
+            catalog: CatalogLimit::default(),
             clock,
             test_orders: false,
         }
@@ -111,79 +117,6 @@ impl FoxReload {
     pub fn with_pacer(mut self, pacer: Arc<Pacer>) -> Self {
         self.pacer = pacer;
         self
-    }
-
-    /// Every product of a category, page by page, lazily; without a category, every
-    /// category's products in turn (FoxReload lists products only per category).
-    pub fn products(
-        &self,
-        category: Option<String>,
-    ) -> impl Stream<Item = Result<Product, Error>> + use<> {
-        use futures::StreamExt;
-        match category {
-            Some(category) => self.category_products(category).boxed(),
-            None => {
-                let this = self.clone();
-                self.categories()
-                    .map(move |category| match category {
-                        Ok(category) => this.category_products(category.id).left_stream(),
-                        Err(err) => futures::stream::once(async { Err(err) }).right_stream(),
-                    })
-                    .flatten()
-                    .boxed()
-            }
-        }
-    }
-
-    /// Every category with products, cursor page by cursor page, lazily.
-    pub fn categories(&self) -> impl Stream<Item = Result<types::Category, Error>> + use<> {
-        let this = self.clone();
-        walk(None::<String>, move |cursor| {
-            let this = this.clone();
-            async move {
-                let page = this
-                    .send(op("list_categories", Idempotency::Safe), || {
-                        let request = this.client.list_categories().limit(page_limit());
-                        match &cursor {
-                            Some(c) => request.cursor(c.clone()).send(),
-                            None => request.send(),
-                        }
-                    })
-                    .await?;
-                let items = page
-                    .items
-                    .into_iter()
-                    .filter(|c| c.has_products != Some(false))
-                    .collect();
-                Ok((items, page.next_cursor.map(Some)))
-            }
-        })
-    }
-
-    fn category_products(
-        &self,
-        category: String,
-    ) -> impl Stream<Item = Result<Product, Error>> + use<> {
-        let this = self.clone();
-        walk(0u64, move |offset| {
-            let this = this.clone();
-            let category = category.clone();
-            async move {
-                let page = this
-                    .send(op("list_products", Idempotency::Safe), || {
-                        this.client
-                            .list_products()
-                            .category_id_or_slug(category.clone())
-                            .limit(page_limit())
-                            .offset(offset)
-                            .send()
-                    })
-                    .await?;
-                let total = page.total.and_then(|t| u64::try_from(t).ok());
-                let next = next_offset(offset, page.items.len(), total);
-                Ok((page.items.into_iter().map(product).collect(), next))
-            }
-        })
     }
 
     /// The products matching `query` (one answer of at most 200: search is not paged).
@@ -348,22 +281,29 @@ impl FoxReload {
         }
     }
 
-    /// Every order created at or after `since`, as FoxReload sends them (items and
-    /// `createdAt` included), newest first, page by page until an older one.
+    /// Every order created at or after `since` (only those in `status`, when given), as
+    /// FoxReload sends them (items, codes and `createdAt` included), newest first, 100 a
+    /// page until an older one. An order that changes status while the pages are read
+    /// may be missing from a status's pages.
     pub async fn orders_since(
         &self,
         since: chrono::DateTime<chrono::Utc>,
+        status: Option<types::OrderStatus>,
     ) -> Result<Vec<types::Order>, Error> {
         const PAGE: u64 = 100;
         let mut found = Vec::new();
         for page_number in 0u64.. {
             let page = self
                 .send(op("list_orders", Idempotency::Safe), || {
-                    self.client
+                    let request = self
+                        .client
                         .list_orders()
                         .limit(PAGE)
-                        .offset(page_number * PAGE)
-                        .send()
+                        .offset(page_number * PAGE);
+                    match &status {
+                        Some(status) => request.status(status.clone()).send(),
+                        None => request.send(),
+                    }
                 })
                 .await?;
             let full = page.items.len() as u64 == PAGE;
@@ -405,34 +345,6 @@ impl FoxReload {
                 last_status: last.map(|o| o.status),
             }),
         }
-    }
-
-    /// The ids of every order in `status`, page by page (100 a page). An order that
-    /// changes status while the pages are read may be missing from them.
-    pub async fn order_ids_with_status(
-        &self,
-        status: types::OrderStatus,
-    ) -> Result<std::collections::HashSet<String>, Error> {
-        const PAGE: u64 = 100;
-        let mut ids = std::collections::HashSet::new();
-        for page_number in 0u64.. {
-            let page = self
-                .send(op("list_orders", Idempotency::Safe), || {
-                    self.client
-                        .list_orders()
-                        .status(status.clone())
-                        .limit(PAGE)
-                        .offset(page_number * PAGE)
-                        .send()
-                })
-                .await?;
-            let full = page.items.len() as u64 == PAGE;
-            ids.extend(page.items.into_iter().map(|order| order.id));
-            if !full {
-                break;
-            }
-        }
-        Ok(ids)
     }
 
     /// The account's balances, one per currency.

@@ -13,7 +13,7 @@ use tokio::time::Instant;
 
 use super::{Found, Key, TrackerConfig, Watched, WatchedOrder};
 use crate::adapters::cryptorefills::{Cryptorefills, PAYMENT_WINDOW};
-use crate::adapters::foxreload::FoxReload;
+use crate::adapters::foxreload::{FoxReload, normalise as normalise_foxreload};
 use crate::adapters::mousacard::MousaCard;
 use crate::error::Error;
 use crate::model::{Order, SupplierId};
@@ -21,8 +21,10 @@ use crate::model::{Order, SupplierId};
 /// Reads in flight at once per supplier (the pacer sets the rate).
 const CONCURRENT_READS: usize = 8;
 
-/// FoxReload: every round, the `paid` and `processing` order lists (100 a page); an
-/// order in neither is read once.
+/// FoxReload: every round, the `paid` and `processing` order lists (100 a page, back to
+/// the oldest order followed); an order in neither is looked for in the `completed`,
+/// `failed` and `cancelled` lists (their items carry the codes), and read once if it
+/// is in none of them.
 pub(crate) async fn foxreload(
     fox: FoxReload,
     watched: Arc<Watched>,
@@ -40,19 +42,45 @@ pub(crate) async fn foxreload(
     }
 }
 
+/// How much older than the oldest followed order a list is read back to: FoxReload
+/// stamps `createdAt` on its own clock.
+const CLOCK_MARGIN: chrono::TimeDelta = chrono::TimeDelta::minutes(10);
+
 async fn foxreload_round(
     fox: &FoxReload,
     orders: Vec<(Key, WatchedOrder)>,
     found: &UnboundedSender<Found>,
 ) -> Result<(), Error> {
     use foxreload::types::OrderStatus;
-    let mut open = fox.order_ids_with_status(OrderStatus::Paid).await?;
-    open.extend(fox.order_ids_with_status(OrderStatus::Processing).await?);
-    let left = orders
+    let Some(oldest) = orders.iter().map(|(_, order)| order.bought_at).min() else {
+        return Ok(());
+    };
+    let since = oldest - CLOCK_MARGIN;
+    let mut left: HashMap<String, Key> = orders
         .into_iter()
-        .filter(|(_, order)| !open.contains(&order.order_id));
+        .map(|(key, order)| (order.order_id, key))
+        .collect();
+    for status in [OrderStatus::Paid, OrderStatus::Processing] {
+        for order in fox.orders_since(since, Some(status)).await? {
+            left.remove(&order.id);
+        }
+    }
+    for status in [
+        OrderStatus::Completed,
+        OrderStatus::Failed,
+        OrderStatus::Cancelled,
+    ] {
+        if left.is_empty() {
+            return Ok(());
+        }
+        for order in fox.orders_since(since, Some(status)).await? {
+            if let Some(key) = left.remove(&order.id) {
+                send_if_settled(found, key, Ok(normalise_foxreload(order)));
+            }
+        }
+    }
     futures::stream::iter(left)
-        .map(|(key, watched)| async move { (key, fox.order(&watched.order_id).await) })
+        .map(|(order_id, key)| async move { (key, fox.order(&order_id).await) })
         .buffer_unordered(CONCURRENT_READS)
         .for_each(|(key, read)| {
             send_if_settled(found, key, read);
@@ -155,6 +183,11 @@ pub(crate) async fn cryptorefills(
             .filter(|(key, _)| next_poll.get(key).is_none_or(|at| *at <= now))
             .collect();
         due.sort_by_key(|(key, _)| next_poll.get(key).copied());
+        // More are due than one tick takes: go on without pausing.
+        let pause = match due.len() > polls_per_tick {
+            true => Duration::ZERO,
+            false => tick,
+        };
         due.truncate(polls_per_tick);
         let polled: Vec<(Key, WatchedOrder, Result<Order, Error>)> = futures::stream::iter(due)
             .map(|(key, watched)| {
@@ -175,21 +208,26 @@ pub(crate) async fn cryptorefills(
             send_if_settled(&found, key, read);
         }
 
+        // Every stream that ended by now, then the next tick.
+        let mut ended = Vec::new();
         tokio::select! {
-            Some(ended) = streams.join_next() => {
-                let Ok((key, outcome)) = ended else { continue };
-                streaming.remove(&key);
-                match outcome {
-                    Ok(order) if order.status.is_terminal() => send_if_settled(&found, key, Ok(order)),
-                    outcome => {
-                        if let Err(err) = outcome {
-                            tracing::warn!(supplier = "cryptorefills", error = %err, "order stream ended; polling the order instead");
-                        }
-                        polled_only.insert(key);
+            Some(first) = streams.join_next() => ended.push(first),
+            () = tokio::time::sleep(pause) => {}
+        }
+        while let Some(more) = streams.try_join_next() {
+            ended.push(more);
+        }
+        for (key, outcome) in ended.into_iter().filter_map(Result::ok) {
+            streaming.remove(&key);
+            match outcome {
+                Ok(order) if order.status.is_terminal() => send_if_settled(&found, key, Ok(order)),
+                outcome => {
+                    if let Err(err) = outcome {
+                        tracing::warn!(supplier = "cryptorefills", error = %err, "order stream ended; polling the order instead");
                     }
+                    polled_only.insert(key);
                 }
             }
-            () = tokio::time::sleep(tick) => {}
         }
     }
 }
