@@ -7359,9 +7359,14 @@ pub mod types {
 ///Headers: the seed requires `X-Cr-Application`, `X-Cr-Version` and
 ///`X-Country-ISO-Code`. Production does not enforce `X-Cr-Application` (orders go
 ///through without it but earn the partner no commission) and several integrations never
-///send `X-Country-ISO-Code`. Integrations forward the end user's IP in
-///`X-Forwarded-For` and the end user's `User-Agent`; Cryptorefills applies its per-user
-///spending limits and fraud checks to them.
+///send `X-Country-ISO-Code`. The current developer page lists as required on every
+///request `X-Cr-Application`, `X-Cr-Version`, `X-Forwarded-For` (the end user's IP)
+///and `User-Agent` (the end user's agent), and no longer lists `X-Country-ISO-Code`.
+///Cryptorefills applies identity verification (KYC) and daily and monthly spending
+///limits per end user, recognised by these two headers: a partner that sends every
+///user's requests with its own server's IP and agent looks like one user. Both are
+///declared on every operation, optional, because a partner's own calls (a catalog sync)
+///have no end user.
 ///
 ///Rate limits: 429 (with `Retry-After` in seconds; `X-RateLimit-Limit`,
 ///`X-RateLimit-Remaining`, `X-RateLimit-Reset` have been read defensively by one
@@ -7449,10 +7454,21 @@ impl Client {
     ///Arguments:
     ///- `country_code`: ISO 3166-1 alpha-2 country code, e.g. US.
     ///- `promo_code`: Promotional code to price with, e.g. SAVE10.
+    ///- `user_agent`: The end user's `User-Agent` (their browser's or app's), sent with
+    ///`X-Forwarded-For`; the vendor's developer page requires it on every request.
+    ///Without an end user, the client sends its own.
+    ///
+    ///- `x_forwarded_for`: IP address (IPv4 or IPv6) of the end user the request is made for. The vendor's
+    ///developer page requires it on every request, with the end user's `User-Agent`,
+    ///so that identity checks and per-user spending limits apply to the buyer, not to
+    ///the partner's server. Omit both when there is no end user.
+    ///
     ///```ignore
     ///let response = client.list_brands()
     ///    .country_code(country_code)
     ///    .promo_code(promo_code)
+    ///    .user_agent(user_agent)
+    ///    .x_forwarded_for(x_forwarded_for)
     ///    .send()
     ///    .await;
     ///```
@@ -7470,9 +7486,20 @@ impl Client {
     ///
     ///Arguments:
     ///- `country_code`: ISO 3166-1 alpha-2 country code, e.g. US.
+    ///- `user_agent`: The end user's `User-Agent` (their browser's or app's), sent with
+    ///`X-Forwarded-For`; the vendor's developer page requires it on every request.
+    ///Without an end user, the client sends its own.
+    ///
+    ///- `x_forwarded_for`: IP address (IPv4 or IPv6) of the end user the request is made for. The vendor's
+    ///developer page requires it on every request, with the end user's `User-Agent`,
+    ///so that identity checks and per-user spending limits apply to the buyer, not to
+    ///the partner's server. Omit both when there is no end user.
+    ///
     ///```ignore
     ///let response = client.get_homepage()
     ///    .country_code(country_code)
+    ///    .user_agent(user_agent)
+    ///    .x_forwarded_for(x_forwarded_for)
     ///    .send()
     ///    .await;
     ///```
@@ -7490,8 +7517,20 @@ impl Client {
     ///
     ///Sends a `GET` request to `/v3/payment_vias`
     ///
+    ///Arguments:
+    ///- `user_agent`: The end user's `User-Agent` (their browser's or app's), sent with
+    ///`X-Forwarded-For`; the vendor's developer page requires it on every request.
+    ///Without an end user, the client sends its own.
+    ///
+    ///- `x_forwarded_for`: IP address (IPv4 or IPv6) of the end user the request is made for. The vendor's
+    ///developer page requires it on every request, with the end user's `User-Agent`,
+    ///so that identity checks and per-user spending limits apply to the buyer, not to
+    ///the partner's server. Omit both when there is no end user.
+    ///
     ///```ignore
     ///let response = client.list_payment_vias()
+    ///    .user_agent(user_agent)
+    ///    .x_forwarded_for(x_forwarded_for)
     ///    .send()
     ///    .await;
     ///```
@@ -7513,6 +7552,15 @@ impl Client {
     ///- `country_code`: ISO 3166-1 alpha-2 country code, e.g. US.
     ///- `face_value`: Face value in the product's fiat currency, a plain number, e.g. 100.
     ///- `promo_code`: Promotional code to price with, e.g. SAVE10.
+    ///- `user_agent`: The end user's `User-Agent` (their browser's or app's), sent with
+    ///`X-Forwarded-For`; the vendor's developer page requires it on every request.
+    ///Without an end user, the client sends its own.
+    ///
+    ///- `x_forwarded_for`: IP address (IPv4 or IPv6) of the end user the request is made for. The vendor's
+    ///developer page requires it on every request, with the end user's `User-Agent`,
+    ///so that identity checks and per-user spending limits apply to the buyer, not to
+    ///the partner's server. Omit both when there is no end user.
+    ///
     ///```ignore
     ///let response = client.get_price()
     ///    .brand_name(brand_name)
@@ -7520,6 +7568,8 @@ impl Client {
     ///    .country_code(country_code)
     ///    .face_value(face_value)
     ///    .promo_code(promo_code)
+    ///    .user_agent(user_agent)
+    ///    .x_forwarded_for(x_forwarded_for)
     ///    .send()
     ///    .await;
     ///```
@@ -7544,13 +7594,19 @@ impl Client {
     ///Sends a `POST` request to `/v5/orders`
     ///
     ///Arguments:
-    ///- `x_forwarded_for`: IP address of the end user the order is for. Production integrations forward it
-    ///on order calls (with the end user's `User-Agent`) so that per-user limits and
-    ///fraud checks apply to the buyer, not to the partner's server.
+    ///- `user_agent`: The end user's `User-Agent` (their browser's or app's), sent with
+    ///`X-Forwarded-For`; the vendor's developer page requires it on every request.
+    ///Without an end user, the client sends its own.
+    ///
+    ///- `x_forwarded_for`: IP address (IPv4 or IPv6) of the end user the request is made for. The vendor's
+    ///developer page requires it on every request, with the end user's `User-Agent`,
+    ///so that identity checks and per-user spending limits apply to the buyer, not to
+    ///the partner's server. Omit both when there is no end user.
     ///
     ///- `body`: The order to create.
     ///```ignore
     ///let response = client.create_order()
+    ///    .user_agent(user_agent)
     ///    .x_forwarded_for(x_forwarded_for)
     ///    .body(body)
     ///    .send()
@@ -7574,13 +7630,19 @@ impl Client {
     ///Sends a `POST` request to `/v5/orders/validations`
     ///
     ///Arguments:
-    ///- `x_forwarded_for`: IP address of the end user the order is for. Production integrations forward it
-    ///on order calls (with the end user's `User-Agent`) so that per-user limits and
-    ///fraud checks apply to the buyer, not to the partner's server.
+    ///- `user_agent`: The end user's `User-Agent` (their browser's or app's), sent with
+    ///`X-Forwarded-For`; the vendor's developer page requires it on every request.
+    ///Without an end user, the client sends its own.
+    ///
+    ///- `x_forwarded_for`: IP address (IPv4 or IPv6) of the end user the request is made for. The vendor's
+    ///developer page requires it on every request, with the end user's `User-Agent`,
+    ///so that identity checks and per-user spending limits apply to the buyer, not to
+    ///the partner's server. Omit both when there is no end user.
     ///
     ///- `body`: The order to check.
     ///```ignore
     ///let response = client.validate_order()
+    ///    .user_agent(user_agent)
     ///    .x_forwarded_for(x_forwarded_for)
     ///    .body(body)
     ///    .send()
@@ -7603,9 +7665,20 @@ impl Client {
     ///- `order_id`: Order id: the `order_id` of the order (a UUID in production, e.g.
     ///f9d624ad-dc5e-4efd-9ecf-f8fb08a22677; the seed writes ord_abc123xyz).
     ///
+    ///- `user_agent`: The end user's `User-Agent` (their browser's or app's), sent with
+    ///`X-Forwarded-For`; the vendor's developer page requires it on every request.
+    ///Without an end user, the client sends its own.
+    ///
+    ///- `x_forwarded_for`: IP address (IPv4 or IPv6) of the end user the request is made for. The vendor's
+    ///developer page requires it on every request, with the end user's `User-Agent`,
+    ///so that identity checks and per-user spending limits apply to the buyer, not to
+    ///the partner's server. Omit both when there is no end user.
+    ///
     ///```ignore
     ///let response = client.get_order()
     ///    .order_id(order_id)
+    ///    .user_agent(user_agent)
+    ///    .x_forwarded_for(x_forwarded_for)
     ///    .send()
     ///    .await;
     ///```
@@ -7627,9 +7700,20 @@ impl Client {
     ///- `order_id`: Order id: the `order_id` of the order (a UUID in production, e.g.
     ///f9d624ad-dc5e-4efd-9ecf-f8fb08a22677; the seed writes ord_abc123xyz).
     ///
+    ///- `user_agent`: The end user's `User-Agent` (their browser's or app's), sent with
+    ///`X-Forwarded-For`; the vendor's developer page requires it on every request.
+    ///Without an end user, the client sends its own.
+    ///
+    ///- `x_forwarded_for`: IP address (IPv4 or IPv6) of the end user the request is made for. The vendor's
+    ///developer page requires it on every request, with the end user's `User-Agent`,
+    ///so that identity checks and per-user spending limits apply to the buyer, not to
+    ///the partner's server. Omit both when there is no end user.
+    ///
     ///```ignore
     ///let response = client.subscribe_order()
     ///    .order_id(order_id)
+    ///    .user_agent(user_agent)
+    ///    .x_forwarded_for(x_forwarded_for)
     ///    .send()
     ///    .await;
     ///```
@@ -7663,6 +7747,15 @@ impl Client {
     ///
     ///- `payment_method`: Payment method to quote for, e.g. USDC-SOL.
     ///- `promo_code`: Promotional code to price with, e.g. SAVE10.
+    ///- `user_agent`: The end user's `User-Agent` (their browser's or app's), sent with
+    ///`X-Forwarded-For`; the vendor's developer page requires it on every request.
+    ///Without an end user, the client sends its own.
+    ///
+    ///- `x_forwarded_for`: IP address (IPv4 or IPv6) of the end user the request is made for. The vendor's
+    ///developer page requires it on every request, with the end user's `User-Agent`,
+    ///so that identity checks and per-user spending limits apply to the buyer, not to
+    ///the partner's server. Omit both when there is no end user.
+    ///
     ///```ignore
     ///let response = client.list_products()
     ///    .country_code(country_code)
@@ -7672,6 +7765,8 @@ impl Client {
     ///    .lang(lang)
     ///    .payment_method(payment_method)
     ///    .promo_code(promo_code)
+    ///    .user_agent(user_agent)
+    ///    .x_forwarded_for(x_forwarded_for)
     ///    .send()
     ///    .await;
     ///```
@@ -7696,6 +7791,8 @@ pub mod builder {
         client: &'a super::Client,
         country_code: Result<types::CountryCode, String>,
         promo_code: Result<Option<::std::string::String>, String>,
+        user_agent: Result<Option<::std::string::String>, String>,
+        x_forwarded_for: Result<Option<::std::string::String>, String>,
     }
     impl<'a> ListBrands<'a> {
         pub fn new(client: &'a super::Client) -> Self {
@@ -7703,6 +7800,8 @@ pub mod builder {
                 client: client,
                 country_code: Err("country_code was not initialized".to_string()),
                 promo_code: Ok(None),
+                user_agent: Ok(None),
+                x_forwarded_for: Ok(None),
             }
         }
         pub fn country_code<V>(mut self, value: V) -> Self
@@ -7723,6 +7822,24 @@ pub mod builder {
             });
             self
         }
+        pub fn user_agent<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.user_agent = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for user_agent failed".to_string()
+            });
+            self
+        }
+        pub fn x_forwarded_for<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_forwarded_for = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for x_forwarded_for failed".to_string()
+            });
+            self
+        }
         ///Sends a `GET` request to `/v2/brands`
         pub async fn send(
             self,
@@ -7731,10 +7848,21 @@ pub mod builder {
                 client,
                 country_code,
                 promo_code,
+                user_agent,
+                x_forwarded_for,
             } = self;
             let country_code = country_code.map_err(Error::InvalidRequest)?;
             let promo_code = promo_code.map_err(Error::InvalidRequest)?;
+            let user_agent = user_agent.map_err(Error::InvalidRequest)?;
+            let x_forwarded_for = x_forwarded_for.map_err(Error::InvalidRequest)?;
             let url = format!("{}/v2/brands", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
+            if let Some(value) = user_agent {
+                header_map.append("User-Agent", value.to_string().try_into()?);
+            }
+            if let Some(value) = x_forwarded_for {
+                header_map.append("X-Forwarded-For", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -7751,6 +7879,7 @@ pub mod builder {
                     "promo_code",
                     &promo_code,
                 ))
+                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "list_brands",
@@ -7775,12 +7904,16 @@ pub mod builder {
     pub struct GetHomepage<'a> {
         client: &'a super::Client,
         country_code: Result<types::CountryCode, String>,
+        user_agent: Result<Option<::std::string::String>, String>,
+        x_forwarded_for: Result<Option<::std::string::String>, String>,
     }
     impl<'a> GetHomepage<'a> {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
                 country_code: Err("country_code was not initialized".to_string()),
+                user_agent: Ok(None),
+                x_forwarded_for: Ok(None),
             }
         }
         pub fn country_code<V>(mut self, value: V) -> Self
@@ -7792,14 +7925,43 @@ pub mod builder {
                 .map_err(|_| "conversion to `CountryCode` for country_code failed".to_string());
             self
         }
+        pub fn user_agent<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.user_agent = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for user_agent failed".to_string()
+            });
+            self
+        }
+        pub fn x_forwarded_for<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_forwarded_for = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for x_forwarded_for failed".to_string()
+            });
+            self
+        }
         ///Sends a `GET` request to `/v2/homepage`
         pub async fn send(self) -> Result<ResponseValue<types::Homepage>, Error<types::HttpError>> {
             let Self {
                 client,
                 country_code,
+                user_agent,
+                x_forwarded_for,
             } = self;
             let country_code = country_code.map_err(Error::InvalidRequest)?;
+            let user_agent = user_agent.map_err(Error::InvalidRequest)?;
+            let x_forwarded_for = x_forwarded_for.map_err(Error::InvalidRequest)?;
             let url = format!("{}/v2/homepage", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
+            if let Some(value) = user_agent {
+                header_map.append("User-Agent", value.to_string().try_into()?);
+            }
+            if let Some(value) = x_forwarded_for {
+                header_map.append("X-Forwarded-For", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -7812,6 +7974,7 @@ pub mod builder {
                     "country_code",
                     &country_code,
                 ))
+                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "get_homepage",
@@ -7835,18 +7998,55 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct ListPaymentVias<'a> {
         client: &'a super::Client,
+        user_agent: Result<Option<::std::string::String>, String>,
+        x_forwarded_for: Result<Option<::std::string::String>, String>,
     }
     impl<'a> ListPaymentVias<'a> {
         pub fn new(client: &'a super::Client) -> Self {
-            Self { client: client }
+            Self {
+                client: client,
+                user_agent: Ok(None),
+                x_forwarded_for: Ok(None),
+            }
+        }
+        pub fn user_agent<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.user_agent = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for user_agent failed".to_string()
+            });
+            self
+        }
+        pub fn x_forwarded_for<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_forwarded_for = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for x_forwarded_for failed".to_string()
+            });
+            self
         }
         ///Sends a `GET` request to `/v3/payment_vias`
         pub async fn send(
             self,
         ) -> Result<ResponseValue<::std::vec::Vec<types::PaymentVia>>, Error<types::HttpError>>
         {
-            let Self { client } = self;
+            let Self {
+                client,
+                user_agent,
+                x_forwarded_for,
+            } = self;
+            let user_agent = user_agent.map_err(Error::InvalidRequest)?;
+            let x_forwarded_for = x_forwarded_for.map_err(Error::InvalidRequest)?;
             let url = format!("{}/v3/payment_vias", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
+            if let Some(value) = user_agent {
+                header_map.append("User-Agent", value.to_string().try_into()?);
+            }
+            if let Some(value) = x_forwarded_for {
+                header_map.append("X-Forwarded-For", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -7855,6 +8055,7 @@ pub mod builder {
                     ::reqwest::header::ACCEPT,
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
+                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "list_payment_vias",
@@ -7883,6 +8084,8 @@ pub mod builder {
         country_code: Result<types::CountryCode, String>,
         face_value: Result<::std::string::String, String>,
         promo_code: Result<Option<::std::string::String>, String>,
+        user_agent: Result<Option<::std::string::String>, String>,
+        x_forwarded_for: Result<Option<::std::string::String>, String>,
     }
     impl<'a> GetPrice<'a> {
         pub fn new(client: &'a super::Client) -> Self {
@@ -7893,6 +8096,8 @@ pub mod builder {
                 country_code: Err("country_code was not initialized".to_string()),
                 face_value: Err("face_value was not initialized".to_string()),
                 promo_code: Ok(None),
+                user_agent: Ok(None),
+                x_forwarded_for: Ok(None),
             }
         }
         pub fn brand_name<V>(mut self, value: V) -> Self
@@ -7940,6 +8145,24 @@ pub mod builder {
             });
             self
         }
+        pub fn user_agent<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.user_agent = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for user_agent failed".to_string()
+            });
+            self
+        }
+        pub fn x_forwarded_for<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_forwarded_for = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for x_forwarded_for failed".to_string()
+            });
+            self
+        }
         ///Sends a `GET` request to `/v4/products/price`
         pub async fn send(self) -> Result<ResponseValue<types::Price>, Error<types::HttpError>> {
             let Self {
@@ -7949,13 +8172,24 @@ pub mod builder {
                 country_code,
                 face_value,
                 promo_code,
+                user_agent,
+                x_forwarded_for,
             } = self;
             let brand_name = brand_name.map_err(Error::InvalidRequest)?;
             let coin = coin.map_err(Error::InvalidRequest)?;
             let country_code = country_code.map_err(Error::InvalidRequest)?;
             let face_value = face_value.map_err(Error::InvalidRequest)?;
             let promo_code = promo_code.map_err(Error::InvalidRequest)?;
+            let user_agent = user_agent.map_err(Error::InvalidRequest)?;
+            let x_forwarded_for = x_forwarded_for.map_err(Error::InvalidRequest)?;
             let url = format!("{}/v4/products/price", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
+            if let Some(value) = user_agent {
+                header_map.append("User-Agent", value.to_string().try_into()?);
+            }
+            if let Some(value) = x_forwarded_for {
+                header_map.append("X-Forwarded-For", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -7981,6 +8215,7 @@ pub mod builder {
                     "promo_code",
                     &promo_code,
                 ))
+                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "get_price",
@@ -8005,6 +8240,7 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct CreateOrder<'a> {
         client: &'a super::Client,
+        user_agent: Result<Option<::std::string::String>, String>,
         x_forwarded_for: Result<Option<::std::string::String>, String>,
         body: Result<types::builder::CreateOrderRequest, String>,
     }
@@ -8012,9 +8248,19 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
+                user_agent: Ok(None),
                 x_forwarded_for: Ok(None),
                 body: Ok(::std::default::Default::default()),
             }
+        }
+        pub fn user_agent<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.user_agent = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for user_agent failed".to_string()
+            });
+            self
         }
         pub fn x_forwarded_for<V>(mut self, value: V) -> Self
         where
@@ -8049,15 +8295,20 @@ pub mod builder {
         pub async fn send(self) -> Result<ResponseValue<types::Order>, Error<types::HttpError>> {
             let Self {
                 client,
+                user_agent,
                 x_forwarded_for,
                 body,
             } = self;
+            let user_agent = user_agent.map_err(Error::InvalidRequest)?;
             let x_forwarded_for = x_forwarded_for.map_err(Error::InvalidRequest)?;
             let body = body
                 .and_then(|v| types::CreateOrderRequest::try_from(v).map_err(|e| e.to_string()))
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/v5/orders", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
+            if let Some(value) = user_agent {
+                header_map.append("User-Agent", value.to_string().try_into()?);
+            }
             if let Some(value) = x_forwarded_for {
                 header_map.append("X-Forwarded-For", value.to_string().try_into()?);
             }
@@ -8096,6 +8347,7 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct ValidateOrder<'a> {
         client: &'a super::Client,
+        user_agent: Result<Option<::std::string::String>, String>,
         x_forwarded_for: Result<Option<::std::string::String>, String>,
         body: Result<types::builder::ValidateOrderRequest, String>,
     }
@@ -8103,9 +8355,19 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
+                user_agent: Ok(None),
                 x_forwarded_for: Ok(None),
                 body: Ok(::std::default::Default::default()),
             }
+        }
+        pub fn user_agent<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.user_agent = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for user_agent failed".to_string()
+            });
+            self
         }
         pub fn x_forwarded_for<V>(mut self, value: V) -> Self
         where
@@ -8144,15 +8406,20 @@ pub mod builder {
         ) -> Result<ResponseValue<types::ValidationResult>, Error<types::HttpError>> {
             let Self {
                 client,
+                user_agent,
                 x_forwarded_for,
                 body,
             } = self;
+            let user_agent = user_agent.map_err(Error::InvalidRequest)?;
             let x_forwarded_for = x_forwarded_for.map_err(Error::InvalidRequest)?;
             let body = body
                 .and_then(|v| types::ValidateOrderRequest::try_from(v).map_err(|e| e.to_string()))
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/v5/orders/validations", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
+            if let Some(value) = user_agent {
+                header_map.append("User-Agent", value.to_string().try_into()?);
+            }
             if let Some(value) = x_forwarded_for {
                 header_map.append("X-Forwarded-For", value.to_string().try_into()?);
             }
@@ -8191,12 +8458,16 @@ pub mod builder {
     pub struct GetOrder<'a> {
         client: &'a super::Client,
         order_id: Result<::std::string::String, String>,
+        user_agent: Result<Option<::std::string::String>, String>,
+        x_forwarded_for: Result<Option<::std::string::String>, String>,
     }
     impl<'a> GetOrder<'a> {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
                 order_id: Err("order_id was not initialized".to_string()),
+                user_agent: Ok(None),
+                x_forwarded_for: Ok(None),
             }
         }
         pub fn order_id<V>(mut self, value: V) -> Self
@@ -8208,15 +8479,47 @@ pub mod builder {
             });
             self
         }
+        pub fn user_agent<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.user_agent = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for user_agent failed".to_string()
+            });
+            self
+        }
+        pub fn x_forwarded_for<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_forwarded_for = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for x_forwarded_for failed".to_string()
+            });
+            self
+        }
         ///Sends a `GET` request to `/v5/orders/{orderId}`
         pub async fn send(self) -> Result<ResponseValue<types::Order>, Error<types::HttpError>> {
-            let Self { client, order_id } = self;
+            let Self {
+                client,
+                order_id,
+                user_agent,
+                x_forwarded_for,
+            } = self;
             let order_id = order_id.map_err(Error::InvalidRequest)?;
+            let user_agent = user_agent.map_err(Error::InvalidRequest)?;
+            let x_forwarded_for = x_forwarded_for.map_err(Error::InvalidRequest)?;
             let url = format!(
                 "{}/v5/orders/{}",
                 client.baseurl,
                 encode_path(&order_id.to_string()),
             );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
+            if let Some(value) = user_agent {
+                header_map.append("User-Agent", value.to_string().try_into()?);
+            }
+            if let Some(value) = x_forwarded_for {
+                header_map.append("X-Forwarded-For", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -8225,6 +8528,7 @@ pub mod builder {
                     ::reqwest::header::ACCEPT,
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
+                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "get_order",
@@ -8250,12 +8554,16 @@ pub mod builder {
     pub struct SubscribeOrder<'a> {
         client: &'a super::Client,
         order_id: Result<::std::string::String, String>,
+        user_agent: Result<Option<::std::string::String>, String>,
+        x_forwarded_for: Result<Option<::std::string::String>, String>,
     }
     impl<'a> SubscribeOrder<'a> {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
                 order_id: Err("order_id was not initialized".to_string()),
+                user_agent: Ok(None),
+                x_forwarded_for: Ok(None),
             }
         }
         pub fn order_id<V>(mut self, value: V) -> Self
@@ -8267,17 +8575,49 @@ pub mod builder {
             });
             self
         }
+        pub fn user_agent<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.user_agent = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for user_agent failed".to_string()
+            });
+            self
+        }
+        pub fn x_forwarded_for<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_forwarded_for = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for x_forwarded_for failed".to_string()
+            });
+            self
+        }
         ///Sends a `GET` request to `/v5/orders/{orderId}/subscribe`
         pub async fn send(self) -> Result<ResponseValue<ByteStream>, Error<types::HttpError>> {
-            let Self { client, order_id } = self;
+            let Self {
+                client,
+                order_id,
+                user_agent,
+                x_forwarded_for,
+            } = self;
             let order_id = order_id.map_err(Error::InvalidRequest)?;
+            let user_agent = user_agent.map_err(Error::InvalidRequest)?;
+            let x_forwarded_for = x_forwarded_for.map_err(Error::InvalidRequest)?;
             let url = format!(
                 "{}/v5/orders/{}/subscribe",
                 client.baseurl,
                 encode_path(&order_id.to_string()),
             );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
+            if let Some(value) = user_agent {
+                header_map.append("User-Agent", value.to_string().try_into()?);
+            }
+            if let Some(value) = x_forwarded_for {
+                header_map.append("X-Forwarded-For", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
-            let mut request = client.client.get(url).build()?;
+            let mut request = client.client.get(url).headers(header_map).build()?;
             let info = OperationInfo {
                 operation_id: "subscribe_order",
             };
@@ -8308,6 +8648,8 @@ pub mod builder {
         lang: Result<Option<::std::string::String>, String>,
         payment_method: Result<Option<::std::string::String>, String>,
         promo_code: Result<Option<::std::string::String>, String>,
+        user_agent: Result<Option<::std::string::String>, String>,
+        x_forwarded_for: Result<Option<::std::string::String>, String>,
     }
     impl<'a> ListProducts<'a> {
         pub fn new(client: &'a super::Client) -> Self {
@@ -8320,6 +8662,8 @@ pub mod builder {
                 lang: Ok(None),
                 payment_method: Ok(None),
                 promo_code: Ok(None),
+                user_agent: Ok(None),
+                x_forwarded_for: Ok(None),
             }
         }
         pub fn country_code<V>(mut self, value: V) -> Self
@@ -8385,6 +8729,24 @@ pub mod builder {
             });
             self
         }
+        pub fn user_agent<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.user_agent = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for user_agent failed".to_string()
+            });
+            self
+        }
+        pub fn x_forwarded_for<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_forwarded_for = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for x_forwarded_for failed".to_string()
+            });
+            self
+        }
         ///Sends a `GET` request to `/v5/products/country/{countryCode}`
         pub async fn send(
             self,
@@ -8399,6 +8761,8 @@ pub mod builder {
                 lang,
                 payment_method,
                 promo_code,
+                user_agent,
+                x_forwarded_for,
             } = self;
             let country_code = country_code.map_err(Error::InvalidRequest)?;
             let brand_name = brand_name.map_err(Error::InvalidRequest)?;
@@ -8407,11 +8771,20 @@ pub mod builder {
             let lang = lang.map_err(Error::InvalidRequest)?;
             let payment_method = payment_method.map_err(Error::InvalidRequest)?;
             let promo_code = promo_code.map_err(Error::InvalidRequest)?;
+            let user_agent = user_agent.map_err(Error::InvalidRequest)?;
+            let x_forwarded_for = x_forwarded_for.map_err(Error::InvalidRequest)?;
             let url = format!(
                 "{}/v5/products/country/{}",
                 client.baseurl,
                 encode_path(&country_code.to_string()),
             );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
+            if let Some(value) = user_agent {
+                header_map.append("User-Agent", value.to_string().try_into()?);
+            }
+            if let Some(value) = x_forwarded_for {
+                header_map.append("X-Forwarded-For", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -8438,6 +8811,7 @@ pub mod builder {
                     "promo_code",
                     &promo_code,
                 ))
+                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "list_products",

@@ -32,6 +32,26 @@ pub mod operations {
                 Self(self.0.query_param_missing("promo_code"))
             }
         }
+        pub fn user_agent<'a, T>(self, value: T) -> Self
+        where
+            T: Into<Option<&'a str>>,
+        {
+            if let Some(value) = value.into() {
+                Self(self.0.header("User-Agent", value.to_string()))
+            } else {
+                Self(self.0.header_missing("User-Agent"))
+            }
+        }
+        pub fn x_forwarded_for<'a, T>(self, value: T) -> Self
+        where
+            T: Into<Option<&'a str>>,
+        {
+            if let Some(value) = value.into() {
+                Self(self.0.header("X-Forwarded-For", value.to_string()))
+            } else {
+                Self(self.0.header_missing("X-Forwarded-For"))
+            }
+        }
     }
     pub struct ListBrandsThen(::httpmock::Then);
     impl ListBrandsThen {
@@ -89,6 +109,26 @@ pub mod operations {
         pub fn country_code(self, value: &types::CountryCode) -> Self {
             Self(self.0.query_param("country_code", value.to_string()))
         }
+        pub fn user_agent<'a, T>(self, value: T) -> Self
+        where
+            T: Into<Option<&'a str>>,
+        {
+            if let Some(value) = value.into() {
+                Self(self.0.header("User-Agent", value.to_string()))
+            } else {
+                Self(self.0.header_missing("User-Agent"))
+            }
+        }
+        pub fn x_forwarded_for<'a, T>(self, value: T) -> Self
+        where
+            T: Into<Option<&'a str>>,
+        {
+            if let Some(value) = value.into() {
+                Self(self.0.header("X-Forwarded-For", value.to_string()))
+            } else {
+                Self(self.0.header_missing("X-Forwarded-For"))
+            }
+        }
     }
     pub struct GetHomepageThen(::httpmock::Then);
     impl GetHomepageThen {
@@ -142,6 +182,26 @@ pub mod operations {
         }
         pub fn into_inner(self) -> ::httpmock::When {
             self.0
+        }
+        pub fn user_agent<'a, T>(self, value: T) -> Self
+        where
+            T: Into<Option<&'a str>>,
+        {
+            if let Some(value) = value.into() {
+                Self(self.0.header("User-Agent", value.to_string()))
+            } else {
+                Self(self.0.header_missing("User-Agent"))
+            }
+        }
+        pub fn x_forwarded_for<'a, T>(self, value: T) -> Self
+        where
+            T: Into<Option<&'a str>>,
+        {
+            if let Some(value) = value.into() {
+                Self(self.0.header("X-Forwarded-For", value.to_string()))
+            } else {
+                Self(self.0.header_missing("X-Forwarded-For"))
+            }
         }
     }
     pub struct ListPaymentViasThen(::httpmock::Then);
@@ -219,6 +279,26 @@ pub mod operations {
                 Self(self.0.query_param_missing("promo_code"))
             }
         }
+        pub fn user_agent<'a, T>(self, value: T) -> Self
+        where
+            T: Into<Option<&'a str>>,
+        {
+            if let Some(value) = value.into() {
+                Self(self.0.header("User-Agent", value.to_string()))
+            } else {
+                Self(self.0.header_missing("User-Agent"))
+            }
+        }
+        pub fn x_forwarded_for<'a, T>(self, value: T) -> Self
+        where
+            T: Into<Option<&'a str>>,
+        {
+            if let Some(value) = value.into() {
+                Self(self.0.header("X-Forwarded-For", value.to_string()))
+            } else {
+                Self(self.0.header_missing("X-Forwarded-For"))
+            }
+        }
     }
     pub struct GetPriceThen(::httpmock::Then);
     impl GetPriceThen {
@@ -280,6 +360,16 @@ pub mod operations {
         }
         pub fn into_inner(self) -> ::httpmock::When {
             self.0
+        }
+        pub fn user_agent<'a, T>(self, value: T) -> Self
+        where
+            T: Into<Option<&'a str>>,
+        {
+            if let Some(value) = value.into() {
+                Self(self.0.header("User-Agent", value.to_string()))
+            } else {
+                Self(self.0.header_missing("User-Agent"))
+            }
         }
         pub fn x_forwarded_for<'a, T>(self, value: T) -> Self
         where
@@ -364,6 +454,16 @@ pub mod operations {
         pub fn into_inner(self) -> ::httpmock::When {
             self.0
         }
+        pub fn user_agent<'a, T>(self, value: T) -> Self
+        where
+            T: Into<Option<&'a str>>,
+        {
+            if let Some(value) = value.into() {
+                Self(self.0.header("User-Agent", value.to_string()))
+            } else {
+                Self(self.0.header_missing("User-Agent"))
+            }
+        }
         pub fn x_forwarded_for<'a, T>(self, value: T) -> Self
         where
             T: Into<Option<&'a str>>,
@@ -443,6 +543,26 @@ pub mod operations {
             let re = regex::Regex::new(&format!("^/v5/orders/{}$", value.to_string())).unwrap();
             Self(self.0.path_matches(re))
         }
+        pub fn user_agent<'a, T>(self, value: T) -> Self
+        where
+            T: Into<Option<&'a str>>,
+        {
+            if let Some(value) = value.into() {
+                Self(self.0.header("User-Agent", value.to_string()))
+            } else {
+                Self(self.0.header_missing("User-Agent"))
+            }
+        }
+        pub fn x_forwarded_for<'a, T>(self, value: T) -> Self
+        where
+            T: Into<Option<&'a str>>,
+        {
+            if let Some(value) = value.into() {
+                Self(self.0.header("X-Forwarded-For", value.to_string()))
+            } else {
+                Self(self.0.header_missing("X-Forwarded-For"))
+            }
+        }
     }
     pub struct GetOrderThen(::httpmock::Then);
     impl GetOrderThen {
@@ -509,6 +629,26 @@ pub mod operations {
             let re = regex::Regex::new(&format!("^/v5/orders/{}/subscribe$", value.to_string()))
                 .unwrap();
             Self(self.0.path_matches(re))
+        }
+        pub fn user_agent<'a, T>(self, value: T) -> Self
+        where
+            T: Into<Option<&'a str>>,
+        {
+            if let Some(value) = value.into() {
+                Self(self.0.header("User-Agent", value.to_string()))
+            } else {
+                Self(self.0.header_missing("User-Agent"))
+            }
+        }
+        pub fn x_forwarded_for<'a, T>(self, value: T) -> Self
+        where
+            T: Into<Option<&'a str>>,
+        {
+            if let Some(value) = value.into() {
+                Self(self.0.header("X-Forwarded-For", value.to_string()))
+            } else {
+                Self(self.0.header_missing("X-Forwarded-For"))
+            }
         }
     }
     pub struct SubscribeOrderThen(::httpmock::Then);
@@ -628,6 +768,26 @@ pub mod operations {
                 Self(self.0.query_param("promo_code", value.to_string()))
             } else {
                 Self(self.0.query_param_missing("promo_code"))
+            }
+        }
+        pub fn user_agent<'a, T>(self, value: T) -> Self
+        where
+            T: Into<Option<&'a str>>,
+        {
+            if let Some(value) = value.into() {
+                Self(self.0.header("User-Agent", value.to_string()))
+            } else {
+                Self(self.0.header_missing("User-Agent"))
+            }
+        }
+        pub fn x_forwarded_for<'a, T>(self, value: T) -> Self
+        where
+            T: Into<Option<&'a str>>,
+        {
+            if let Some(value) = value.into() {
+                Self(self.0.header("X-Forwarded-For", value.to_string()))
+            } else {
+                Self(self.0.header_missing("X-Forwarded-For"))
             }
         }
     }

@@ -42,6 +42,8 @@ const SOLANA_WALLET: &str = "9WzDXwBbmkg8ZTbNMqUxvQRAyrZzDsGYdLVL9zYtAWWM";
 const REFUND_WALLET: &str = "7xKXtg2CW87d97TXJSDpbD5jBkheTqA83TZRuJosgAsU";
 const BUYER: &str = "buyer@example.com";
 const END_USER_IP: &str = "203.0.113.7";
+const END_USER_AGENT: &str =
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148";
 
 /// One file of `specs/cryptorefills/examples`, byte for byte.
 macro_rules! example {
@@ -124,6 +126,11 @@ fn header_count(req: &HttpMockRequest, name: &str) -> usize {
 /// with the client's values; the crate's user agent; and not progenitor's
 /// `api-version` header (dropped at generation).
 fn partnered(when: When) -> When {
+    partner_headers(when).header_prefix("user-agent", "cryptorefills-rs/")
+}
+
+/// [`partnered`] without the user agent: a request made for an end user carries theirs.
+fn partner_headers(when: When) -> When {
     when.header("x-cr-application", PARTNER_ID)
         .header("x-cr-version", APP_VERSION)
         .header("x-country-iso-code", COUNTRY)
@@ -133,7 +140,6 @@ fn partnered(when: When) -> When {
                 .all(|name| header_count(req, name) == 1)
         })
         .header_missing("api-version")
-        .header_prefix("user-agent", "cryptorefills-rs/")
 }
 
 /// A JSON operation: partner headers plus `Accept: application/json`.
@@ -2750,51 +2756,106 @@ mod requests {
         mock.assert_async().await;
     }
 
-    /// Order calls forward the end user's IP in `X-Forwarded-For` when given, once,
-    /// and send no such header otherwise.
+    /// Calls `operation` (served as `route` says), with the end user's IP and agent when
+    /// given.
+    async fn call(
+        client: &Client,
+        operation: &str,
+        end_user: Option<(&str, &str)>,
+    ) -> Result<(), String> {
+        macro_rules! send {
+            ($builder:expr) => {{
+                let builder = $builder;
+                let builder = match end_user {
+                    Some((ip, agent)) => builder.x_forwarded_for(ip).user_agent(agent),
+                    None => builder,
+                };
+                builder.send().await.map(drop).map_err(|e| format!("{e:?}"))
+            }};
+        }
+        match operation {
+            "list_payment_vias" => send!(client.list_payment_vias()),
+            "list_brands" => send!(client.list_brands().country_code("US")),
+            "get_homepage" => send!(client.get_homepage().country_code("US")),
+            "list_products" => send!(
+                client
+                    .list_products()
+                    .country_code("US")
+                    .family_name("Target")
+            ),
+            "get_price" => send!(
+                client
+                    .get_price()
+                    .brand_name("Target")
+                    .country_code("US")
+                    .face_value("10")
+                    .coin("USDC")
+            ),
+            "validate_order" => send!(client.validate_order().body(seed_validate_request())),
+            "create_order" => send!(client.create_order().body(flat_create_request())),
+            "get_order" => send!(client.get_order().order_id(ORDER_ID)),
+            "subscribe_order" => send!(client.subscribe_order().order_id(ORDER_ID)),
+            other => panic!("add {other} to `call`"),
+        }
+    }
+
+    /// Every operation declares `X-Forwarded-For` and `User-Agent`: given, each is sent
+    /// once with the end user's values (the agent replacing the crate's own); not given,
+    /// there is no `X-Forwarded-For` and the agent is the crate's.
     #[tokio::test]
-    async fn order_calls_forward_the_end_user_ip_only_when_given() {
-        let server = MockServer::start_async().await;
-        let with_ip = server.validate_order(|when, then| {
-            json_call(when.x_forwarded_for(END_USER_IP).into_inner())
-                .is_true(|req| header_count(req, "x-forwarded-for") == 1);
-            json_ok(then.into_inner(), VALIDATION_PROBLEMS_NULL);
-        });
-        let created = server.create_order(|when, then| {
-            json_call(when.x_forwarded_for(END_USER_IP).into_inner());
-            json_ok(then.into_inner(), ORDER_WAITING_FOR_PAYMENT);
-        });
-        let client = client(&server);
-
-        client
-            .validate_order()
-            .x_forwarded_for(END_USER_IP)
-            .body(seed_validate_request())
-            .send()
-            .await
-            .expect("validate_order succeeds");
-        client
-            .create_order()
-            .x_forwarded_for(END_USER_IP)
-            .body(flat_create_request())
-            .send()
-            .await
-            .expect("create_order succeeds");
-        with_ip.assert_async().await;
-        created.assert_async().await;
-
-        let server = MockServer::start_async().await;
-        let without_ip = server.validate_order(|when, then| {
-            json_call(when.x_forwarded_for(None).into_inner());
-            json_ok(then.into_inner(), VALIDATION_PROBLEMS_NULL);
-        });
-        super::client(&server)
-            .validate_order()
-            .body(seed_validate_request())
-            .send()
-            .await
-            .expect("validate_order succeeds");
-        without_ip.assert_async().await;
+    async fn every_operation_forwards_the_end_user_only_when_given() {
+        let operations = [
+            "list_payment_vias",
+            "list_brands",
+            "get_homepage",
+            "list_products",
+            "get_price",
+            "validate_order",
+            "create_order",
+            "get_order",
+            "subscribe_order",
+        ];
+        for operation in operations {
+            let (content_type, body) = match operation {
+                "list_payment_vias" => ("application/json", PAYMENT_VIAS),
+                "list_brands" => ("application/json", BRANDS),
+                "get_homepage" => ("application/json", "{}"),
+                "list_products" => ("application/json", PRODUCTS),
+                "get_price" => ("application/json", PRICE),
+                "validate_order" => ("application/json", VALIDATION_PROBLEMS_NULL),
+                "create_order" => ("application/json", ORDER_WAITING_FOR_PAYMENT),
+                "get_order" => ("application/json", ORDER_DONE),
+                _ => ("text/event-stream", STREAM),
+            };
+            for end_user in [Some((END_USER_IP, END_USER_AGENT)), None] {
+                let (method, path) = route(operation);
+                let server = MockServer::start_async().await;
+                let mock = server
+                    .mock_async(|when, then| {
+                        let when = partner_headers(when).method(method).path(path);
+                        match end_user {
+                            Some((ip, agent)) => when
+                                .header("x-forwarded-for", ip)
+                                .header("user-agent", agent)
+                                .is_true(|req| {
+                                    header_count(req, "x-forwarded-for") == 1
+                                        && header_count(req, "user-agent") == 1
+                                }),
+                            None => when
+                                .header_missing("x-forwarded-for")
+                                .header_prefix("user-agent", "cryptorefills-rs/"),
+                        };
+                        then.status(200)
+                            .header("content-type", content_type)
+                            .body(body);
+                    })
+                    .await;
+                call(&client(&server), operation, end_user)
+                    .await
+                    .unwrap_or_else(|err| panic!("{operation} {end_user:?}: {err}"));
+                mock.assert_async().await;
+            }
+        }
     }
 
     #[tokio::test]

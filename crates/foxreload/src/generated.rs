@@ -188,7 +188,7 @@ pub mod types {
     ///Body of `create_order`.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct CreateOrderRequest {
-        ///A unique key per purchase (e.g. a UUID); a second order with the same key is refused with `ORDER_ALREADY_EXISTS`.
+        ///A fresh key per purchase (e.g. a UUID), to find the order again in your own records. The API does not deduplicate on it (the vendor: each call creates a new order); some deployments refuse a key they have seen with `ORDER_ALREADY_EXISTS`. Never re-send a purchase relying on it.
         #[serde(
             rename = "idempotencyKey",
             skip_serializing_if = "::std::option::Option::is_none"
@@ -482,12 +482,12 @@ pub mod types {
         ///Why this line failed, if it did.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub error: ::std::option::Option<::std::string::String>,
-        ///The delivered codes (keys, PINs) once the order is `completed`; null or empty before. Secret: do not log.
+        ///What the line delivered once the order is `completed`; null or empty before. An array: each entry a code (key, PIN) as a string, or activation data as a JSON object (eSIMs: the vendor calls it "delivered codes or activation data"; integrations read objects such as `{"code"}`, `{"pin"}` and `{"codes": [...]}`). Any JSON value is accepted here so that no order fails to decode over it. Secret: do not log.
         #[serde(
             rename = "externalData",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
-        pub external_data: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+        pub external_data: ::std::option::Option<::serde_json::Value>,
         ///Unit price charged, in the order's currency.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub price: ::std::option::Option<::rust_decimal::Decimal>,
@@ -549,15 +549,21 @@ pub mod types {
             Self::HttpValidationError(value)
         }
     }
-    ///Body of `pay_order`. `{"paymentProvider": null}` pays from the balance. Production integrations send `{"paymentProvider": null}` (pay from the balance, M) or `{}` (L); both are accepted.
+    ///Body of `pay_order`. `{"paymentProvider": null}` pays from the balance: production integrations send it (M) or `{}` (L); both are accepted. An external provider is `{"paymentProvider": "pally", "paymentReturnUrl": "https://..."}` (vendor order-flow page, M); the answer's `paymentUrl` is where the buyer pays.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     pub struct PayOrderRequest {
-        ///Payment provider to pay with; null pays from the account balance.
+        ///Payment provider to pay with (e.g. `pally`, from the vendor's order-flow page); null pays from the account balance.
         #[serde(
             rename = "paymentProvider",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub payment_provider: ::std::option::Option<::std::string::String>,
+        ///Where an external provider sends the buyer back after paying (with `paymentProvider`); unused for balance payments.
+        #[serde(
+            rename = "paymentReturnUrl",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub payment_return_url: ::std::option::Option<::std::string::String>,
     }
     impl PayOrderRequest {
         pub fn builder() -> builder::PayOrderRequest {
@@ -1964,7 +1970,7 @@ pub mod types {
                 ::std::string::String,
             >,
             external_data: ::std::result::Result<
-                ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+                ::std::option::Option<::serde_json::Value>,
                 ::std::string::String,
             >,
             price: ::std::result::Result<
@@ -2003,9 +2009,7 @@ pub mod types {
             }
             pub fn external_data<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<
-                        ::std::option::Option<::std::vec::Vec<::std::string::String>>,
-                    >,
+                T: ::std::convert::TryInto<::std::option::Option<::serde_json::Value>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.external_data = value
@@ -2223,11 +2227,16 @@ pub mod types {
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
+            payment_return_url: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
         }
         impl ::std::default::Default for PayOrderRequest {
             fn default() -> Self {
                 Self {
                     payment_provider: Ok(Default::default()),
+                    payment_return_url: Ok(Default::default()),
                 }
             }
         }
@@ -2242,6 +2251,16 @@ pub mod types {
                 });
                 self
             }
+            pub fn payment_return_url<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.payment_return_url = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for payment_return_url: {e}")
+                });
+                self
+            }
         }
         impl ::std::convert::TryFrom<PayOrderRequest> for super::PayOrderRequest {
             type Error = super::error::ConversionError;
@@ -2250,6 +2269,7 @@ pub mod types {
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
                 Ok(Self {
                     payment_provider: value.payment_provider?,
+                    payment_return_url: value.payment_return_url?,
                 })
             }
         }
@@ -2257,6 +2277,7 @@ pub mod types {
             fn from(value: super::PayOrderRequest) -> Self {
                 Self {
                     payment_provider: Ok(value.payment_provider),
+                    payment_return_url: Ok(value.payment_return_url),
                 }
             }
         }
@@ -3249,7 +3270,7 @@ pub mod types {
     }
     ///Machine-readable error `code`:
     ///- `BALANCE_NOT_ENOUGH`: the balance cannot pay the order;
-    ///- `ORDER_ALREADY_EXISTS`: an order with this `idempotencyKey` exists;
+    ///- `ORDER_ALREADY_EXISTS`: the `idempotencyKey` was seen before (some deployments); this request created nothing;
     ///- `OFFER_PRICE_NOT_MATCHED`: the price changed (above `totalPrice`);
     ///- `ORDER_PAYMENT_NOT_POSSIBLE`: the order cannot be paid (already paid, expired, cancelled);
     ///- `NOT_FOUND`: no such order or product.
@@ -3714,9 +3735,9 @@ pub mod types {
 ///- **Auth**: every request sends `X-API-Key: YOUR_API_KEY` over HTTPS. Keys are issued in the dashboard (Dashboard → API), shown once, and may have an IP allowlist.
 ///- **Language and currency**: optional headers `X-Language` (`en`, `ru`) and `X-Currency` (`usd`, `rub`); currency codes in bodies are lowercase.
 ///- **Orders**: created by product id (`itemId`) with 1-10 lines, unpaid (`active`) until `paymentExpiresAt`; pay them with `POST /api/orders/{order_id}/pay`.
-///- **Codes**: there are no webhooks. Poll `GET /api/orders/{order_id}`; when the status is `completed`, `items[].externalData` holds the codes.
+///- **Codes**: there are no webhooks. Poll `GET /api/orders/{order_id}`; when the status is `completed`, `items[].externalData` holds the codes, or activation data as JSON objects (eSIMs).
 ///- **Errors**: `{"detail": "...", "code": "..."}`; validation errors are FastAPI's `{"detail": [{"loc", "msg", "type"}]}` with HTTP 422.
-///- **Reliability**: back off exponentially on network errors and HTTP 429. Purchases are not idempotent: check the order's status before creating it again, to avoid buying twice.
+///- **Reliability**: back off exponentially on network errors and HTTP 429. Purchases are not idempotent and the API does not deduplicate orders (each create makes a new order, whatever its `idempotencyKey`): record the intent first and check the order list before creating again, to avoid buying twice.
 ///
 ///Reconstructed from the FoxReload API page and public integrations; not the vendor's own file.
 ///
@@ -3886,7 +3907,7 @@ impl Client {
     }
     ///Create Order
     ///
-    ///Creates an unpaid order (status `active`, payable until `paymentExpiresAt`) of 1-10 lines by product id (`itemId`); pay it with `pay_order`. Extra data a product needs (its `requiredNoteFields`, such as a Steam `login`) goes in each line's `note` object. `isMock: true` places a test order that charges nothing. `idempotencyKey` lets the server refuse a duplicate with code `ORDER_ALREADY_EXISTS`; do not rely on it to re-send a purchase: after a network error check `list_orders` first. Answers 201 (200 is accepted too).
+    ///Creates an unpaid order (status `active`, payable until `paymentExpiresAt`) of 1-10 lines by product id (`itemId`); pay it with `pay_order`. Extra data a product needs (its `requiredNoteFields`, such as a Steam `login`) goes in each line's `note` object. `isMock: true` places a test order that charges nothing. `idempotencyKey` does not deduplicate: the vendor says each call creates a new order, so a create re-sent after a lost answer can buy twice; after a network error check `list_orders` first. Some deployments answer a key they have seen with code `ORDER_ALREADY_EXISTS`: that is a refusal of this request, not the earlier order. Answers 201 (200 is accepted too).
     ///
     ///Sends a `POST` request to `/api/orders/`
     ///
@@ -3922,7 +3943,7 @@ impl Client {
     }
     ///Pay Order
     ///
-    ///Creates a payment for an `active` order. `paymentProvider: null` pays from the account balance at once (an empty body `{}` is accepted too). Not idempotent: after a network error check the order's status before paying again.
+    ///Creates a payment for an `active` order. `paymentProvider: null` pays from the account balance at once (an empty body `{}` is accepted too); an external provider takes `paymentProvider` and `paymentReturnUrl`, and the buyer completes the payment at the answer's `paymentUrl`. Not idempotent: after a network error check the order's status before paying again.
     ///
     ///Sends a `POST` request to `/api/orders/{order_id}/pay`
     ///

@@ -157,6 +157,7 @@ mod happy_path {
                     .order_id("x")
                     .body(types::PayOrderRequest {
                         payment_provider: None,
+                        payment_return_url: None,
                     })
                     .send()
                     .await
@@ -441,15 +442,129 @@ mod happy_path {
         assert_eq!(item.product.id, "product_01krg...");
         assert_eq!(item.product.name, "Steam 500 RUB");
         assert_eq!(item.quantity, 5);
-        assert_eq!(
-            item.external_data,
-            Some(vec!["XXXX-YYYY-ZZZZ".to_owned(), "...".to_owned()])
-        );
+        assert_eq!(item.external_data, Some(json!(["XXXX-YYYY-ZZZZ", "..."])));
         assert_eq!(item.error, None);
         // Absent from the seed: optional fields stay empty.
         assert_eq!(item.price, None);
         assert_eq!(order.total_price, None);
         assert_eq!(order.created_at, None);
+        mock.assert_async().await;
+    }
+
+    /// An eSIM line delivers activation data as an object; a line may mix a code string
+    /// and an object. The whole order decodes and keeps both as sent.
+    #[tokio::test]
+    async fn get_order_decodes_activation_data_objects_beside_codes() {
+        let server = MockServer::start_async().await;
+        let id = "2d6b1f0a-5c3e-4e8f-9a7b-6c5d4e3f2a1b";
+        let mock = server.get_order(|when, then| {
+            authed(when.order_id(id).into_inner()).path(format!("/api/orders/{id}"));
+            json_ok(
+                then.into_inner(),
+                include_str!(
+                    "../../../specs/foxreload/examples/get_order.completed_activation_data.json"
+                ),
+            );
+        });
+
+        let order = client(&server)
+            .get_order()
+            .order_id(id)
+            .send()
+            .await
+            .expect("activation data decodes")
+            .into_inner();
+
+        assert_eq!(order.status, OrderStatus::Completed);
+        assert_eq!(
+            order.items[0].external_data,
+            Some(json!([{"code": "LPA:1$smdp.example.net$4F2A-9C1B-7D3E-8A6F", "pin": "1234"}]))
+        );
+        assert_eq!(
+            order.items[1].external_data,
+            Some(json!(["STEAM-K7QX-2M9P-4RTD", {"codes": ["STEAM-8WLB-3HNC-6ZVE"]}]))
+        );
+        assert_eq!(order.total_price, Some(dec("14.6700")));
+        mock.assert_async().await;
+    }
+
+    /// Whatever `externalData` holds (one object instead of an array, a number, null),
+    /// the order still decodes.
+    #[tokio::test]
+    async fn any_external_data_value_decodes() {
+        for (external_data, expected) in [
+            (
+                r#"{"iccid": "8944110068234567891"}"#,
+                Some(json!({"iccid": "8944110068234567891"})),
+            ),
+            ("[123456, true]", Some(json!([123456, true]))),
+            ("\"ONE-CODE\"", Some(json!("ONE-CODE"))),
+            ("null", None),
+        ] {
+            let server = MockServer::start_async().await;
+            let body = format!(
+                r#"{{"id": "{ORDER_ID}", "status": "completed", "items": [{{"product": {{"id": "{PRODUCT_ID}", "name": "eSIM"}}, "quantity": 1, "externalData": {external_data}}}]}}"#
+            );
+            server
+                .mock_async(|when, then| {
+                    authed(when).path(format!("/api/orders/{ORDER_ID}"));
+                    json_ok(then, &body);
+                })
+                .await;
+            let order = client(&server)
+                .get_order()
+                .order_id(ORDER_ID)
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("{external_data}: {e:?}"))
+                .into_inner();
+            assert_eq!(order.items[0].external_data, expected, "{external_data}");
+        }
+    }
+
+    /// An external provider: `paymentProvider` and `paymentReturnUrl` are sent; the
+    /// answer's `paymentUrl` is where the buyer pays.
+    #[tokio::test]
+    async fn pay_order_with_an_external_provider_sends_the_return_url() {
+        let server = MockServer::start_async().await;
+        let mock = server
+            .mock_async(|when, then| {
+                authed(when)
+                    .method(Method::POST)
+                    .path(format!("/api/orders/{ORDER_ID}/pay"))
+                    .is_true(|req| {
+                        body_json(req)
+                            == serde_json::from_str::<Value>(include_str!(
+                                "../../../specs/foxreload/examples/pay_order.request.external_provider.json"
+                            ))
+                            .unwrap()
+                    });
+                json_ok(
+                    then,
+                    r#"{"id": "payment_01kq4d5e6f7g8h9j0k5e000001", "orderId": "5f0c3f7e-2a51-4c8e-9b7d-0e6a1c2d3b4f",
+                        "status": "pending", "amount": "4.7700", "currency": "usd",
+                        "paymentProvider": "pally", "paymentUrl": "https://pay.example.net/c/7Q2M"}"#,
+                );
+            })
+            .await;
+
+        let payment = client(&server)
+            .pay_order()
+            .order_id(ORDER_ID)
+            .body(types::PayOrderRequest {
+                payment_provider: Some("pally".into()),
+                payment_return_url: Some("https://shop.example.com/orders/1042/paid".into()),
+            })
+            .send()
+            .await
+            .expect("pay_order succeeds")
+            .into_inner();
+
+        assert_eq!(payment.payment_provider.as_deref(), Some("pally"));
+        assert_eq!(
+            payment.payment_url.as_deref(),
+            Some("https://pay.example.net/c/7Q2M")
+        );
         mock.assert_async().await;
     }
 
@@ -513,8 +628,8 @@ mod happy_path {
         assert_eq!(order.total_price, Some(dec("1000.00")));
         assert_eq!(order.updated_at, Some(utc("2025-05-14T09:21:52Z")));
         assert_eq!(
-            order.items[0].external_data.as_deref(),
-            Some(&["7K3D-QW9P-2MXT".to_owned(), "R8VN-4HJC-ZL6B".to_owned()][..])
+            order.items[0].external_data,
+            Some(json!(["7K3D-QW9P-2MXT", "R8VN-4HJC-ZL6B"]))
         );
         mock.assert_async().await;
     }
@@ -552,6 +667,7 @@ mod happy_path {
             .order_id(ORDER_ID)
             .body(types::PayOrderRequest {
                 payment_provider: None,
+                payment_return_url: None,
             })
             .send()
             .await
@@ -745,7 +861,7 @@ mod decoding {
         assert_eq!(order.items[0].product.id, PRODUCT_ID);
         assert_eq!(
             order.items[0].external_data,
-            Some(vec!["7K3D-QW9P-2MXT".to_owned()])
+            Some(json!(["7K3D-QW9P-2MXT"]))
         );
         mock.assert_async().await;
     }
@@ -811,6 +927,7 @@ mod decoding {
             .order_id(ORDER_ID)
             .body(types::PayOrderRequest {
                 payment_provider: None,
+                payment_return_url: None,
             })
             .send()
             .await
@@ -914,7 +1031,7 @@ mod decoding {
         assert_eq!(order.items[0].product.name, "Steam 500 RUB");
         assert_eq!(
             order.items[0].external_data,
-            Some(vec!["7K3D-QW9P-2MXT".to_owned()])
+            Some(json!(["7K3D-QW9P-2MXT"]))
         );
         assert_eq!(order.total_price, Some(dec("500.00")));
 
@@ -1134,6 +1251,46 @@ mod errors {
         assert_eq!(response.status(), 404);
         match response.into_inner() {
             GetOrderError::ErrorDetail(e) => assert_eq!(e.detail, "Order not found"),
+            other => panic!("expected ErrorDetail, got {other:?}"),
+        }
+        mock.assert_async().await;
+    }
+
+    /// A deployment that has seen the `idempotencyKey` answers `ORDER_ALREADY_EXISTS`:
+    /// a declared error with its code, not an order.
+    #[tokio::test]
+    async fn order_already_exists_is_a_declared_error_with_its_code() {
+        let server = MockServer::start_async().await;
+        let mock = server
+            .mock_async(|when, then| {
+                authed(when).method(Method::POST).path("/api/orders/");
+                json_status(
+                    then,
+                    409,
+                    include_str!(
+                        "../../../specs/foxreload/examples/error.order_already_exists.json"
+                    ),
+                );
+            })
+            .await;
+        let body: types::CreateOrderRequest =
+            serde_json::from_str(SEED_CREATE_ORDER_REQUEST).unwrap();
+
+        let err = client(&server)
+            .create_order()
+            .body(body)
+            .send()
+            .await
+            .expect_err("a refusal");
+
+        let Error::ErrorResponse(response) = err else {
+            panic!("expected ErrorResponse, got {err:?}");
+        };
+        assert_eq!(response.status(), 409);
+        match response.into_inner() {
+            CreateOrderError::ErrorDetail(e) => {
+                assert_eq!(e.code, Some(types::ErrorCode::OrderAlreadyExists))
+            }
             other => panic!("expected ErrorDetail, got {other:?}"),
         }
         mock.assert_async().await;

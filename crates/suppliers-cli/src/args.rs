@@ -29,6 +29,16 @@ pub struct Cli {
     /// SUPPLIERS_JOURNAL, else a file under the user's data directory).
     #[arg(long, global = true, value_name = "PATH")]
     pub journal: Option<String>,
+    /// Cryptorefills: the IP address (IPv4 or IPv6) of the end user this command acts
+    /// for, sent as X-Forwarded-For on every Cryptorefills request (needs
+    /// --end-user-agent). Cryptorefills applies identity checks and spending limits per
+    /// end user.
+    #[arg(long, global = true, value_name = "IP", requires = "end_user_agent")]
+    pub end_user_ip: Option<std::net::IpAddr>,
+    /// Cryptorefills: the end user's User-Agent (their browser's or app's), sent
+    /// instead of this tool's own (needs --end-user-ip).
+    #[arg(long, global = true, value_name = "AGENT", requires = "end_user_ip")]
+    pub end_user_agent: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }

@@ -15,7 +15,7 @@ use futures::TryStreamExt;
 use serde_json::Value;
 use suppliers::config::{CryptorefillsConfig, FoxReloadConfig, MousaCardConfig};
 use suppliers::model::{Order, SupplierId};
-use suppliers::{BuyRequest, CatalogQuery, Error, Journal, Suppliers, SuppliersBuilder};
+use suppliers::{BuyRequest, CatalogQuery, EndUser, Error, Journal, Suppliers, SuppliersBuilder};
 use suppliers_sandbox::{Sandbox, SandboxConfig};
 
 use args::{Cli, Command, PurchaseArgs};
@@ -122,6 +122,11 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         let builder = Suppliers::builder_from_env()?;
         (with_journal(builder, journal).build()?, None)
     };
+    // Every Cryptorefills request of this command is made for the end user, if given.
+    let suppliers = match (cli.end_user_ip, &cli.end_user_agent) {
+        (Some(ip), Some(agent)) => suppliers.for_end_user(EndUser::new(ip, agent.as_str())?),
+        _ => suppliers,
+    };
     let json = cli.json;
     match cli.command {
         Command::Catalog {
@@ -134,6 +139,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 category,
                 country,
                 search,
+                ..CatalogQuery::default()
             };
             let products: Vec<_> = suppliers
                 .get(supplier)?
@@ -453,7 +459,7 @@ fn request(product_id: String, purchase: PurchaseArgs) -> BuyRequest {
         coin: purchase.coin,
         network: purchase.network,
         amount: purchase.amount,
-        reference: None,
+        ..BuyRequest::default()
     }
 }
 

@@ -35,6 +35,7 @@ pub fn order_json(order: &Order) -> Value {
             "instructions": r.instructions,
         })).collect::<Vec<_>>(),
         "delivery_states": order.delivery.states,
+        "activation_data": order.delivery.activation_data,
         "idempotency_key": order.idempotency_key,
     })
 }
@@ -82,6 +83,12 @@ pub fn order_text(order: &Order) -> String {
             }
         }
     }
+    if !order.delivery.activation_data.is_empty() {
+        out += "activation data:\n";
+        for data in &order.delivery.activation_data {
+            out += &activation_text(data);
+        }
+    }
     if let Some(account) = &order.delivery.account {
         out += "account:\n";
         for (label, value) in [
@@ -96,6 +103,29 @@ pub fn order_text(order: &Order) -> String {
         }
     }
     out
+}
+
+/// One piece of activation data for a person: an object as `key: value` lines, the
+/// first marked `-`; strings unquoted, other values as compact JSON.
+fn activation_text(data: &Value) -> String {
+    let shown = |value: &Value| match value {
+        Value::String(text) => text.clone(),
+        other => other.to_string(),
+    };
+    let Value::Object(fields) = data else {
+        return format!("  - {}\n", shown(data));
+    };
+    if fields.is_empty() {
+        return "  - {}\n".into();
+    }
+    fields
+        .iter()
+        .enumerate()
+        .map(|(index, (key, value))| {
+            let mark = if index == 0 { "-" } else { " " };
+            format!("  {mark} {key}: {}\n", shown(value))
+        })
+        .collect()
 }
 
 /// A product as `--json` prints it.

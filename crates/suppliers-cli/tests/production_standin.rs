@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 use assert_cmd::Command;
 use serde_json::{Value, json};
 use standin::{
-    CANCELLED_ORDER, CR_APP_VERSION, CR_PARTNER, FOX_BALANCE, FOX_KEY, KYC_EMAIL, NETFLIX, PUBG_UC,
-    SOLANA_WALLET, STEAM_CATEGORY, STEAM_TOPUP, StandIn,
+    CANCELLED_ORDER, CR_APP_VERSION, CR_PARTNER, ESIM_CATEGORY, ESIM_EUROPE, FOX_BALANCE, FOX_KEY,
+    KYC_EMAIL, NETFLIX, PUBG_UC, SOLANA_WALLET, STEAM_CATEGORY, STEAM_TOPUP, StandIn,
 };
 
 /// The fixed Target product: its id carries the product's own denomination string.
@@ -1183,4 +1183,287 @@ fn standin_cryptorefills_refuses_and_answers_as_production() {
             .unwrap()
             .starts_with('<')
     );
+}
+
+// ---------------------------------------------------------------------------------
+// Round two of the wire: activation data, ORDER_ALREADY_EXISTS, the end user
+// ---------------------------------------------------------------------------------
+
+#[test]
+fn foxreload_esim_activation_data_prints_as_json_and_as_text() {
+    let standin = StandIn::start();
+    let listed = run(
+        &standin,
+        &[
+            "--json",
+            "catalog",
+            "foxreload",
+            "--category",
+            ESIM_CATEGORY,
+        ],
+    );
+    assert_eq!(ids(&listed.expect_code(0).json()), [ESIM_EUROPE]);
+    let bought = run(
+        &standin,
+        &[
+            "--json",
+            "buy",
+            "foxreload",
+            ESIM_EUROPE,
+            "--quantity",
+            "2",
+            "--yes",
+            "--wait",
+        ],
+    );
+    let order = bought.expect_code(0).json();
+    let id = order["id"].as_str().unwrap_or_else(|| panic!("{order}"));
+    let held = standin.foxreload_order(id).unwrap();
+    let delivered = &held["items"][0]["externalData"];
+    assert!(
+        delivered
+            .as_array()
+            .is_some_and(|d| d.len() == 2 && d.iter().all(Value::is_object)),
+        "the stand-in delivered objects: {held}"
+    );
+    assert_eq!(order["status"], "completed", "{order}");
+    assert_eq!(order["activation_data"], *delivered, "{order}");
+    assert_eq!(order["codes"], json!([]), "{order}");
+
+    let shown = run(&standin, &["--json", "order", "foxreload", id]);
+    assert_eq!(shown.expect_code(0).json()["activation_data"], *delivered);
+
+    let text = run(&standin, &["order", "foxreload", id]);
+    let text = &text.expect_code(0).stdout;
+    assert!(text.contains("activation data:\n"), "{text}");
+    for data in delivered.as_array().unwrap() {
+        let code = data["code"].as_str().unwrap();
+        assert!(text.contains(&format!("  - code: {code}\n")), "{text}");
+    }
+    assert!(text.contains("    pin: 1234\n"), "{text}");
+}
+
+/// The SDK sends a fresh `idempotencyKey` per order; a deployment that answers
+/// `ORDER_ALREADY_EXISTS` all the same has refused this create. Exit 4, nothing paid,
+/// no earlier order looked for or printed, the balance untouched.
+#[test]
+fn foxreload_create_answered_order_already_exists_exits_4_and_buys_nothing() {
+    let standin = StandIn::start();
+    standin.refuse_every_idempotency_key();
+    let run = run(
+        &standin,
+        &[
+            "--json",
+            "buy",
+            "foxreload",
+            ESIM_EUROPE,
+            "--reference",
+            "invoice-2044",
+            "--yes",
+            "--wait",
+        ],
+    );
+    run.expect_code(4);
+    assert!(
+        run.stderr.contains("ORDER_ALREADY_EXISTS"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(run.stdout, "", "no order is printed");
+    let creates = standin.requests_to("POST", "/foxreload/api/orders");
+    assert_eq!(creates.len(), 1, "sent once: {}", standin.summary());
+    assert_eq!(creates[0].status, 409);
+    let after_create: Vec<String> = standin
+        .requests()
+        .into_iter()
+        .filter(|r| {
+            r.path.starts_with("/foxreload/api/orders")
+                && !(r.method == "POST" && r.path.trim_end_matches('/') == "/foxreload/api/orders")
+        })
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    assert!(
+        after_create.is_empty(),
+        "no pay, no order list, no order read: {after_create:?}"
+    );
+    assert_eq!(standin.foxreload_balance(), FOX_BALANCE);
+}
+
+const END_USER_IP: &str = "2001:db8::7";
+const END_USER_AGENT: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) Mobile/15E148";
+
+/// `args` with the end-user flags in front.
+fn for_end_user<'a>(args: &[&'a str]) -> Vec<&'a str> {
+    let mut all = vec![
+        "--end-user-ip",
+        END_USER_IP,
+        "--end-user-agent",
+        END_USER_AGENT,
+    ];
+    all.extend_from_slice(args);
+    all
+}
+
+/// The Cryptorefills requests from index `from` on.
+fn cryptorefills_requests(standin: &StandIn, from: usize) -> Vec<standin::Recorded> {
+    let requests: Vec<_> = standin.requests().into_iter().skip(from).collect();
+    assert!(!requests.is_empty(), "nothing was sent");
+    requests
+        .into_iter()
+        .filter(|r| r.path.starts_with("/cryptorefills/"))
+        .collect()
+}
+
+#[test]
+fn cryptorefills_end_user_flags_go_on_every_request_and_only_with_them() {
+    let standin = StandIn::start();
+    run(
+        &standin,
+        &for_end_user(&["--json", "catalog", "cryptorefills", "--country", "US"]),
+    )
+    .expect_code(0);
+    let bought = run(
+        &standin,
+        &for_end_user(&[
+            "--json",
+            "buy",
+            "cryptorefills",
+            TARGET_10,
+            "--email",
+            "buyer@example.com",
+            "--yes",
+        ]),
+    );
+    let id = bought.expect_code(0).json()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    run(
+        &standin,
+        &for_end_user(&[
+            "--json",
+            "validate",
+            "cryptorefills",
+            TARGET_10,
+            "--email",
+            "buyer@example.com",
+        ]),
+    )
+    .expect_code(0);
+    run(
+        &standin,
+        &for_end_user(&["--json", "order", "cryptorefills", &id]),
+    )
+    .expect_code(0);
+    run(
+        &standin,
+        &for_end_user(&[
+            "--json",
+            "quote",
+            "cryptorefills",
+            "--brand",
+            "Target",
+            "--country",
+            "US",
+            "--face-value",
+            "10",
+        ]),
+    )
+    .expect_code(0);
+    let made_for_the_user = cryptorefills_requests(&standin, 0);
+    let paths: Vec<&str> = made_for_the_user.iter().map(|r| r.path.as_str()).collect();
+    for path in [
+        "/cryptorefills/v2/brands",
+        "/cryptorefills/v5/orders",
+        "/cryptorefills/v5/orders/validations",
+        "/cryptorefills/v4/products/price",
+    ] {
+        assert!(paths.contains(&path), "{path} in {paths:?}");
+    }
+    for request in &made_for_the_user {
+        let count = |name: &str| request.headers.iter().filter(|(k, _)| k == name).count();
+        assert_eq!(
+            (
+                request.header("x-forwarded-for"),
+                request.header("user-agent")
+            ),
+            (Some(END_USER_IP), Some(END_USER_AGENT)),
+            "{} {}",
+            request.method,
+            request.path
+        );
+        assert_eq!((count("x-forwarded-for"), count("user-agent")), (1, 1));
+    }
+
+    // FoxReload is not Cryptorefills: the flags change nothing there.
+    let seen = standin.requests().len();
+    run(&standin, &for_end_user(&["--json", "balance", "foxreload"])).expect_code(0);
+    for request in standin.requests().into_iter().skip(seen) {
+        assert_eq!(request.header("x-forwarded-for"), None, "{}", request.path);
+        assert!(
+            request
+                .header("user-agent")
+                .is_some_and(|a| a.starts_with("suppliers-sdk/"))
+        );
+    }
+
+    // Without the flags: the tool's own agent, no forwarded IP.
+    let seen = standin.requests().len();
+    run(&standin, &["--json", "order", "cryptorefills", &id]).expect_code(0);
+    for request in cryptorefills_requests(&standin, seen) {
+        assert_eq!(request.header("x-forwarded-for"), None, "{}", request.path);
+        assert!(
+            request
+                .header("user-agent")
+                .is_some_and(|a| a.starts_with("suppliers-sdk/")),
+            "{:?}",
+            request.header("user-agent")
+        );
+    }
+}
+
+#[test]
+fn an_end_user_ip_that_is_not_an_ip_address_exits_2_and_sends_nothing() {
+    let standin = StandIn::start();
+    for (ip, agent) in [
+        ("203.0.113", END_USER_AGENT),
+        ("localhost", END_USER_AGENT),
+        ("203.0.113.7, 198.51.100.2", END_USER_AGENT),
+        ("203.0.113.7", "Mozilla/5.0\u{1}"),
+    ] {
+        let run = run(
+            &standin,
+            &[
+                "--end-user-ip",
+                ip,
+                "--end-user-agent",
+                agent,
+                "buy",
+                "cryptorefills",
+                TARGET_10,
+                "--email",
+                "buyer@example.com",
+                "--yes",
+            ],
+        );
+        run.expect_code(2);
+        assert!(
+            run.stderr.contains("end-user") || run.stderr.contains("end_user"),
+            "{ip}: {}",
+            run.stderr
+        );
+    }
+    let half = run(
+        &standin,
+        &[
+            "--end-user-ip",
+            "203.0.113.7",
+            "order",
+            "cryptorefills",
+            "x",
+        ],
+    );
+    half.expect_code(2);
+    assert!(half.stderr.contains("--end-user-agent"), "{}", half.stderr);
+    assert!(standin.requests().is_empty(), "sent: {}", standin.summary());
 }

@@ -394,7 +394,7 @@ impl FoxState {
                         quantity: *quantity,
                         price: product.price,
                         external_data: completed
-                            .then(|| codes(&order.id, line, product, *quantity)),
+                            .then(|| codes(&order.id, line, product, *quantity).into()),
                         error: failed.then(|| FAILURE_REASON.into()),
                         user_guide: Some("Redeem in the store's app or website".into()),
                     }

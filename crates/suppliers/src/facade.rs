@@ -261,6 +261,20 @@ impl Suppliers {
 }
 
 impl Suppliers {
+    /// The same suppliers acting for `end_user`: every Cryptorefills request made
+    /// through the result (orders, quotes, waits, catalogs, purchases) carries the end
+    /// user's IP and agent; FoxReload and MousaCard are unchanged. Cheap: clones share
+    /// the connection pool and the journal.
+    pub fn for_end_user(&self, end_user: crate::EndUser) -> Self {
+        Self {
+            cryptorefills: self
+                .cryptorefills
+                .as_ref()
+                .map(|cr| cr.for_end_user(end_user)),
+            ..self.clone()
+        }
+    }
+
     /// One supplier, by id, with the calls every supplier shares.
     pub fn get(&self, id: SupplierId) -> Result<crate::Supplier<'_>, Error> {
         Ok(match id {

@@ -21,7 +21,10 @@
 //!
 //! FoxReload: the product is read (quantity limits and required note fields are
 //! checked before anything is sent), the order created and paid, then polled until its
-//! codes arrive. Buying again with the same reference returns the same order.
+//! codes arrive (eSIMs may deliver activation data instead: JSON objects in
+//! [`model::Delivery::activation_data`]). Buying again with the same reference returns
+//! the same order; that rests on the journal alone, since FoxReload does not
+//! deduplicate on the `idempotencyKey` each order is sent with.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), suppliers::Error> {
@@ -69,22 +72,32 @@
 //! ```
 //!
 //! Cryptorefills: validate, create the order (paid in stablecoins to the returned
-//! wallet address), then follow it over Server-Sent Events.
+//! wallet address), then follow it over Server-Sent Events. Cryptorefills applies
+//! identity checks and spending limits per end user, recognised by their IP and
+//! `User-Agent`: pass the [`EndUser`] on the request ([`BuyRequest::end_user`],
+//! [`CatalogQuery::end_user`]) or scope the facade to them
+//! ([`Suppliers::for_end_user`]) for orders, quotes and waits. Every Cryptorefills
+//! request made for them then carries `X-Forwarded-For` and their `User-Agent`;
+//! without one, requests carry [`USER_AGENT`] and no `X-Forwarded-For`.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), suppliers::Error> {
 //! use std::time::Duration;
-//! use suppliers::{BuyRequest, model::SupplierId};
+//! use suppliers::{BuyRequest, EndUser, model::SupplierId};
 //!
 //! let suppliers = suppliers::Suppliers::from_env().await?; // CRYPTOREFILLS_PARTNER_ID, ...
+//! // From your storefront's request: the buyer's IP (IPv4 or IPv6) and browser.
+//! let buyer = EndUser::parse("203.0.113.7", "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X)")?;
 //! let mut request = BuyRequest::new("giftcard/Airbnb/US/100 USD", 1);
 //! request.email = Some("user@example.com".into());
+//! request.end_user = Some(buyer.clone());
 //! suppliers.get(SupplierId::Cryptorefills)?.validate(&request).await?;
 //! let order = suppliers.buy(SupplierId::Cryptorefills, &request).await?.order;
 //! if let Some(payment) = &order.payment {
 //!     println!("pay {:?} {:?} to {}", payment.amount, payment.coin, payment.address);
 //! }
-//! let cryptorefills = suppliers.get(SupplierId::Cryptorefills)?;
+//! let for_buyer = suppliers.for_end_user(buyer);
+//! let cryptorefills = for_buyer.get(SupplierId::Cryptorefills)?;
 //! let done = cryptorefills.wait_for_order(&order.id, Duration::from_secs(1800)).await?;
 //! println!("{}", done.status);
 //! # Ok(()) }
@@ -112,7 +125,7 @@ pub use catalog_walk::DEFAULT_CATALOG_CONCURRENCY;
 pub use error::Error;
 pub use facade::{Suppliers, SuppliersBuilder, USER_AGENT};
 pub use purchase::{MAX_REFERENCE_LEN, Receipt, new_reference};
-pub use supplier::{BuyRequest, CatalogQuery, Supplier};
+pub use supplier::{BuyRequest, CatalogQuery, EndUser, Supplier};
 pub use suppliers_journal as journal;
 pub use suppliers_journal::Journal;
 pub use tracker::{Report, Tracker, TrackerConfig};

@@ -161,6 +161,9 @@ pub struct Delivery {
     pub redemptions: Vec<Redemption>,
     /// Cryptorefills: each delivery's own state (`delivery_state`), in order.
     pub states: Vec<String>,
+    /// FoxReload: what a line delivered that is not a code, kept as sent: activation
+    /// data as JSON objects (eSIMs), in order. Codes sent as strings are in `codes`.
+    pub activation_data: Vec<serde_json::Value>,
 }
 
 /// One delivered code and what redeeming it takes (Cryptorefills' deliverable).
@@ -188,7 +191,7 @@ impl fmt::Debug for Redemption {
 impl Delivery {
     /// True when nothing was delivered (yet).
     pub fn is_empty(&self) -> bool {
-        self.codes.is_empty() && self.account.is_none()
+        self.codes.is_empty() && self.account.is_none() && self.activation_data.is_empty()
     }
 }
 
@@ -200,6 +203,10 @@ impl fmt::Debug for Delivery {
             .field(
                 "redemptions",
                 &format_args!("<{} redacted>", self.redemptions.len()),
+            )
+            .field(
+                "activation_data",
+                &format_args!("<{} redacted>", self.activation_data.len()),
             )
             .finish()
     }
@@ -403,10 +410,15 @@ mod tests {
                 instructions: None,
             }],
             states: vec!["Done".into()],
+            activation_data: vec![serde_json::json!({"code": "LPA:1$smdp.example$SECRET-77"})],
         };
         let shown = format!("{delivery:?}");
         assert!(
             !shown.contains("SERIAL-77") && !shown.contains("CVV-321"),
+            "{shown}"
+        );
+        assert!(
+            !shown.contains("LPA") && shown.contains("activation_data: <1 redacted>"),
             "{shown}"
         );
         assert!(

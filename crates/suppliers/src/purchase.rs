@@ -70,8 +70,20 @@ impl Suppliers {
     /// the [`Receipt`], or set one first to be able to retry). Every check happens
     /// before anything is sent: the request's own rules, the product's limits and
     /// fields, the reference (a different product or quantity under a used reference
-    /// is [`Error::ReferenceConflict`]).
+    /// is [`Error::ReferenceConflict`]). A Cryptorefills purchase is made for
+    /// `request.end_user` when there is one (see [`Self::for_end_user`]).
     pub async fn buy(&self, supplier: SupplierId, request: &BuyRequest) -> Result<Receipt, Error> {
+        match &request.end_user {
+            Some(end_user) => {
+                self.for_end_user(end_user.clone())
+                    .buy_once(supplier, request)
+                    .await
+            }
+            None => self.buy_once(supplier, request).await,
+        }
+    }
+
+    async fn buy_once(&self, supplier: SupplierId, request: &BuyRequest) -> Result<Receipt, Error> {
         let journal = self.journal()?;
         let handle = self.get(supplier)?;
         let reference = match &request.reference {

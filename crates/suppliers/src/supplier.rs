@@ -6,10 +6,12 @@
 //! supplier can do stays on its adapter (`Supplier::FoxReload(fox) => fox.orders(..)`).
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 use std::time::Duration;
 
 use futures::StreamExt;
 use futures::stream::BoxStream;
+use reqwest::header::HeaderValue;
 
 use crate::adapters::{cryptorefills, foxreload, mousacard};
 use crate::error::Error;
@@ -27,6 +29,60 @@ pub enum Supplier<'a> {
     Cryptorefills(&'a cryptorefills::Cryptorefills),
 }
 
+/// The end user a request is made for: Cryptorefills applies identity checks and
+/// spending limits per end user, recognised by the IP address and `User-Agent` it is
+/// sent (`X-Forwarded-For` and `User-Agent`). Without one, Cryptorefills requests carry
+/// this SDK's own [`crate::USER_AGENT`] and no `X-Forwarded-For`. FoxReload and
+/// MousaCard ignore it.
+///
+/// Pass it per purchase ([`BuyRequest::end_user`]), per catalog walk
+/// ([`CatalogQuery::end_user`]), or for every call of a scoped facade
+/// ([`crate::Suppliers::for_end_user`]: orders, quotes, waits).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct EndUser {
+    ip: IpAddr,
+    user_agent: String,
+}
+
+impl EndUser {
+    /// The end user at `ip` with the agent (browser or app) they use. An agent that is
+    /// empty or cannot be an HTTP header value is refused before anything is sent.
+    pub fn new(ip: IpAddr, user_agent: impl Into<String>) -> Result<Self, Error> {
+        let user_agent = user_agent.into();
+        if user_agent.trim().is_empty() || HeaderValue::from_str(&user_agent).is_err() {
+            return Err(Error::rejected(
+                SupplierId::Cryptorefills,
+                "end_user_agent",
+                "the end user's agent is a non-empty line of printable characters",
+            ));
+        }
+        Ok(Self { ip, user_agent })
+    }
+
+    /// Like [`Self::new`] with the IP address as text: anything but an IPv4 or IPv6
+    /// address (`203.0.113.7`, `2001:db8::7`) is refused before anything is sent.
+    pub fn parse(ip: &str, user_agent: impl Into<String>) -> Result<Self, Error> {
+        let ip = ip.trim().parse().map_err(|_| {
+            Error::rejected(
+                SupplierId::Cryptorefills,
+                "end_user_ip",
+                format!("{ip:?} is not an IPv4 or IPv6 address"),
+            )
+        })?;
+        Self::new(ip, user_agent)
+    }
+
+    /// The end user's IP address (`X-Forwarded-For`).
+    pub fn ip(&self) -> IpAddr {
+        self.ip
+    }
+
+    /// The end user's agent (`User-Agent`).
+    pub fn user_agent(&self) -> &str {
+        &self.user_agent
+    }
+}
+
 /// What to list from a catalog. Each supplier uses the filters it has.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CatalogQuery {
@@ -36,6 +92,9 @@ pub struct CatalogQuery {
     pub country: Option<String>,
     /// FoxReload search text; Cryptorefills brand family.
     pub search: Option<String>,
+    /// Cryptorefills: the end user the catalog is shown to (sent on every request of
+    /// the walk).
+    pub end_user: Option<EndUser>,
 }
 
 /// A purchase, with every field any supplier may need.
@@ -63,6 +122,8 @@ pub struct BuyRequest {
     /// The caller's reference for this purchase: [`crate::Suppliers::buy`] buys at most
     /// once per supplier and reference (a fresh one when `None`).
     pub reference: Option<String>,
+    /// Cryptorefills: the end user who buys (sent on every request of the purchase).
+    pub end_user: Option<EndUser>,
 }
 
 impl BuyRequest {
@@ -119,7 +180,7 @@ impl Supplier<'_> {
                 None => fox.products(query.category).boxed(),
             },
             Self::MousaCard(mousa) => mousa.products(query.category).boxed(),
-            Self::Cryptorefills(cr) => cr
+            Self::Cryptorefills(cr) => for_user(cr, query.end_user.as_ref())
                 .products(query.country.unwrap_or_else(|| "US".into()), query.search)
                 .boxed(),
         }
@@ -175,7 +236,12 @@ impl Supplier<'_> {
                 let product = mousa.product(&request.product_id).await?;
                 mousacard::MousaCard::check(&mousa_purchase(request)?, &product)
             }
-            Self::Cryptorefills(cr) => cr.validate(&request.cryptorefills()?).await,
+            Self::Cryptorefills(cr) => {
+                let purchase = request.cryptorefills()?;
+                for_user(cr, request.end_user.as_ref())
+                    .validate(&purchase)
+                    .await
+            }
         }
     }
 
@@ -220,6 +286,17 @@ impl Supplier<'_> {
             Self::MousaCard(mousa) => mousa.balance().await.map(Some),
             Self::Cryptorefills(_) => Ok(None),
         }
+    }
+}
+
+/// The adapter acting for `end_user`, or as it is.
+fn for_user(
+    cr: &cryptorefills::Cryptorefills,
+    end_user: Option<&EndUser>,
+) -> cryptorefills::Cryptorefills {
+    match end_user {
+        Some(end_user) => cr.for_end_user(end_user.clone()),
+        None => cr.clone(),
     }
 }
 

@@ -41,6 +41,11 @@ pub const NETFLIX: &str = "product_01kq3a4b5c6d7e8f9g0h1j2k3m";
 pub const PUBG_CATEGORY: &str = "019e2c41-7a0b-7c33-9d10-2f3e4a5b6c7d";
 /// The `steam-wallet-usd` category (holds STEAM_TOPUP).
 pub const STEAM_CATEGORY: &str = "019e2c41-8c1d-7e44-a021-3f4e5a6b7c8d";
+/// `eSIM Europe 5 GB 30 days`: price 4.9500, 1..=10, no note fields; each unit delivers
+/// activation data as an object, not a code string (WIRE-EVIDENCE, round two).
+pub const ESIM_EUROPE: &str = "product_01kq5e6f7g8h9j0k1m2n3p4q5r";
+/// The `esim-europe` category (holds ESIM_EUROPE).
+pub const ESIM_CATEGORY: &str = "019e2c41-9d2e-7f55-b132-4a5b6c7d8e9f";
 /// A FoxReload order cancelled for `payment_expiration`.
 pub const CANCELLED_ORDER: &str = "3f2a1b0c-9d8e-4f7a-8b6c-5d4e3f2a1b0c";
 /// The FoxReload balance before any purchase.
@@ -230,6 +235,18 @@ impl StandIn {
         order["order_id"].as_str().unwrap().to_owned()
     }
 
+    /// From now on every FoxReload create is answered `ORDER_ALREADY_EXISTS` (409), as a
+    /// deployment does for a key it has seen (RelayShop handles the code). The SDK sends
+    /// a fresh key per order, so this is how a test meets that answer.
+    pub fn refuse_every_idempotency_key(&self) {
+        lock(&self.shared.fox).every_key_seen = true;
+    }
+
+    /// The FoxReload balance now, as `GET /api/access/me/balances/` shows it.
+    pub fn foxreload_balance(&self) -> String {
+        money(lock(&self.shared.fox).balance)
+    }
+
     /// The customer pays the order's wallet: it moves to PaymentReceived, then
     /// WaitingForDelivery, then Done with its codes, a few milliseconds apart.
     pub fn pay_cryptorefills(&self, id: &str) {
@@ -358,6 +375,9 @@ struct Fox {
     /// Newest first.
     orders: Vec<FoxOrder>,
     idempotency_keys: HashSet<String>,
+    /// Every create is answered `ORDER_ALREADY_EXISTS` (see
+    /// `StandIn::refuse_every_idempotency_key`).
+    every_key_seen: bool,
     balance: i64,
     created: u64,
 }
@@ -374,6 +394,10 @@ impl Fox {
                    "description": null, "tags": ["games"], "parentId": null,
                    "hasProducts": false, "inStockCount": 0, "bestOfferPrice": null,
                    "attributes": {}, "attributeDefinitions": []}),
+            json!({"id": ESIM_CATEGORY, "name": "eSIM Europe", "slug": "esim-europe",
+                   "description": null, "tags": ["esim"], "parentId": null,
+                   "hasProducts": true, "inStockCount": 1, "bestOfferPrice": "4.9500",
+                   "attributes": {"currency": "usd"}, "attributeDefinitions": []}),
             json!({"id": STEAM_CATEGORY, "name": "Steam Wallet USD", "slug": "steam-wallet-usd",
                    "description": null, "tags": [], "parentId": "019e2c41-6f00-7b22-8c00-1e2d3c4b5a69",
                    "hasProducts": true, "inStockCount": 3, "bestOfferPrice": "4.7700",
@@ -397,6 +421,12 @@ impl Fox {
                    "noteFieldTypes": {"player_id": "integer", "server": "string"},
                    "noteFieldOptions": {"server": ["asia", "europe", "north-america"]},
                    "attributes": {"country_code": "WW", "platform": "PUBG Mobile"}}),
+            json!({"id": ESIM_EUROPE, "name": "eSIM Europe 5 GB 30 days", "slug": "esim-europe-5gb",
+                   "categoryId": ESIM_CATEGORY, "description": "<p>30 countries</p>",
+                   "price": "4.9500", "currency": "usd", "quantity": 40,
+                   "orderMinQuantity": 1, "orderMaxQuantity": 10,
+                   "requiredNoteFields": [], "noteFieldTypes": {}, "noteFieldOptions": {},
+                   "attributes": {"region": "EU"}}),
             json!({"id": NETFLIX, "name": "Netflix 25 USD", "slug": "netflix-25-usd",
                    "categoryId": PUBG_CATEGORY, "description": "<p>US accounts only</p>",
                    "price": "24.1000", "currency": "usd", "quantity": 0,
@@ -433,6 +463,7 @@ impl Fox {
             products,
             orders,
             idempotency_keys: HashSet::new(),
+            every_key_seen: false,
             balance: units(FOX_BALANCE).unwrap(),
             created: 0,
         }
@@ -464,8 +495,20 @@ impl Fox {
                 let codes: Vec<String> = (1..=quantity)
                     .map(|unit| format!("FOX-{number}-{line}-{unit:03}").to_uppercase())
                     .collect();
-                item["externalData"] = json!(codes);
-                item["userGuide"] = json!("Redeem in the Steam client");
+                if item["product"]["id"] == ESIM_EUROPE {
+                    // stand-in: the object's keys are the ones integrations read
+                    // (`code`, `pin`); the vendor shows no eSIM payload.
+                    let data: Vec<Value> = codes
+                        .iter()
+                        .map(|code| json!({"code": format!("LPA:1$smdp.example.net${code}"), "pin": "1234"}))
+                        .collect();
+                    item["externalData"] = json!(data);
+                    item["userGuide"] =
+                        json!("Scan the activation code in your phone's eSIM settings");
+                } else {
+                    item["externalData"] = json!(codes);
+                    item["userGuide"] = json!("Redeem in the Steam client");
+                }
             }
         }
         Some(order.json.clone())
@@ -1109,7 +1152,7 @@ fn create_order(fox: &mut Fox, request: &Request) -> Response {
         );
     }
     let key = object["idempotencyKey"].as_str().unwrap().to_owned();
-    if !fox.idempotency_keys.insert(key) {
+    if fox.every_key_seen || !fox.idempotency_keys.insert(key) {
         return fox_error(
             409,
             "Order with this idempotency key already exists",

@@ -7,6 +7,11 @@
 //! are sent with flat deliveries, one per unit, each with the product's own
 //! denomination string, or `"range"` and a `product_value` for a range product
 //! (`specs/README.md`).
+//!
+//! Cryptorefills applies identity checks and spending limits per end user: an adapter
+//! made [`Cryptorefills::for_end_user`] sends that user's IP (`X-Forwarded-For`) and
+//! agent (`User-Agent`) on every request; otherwise requests carry the SDK's own
+//! `User-Agent` and no `X-Forwarded-For`.
 
 mod catalog;
 
@@ -28,6 +33,7 @@ use crate::model::{
 use crate::order_stream::{self, EventBytes, OrderSource, TrackConfig};
 use crate::pacer::Pacer;
 use crate::retry::{self, Idempotency, Operation, RetryPolicy};
+use crate::supplier::EndUser;
 use crate::waiter::Clock;
 
 const SUPPLIER: SupplierId = SupplierId::Cryptorefills;
@@ -191,15 +197,43 @@ pub struct Cryptorefills {
     catalog: CatalogLimit,
     clock: Arc<dyn Clock>,
     track: TrackConfig,
+    end_user: Option<EndUser>,
 }
 
 impl std::fmt::Debug for Cryptorefills {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Cryptorefills")
             .field("client", &self.client)
+            .field("end_user", &self.end_user)
             .finish_non_exhaustive()
     }
 }
+
+/// The builders of the operations this adapter calls, each of which takes the end
+/// user's headers (the spec declares them on every operation).
+trait EndUserHeaders: Sized {
+    fn end_user_headers(self, ip: String, user_agent: String) -> Self;
+}
+
+macro_rules! end_user_headers {
+    ($($builder:ident),+) => {$(
+        impl EndUserHeaders for cryptorefills::builder::$builder<'_> {
+            fn end_user_headers(self, ip: String, user_agent: String) -> Self {
+                self.x_forwarded_for(ip).user_agent(user_agent)
+            }
+        }
+    )+};
+}
+
+end_user_headers!(
+    ListBrands,
+    ListProducts,
+    GetPrice,
+    ValidateOrder,
+    CreateOrder,
+    GetOrder,
+    SubscribeOrder
+);
 
 impl Cryptorefills {
     /// Wraps a generated client.
@@ -211,6 +245,31 @@ impl Cryptorefills {
             catalog: CatalogLimit::default(),
             clock,
             track: TrackConfig::default(),
+            end_user: None,
+        }
+    }
+
+    /// The same adapter acting for `end_user`: every request it makes (catalog,
+    /// quotes, validation, orders, tracking) carries the end user's IP in
+    /// `X-Forwarded-For` and their agent in `User-Agent`. Cheap: clones share the
+    /// connection pool.
+    pub fn for_end_user(&self, end_user: EndUser) -> Self {
+        Self {
+            end_user: Some(end_user),
+            ..self.clone()
+        }
+    }
+
+    /// The end user this adapter acts for, if any.
+    pub fn end_user(&self) -> Option<&EndUser> {
+        self.end_user.as_ref()
+    }
+
+    /// `builder` with the end user's headers, when there is one.
+    fn as_end_user<B: EndUserHeaders>(&self, builder: B) -> B {
+        match &self.end_user {
+            Some(user) => builder.end_user_headers(user.ip().to_string(), user.user_agent().into()),
+            None => builder,
         }
     }
 
@@ -237,8 +296,7 @@ impl Cryptorefills {
         family: &str,
     ) -> Result<Vec<types::BrandFamily>, Error> {
         self.send(op("list_products", Idempotency::Safe), || {
-            self.client
-                .list_products()
+            self.as_end_user(self.client.list_products())
                 .country_code(country)
                 .family_name(family)
                 .send()
@@ -300,8 +358,7 @@ impl Cryptorefills {
         coin: &str,
     ) -> Result<types::Price, Error> {
         self.send(op("get_price", Idempotency::Safe), || {
-            self.client
-                .get_price()
+            self.as_end_user(self.client.get_price())
                 .brand_name(brand_name)
                 .country_code(country)
                 .face_value(face_value)
@@ -329,7 +386,9 @@ impl Cryptorefills {
         };
         let result = self
             .send(op("validate_order", Idempotency::Safe), || {
-                self.client.validate_order().body(body.clone()).send()
+                self.as_end_user(self.client.validate_order())
+                    .body(body.clone())
+                    .send()
             })
             .await?;
         match result.problems {
@@ -372,7 +431,9 @@ impl Cryptorefills {
         };
         let order = self
             .send(op("create_order", Idempotency::Purchase), || {
-                self.client.create_order().body(body.clone()).send()
+                self.as_end_user(self.client.create_order())
+                    .body(body.clone())
+                    .send()
             })
             .await?;
         // An answer that names no order leaves the purchase unknown.
@@ -395,7 +456,9 @@ impl Cryptorefills {
     async fn raw_order(&self, id: &str) -> Result<types::Order, Error> {
         let order = self
             .send(op("get_order", Idempotency::Safe), || {
-                self.client.get_order().order_id(id).send()
+                self.as_end_user(self.client.get_order())
+                    .order_id(id)
+                    .send()
             })
             .await?;
         identified(order)
@@ -484,8 +547,7 @@ impl OrderSource<types::Order, Error> for Source {
             };
             let opened = retry::send(&once, &self.adapter.pacer, operation, || {
                 self.adapter
-                    .client
-                    .subscribe_order()
+                    .as_end_user(self.adapter.client.subscribe_order())
                     .order_id(&self.id)
                     .send()
             })
@@ -763,9 +825,9 @@ pub fn normalise(order: types::Order) -> Order {
         currency: order.coin,
         delivery: Delivery {
             codes: redemptions.iter().map(|r| r.code.clone()).collect(),
-            account: None,
             redemptions,
             states,
+            ..Delivery::default()
         },
         payment,
         idempotency_key: None,

@@ -199,9 +199,9 @@ impl FoxReload {
     /// against it ([`check`]): nothing is sent for a quantity outside
     /// `orderMinQuantity..=orderMaxQuantity` or a missing required note field. The order
     /// is created with a fresh `idempotencyKey` (kept on the order and on an ambiguous
-    /// error) and paid; each request is sent once. FoxReload is not known to deduplicate
-    /// on the key, so it is never a reason to send a purchase again. Not journaled:
-    /// [`crate::Suppliers::buy`] is.
+    /// error) and paid; each request is sent once. FoxReload does not deduplicate on the
+    /// key (each create makes a new order), so it is never a reason to send a purchase
+    /// again. Not journaled: [`crate::Suppliers::buy`] is.
     pub async fn buy(&self, lines: &[OrderLine]) -> Result<Order, Error> {
         let items = self.checked_items(lines).await?;
         let key = uuid::Uuid::new_v4().to_string();
@@ -258,6 +258,7 @@ impl FoxReload {
                     .order_id(order_id)
                     .body(types::PayOrderRequest {
                         payment_provider: None,
+                        payment_return_url: None,
                     })
                     .send()
             },
@@ -556,6 +557,8 @@ fn interpret(failure: Failure, operation: Operation, reconcile: Reconcile) -> Er
             supplier: SUPPLIER,
             message: format!("{message} (OFFER_PRICE_NOT_MATCHED)"),
         },
+        // A refusal of this request, never the earlier order: the answer does not say
+        // which order that was, and FoxReload does not deduplicate on the key.
         (Some(types::ErrorCode::OrderAlreadyExists), _) => Error::InvalidRequest {
             supplier: SUPPLIER,
             field: Some("idempotencyKey".into()),
@@ -611,13 +614,14 @@ fn product(p: types::Product) -> Product {
     }
 }
 
-/// The normalised order; codes are every item's `externalData`.
+/// The normalised order: what every item's `externalData` delivered.
 pub fn normalise(order: types::Order) -> Order {
-    let codes = order
-        .items
-        .into_iter()
-        .flat_map(|item| item.external_data.unwrap_or_default())
-        .collect();
+    let mut delivery = Delivery::default();
+    for item in order.items {
+        if let Some(delivered) = item.external_data {
+            add_delivered(&mut delivery, delivered);
+        }
+    }
     Order {
         supplier: SUPPLIER,
         status: OrderStatus::from_foxreload(&order.status),
@@ -625,12 +629,27 @@ pub fn normalise(order: types::Order) -> Order {
         id: order.id,
         total: order.total_price,
         currency: order.currency,
-        delivery: Delivery {
-            codes,
-            ..Delivery::default()
-        },
+        delivery,
         payment: None,
         idempotency_key: None,
+    }
+}
+
+/// One item's `externalData`, normally an array: strings (and numbers) are codes,
+/// anything else (activation data objects) is kept as sent; nulls are nothing.
+fn add_delivered(delivery: &mut Delivery, delivered: serde_json::Value) {
+    use serde_json::Value;
+    let entries = match delivered {
+        Value::Array(entries) => entries,
+        single => vec![single],
+    };
+    for entry in entries {
+        match entry {
+            Value::Null => {}
+            Value::String(code) => delivery.codes.push(code),
+            Value::Number(code) => delivery.codes.push(code.to_string()),
+            data => delivery.activation_data.push(data),
+        }
     }
 }
 
@@ -696,6 +715,34 @@ mod tests {
                 "{err:?}"
             );
         }
+    }
+
+    #[test]
+    fn external_data_codes_and_activation_data_are_told_apart() {
+        let order: types::Order = serde_json::from_value(serde_json::json!({
+            "id": "o-1", "status": "completed", "items": [
+                {"product": {"id": "p", "name": "eSIM"}, "quantity": 1,
+                 "externalData": [{"code": "LPA:1$smdp.example$AB12", "pin": "1234"}, null]},
+                {"product": {"id": "p", "name": "Steam"}, "quantity": 3,
+                 "externalData": ["STEAM-1", 123456, {"codes": ["STEAM-2"]}]},
+                {"product": {"id": "p", "name": "one object"}, "quantity": 1,
+                 "externalData": {"iccid": "8944"}},
+                {"product": {"id": "p", "name": "not yet"}, "quantity": 1, "externalData": null},
+                {"product": {"id": "p", "name": "absent"}, "quantity": 1}
+            ]
+        }))
+        .expect("any externalData decodes");
+        let delivery = normalise(order).delivery;
+        assert_eq!(delivery.codes, ["STEAM-1", "123456"]);
+        assert_eq!(
+            delivery.activation_data,
+            [
+                serde_json::json!({"code": "LPA:1$smdp.example$AB12", "pin": "1234"}),
+                serde_json::json!({"codes": ["STEAM-2"]}),
+                serde_json::json!({"iccid": "8944"}),
+            ]
+        );
+        assert!(!format!("{delivery:?}").contains("LPA"));
     }
 
     #[test]

@@ -64,8 +64,7 @@ impl Cryptorefills {
         let brands = self.catalog.fetch(SUPPLIER, async move {
             let catalog = this
                 .send(op("list_brands", Idempotency::Safe), || {
-                    this.client
-                        .list_brands()
+                    this.as_end_user(this.client.list_brands())
                         .country_code(country.as_str())
                         .send()
                 })
