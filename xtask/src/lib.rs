@@ -19,7 +19,7 @@
 //! ([`api_snapshot`], [`crate_version`]). `cargo xtask api-diff --base REV` prints the
 //! same report against a commit.
 //!
-//! `cargo xtask bench` ([`bench`]) times codegen and runs the `suppliers-bench` crate.
+//! `cargo xtask bench` ([`mod@bench`]) times codegen and runs the `suppliers-bench` crate.
 //!
 //! ```
 //! let spec = serde_json::json!({

@@ -14,11 +14,16 @@ publish = false
 [workspace]
 
 [features]
+default = ["rustls"]
+# The TLS backend: rustls, or the platform's library (`--no-default-features
+# --features native-tls`).
+rustls = ["reqwest/rustls"]
+native-tls = ["reqwest/native-tls"]
 mock = ["dep:httpmock", "dep:regex"]
 
 [dependencies]
 progenitor-client = "=0.15.1"
-reqwest = {{ version = "0.13.5", default-features = false, features = ["json", "stream", "query", "rustls"] }}
+reqwest = {{ version = "0.13.5", default-features = false, features = ["json", "stream", "query"] }}
 serde = {{ version = "1.0.228", features = ["derive"] }}
 serde_json = "1.0.154"
 rust_decimal = {{ version = "1.43.0", features = ["serde"] }}

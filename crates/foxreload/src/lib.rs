@@ -22,6 +22,18 @@
 //! }
 //! # Ok(()) }
 //! ```
+//!
+//! # Features
+//!
+//! - `rustls` (default): TLS through rustls (aws-lc-rs), certificates checked by the
+//!   platform's verifier.
+//! - `native-tls`: TLS through the platform's library (OpenSSL on Linux, which needs
+//!   `libssl-dev` and `pkg-config` to build; Security.framework; SChannel). With both,
+//!   reqwest uses native-tls; for it alone:
+//!   `default-features = false, features = ["native-tls"]`.
+//! - `mock`: `foxreload::mock::MockServerExt`, a typed [httpmock](https://docs.rs/httpmock)
+//!   stub of every operation to test your own code against (see this crate's
+//!   `test_with_mocks` example in the repository).
 
 mod generated;
 pub use generated::*;

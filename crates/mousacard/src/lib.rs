@@ -13,6 +13,18 @@
 //! println!("{} {}", balance.balance, balance.currency_name);
 //! # Ok(()) }
 //! ```
+//!
+//! # Features
+//!
+//! - `rustls` (default): TLS through rustls (aws-lc-rs), certificates checked by the
+//!   platform's verifier.
+//! - `native-tls`: TLS through the platform's library (OpenSSL on Linux, which needs
+//!   `libssl-dev` and `pkg-config` to build; Security.framework; SChannel). With both,
+//!   reqwest uses native-tls; for it alone:
+//!   `default-features = false, features = ["native-tls"]`.
+//! - `mock`: `mousacard::mock::MockServerExt`, a typed [httpmock](https://docs.rs/httpmock)
+//!   stub of every operation to test your own code against (the `foxreload` crate's
+//!   `test_with_mocks` example shows how).
 
 mod generated;
 pub use generated::*;

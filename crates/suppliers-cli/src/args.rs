@@ -186,7 +186,7 @@ pub enum Command {
     /// Follow every bought order until its goods arrive (or the supplier gives up on
     /// it), and report each as it settles: one line each, a JSON object per line with
     /// --json, or a signed POST to --webhook (Standard Webhooks, secret in
-    /// SUPPLIERS_WEBHOOK_SECRET as whsec_<base64>).
+    /// SUPPLIERS_WEBHOOK_SECRET as `whsec_<base64>`).
     Track {
         /// Keep running and take up new purchases as they are journaled (until SIGINT
         /// or SIGTERM).

@@ -24,6 +24,17 @@
 //! let body = execute(&http, request, limits).await?.bytes().await?; // at most 1 MiB
 //! # let _ = body; Ok(()) }
 //! ```
+//!
+//! # Features
+//!
+//! - `rustls` (default): TLS through rustls (aws-lc-rs), certificates checked by the
+//!   platform's verifier.
+//! - `native-tls`: TLS through the platform's library (OpenSSL on Linux, which needs
+//!   `libssl-dev` and `pkg-config` to build; Security.framework; SChannel). With both,
+//!   reqwest uses native-tls;
+//!   for it alone: `default-features = false, features = ["native-tls"]`.
+//!
+//! With neither, only `http://` URLs work.
 
 mod answer_status;
 mod body_limit;

@@ -42,6 +42,15 @@
 //! assert!(matches!(journal.claim(&purchase).await?, Claim::Existing(_)));
 //! # Ok(()) }
 //! ```
+//!
+//! # Features
+//!
+//! The TLS backend of PostgreSQL connections (SQLite needs none):
+//! - `rustls` (default): TLS through rustls (aws-lc-rs), with the webpki roots.
+//! - `native-tls`: TLS through the platform's library (OpenSSL on Linux, which needs
+//!   `libssl-dev` and `pkg-config` to build; Security.framework; SChannel). With both,
+//!   sqlx uses native-tls;
+//!   for it alone: `default-features = false, features = ["native-tls"]`.
 
 mod entry;
 mod holds;

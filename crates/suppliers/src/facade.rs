@@ -151,7 +151,8 @@ impl SuppliersBuilder {
         Ok(self)
     }
 
-    /// One `reqwest::Client` (rustls, pooled) shared by every supplier.
+    /// One pooled `reqwest::Client` (TLS from the `rustls` or `native-tls` feature) shared
+    /// by every supplier.
     pub fn build(self) -> Result<Suppliers, Error> {
         let http = suppliers_http::client_builder(USER_AGENT)
             .connect_timeout(self.connect_timeout)

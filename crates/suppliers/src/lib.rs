@@ -102,6 +102,18 @@
 //! println!("{}", done.status);
 //! # Ok(()) }
 //! ```
+//!
+//! # Features
+//!
+//! The TLS backend of every supplier client and of the journal's PostgreSQL
+//! connections, forwarded to `foxreload`, `mousacard`, `cryptorefills`,
+//! `suppliers-http` and `suppliers-journal`:
+//! - `rustls` (default): TLS through rustls (aws-lc-rs), certificates checked by the
+//!   platform's verifier.
+//! - `native-tls`: TLS through the platform's library (OpenSSL on Linux, which needs
+//!   `libssl-dev` and `pkg-config` to build; Security.framework; SChannel). With both,
+//!   the platform's library is used;
+//!   for it alone: `default-features = false, features = ["native-tls"]`.
 
 pub mod adapters;
 pub mod catalog_walk;

@@ -1,9 +1,9 @@
 //! The one retry layer for all three clients.
 //!
-//! Every generated call goes through [`send`], which knows whether the request is safe
-//! to repeat. Read-only requests retry on connect errors, dropped connections, 429 and
-//! 502/503/504 with full-jitter exponential backoff (backon's schedule, bounded in
-//! attempts and total time) and honour `Retry-After`. A purchase is sent exactly once:
+//! Every generated call goes through one crate-private function, `send`, which knows
+//! whether the request is safe to repeat. Read-only requests retry on connect errors,
+//! dropped connections, 429 and 502/503/504 with full-jitter exponential backoff
+//! (backon's schedule, bounded in attempts and total time) and honour `Retry-After`. A purchase is sent exactly once:
 //! only a connect error, which proves no byte reached the server, is retried.
 //!
 //! Every attempt has a total deadline ([`RetryPolicy::attempt_timeout`]) from sending to
