@@ -1,7 +1,7 @@
 //! Catalog walks at network speed: a supplier's catalog pages are fetched several at a
 //! time, and still come out in the order a one-at-a-time walk gives, lazily.
 //!
-//! Each adapter holds one [`CatalogLimit`], shared by its clones: at most that many
+//! Each adapter holds one `CatalogLimit`, shared by its clones: at most that many
 //! catalog requests of the supplier are in flight at once, whatever number of walks
 //! run. A walk looks ahead by as many pages as the limit allows (`buffered`), so what it
 //! holds is a few pages, never the catalog. Every request still waits on the supplier's
