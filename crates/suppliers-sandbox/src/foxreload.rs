@@ -1005,6 +1005,26 @@ async fn pay_order(
             );
         }
     };
+    // FastAPI reads `paymentReturnUrl` as a pydantic URL: a relative or malformed one is a 422
+    // even when no provider will use it.
+    match body.get("paymentReturnUrl") {
+        None | Some(serde_json::Value::Null) => {}
+        Some(serde_json::Value::String(url)) if url::Url::parse(url).is_ok() => {}
+        Some(serde_json::Value::String(_)) => {
+            return validation_error(
+                &[json!("body"), json!("paymentReturnUrl")],
+                "Input should be a valid URL, relative URL without a base",
+                "url_parsing",
+            );
+        }
+        Some(_) => {
+            return validation_error(
+                &[json!("body"), json!("paymentReturnUrl")],
+                "URL input should be a string or URL",
+                "url_type",
+            );
+        }
+    }
     if let Some(provider) = provider {
         return coded(
             StatusCode::BAD_REQUEST,

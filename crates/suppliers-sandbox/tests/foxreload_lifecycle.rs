@@ -295,3 +295,50 @@ async fn an_unpriced_product_is_listed_and_refused_by_the_supplier() {
     assert!(err.to_string().contains("OFFER_PRICE_NOT_MATCHED"), "{err}");
     sandbox.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_pay_body_with_a_relative_return_url_is_refused_before_anything_is_charged() {
+    let sandbox = sandbox(100).await;
+    let (http, base) = (reqwest::Client::new(), sandbox.foxreload_url());
+    let order: serde_json::Value = http
+        .post(format!("{base}/api/orders/"))
+        .header("X-API-Key", "sandbox")
+        .json(&serde_json::json!({"items": [{"itemId": STEAM_500_RUB, "quantity": 1}]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let pay = format!("{base}/api/orders/{}/pay", order["id"].as_str().unwrap());
+    for (body, kind) in [
+        (
+            serde_json::json!({"paymentProvider": null, "paymentReturnUrl": "AAA"}),
+            "url_parsing",
+        ),
+        (serde_json::json!({"paymentReturnUrl": 7}), "url_type"),
+    ] {
+        let answer = http
+            .post(&pay)
+            .header("X-API-Key", "sandbox")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 422, "{body}");
+        let error: serde_json::Value = answer.json().await.unwrap();
+        assert_eq!(error["detail"][0]["type"], kind, "{error}");
+        assert_eq!(error["detail"][0]["loc"][1], "paymentReturnUrl", "{error}");
+    }
+    assert_eq!(sandbox.foxreload().balance(), Decimal::new(100, 0));
+    let paid = http
+        .post(&pay)
+        .header("X-API-Key", "sandbox")
+        .json(&serde_json::json!({"paymentProvider": null, "paymentReturnUrl": "https://shop.example.com/paid"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(paid.status(), 200);
+    assert_eq!(sandbox.foxreload().balance(), Decimal::new(9350, 2));
+    sandbox.shutdown().await;
+}
