@@ -94,6 +94,9 @@ pub enum Command {
         /// Search text (FoxReload) or brand family (Cryptorefills).
         #[arg(long)]
         search: Option<String>,
+        /// Catalog requests in flight at once (default 8; 1 fetches one page at a time).
+        #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+        concurrency: Option<u16>,
     },
     /// Show one product.
     Product {

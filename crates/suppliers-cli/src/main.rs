@@ -117,10 +117,10 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 CryptorefillsConfig::new("sandbox", "1.0.0", &sandbox.cryptorefills_url())
                     .map_err(Error::from)?,
             );
-        (with_journal(builder, journal).build()?, Some(sandbox))
+        (configured(builder, &cli, journal).build()?, Some(sandbox))
     } else {
         let builder = Suppliers::builder_from_env()?;
-        (with_journal(builder, journal).build()?, None)
+        (configured(builder, &cli, journal).build()?, None)
     };
     // Every Cryptorefills request of this command is made for the end user, if given.
     let suppliers = match (cli.end_user_ip, &cli.end_user_agent) {
@@ -134,6 +134,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             category,
             country,
             search,
+            ..
         } => {
             let query = CatalogQuery {
                 category,
@@ -385,11 +386,24 @@ async fn open_journal(cli: &Cli) -> Result<Option<Journal>, Failure> {
     Ok(Some(journal))
 }
 
-fn with_journal(builder: SuppliersBuilder, journal: Option<Journal>) -> SuppliersBuilder {
-    match journal {
-        Some(journal) => builder.journal(journal),
-        None => builder,
+/// The command line's settings on top of the sandbox's or the environment's: the journal,
+/// and `catalog --concurrency`.
+fn configured(
+    mut builder: SuppliersBuilder,
+    cli: &Cli,
+    journal: Option<Journal>,
+) -> SuppliersBuilder {
+    if let Some(journal) = journal {
+        builder = builder.journal(journal);
     }
+    if let Command::Catalog {
+        concurrency: Some(requests),
+        ..
+    } = cli.command
+    {
+        builder = builder.catalog_concurrency(usize::from(requests));
+    }
+    builder
 }
 
 /// Waits for every order. Several MousaCard orders share batch status requests.
