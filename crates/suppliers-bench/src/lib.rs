@@ -14,7 +14,9 @@
 //!    purchases unjournaled: 64 in flight against a sandbox 50 ms away (what a
 //!    reseller sees), and 32 in flight on loopback with the CPU time each costs;
 //! 9. [`fulfilment_tracking`]: many open orders followed to the end by one tracker
-//!    process, against one poll per order per round.
+//!    process, against one poll per order per round;
+//! 10. [`catalog_concurrency`]: whole catalogs 100 ms away, 8 requests in flight against
+//!     one page at a time and against the floor no walk at 8 can beat.
 //!
 //! Each section is a plain function returning its rows:
 //!
@@ -26,6 +28,7 @@
 //! ```
 
 pub mod batch_tracking;
+pub mod catalog_concurrency;
 pub mod catalog_memory;
 pub mod completion_latency;
 pub mod cores;

@@ -8,6 +8,8 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
+use suppliers::model::SupplierId;
+use suppliers_bench::catalog_concurrency;
 use suppliers_bench::catalog_memory::{self, Consume};
 use suppliers_bench::fulfilment_tracking;
 use suppliers_bench::report::{self, Row, median};
@@ -20,7 +22,7 @@ struct Cli {
     /// Small sizes and few trials (under 30 s).
     #[arg(long)]
     quick: bool,
-    /// Only these sections (1-5, 7, 9), comma-separated.
+    /// Only these sections (1-5, 7, 9, 10), comma-separated.
     #[arg(long, value_delimiter = ',')]
     only: Vec<u8>,
     /// Wall times of `cargo xtask codegen --check`, seconds (from `cargo xtask bench`).
@@ -47,6 +49,16 @@ enum Internal {
         consume: Consume,
         #[arg(long)]
         items: usize,
+    },
+    /// One catalog walk of section 10, in a process of its own.
+    #[command(hide = true)]
+    CatalogWalk {
+        #[arg(long)]
+        supplier: SupplierId,
+        #[arg(long)]
+        url: String,
+        #[arg(long)]
+        concurrency: usize,
     },
     /// The tracking process of section 9.
     #[command(hide = true)]
@@ -81,6 +93,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
             println!("items={read} peak_kib={peak}");
             return Ok(ExitCode::SUCCESS);
         }
+        Some(Internal::CatalogWalk {
+            supplier,
+            url,
+            concurrency,
+        }) => {
+            catalog_concurrency::print(&catalog_concurrency::client(supplier, &url, concurrency)?);
+            return Ok(ExitCode::SUCCESS);
+        }
         Some(Internal::TrackClient { journal }) => {
             fulfilment_tracking::client(&journal)?;
             return Ok(ExitCode::SUCCESS);
@@ -102,6 +122,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         (5, "catalog memory"),
         (7, "journal overhead"),
         (9, "fulfilment tracking"),
+        (10, "catalogs at network distance"),
     ];
     for (number, name) in sections.into_iter().filter(|(n, _)| wanted(*n)) {
         let began = Instant::now();
@@ -113,7 +134,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             4 => completion_latency::run(mode),
             5 => catalog_memory::run(mode, &exe),
             7 => journal_overhead::run(mode),
-            _ => fulfilment_tracking::run(mode, &exe),
+            9 => fulfilment_tracking::run(mode, &exe),
+            _ => catalog_concurrency::run(mode, &exe),
         };
         rows.extend(section.with_context(|| format!("section {number}, {name}"))?);
         eprintln!("   {:.1} s", began.elapsed().as_secs_f64());
