@@ -172,8 +172,10 @@ pub fn run(mode: Mode, exe: &Path) -> Result<Vec<Row>> {
             tracked.peak_kib < MEMORY_TARGET_MIB * 1024,
         )),
     });
-    let streams = TrackerConfig::default().max_streams;
-    let pool = 3 * 8 + 3;
+    let config = tracker_config();
+    let streams = config.max_streams;
+    // FoxReload: its lists and 8 reads; MousaCard: one batch; Cryptorefills: its polls.
+    let pool = 1 + 8 + 1 + config.reads_in_flight();
     rows.push(Row {
         section: 9,
         measure: "peak open sockets of the tracking process".into(),
@@ -276,6 +278,16 @@ fn buy_all(server: &Server, journal: &str, per_supplier: usize) -> Result<Vec<Bo
     })
 }
 
+/// How the tracking process is configured.
+fn tracker_config() -> TrackerConfig {
+    TrackerConfig {
+        requests_per_second: REQUESTS_PER_SECOND,
+        round: ROUND,
+        timeout: Some(Duration::from_secs(1800)),
+        ..TrackerConfig::default()
+    }
+}
+
 /// What the tracking process reported.
 struct Tracked {
     /// Order id and when the tracker reported it.
@@ -327,15 +339,7 @@ pub fn client(journal: &str) -> Result<()> {
         let suppliers = Suppliers::builder_from_env()?
             .journal(Journal::open(journal).await?)
             .build()?;
-        let tracker = Tracker::new(
-            &suppliers,
-            TrackerConfig {
-                requests_per_second: REQUESTS_PER_SECOND,
-                round: ROUND,
-                timeout: Some(Duration::from_secs(1800)),
-                ..TrackerConfig::default()
-            },
-        )?;
+        let tracker = Tracker::new(&suppliers, tracker_config())?;
         let sampler = {
             let peak = peak_sockets.clone();
             tokio::spawn(async move {

@@ -266,3 +266,78 @@ async fn a_429_pauses_the_trackers_requests_to_that_supplier_only() {
     }
     sandbox.shutdown().await;
 }
+
+#[tokio::test]
+async fn orders_beyond_the_stream_cap_are_polled_at_the_whole_budget_of_a_distant_supplier() {
+    const BUDGET: f64 = 50.0;
+    let dir = tempfile::tempdir().unwrap();
+    let location = dir.path().join("journal.sqlite3").display().to_string();
+    let sandbox = Sandbox::start(SandboxConfig {
+        timings: Timings::completing_after(Duration::from_secs(4)),
+        cryptorefills_auto_pay_after: Some(chrono::TimeDelta::milliseconds(100)),
+        // Ten polls in flight are needed to spend the budget: more than a fixed 8.
+        latency: Some(suppliers_sandbox::Latency {
+            base: Duration::from_millis(200),
+            jitter: Duration::ZERO,
+        }),
+        ..SandboxConfig::default()
+    })
+    .await
+    .unwrap();
+    let suppliers = facade(&sandbox, &location).await;
+    let bought = futures::future::join_all((0..30).map(|i| {
+        let suppliers = &suppliers;
+        async move {
+            let mut request = BuyRequest::new("giftcard/Airbnb/US/100", 1);
+            request.email = Some("user@example.com".into());
+            request.reference = Some(format!("cryptorefills-{i}"));
+            suppliers
+                .buy(SupplierId::Cryptorefills, &request)
+                .await
+                .unwrap()
+                .reference
+        }
+    }))
+    .await;
+
+    let count = || sandbox.requests_served_by("cryptorefills");
+    let before = count();
+    let started = tokio::time::Instant::now();
+    let window = async {
+        // Every order is still open in this window: polls are all that is sent.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let first = count();
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        count() - first
+    };
+    let tracker = Tracker::new(
+        &suppliers,
+        TrackerConfig {
+            max_streams: 2,
+            requests_per_second: BUDGET,
+            ..fast()
+        },
+    )
+    .unwrap();
+    let tracking = tracker.run(
+        |report| async move {
+            assert_eq!(report.outcome, Fulfilment::Delivered);
+            Ok::<(), String>(())
+        },
+        std::future::pending(),
+    );
+    let (in_window, summary) = tokio::join!(window, tracking);
+    let summary = summary.unwrap();
+    let elapsed = started.elapsed().as_secs_f64();
+    let made = count() - before;
+    assert_eq!(summary.reported, bought.len());
+    assert!(
+        made as f64 <= BUDGET * elapsed + 1.0,
+        "{made} requests in {elapsed:.2} s at {BUDGET}/s"
+    );
+    assert!(
+        in_window as f64 >= 0.9 * BUDGET * 2.0,
+        "{in_window} requests in 2 s: the budget of {BUDGET}/s was not used"
+    );
+    sandbox.shutdown().await;
+}

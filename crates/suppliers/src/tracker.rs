@@ -87,6 +87,23 @@ pub struct TrackerConfig {
     pub claim_batch: usize,
 }
 
+/// How far away a supplier may be (round trip) with polls still using the whole
+/// request budget: [`TrackerConfig::reads_in_flight`] covers this much time.
+const FARTHEST_ROUND_TRIP: Duration = Duration::from_millis(500);
+
+impl TrackerConfig {
+    /// Cryptorefills polls in flight at once: what the budget sends within a round trip
+    /// of 500 ms, and at least 8. Reads waiting for the pacer count, but hold no
+    /// connection.
+    pub fn reads_in_flight(&self) -> usize {
+        let budget = self.requests_per_second * FARTHEST_ROUND_TRIP.as_secs_f64();
+        match budget.is_finite() {
+            true => (budget.ceil() as usize).clamp(8, 1024),
+            false => 8,
+        }
+    }
+}
+
 impl Default for TrackerConfig {
     fn default() -> Self {
         Self {

@@ -2,11 +2,12 @@
 //! supplier, reading the shared [`Watched`] set and sending each order it sees settle.
 //! None of them writes the journal; the tracker does.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
+use futures::stream::FuturesUnordered;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::{AbortHandle, JoinSet};
 use tokio::time::Instant;
@@ -18,7 +19,7 @@ use crate::adapters::mousacard::MousaCard;
 use crate::error::Error;
 use crate::model::{Order, SupplierId};
 
-/// Reads in flight at once per supplier (the pacer sets the rate).
+/// FoxReload's reads of orders missing from every list, in flight at once.
 const CONCURRENT_READS: usize = 8;
 
 /// FoxReload: every round, the `paid` and `processing` order lists (100 a page, back to
@@ -133,6 +134,10 @@ const STREAM_WAIT: Duration = Duration::from_secs(2 * PAYMENT_WINDOW.as_secs());
 /// Cryptorefills: the most recent orders over Server-Sent Events (up to
 /// [`TrackerConfig::max_streams`]), the rest polled with a delay that grows with the
 /// order's age. An order whose stream ended without settling is polled from then on.
+///
+/// Polls leave as the pacer allows, the least recently asked first, with
+/// [`TrackerConfig::reads_in_flight`] at once: no pass waits for its slowest read, so
+/// the whole budget goes to polls whatever the supplier's distance.
 pub(crate) async fn cryptorefills(
     cr: Cryptorefills,
     watched: Arc<Watched>,
@@ -144,92 +149,89 @@ pub(crate) async fn cryptorefills(
     let mut polled_only: HashSet<Key> = HashSet::new();
     // When each polled order was last asked, and when it is next due.
     let mut polls: HashMap<Key, (Instant, Instant)> = HashMap::new();
+    // Due orders not yet asked, least recently asked first; refilled at every look.
+    let mut due: VecDeque<(Key, WatchedOrder)> = VecDeque::new();
+    let mut reads = FuturesUnordered::new();
+    let mut reading: HashSet<Key> = HashSet::new();
     let tick = config.min_poll_delay.min(Duration::from_millis(250));
-    let polls_per_tick =
-        ((config.requests_per_second * tick.as_secs_f64()).ceil() as usize).max(CONCURRENT_READS);
+    let in_flight = config.reads_in_flight();
+    let mut next_look = Instant::now();
     loop {
-        let mut orders = watched.of(SupplierId::Cryptorefills);
-        let current: HashSet<&Key> = orders.iter().map(|(key, _)| key).collect();
-        streaming.retain(|key, stream| {
-            let keep = current.contains(key);
-            if !keep {
-                stream.abort();
-            }
-            keep
-        });
-        polls.retain(|key, _| current.contains(key));
-        polled_only.retain(|key| current.contains(key));
-
-        // Newest first: they get the streams.
-        orders.sort_by_key(|(_, order)| std::cmp::Reverse(order.bought_at));
-        for (key, order) in &orders {
-            if streaming.len() >= config.max_streams {
-                break;
-            }
-            if streaming.contains_key(key) || polled_only.contains(key) {
-                continue;
-            }
-            let (cr, key2, id) = (cr.clone(), key.clone(), order.order_id.clone());
-            let handle =
-                streams.spawn(async move { (key2, cr.wait_for_order(&id, STREAM_WAIT).await) });
-            streaming.insert(key.clone(), handle);
-        }
-
-        // The least recently asked first, no more than the pace allows in one tick:
-        // a long polling pass would hold back the streams' outcomes.
-        let now = Instant::now();
-        let mut due: Vec<(Key, WatchedOrder)> = orders
-            .into_iter()
-            .filter(|(key, _)| !streaming.contains_key(key))
-            .filter(|(key, _)| polls.get(key).is_none_or(|(_, next)| *next <= now))
-            .collect();
-        due.sort_by_key(|(key, _)| polls.get(key).map(|(last, _)| *last));
-        // More are due than one tick takes: go on without pausing.
-        let pause = match due.len() > polls_per_tick {
-            true => Duration::ZERO,
-            false => tick,
-        };
-        due.truncate(polls_per_tick);
-        let polled: Vec<(Key, WatchedOrder, Result<Order, Error>)> = futures::stream::iter(due)
-            .map(|(key, watched)| {
-                let cr = &cr;
-                async move {
-                    let read = cr.order(&watched.order_id).await;
-                    (key, watched, read)
+        if Instant::now() >= next_look {
+            next_look = Instant::now() + tick;
+            let mut orders = watched.of(SupplierId::Cryptorefills);
+            let current: HashSet<&Key> = orders.iter().map(|(key, _)| key).collect();
+            streaming.retain(|key, stream| {
+                let keep = current.contains(key);
+                if !keep {
+                    stream.abort();
                 }
-            })
-            .buffer_unordered(CONCURRENT_READS)
-            .collect()
-            .await;
-        for (key, watched, read) in polled {
-            let age = (chrono::Utc::now() - watched.bought_at)
-                .to_std()
-                .unwrap_or_default();
+                keep
+            });
+            polls.retain(|key, _| current.contains(key));
+            polled_only.retain(|key| current.contains(key));
+
+            // Newest first: they get the streams.
+            orders.sort_by_key(|(_, order)| std::cmp::Reverse(order.bought_at));
+            for (key, order) in &orders {
+                if streaming.len() >= config.max_streams {
+                    break;
+                }
+                if streaming.contains_key(key) || polled_only.contains(key) || reading.contains(key)
+                {
+                    continue;
+                }
+                let (cr, key2, id) = (cr.clone(), key.clone(), order.order_id.clone());
+                let handle =
+                    streams.spawn(async move { (key2, cr.wait_for_order(&id, STREAM_WAIT).await) });
+                streaming.insert(key.clone(), handle);
+            }
+
             let now = Instant::now();
-            polls.insert(key.clone(), (now, now + poll_delay(age, &config)));
-            send_if_settled(&found, key, read);
+            let mut ready: Vec<(Key, WatchedOrder)> = orders
+                .into_iter()
+                .filter(|(key, _)| !streaming.contains_key(key) && !reading.contains(key))
+                .filter(|(key, _)| polls.get(key).is_none_or(|(_, next)| *next <= now))
+                .collect();
+            ready.sort_by_key(|(key, _)| polls.get(key).map(|(last, _)| *last));
+            due = ready.into();
         }
 
-        // Every stream that ended by now, then the next tick.
-        let mut ended = Vec::new();
+        while reads.len() < in_flight
+            && let Some((key, watched)) = due.pop_front()
+        {
+            reading.insert(key.clone());
+            let cr = cr.clone();
+            reads.push(async move {
+                let read = cr.order(&watched.order_id).await;
+                (key, watched, read)
+            });
+        }
+
         tokio::select! {
-            Some(first) = streams.join_next() => ended.push(first),
-            () = tokio::time::sleep(pause) => {}
-        }
-        while let Some(more) = streams.try_join_next() {
-            ended.push(more);
-        }
-        for (key, outcome) in ended.into_iter().filter_map(Result::ok) {
-            streaming.remove(&key);
-            match outcome {
-                Ok(order) if order.status.is_terminal() => send_if_settled(&found, key, Ok(order)),
-                outcome => {
-                    if let Err(err) = outcome {
-                        tracing::warn!(supplier = "cryptorefills", error = %err, "order stream ended; polling the order instead");
+            Some((key, watched, read)) = reads.next() => {
+                reading.remove(&key);
+                let age = (chrono::Utc::now() - watched.bought_at)
+                    .to_std()
+                    .unwrap_or_default();
+                let now = Instant::now();
+                polls.insert(key.clone(), (now, now + poll_delay(age, &config)));
+                send_if_settled(&found, key, read);
+            }
+            Some(ended) = streams.join_next() => {
+                let Ok((key, outcome)) = ended else { continue };
+                streaming.remove(&key);
+                match outcome {
+                    Ok(order) if order.status.is_terminal() => send_if_settled(&found, key, Ok(order)),
+                    outcome => {
+                        if let Err(err) = outcome {
+                            tracing::warn!(supplier = "cryptorefills", error = %err, "order stream ended; polling the order instead");
+                        }
+                        polled_only.insert(key);
                     }
-                    polled_only.insert(key);
                 }
             }
+            () = tokio::time::sleep_until(next_look) => {}
         }
     }
 }
@@ -265,5 +267,20 @@ mod tests {
         assert_eq!(at(0), config.min_poll_delay);
         assert_eq!(at(300), Duration::from_secs(30));
         assert_eq!(at(100_000), config.max_poll_delay);
+    }
+
+    #[test]
+    fn polls_in_flight_cover_half_a_second_of_the_budget() {
+        let at = |requests_per_second| {
+            TrackerConfig {
+                requests_per_second,
+                ..TrackerConfig::default()
+            }
+            .reads_in_flight()
+        };
+        assert_eq!(at(10.0), 8);
+        assert_eq!(at(200.0), 100);
+        assert_eq!(at(1e9), 1024);
+        assert_eq!(at(f64::INFINITY), 8);
     }
 }
