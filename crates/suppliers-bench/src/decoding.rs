@@ -192,7 +192,8 @@ struct MinimalOrder {
 #[allow(dead_code)]
 struct MinimalItem {
     #[serde(rename = "externalData")]
-    external_data: Option<Vec<String>>,
+    // Codes (strings) or activation data (objects): production sends both.
+    external_data: Option<serde_json::Value>,
 }
 
 type Decoder = fn(&[u8]) -> Result<(), serde_json::Error>;

@@ -59,7 +59,8 @@ struct EquivalentItem {
     product: EquivalentProduct,
     quantity: i64,
     price: Option<Decimal>,
-    external_data: Option<Vec<String>>,
+    // Codes (strings) or activation data (objects): production sends both.
+    external_data: Option<serde_json::Value>,
     error: Option<String>,
 }
 
@@ -86,7 +87,8 @@ struct MinimalOrder {
 #[serde(rename_all = "camelCase")]
 #[allow(dead_code)]
 struct MinimalItem {
-    external_data: Option<Vec<String>>,
+    // Codes (strings) or activation data (objects): production sends both.
+    external_data: Option<serde_json::Value>,
 }
 
 /// The hand-written baseline: one `reqwest::Client`, the key header, `serde_json`.
