@@ -18,7 +18,8 @@
 //! - MousaCard: the 50-id batch status endpoint.
 //! - Cryptorefills: Server-Sent Events for the most recent orders, up to
 //!   [`TrackerConfig::max_streams`]; the rest polled with a delay that grows with the
-//!   order's age. An order its customer never pays ends `Expired`: undelivered.
+//!   order's age, least recently asked first, [`TrackerConfig::reads_in_flight`] at
+//!   once. An order its customer never pays ends `Expired`: undelivered.
 //!
 //! Every request goes through one [`Pacer`] per supplier
 //! ([`TrackerConfig::requests_per_second`]), which a `Retry-After` answer pauses for
