@@ -224,7 +224,7 @@ pub fn run(mode: Mode, exe: &Path) -> Result<Vec<Row>> {
             sdk: format!("{p50:.2} / {p99:.2}"),
             baseline: format!("{bound:.1} s (one round plus 1 s)"),
             ratio: Some(p99 / bound),
-            target: Some(Target::new(format!("p99 < {bound:.0} s"), p99 < bound)),
+            target: Some(Target::new(format!("p99 < {bound:.1} s"), p99 < bound)),
         });
     }
     eprintln!(
