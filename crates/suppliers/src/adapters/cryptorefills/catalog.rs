@@ -1,14 +1,18 @@
 //! Cryptorefills' catalog walk: the country's brand list, then one request per brand
 //! family (production refuses a product list without one), several families at a time
 //! ([`crate::catalog_walk`]).
+//!
+//! Also one product by id (`kind/brand/country/denomination`), and how a brand family's
+//! answer becomes catalog products.
 
+use cryptorefills::types;
 use futures::future::{FutureExt, ready};
 use futures::{Stream, StreamExt, stream};
 
-use super::{Cryptorefills, SUPPLIER, op, products_of};
+use super::{Cryptorefills, MAX_UNITS, RANGE, SUPPLIER, op};
 use crate::catalog_walk::{self, CatalogLimit, PageFuture};
 use crate::error::Error;
-use crate::model::Product;
+use crate::model::{AmountRange, Product};
 use crate::retry::Idempotency;
 
 impl Cryptorefills {
@@ -83,4 +87,132 @@ impl Cryptorefills {
             Err(err) => stream::once(ready(Err(err))).right_stream(),
         })
     }
+
+    async fn brand_families(
+        &self,
+        country: &str,
+        family: &str,
+    ) -> Result<Vec<types::BrandFamily>, Error> {
+        self.send(op("list_products", Idempotency::Safe), || {
+            self.as_end_user(self.client.list_products())
+                .country_code(country)
+                .family_name(family)
+                .send()
+        })
+        .await
+    }
+
+    /// One catalog product by the id the catalog gives it
+    /// (`kind/brand/country/denomination`).
+    pub async fn product(&self, id: &str) -> Result<Product, Error> {
+        let [_, brand, country, _] = parse_product_id(id)?;
+        self.brand_families(country, brand)
+            .await?
+            .into_iter()
+            .flat_map(|family| products_of(family, country))
+            .find(|product| product.id == id)
+            .ok_or_else(|| Error::NotFound {
+                supplier: SUPPLIER,
+                message: format!("no product {id}"),
+            })
+    }
+}
+
+/// The four parts of a product id `kind/brand/country/denomination`.
+pub fn parse_product_id(id: &str) -> Result<[&str; 4], Error> {
+    let parts: Vec<&str> = id.splitn(4, '/').collect();
+    match parts[..] {
+        [kind, brand, country, denomination] if parts.iter().all(|p| !p.is_empty()) => {
+            Ok([kind, brand, country, denomination])
+        }
+        _ => Err(Error::rejected(
+            SUPPLIER,
+            "product_id",
+            "a Cryptorefills product id is kind/brand/country/denomination, e.g. giftcard/Target/US/10 USD (or .../range with --amount)",
+        )),
+    }
+}
+
+/// The catalog products of one brand family: id `kind/brand/country/denomination`,
+/// where the denomination is the product's own string (`10 USD`), or `range` for a
+/// product sold over a range of face values.
+fn products_of(family: types::BrandFamily, country: &str) -> Vec<Product> {
+    let kind = family
+        .kind
+        .as_ref()
+        .map_or("giftcard".to_owned(), ToString::to_string);
+    let Some(brand) = family.brand.clone().or_else(|| family.family.clone()) else {
+        return Vec::new();
+    };
+    let country = family
+        .country_code
+        .clone()
+        .unwrap_or_else(|| country.to_owned());
+    let available = family.is_out_of_stock != Some(true);
+    family
+        .products
+        .into_iter()
+        .filter_map(|p| {
+            let range = amount_range(&p);
+            let denomination = match (&range, &p.denomination) {
+                (Some(_), _) => RANGE.to_owned(),
+                (None, Some(denomination)) => denomination.clone(),
+                (None, None) => return None,
+            };
+            let shown = match &range {
+                Some(r) => format!(
+                    "{}-{} {}",
+                    r.min.normalize(),
+                    r.max.normalize(),
+                    r.currency.as_deref().unwrap_or("")
+                ),
+                None => p
+                    .localized_denomination
+                    .clone()
+                    .unwrap_or_else(|| denomination.clone()),
+            };
+            Some(Product {
+                supplier: SUPPLIER,
+                id: format!("{kind}/{brand}/{country}/{denomination}"),
+                name: format!("{brand} {shown}"),
+                // What the buyer pays: the coin amount, in the coin.
+                price: p.coin_amount,
+                currency: p.coin.clone(),
+                available,
+                min_quantity: Some(1),
+                max_quantity: Some(u64::from(MAX_UNITS)),
+                required_fields: Vec::new(),
+                amount_range: range,
+            })
+        })
+        .collect()
+}
+
+/// A dynamic product's face values: `range`, or `face_value.amount` of type `range`.
+fn amount_range(product: &types::Product) -> Option<AmountRange> {
+    if let Some(range) = &product.range
+        && let (Some(min), Some(max)) = (range.min, range.max)
+    {
+        return Some(AmountRange {
+            min,
+            max,
+            step: range.step_size,
+            currency: range.currency.clone(),
+        });
+    }
+    let face = product.face_value.as_ref()?;
+    let amount = face.amount.as_ref()?;
+    let bound = |b: &Option<types::FaceValueBound>| match b.as_ref()? {
+        types::FaceValueBound::Variant0(value) => Some(*value),
+        types::FaceValueBound::Variant1(money) => Some(money.amount),
+    };
+    let min = bound(&amount.min).or_else(|| bound(&amount.minimum))?;
+    let max = bound(&amount.max).or_else(|| bound(&amount.maximum))?;
+    (product.is_dynamic == Some(true) || amount.type_ == Some(types::FaceValueAmountType::Range))
+        .then(|| AmountRange {
+            min,
+            max,
+            step: amount.step,
+            currency: face.currency_code.clone(),
+        })
 }

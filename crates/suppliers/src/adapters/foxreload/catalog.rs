@@ -4,18 +4,25 @@
 //! A category's first page gives its `total`, and so the offsets of the rest, which are
 //! then fetched together; the first pages of the next categories are fetched meanwhile.
 //! Without a `total`, a category's pages are read one after another.
+//!
+//! Also search, one product by id, and how FoxReload's product becomes a catalog product.
 
 use foxreload::types;
 use futures::future::{BoxFuture, FutureExt, ready};
 use futures::stream::{self, BoxStream};
 use futures::{Stream, StreamExt};
 
-use super::{FoxReload, SUPPLIER, op, page_limit, product};
+use super::{FoxReload, SUPPLIER, op};
 use crate::catalog_walk::{self, CatalogLimit, PageFuture};
 use crate::error::Error;
 use crate::model::Product;
 use crate::paging::{next_offset, walk};
 use crate::retry::Idempotency;
+
+/// Page size of catalog walks (the API takes 1 to 200).
+const PAGE_SIZE: u64 = 100;
+/// Most results one search answers (it is not paginated).
+const SEARCH_LIMIT: u64 = 200;
 
 /// The products of one page at an offset, and the category's `total` if it was sent.
 type Page = (Vec<Product>, Option<u64>);
@@ -151,5 +158,59 @@ impl FoxReload {
             let total = page.total.and_then(|t| u64::try_from(t).ok());
             Ok((page.items.into_iter().map(product).collect(), total))
         })
+    }
+
+    /// The products matching `query` (one answer of at most 200: search is not paged).
+    pub fn search(&self, query: String) -> impl Stream<Item = Result<Product, Error>> + use<> {
+        let this = self.clone();
+        walk((), move |()| {
+            let this = this.clone();
+            let query = query.clone();
+            async move {
+                let found = this
+                    .send(op("search_products", Idempotency::Safe), || {
+                        this.client
+                            .search_products()
+                            .query(query.clone())
+                            .limit(std::num::NonZeroU64::new(SEARCH_LIMIT).expect("not zero"))
+                            .send()
+                    })
+                    .await?;
+                Ok((found.into_iter().map(product).collect(), None))
+            }
+        })
+    }
+
+    /// One product by id.
+    pub async fn product(&self, id: &str) -> Result<Product, Error> {
+        Ok(product(self.raw_product(id).await?))
+    }
+
+    pub(super) async fn raw_product(&self, id: &str) -> Result<types::Product, Error> {
+        self.send(op("get_product", Idempotency::Safe), || {
+            self.client.get_product().product_id(id).send()
+        })
+        .await
+    }
+}
+
+/// `limit` of every catalog page.
+fn page_limit() -> std::num::NonZeroU64 {
+    std::num::NonZeroU64::new(PAGE_SIZE).expect("not zero")
+}
+
+fn product(p: types::Product) -> Product {
+    Product {
+        supplier: SUPPLIER,
+        id: p.id,
+        name: p.name,
+        price: p.price,
+        currency: p.currency,
+        // `quantity` is the stock; absent or null means unknown, not none.
+        available: p.quantity.is_none_or(|stock| stock > 0),
+        min_quantity: p.order_min_quantity.and_then(|q| u64::try_from(q).ok()),
+        max_quantity: p.order_max_quantity.and_then(|q| u64::try_from(q).ok()),
+        required_fields: p.required_note_fields.unwrap_or_default(),
+        amount_range: None,
     }
 }
