@@ -59,7 +59,11 @@ impl Pacer {
             *next = turn + self.interval;
             turn
         };
-        tokio::time::sleep_until(turn).await;
+        // A turn that has come goes at once: the timer wheel would round a zero wait up
+        // to its next millisecond, a millisecond added to every unpaced request.
+        if turn > Instant::now() {
+            tokio::time::sleep_until(turn).await;
+        }
     }
 
     /// Holds every request back for `delay` from now (the supplier's `Retry-After`).
@@ -98,5 +102,17 @@ mod tests {
         assert_eq!(start.elapsed(), Duration::from_secs(2));
         assert_eq!(unlimited.rate(), None);
         assert_eq!(Pacer::per_second(4.0).rate(), Some(4.0));
+    }
+
+    #[tokio::test]
+    async fn a_request_whose_turn_has_come_does_not_wait_for_the_timer() {
+        use futures::FutureExt;
+        let unlimited = Pacer::unlimited();
+        for _ in 0..3 {
+            assert!(unlimited.ready().now_or_never().is_some());
+        }
+        let paced = Pacer::per_second(1.0);
+        assert!(paced.ready().now_or_never().is_some(), "the first goes at once");
+        assert!(paced.ready().now_or_never().is_none(), "the second waits a second");
     }
 }
