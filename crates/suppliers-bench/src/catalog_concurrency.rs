@@ -6,10 +6,9 @@
 //! `ceil(requests / 8) x 100 ms` that no client at 8 in flight can beat.
 
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail, ensure};
+use anyhow::{Result, bail, ensure};
 use futures::TryStreamExt;
 use suppliers::config::{CryptorefillsConfig, FoxReloadConfig};
 use suppliers::model::SupplierId;
@@ -84,37 +83,21 @@ pub fn client(supplier: SupplierId, url: &str, concurrency: usize) -> Result<Wal
 
 /// Runs one walk in a child process.
 fn walk(exe: &Path, supplier: SupplierId, url: &str, concurrency: usize) -> Result<Walk> {
-    let output = Command::new(exe)
-        .args([
-            "catalog-walk",
-            "--supplier",
-            supplier.as_str(),
-            "--url",
-            url,
-        ])
-        .arg("--concurrency")
-        .arg(concurrency.to_string())
-        .output()
-        .with_context(|| format!("running {}", exe.display()))?;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    if !output.status.success() {
-        bail!(
-            "catalog walk failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
-    // `products=N micros=T peak_kib=K`
-    let field = |name: &str| -> Result<u64> {
-        stdout
-            .split_whitespace()
-            .find_map(|f| f.strip_prefix(name))
-            .and_then(|v| v.parse().ok())
-            .with_context(|| format!("no {name} in {stdout:?}"))
-    };
+    let concurrency = concurrency.to_string();
+    let args = [
+        "catalog-walk",
+        "--supplier",
+        supplier.as_str(),
+        "--url",
+        url,
+        "--concurrency",
+        &concurrency,
+    ];
+    let fields = crate::child::run(exe, &args)?;
     Ok(Walk {
-        products: usize::try_from(field("products=")?)?,
-        elapsed: Duration::from_micros(field("micros=")?),
-        peak_kib: field("peak_kib=")?,
+        products: usize::try_from(fields.get("products")?)?,
+        elapsed: Duration::from_micros(fields.get("micros")?),
+        peak_kib: fields.get("peak_kib")?,
     })
 }
 

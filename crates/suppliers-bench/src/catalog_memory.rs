@@ -5,9 +5,8 @@
 //! whole synthetic catalog, runs in the parent. Peaks come from `VmHWM` (Linux).
 
 use std::path::Path;
-use std::process::Command;
 
-use anyhow::{Context, Result, bail, ensure};
+use anyhow::{Context, Result, ensure};
 use futures::{StreamExt, TryStreamExt};
 use suppliers::config::FoxReloadConfig;
 use suppliers::model::SupplierId;
@@ -91,34 +90,23 @@ pub fn peak_resident_kib() -> Result<u64> {
 
 /// Runs one client process and returns its peak (KiB).
 fn measure(exe: &Path, url: &str, consume: Consume, items: usize) -> Result<u64> {
-    let output = Command::new(exe)
-        .args(["catalog-client", "--url", url, "--consume"])
-        .arg(consume.to_string())
-        .arg("--items")
-        .arg(items.to_string())
-        .output()
-        .with_context(|| format!("running {}", exe.display()))?;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    if !output.status.success() {
-        bail!(
-            "catalog client failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
-    // `items=N peak_kib=K`
-    let field = |name: &str| -> Result<u64> {
-        stdout
-            .split_whitespace()
-            .find_map(|f| f.strip_prefix(name))
-            .and_then(|v| v.parse().ok())
-            .with_context(|| format!("no {name} in {stdout:?}"))
-    };
+    let (consume, wanted) = (consume.to_string(), items.to_string());
+    let args = [
+        "catalog-client",
+        "--url",
+        url,
+        "--consume",
+        &consume,
+        "--items",
+        &wanted,
+    ];
+    let fields = crate::child::run(exe, &args)?;
+    let read = fields.get("items")?;
     ensure!(
-        field("items=")? == items as u64,
-        "the client read {} of {items} products",
-        field("items=")?
+        read == items as u64,
+        "the client read {read} of {items} products"
     );
-    field("peak_kib=")
+    fields.get("peak_kib")
 }
 
 fn mib(kib: u64) -> String {

@@ -30,6 +30,7 @@
 pub mod batch_tracking;
 pub mod catalog_concurrency;
 pub mod catalog_memory;
+pub mod child;
 pub mod completion_latency;
 pub mod cores;
 pub mod decoding;

@@ -112,7 +112,13 @@ mod tests {
             assert!(unlimited.ready().now_or_never().is_some());
         }
         let paced = Pacer::per_second(1.0);
-        assert!(paced.ready().now_or_never().is_some(), "the first goes at once");
-        assert!(paced.ready().now_or_never().is_none(), "the second waits a second");
+        assert!(
+            paced.ready().now_or_never().is_some(),
+            "the first goes at once"
+        );
+        assert!(
+            paced.ready().now_or_never().is_none(),
+            "the second waits a second"
+        );
     }
 }
