@@ -101,7 +101,7 @@ fn walk(exe: &Path, supplier: SupplierId, url: &str, concurrency: usize) -> Resu
     })
 }
 
-/// Prints what [`client`] measured, for [`walk`] to read.
+/// Prints what [`client`] measured, for the parent process to read.
 pub fn print(walk: &Walk) {
     println!(
         "products={} micros={} peak_kib={}",
