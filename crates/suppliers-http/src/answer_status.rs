@@ -7,6 +7,7 @@
 use std::cell::Cell;
 use std::future::Future;
 
+use futures::FutureExt;
 use reqwest::StatusCode;
 
 tokio::task_local! {
@@ -15,13 +16,17 @@ tokio::task_local! {
 
 /// Runs `call` and returns its output with the status of the last answer
 /// [`execute`](crate::execute) received while it ran (`None` if none arrived).
-pub async fn with_answer_status<F: Future>(call: F) -> (F::Output, Option<StatusCode>) {
-    ANSWER_STATUS
-        .scope(Cell::new(None), async move {
-            let output = call.await;
-            (output, ANSWER_STATUS.with(Cell::get))
-        })
-        .await
+///
+/// A combinator, not an `async` block: each `async` layer would hold `call` once
+/// unstarted and once awaited, tripling what every request future moves.
+pub fn with_answer_status<F: Future>(
+    call: F,
+) -> impl Future<Output = (F::Output, Option<StatusCode>)> {
+    // `map` runs inside the scope's poll, while the slot is still set.
+    ANSWER_STATUS.scope(
+        Cell::new(None),
+        call.map(|output| (output, ANSWER_STATUS.with(Cell::get))),
+    )
 }
 
 /// Notes `status` for the enclosing [`with_answer_status`], if any.
