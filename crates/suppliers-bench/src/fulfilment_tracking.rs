@@ -87,6 +87,8 @@ pub fn run(mode: Mode, exe: &Path) -> Result<Vec<Row>> {
         bought.len()
     );
 
+    // The tracking process ran with this configuration.
+    let config = tracker_config();
     // When each order settled at the supplier.
     let settled: HashMap<&str, SystemTime> = bought
         .iter()
@@ -106,7 +108,7 @@ pub fn run(mode: Mode, exe: &Path) -> Result<Vec<Row>> {
         .iter()
         .rev()
         .filter(|o| o.supplier == SupplierId::Cryptorefills)
-        .take(TrackerConfig::default().max_streams)
+        .take(config.max_streams)
         .map(|o| o.order_id.as_str())
         .collect();
     // Settle-to-report times by how the order was followed.
@@ -133,8 +135,8 @@ pub fn run(mode: Mode, exe: &Path) -> Result<Vec<Row>> {
     }
     // A polled Cryptorefills order is asked again once the budget has gone round every
     // other polled order (or after the shortest poll delay).
-    let polled_round = (latencies[3].len() as f64 / REQUESTS_PER_SECOND)
-        .max(TrackerConfig::default().min_poll_delay.as_secs_f64());
+    let polled_round =
+        (latencies[3].len() as f64 / REQUESTS_PER_SECOND).max(config.min_poll_delay.as_secs_f64());
 
     let mut rows = Vec::new();
     let open_for = |order: &Bought| {
@@ -172,7 +174,6 @@ pub fn run(mode: Mode, exe: &Path) -> Result<Vec<Row>> {
             tracked.peak_kib < MEMORY_TARGET_MIB * 1024,
         )),
     });
-    let config = tracker_config();
     let streams = config.max_streams;
     // FoxReload: its lists and 8 reads; MousaCard: one batch; Cryptorefills: its polls.
     let pool = 1 + 8 + 1 + config.reads_in_flight();
