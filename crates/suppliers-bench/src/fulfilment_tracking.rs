@@ -20,7 +20,7 @@ use anyhow::{Context, Result, ensure};
 use futures::StreamExt;
 use rust_decimal::Decimal;
 use suppliers::model::SupplierId;
-use suppliers::tracker::{Tracker, TrackerConfig};
+use suppliers::tracker::{ReportFailure, Tracker, TrackerConfig};
 use suppliers::{BuyRequest, Journal, Suppliers};
 use suppliers_sandbox::{SandboxConfig, Timings};
 
@@ -353,10 +353,13 @@ pub fn client(journal: &str) -> Result<()> {
         let summary = tracker
             .run(
                 |report| async move {
-                    let millis = SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis();
+                    let millis = SystemTime::now()
+                        .duration_since(UNIX_EPOCH)
+                        .map_err(ReportFailure::retry)?
+                        .as_millis();
                     let mut out = std::io::stdout().lock();
                     writeln!(out, "report {millis} {}", report.order.id)?;
-                    Ok::<(), anyhow::Error>(())
+                    Ok::<(), ReportFailure>(())
                 },
                 std::future::pending(),
             )

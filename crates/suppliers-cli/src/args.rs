@@ -39,8 +39,28 @@ pub struct Cli {
     /// instead of this tool's own (needs --end-user-ip).
     #[arg(long, global = true, value_name = "AGENT", requires = "end_user_ip")]
     pub end_user_agent: Option<String>,
+    /// More log lines on stderr: -v info, -vv debug, -vvv trace (default: warnings
+    /// and errors). SUPPLIERS_LOG (RUST_LOG syntax, e.g. `suppliers=debug`) overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    pub verbose: u8,
+    /// Errors only on stderr.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// Log lines as text (coloured on a terminal unless NO_COLOR is set) or as one
+    /// JSON object per line.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// How log lines are written on stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// One line of text per event.
+    Text,
+    /// One JSON object per event.
+    Json,
 }
 
 /// The purchase flags shared by `buy` and `validate`.
@@ -213,6 +233,11 @@ pub enum Command {
         /// share the open orders in batches of this size.
         #[arg(long, default_value_t = 1000)]
         claim_batch: usize,
+        /// Serve GET /metrics (Prometheus text format), /livez and /readyz here while
+        /// tracking, e.g. 127.0.0.1:9464 (port 0: a free port; the address is printed
+        /// on stderr as `metrics on http://ADDR`).
+        #[arg(long, value_name = "ADDR")]
+        metrics_addr: Option<std::net::SocketAddr>,
     },
     /// Run the sandbox until Ctrl-C.
     Sandbox {

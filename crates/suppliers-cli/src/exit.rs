@@ -8,6 +8,9 @@ pub const USAGE: u8 = 2;
 /// Another live process is buying with this reference.
 pub const IN_PROGRESS: u8 = 7;
 
+/// The webhook endpoint answered `410 Gone`: tracking stopped, reports stay pending.
+pub const REPORTS_REFUSED: u8 = 8;
+
 /// The exit code for an error.
 pub fn code(error: &Error) -> u8 {
     match error {
@@ -25,6 +28,7 @@ pub fn code(error: &Error) -> u8 {
         | Error::NotBought { .. } => 4,
         Error::AmbiguousPurchase { .. } => 6,
         Error::PurchaseInProgress { .. } => IN_PROGRESS,
+        Error::ReportsRefused { .. } => REPORTS_REFUSED,
         _ => 5,
     }
 }

@@ -3,6 +3,8 @@
 
 mod args;
 mod exit;
+mod logging;
+mod metrics_server;
 mod output;
 mod track;
 
@@ -23,6 +25,10 @@ use args::{Cli, Command, PurchaseArgs};
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Err(message) = logging::install(cli.verbose, cli.quiet, cli.log_format) {
+        eprintln!("error: {message}");
+        return ExitCode::from(exit::USAGE);
+    }
     match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Supplier(error)) => {
@@ -44,7 +50,7 @@ async fn main() -> ExitCode {
     }
 }
 
-enum Failure {
+pub(crate) enum Failure {
     Supplier(Error),
     Usage(String),
     Io(std::io::Error),
@@ -86,6 +92,14 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         sandbox.shutdown().await;
         return Ok(());
     }
+    // Installed before anything records (the webhook sender's gauge is set at once).
+    let prometheus = match &cli.command {
+        Command::Track {
+            metrics_addr: Some(_),
+            ..
+        } => Some(metrics_server::install_recorder()?),
+        _ => None,
+    };
     // A webhook that breaks the rules is refused before anything is opened or sent.
     let webhook = match &cli.command {
         Command::Track {
@@ -267,9 +281,11 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Track {
             follow,
             timeout,
+            webhook: ref webhook_url,
             requests_per_second,
             round,
             claim_batch,
+            metrics_addr,
             ..
         } => {
             let round = Duration::try_from_secs_f64(round)
@@ -288,14 +304,21 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                     requests_per_second,
                     round,
                     claim_batch: claim_batch.max(1),
+                    metrics: metrics_addr.zip(prometheus),
                 },
             )
             .await?;
-            if !summary.stopped && summary.still_open > 0 {
-                return Err(Failure::Incomplete(format!(
-                    "{} order(s) still awaiting their goods after {timeout} s; they stay in the journal for the next `suppliers track`",
-                    summary.still_open
-                )));
+            let by = match webhook_url {
+                Some(_) => "the webhook",
+                None => "stdout",
+            };
+            let waited = (!follow).then_some(timeout);
+            if let Some(left) = track::closing_summary(&summary, by, waited) {
+                if summary.stopped {
+                    eprintln!("stopped; {left}");
+                } else {
+                    return Err(Failure::Incomplete(left));
+                }
             }
         }
         Command::Reconcile => {

@@ -247,11 +247,12 @@ pub fn entry_json(entry: &Entry, in_progress: bool) -> Value {
         "updated_at": entry.updated_at.to_rfc3339(),
         "fulfilment": entry.fulfilment.map(|f| f.as_str()),
         "fulfilment_detail": entry.fulfilment_detail,
+        "report_attempts": entry.report_attempts,
+        "report_error": entry.report_error,
         "age_seconds": (chrono::Utc::now() - entry.started_at).num_seconds(),
     })
 }
 
-/// Pending purchases for a person, oldest first.
 /// How long ago `since` was, for a person: `42s`, `7m`, `3h`, `2d`.
 fn age(since: chrono::DateTime<chrono::Utc>) -> String {
     let seconds = (chrono::Utc::now() - since).num_seconds().max(0);
@@ -263,6 +264,7 @@ fn age(since: chrono::DateTime<chrono::Utc>) -> String {
     }
 }
 
+/// Pending purchases for a person, oldest first.
 pub fn pending_text(entries: &[Entry]) -> String {
     if entries.is_empty() {
         return "nothing pending\n".into();
@@ -271,7 +273,7 @@ pub fn pending_text(entries: &[Entry]) -> String {
         .iter()
         .map(|e| {
             format!(
-                "{} {} {} x {} {}{}{} since {}{}\n",
+                "{} {} {} x {} {}{}{}{} since {}{}\n",
                 e.supplier,
                 e.reference,
                 e.quantity,
@@ -280,6 +282,12 @@ pub fn pending_text(entries: &[Entry]) -> String {
                 e.fulfilment
                     .map(|f| format!(", goods {f} for {}", age(e.started_at)))
                     .unwrap_or_default(),
+                match (&e.report_error, e.report_attempts) {
+                    (Some(error), attempts) => {
+                        format!(", report not accepted after {attempts} attempt(s): {error}")
+                    }
+                    (None, _) => String::new(),
+                },
                 e.order_id
                     .as_ref()
                     .map(|id| format!(" (order {id})"))

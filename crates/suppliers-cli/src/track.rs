@@ -6,13 +6,14 @@ use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
+use metrics_exporter_prometheus::PrometheusHandle;
 use serde_json::{Value, json};
-use suppliers::tracker::{Report, TrackSummary, Tracker, TrackerConfig};
+use suppliers::Suppliers;
+use suppliers::tracker::{Report, ReportFailure, TrackSummary, Tracker, TrackerConfig};
 use suppliers::webhook::WebhookSender;
-use suppliers::{Error, Suppliers};
 use tokio::sync::Notify;
 
-use crate::output;
+use crate::{Failure, output};
 
 /// What `track` was asked to do.
 pub struct TrackArgs {
@@ -23,6 +24,8 @@ pub struct TrackArgs {
     pub requests_per_second: f64,
     pub round: Duration,
     pub claim_batch: usize,
+    /// Where to serve the metrics, and the installed recorder.
+    pub metrics: Option<(std::net::SocketAddr, PrometheusHandle)>,
 }
 
 /// The event every report becomes: `{"id", "type", "timestamp", "data": {"reference",
@@ -57,7 +60,7 @@ fn report_text(report: &Report) -> String {
 }
 
 /// Runs the tracker until it is done, times out, or SIGINT/SIGTERM stops it.
-pub async fn track(suppliers: &Suppliers, args: TrackArgs) -> Result<TrackSummary, Error> {
+pub async fn track(suppliers: &Suppliers, args: TrackArgs) -> Result<TrackSummary, Failure> {
     let config = TrackerConfig {
         follow: args.follow,
         timeout: (!args.follow).then_some(args.timeout),
@@ -67,6 +70,12 @@ pub async fn track(suppliers: &Suppliers, args: TrackArgs) -> Result<TrackSummar
         ..TrackerConfig::default()
     };
     let tracker = Tracker::new(suppliers, config)?;
+    if let Some((addr, prometheus)) = args.metrics {
+        let bound = crate::metrics_server::serve(addr, prometheus, tracker.health())
+            .await
+            .map_err(|e| Failure::Usage(format!("--metrics-addr {addr}: {e}")))?;
+        eprintln!("metrics on http://{bound}");
+    }
     // Stdout that cannot be written ends the run: nothing could be reported any more.
     let broken = Arc::new(Notify::new());
     let stop = {
@@ -98,12 +107,52 @@ pub async fn track(suppliers: &Suppliers, args: TrackArgs) -> Result<TrackSummar
                         return Ok(());
                     }
                     write_flushed(&line).inspect_err(|_| broken.notify_one())?;
-                    Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+                    Ok::<(), ReportFailure>(())
                 }
             },
             stop,
         )
         .await
+        .map_err(Failure::from)
+}
+
+/// What a run left in the journal, for stderr: orders awaiting their goods apart from
+/// settled orders whose report was not accepted (and why), or `None` when nothing is
+/// left. `by` names who did not accept them (`the webhook`, `stdout`).
+pub fn closing_summary(summary: &TrackSummary, by: &str, waited: Option<u64>) -> Option<String> {
+    let mut parts = Vec::new();
+    if summary.awaiting_goods > 0 {
+        let after = waited.map(|s| format!(" after {s} s")).unwrap_or_default();
+        parts.push(format!(
+            "{} order(s) still awaiting their goods{after}",
+            summary.awaiting_goods
+        ));
+    }
+    let why = match (&summary.last_report_error, summary.report_attempts) {
+        (Some(error), attempts) => format!(": {error}, {attempts} attempt(s)"),
+        (None, _) => String::new(),
+    };
+    let settled = [
+        (summary.delivered_unreported, "delivered"),
+        (summary.undelivered_unreported, "undelivered"),
+    ];
+    let settled: Vec<String> = settled
+        .iter()
+        .filter(|(count, _)| *count > 0)
+        .map(|(count, what)| format!("{count} {what}"))
+        .collect();
+    if !settled.is_empty() {
+        parts.push(format!(
+            "{}, not yet accepted by {by}{why}",
+            settled.join(" and ")
+        ));
+    }
+    (!parts.is_empty()).then(|| {
+        format!(
+            "{}; they stay in the journal for the next `suppliers track`",
+            parts.join("; ")
+        )
+    })
 }
 
 fn write_flushed(line: &str) -> std::io::Result<()> {

@@ -170,6 +170,10 @@ pub struct Entry {
     pub settled_at: Option<DateTime<Utc>>,
     /// When the caller took the report of the settled order.
     pub reported_at: Option<DateTime<Utc>>,
+    /// How many times the settled order's report was handed over and not accepted.
+    pub report_attempts: u64,
+    /// Why the last of those was not accepted (e.g. the webhook receiver's answer).
+    pub report_error: Option<String>,
 }
 
 /// An entry's columns as a backend reads them, before the journal's own checks (the
@@ -195,6 +199,8 @@ pub(crate) struct Columns {
     pub(crate) fulfilment_detail: Option<String>,
     pub(crate) settled_at: Option<DateTime<Utc>>,
     pub(crate) reported_at: Option<DateTime<Utc>>,
+    pub(crate) report_attempts: i64,
+    pub(crate) report_error: Option<String>,
 }
 
 impl Columns {
@@ -235,6 +241,8 @@ impl Columns {
             fulfilment_detail: self.fulfilment_detail,
             settled_at: self.settled_at,
             reported_at: self.reported_at,
+            report_attempts: u64::try_from(self.report_attempts).unwrap_or(0),
+            report_error: self.report_error,
         })
     }
 }
@@ -272,6 +280,8 @@ impl NewPurchase {
             fulfilment_detail: None,
             settled_at: None,
             reported_at: None,
+            report_attempts: 0,
+            report_error: None,
         }
     }
 }

@@ -27,6 +27,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         description: "fulfilment",
         sql: include_str!("../migrations/sqlite/0002_fulfilment.sql"),
     },
+    Migration {
+        version: 3,
+        description: "report attempts",
+        sql: include_str!("../migrations/sqlite/0003_report_attempts.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -39,6 +44,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 2,
         description: "fulfilment",
         sql: include_str!("../migrations/postgres/0002_fulfilment.sql"),
+    },
+    Migration {
+        version: 3,
+        description: "report attempts",
+        sql: include_str!("../migrations/postgres/0003_report_attempts.sql"),
     },
 ];
 

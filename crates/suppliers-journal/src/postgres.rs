@@ -97,6 +97,8 @@ fn entry(row: &PgRow) -> Result<Entry, String> {
             fulfilment_detail: row.try_get("fulfilment_detail")?,
             settled_at: row.try_get("settled_at")?,
             reported_at: row.try_get("reported_at")?,
+            report_attempts: row.try_get("report_attempts")?,
+            report_error: row.try_get("report_error")?,
         })
     };
     columns()

@@ -329,5 +329,7 @@ fn columns(row: &Row<'_>) -> rusqlite::Result<Columns> {
         fulfilment_detail: row.get("fulfilment_detail")?,
         settled_at: optional_time("settled_at")?,
         reported_at: optional_time("reported_at")?,
+        report_attempts: row.get("report_attempts")?,
+        report_error: row.get("report_error")?,
     })
 }

@@ -22,10 +22,11 @@ pub(crate) enum Stmt {
     Settle,
     Reported,
     ReportedByBuyer,
+    ReportFailed,
 }
 
 impl Stmt {
-    pub(crate) const ALL: [Stmt; 16] = [
+    pub(crate) const ALL: [Stmt; 17] = [
         Stmt::Insert,
         Stmt::Reclaim,
         Stmt::Get,
@@ -42,6 +43,7 @@ impl Stmt {
         Stmt::Settle,
         Stmt::Reported,
         Stmt::ReportedByBuyer,
+        Stmt::ReportFailed,
     ];
 
     /// Whether it only reads.
@@ -66,6 +68,7 @@ impl Stmt {
                 | Stmt::Settle
                 | Stmt::Reported
                 | Stmt::ReportedByBuyer
+                | Stmt::ReportFailed
         )
     }
 }
@@ -153,6 +156,9 @@ pub(crate) struct Statements {
     /// `$1` supplier, `$2` reference, `$3` fulfilment, `$4` detail, `$5` now: the buyer
     /// itself showed the settled order (no hold needed).
     pub(crate) reported_by_buyer: &'static str,
+    /// `$1` supplier, `$2` reference, `$3` error, `$4` owner: one more report attempt
+    /// that was not accepted.
+    pub(crate) report_failed: &'static str,
 }
 
 impl Statements {
@@ -174,6 +180,7 @@ impl Statements {
             Stmt::Settle => self.settle,
             Stmt::Reported => self.reported,
             Stmt::ReportedByBuyer => self.reported_by_buyer,
+            Stmt::ReportFailed => self.report_failed,
         }
     }
 }
@@ -191,7 +198,8 @@ macro_rules! statements {
                 "UPDATE purchases SET state = 'sending', facts = ", $facts, ", idempotency_key = $6, ",
                 "balance_before = ", $balance, ", balance_currency = $8, owner = $9, lease_until = $10, ",
                 "started_at = $11, updated_at = $11, order_id = NULL, detail = NULL, attempt = attempt + 1, ",
-                "fulfilment = NULL, fulfilment_detail = NULL, settled_at = NULL, reported_at = NULL ",
+                "fulfilment = NULL, fulfilment_detail = NULL, settled_at = NULL, reported_at = NULL, ",
+                "report_attempts = 0, report_error = NULL ",
                 "WHERE supplier = $1 AND reference = $2 AND product_id = $3 AND quantity = $4 ",
                 "AND (state = 'not_bought' OR state = 'failed') RETURNING ", $cols
             ),
@@ -246,12 +254,16 @@ macro_rules! statements {
                 "settled_at = COALESCE(settled_at, $5), reported_at = $5, updated_at = $5 ",
                 "WHERE supplier = $1 AND reference = $2 AND fulfilment IS NOT NULL AND reported_at IS NULL"
             ),
+            report_failed: concat!(
+                "UPDATE purchases SET report_attempts = report_attempts + 1, report_error = $3 ",
+                "WHERE supplier = $1 AND reference = $2 AND owner = $4 AND reported_at IS NULL"
+            ),
         }
     };
 }
 
 pub(crate) const SQLITE: Statements = statements!(
-    columns: "supplier, reference, product_id, quantity, facts, state, order_id, idempotency_key, balance_before, balance_currency, detail, attempt, owner, lease_until, started_at, updated_at, fulfilment, fulfilment_detail, settled_at, reported_at",
+    columns: "supplier, reference, product_id, quantity, facts, state, order_id, idempotency_key, balance_before, balance_currency, detail, attempt, owner, lease_until, started_at, updated_at, fulfilment, fulfilment_detail, settled_at, reported_at, report_attempts, report_error",
     facts: "$5",
     balance: "$7",
     is: "IS",
@@ -260,7 +272,7 @@ pub(crate) const SQLITE: Statements = statements!(
 );
 
 pub(crate) const POSTGRES: Statements = statements!(
-    columns: "supplier, reference, product_id, quantity, facts::text AS facts, state, order_id, idempotency_key, balance_before::text AS balance_before, balance_currency, detail, attempt, owner, lease_until, started_at, updated_at, fulfilment, fulfilment_detail, settled_at, reported_at",
+    columns: "supplier, reference, product_id, quantity, facts::text AS facts, state, order_id, idempotency_key, balance_before::text AS balance_before, balance_currency, detail, attempt, owner, lease_until, started_at, updated_at, fulfilment, fulfilment_detail, settled_at, reported_at, report_attempts, report_error",
     facts: "$5::jsonb",
     balance: "$7::numeric",
     is: "IS NOT DISTINCT FROM",

@@ -111,6 +111,23 @@ impl Journal {
         Ok(self.changed(Stmt::ReportedByBuyer, params).await? == 1)
     }
 
+    /// Records that a settled entry's report was handed over and not accepted, and
+    /// why (`error`, e.g. the webhook receiver's answer; never a secret). `false`: this
+    /// process does not hold it any more, or it was reported already.
+    pub async fn record_report_failure(
+        &self,
+        entry: &Entry,
+        error: &str,
+    ) -> Result<bool, JournalError> {
+        let params = vec![
+            Param::from(&entry.supplier),
+            Param::from(&entry.reference),
+            Param::from(error),
+            Param::from(self.owner.id()),
+        ];
+        Ok(self.changed(Stmt::ReportFailed, params).await? == 1)
+    }
+
     fn not_held(&self, entry: &Entry) -> JournalError {
         JournalError::NotHeld {
             supplier: entry.supplier.clone(),

@@ -199,6 +199,14 @@ pub enum Error {
     /// The purchase journal failed.
     #[error(transparent)]
     Journal(#[from] suppliers_journal::JournalError),
+    /// A tracker's report handler said never again (a webhook endpoint answered
+    /// `410 Gone`): the run ended, and every unreported order stays pending in the
+    /// journal for a run with a receiver that takes them.
+    #[error("reports refused: {reason}; the reports stay pending in the journal")]
+    ReportsRefused {
+        /// Why, as the handler said it.
+        reason: String,
+    },
     /// A wait reached its deadline.
     #[error("{supplier}: order {order_id} did not finish within {waited:?} (last status: {})", last_status.map_or("unknown", |s| s.as_str()))]
     WaitTimedOut {
@@ -237,7 +245,7 @@ impl Error {
     /// The supplier the error came from, if any.
     pub fn supplier(&self) -> Option<SupplierId> {
         match self {
-            Self::Config(_) | Self::Journal(_) => None,
+            Self::Config(_) | Self::Journal(_) | Self::ReportsRefused { .. } => None,
             Self::Unauthorized { supplier, .. }
             | Self::Forbidden { supplier, .. }
             | Self::NotFound { supplier, .. }
@@ -256,6 +264,26 @@ impl Error {
             | Self::Transport { supplier, .. }
             | Self::UnexpectedResponse { supplier, .. } => Some(*supplier),
         }
+    }
+
+    /// The supplier answered and said no: nothing was bought (unauthorized, forbidden,
+    /// not found, invalid, no balance or stock, unavailable, closed, rate limited,
+    /// problems with the order, or known not bought after an unknown outcome).
+    pub fn is_refusal(&self) -> bool {
+        matches!(
+            self,
+            Self::Unauthorized { .. }
+                | Self::Forbidden { .. }
+                | Self::NotFound { .. }
+                | Self::InvalidRequest { sent: true, .. }
+                | Self::InsufficientBalance { .. }
+                | Self::OutOfStock { .. }
+                | Self::Unavailable { .. }
+                | Self::StoreClosed { .. }
+                | Self::RateLimited { .. }
+                | Self::ValidationProblems { .. }
+                | Self::NotBought { .. }
+        )
     }
 
     /// The error every supplier means by 401, 403 and 404; `None` for other statuses.

@@ -121,6 +121,7 @@ pub mod config;
 pub mod error;
 mod facade;
 mod failure;
+pub mod metrics;
 pub mod model;
 pub mod order_stream;
 pub mod pacer;

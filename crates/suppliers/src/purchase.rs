@@ -120,7 +120,11 @@ impl Suppliers {
             },
         };
         match journal.claim(&new).await? {
-            Claim::Claimed(entry, _hold) => self.send(handle, entry, prepared).await,
+            Claim::Claimed(entry, _hold) => observed(
+                supplier,
+                &reference,
+                self.send(handle, entry, prepared).await,
+            ),
             Claim::Existing(entry) => {
                 check_same(&entry, request, supplier)?;
                 match self.resume(handle, entry).await? {
@@ -165,8 +169,8 @@ impl Suppliers {
                 let Supplier::FoxReload(fox) = handle else {
                     return Err(unresolved(&entry, supplier));
                 };
-                self.pay_created(fox, entry)
-                    .await
+                let reference = entry.reference.clone();
+                observed(supplier, &reference, self.pay_created(fox, entry).await)
                     .map(|r| Resumed::Done(Box::new(r)))
             }
             State::NotBought | State::Failed => Ok(Resumed::BuyAgain),
@@ -361,6 +365,34 @@ impl Suppliers {
         }
         self.record_sent(&entry, finding.into_progress()).await
     }
+}
+
+/// A sent purchase's result, counted by outcome; an unknown outcome is logged (an
+/// operator settles it with `reconcile`).
+fn observed(
+    supplier: SupplierId,
+    reference: &str,
+    result: Result<Receipt, Error>,
+) -> Result<Receipt, Error> {
+    let outcome = match &result {
+        Ok(_) => "bought",
+        Err(Error::AmbiguousPurchase {
+            operation, cause, ..
+        }) => {
+            tracing::error!(
+                supplier = supplier.as_str(),
+                operation = *operation,
+                reference,
+                cause = %cause,
+                "purchase outcome unknown: journaled, settle it with `suppliers reconcile`; never buy it again under a new reference"
+            );
+            "ambiguous"
+        }
+        Err(err) if err.is_refusal() => "refused",
+        Err(_) => "failed",
+    };
+    crate::metrics::record_purchase(supplier, outcome);
+    result
 }
 
 /// The recorded order, fetched again from the supplier.

@@ -12,6 +12,7 @@
 //! bounds the gaps between its bytes.
 
 use std::future::Future;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, SystemTime};
 
 use backon::{BackoffBuilder, ExponentialBuilder, Retryable};
@@ -81,6 +82,8 @@ pub struct Operation {
     pub supplier: SupplierId,
     /// The spec's operationId.
     pub name: &'static str,
+    /// The HTTP method (`GET`, `POST`), for metrics.
+    pub method: &'static str,
     /// Whether it may be repeated.
     pub idempotency: Idempotency,
 }
@@ -193,9 +196,9 @@ where
         .with_max_delay(policy.max_delay)
         .with_max_times(policy.max_attempts.saturating_sub(1) as usize)
         .build();
-    let mut attempt = 0u32;
+    let attempt = AtomicU32::new(0);
     let attempt_once = || {
-        attempt += 1;
+        let attempt = attempt.fetch_add(1, Ordering::Relaxed) + 1;
         let span = tracing::info_span!(
             "supplier_request",
             supplier = operation.supplier.as_str(),
@@ -213,27 +216,18 @@ where
                 let deadline = policy
                     .attempt_timeout
                     .min(policy.max_elapsed.saturating_sub(started.elapsed()));
+                let sent = Instant::now();
                 tokio::time::timeout(deadline, suppliers_http::with_answer_status(request))
-                    .map(move |outcome| (outcome, deadline))
+                    .map(move |outcome| (outcome, deadline, sent))
             })
-            .map(move |(outcome, deadline)| match outcome {
-                Ok((Ok(response), _)) => Ok(response),
-                Ok((Err(err), status)) => Err(AttemptError::Client(Box::new(err), status)),
-                Err(_elapsed) => Err(AttemptError::TimedOut(deadline)),
-            })
-            .inspect(|result| {
-                let status = match result {
-                    Ok(response) => Some(response.status()),
-                    Err(AttemptError::Client(_, status)) => *status,
-                    Err(AttemptError::TimedOut(_)) => None,
+            .map(move |(outcome, deadline, sent)| {
+                let result = match outcome {
+                    Ok((Ok(response), _)) => Ok(response),
+                    Ok((Err(err), status)) => Err(AttemptError::Client(Box::new(err), status)),
+                    Err(_elapsed) => Err(AttemptError::TimedOut(deadline)),
                 };
-                if let Some(status) = status {
-                    tracing::Span::current().record("status", status.as_u16());
-                }
-                match result {
-                    Ok(_) => tracing::debug!("request succeeded"),
-                    Err(err) => tracing::debug!(error = %ErrorKind(err), "request failed"),
-                }
+                observe(operation, &result, sent.elapsed());
+                result
             })
             .instrument(span)
     };
@@ -256,15 +250,88 @@ where
             (started.elapsed() + delay <= policy.max_elapsed).then_some(delay)
         })
         .notify(|err, delay| {
-            tracing::info!(
-                supplier = operation.supplier.as_str(),
-                operation = operation.name,
-                error = %ErrorKind(err),
-                delay_ms = delay.as_millis() as u64,
-                "retrying",
-            );
+            crate::metrics::record_retry(operation.supplier, operation.name);
+            let attempt = attempt.load(Ordering::Relaxed);
+            let asked = err
+                .status()
+                .and_then(|(_, h)| retry_after(h, SystemTime::now()));
+            // A supplier asking to wait is worth an operator's eye (sustained, it is a
+            // budget set too high); a transient failure retried is not.
+            match asked {
+                Some(asked) => tracing::warn!(
+                    supplier = operation.supplier.as_str(),
+                    operation = operation.name,
+                    cause = %ErrorKind(err),
+                    attempt,
+                    retry_after_ms = asked.as_millis() as u64,
+                    delay_ms = delay.as_millis() as u64,
+                    "the supplier asked to wait (Retry-After); every request to it waits",
+                ),
+                None => tracing::info!(
+                    supplier = operation.supplier.as_str(),
+                    operation = operation.name,
+                    cause = %ErrorKind(err),
+                    attempt,
+                    delay_ms = delay.as_millis() as u64,
+                    "retrying",
+                ),
+            }
         })
         .await
+}
+
+/// Records one attempt: its status in the span, a debug event, and its metrics.
+fn observe<T, E>(
+    operation: Operation,
+    result: &Result<ResponseValue<T>, AttemptError<E>>,
+    elapsed: std::time::Duration,
+) {
+    use crate::metrics::AttemptEnd;
+    let end = match result {
+        Ok(response) => AttemptEnd::Answered(response.status().as_u16()),
+        Err(AttemptError::TimedOut(_)) => AttemptEnd::NoAnswer("timeout"),
+        Err(AttemptError::Client(err, status)) => {
+            let status = status.map(|s| s.as_u16());
+            match err.as_ref() {
+                ClientError::ErrorResponse(r) => AttemptEnd::Answered(r.status().as_u16()),
+                ClientError::UnexpectedResponse(r) => AttemptEnd::Answered(r.status().as_u16()),
+                ClientError::InvalidResponsePayload(..) | ClientError::ResponseBodyError(_) => {
+                    AttemptEnd::BodyFailed(status)
+                }
+                ClientError::CommunicationError(e) if e.is_connect() => {
+                    AttemptEnd::NoAnswer("connect")
+                }
+                ClientError::CommunicationError(e) if e.is_timeout() => {
+                    AttemptEnd::NoAnswer("timeout")
+                }
+                ClientError::CommunicationError(e) if e.is_body() || e.is_decode() => {
+                    AttemptEnd::BodyFailed(status)
+                }
+                _ => AttemptEnd::NoAnswer("connection"),
+            }
+        }
+    };
+    let status = match &end {
+        AttemptEnd::Answered(status) | AttemptEnd::BodyFailed(Some(status)) => Some(*status),
+        _ => None,
+    };
+    if let Some(status) = status {
+        tracing::Span::current().record("status", status);
+        if status == 429 {
+            crate::metrics::record_rate_limited(operation.supplier);
+        }
+    }
+    match result {
+        Ok(_) => tracing::debug!("request succeeded"),
+        Err(err) => tracing::debug!(error = %ErrorKind(err), "request failed"),
+    }
+    crate::metrics::record_attempt(
+        operation.supplier,
+        operation.name,
+        operation.method,
+        end,
+        elapsed,
+    );
 }
 
 /// An error described without its body (bodies may carry codes or account details).

@@ -45,7 +45,12 @@
 //! # Ok(()) }
 //! ```
 
+mod health;
 mod pollers;
+mod report_failure;
+
+pub use health::TrackerHealth;
+pub use report_failure::ReportFailure;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -61,6 +66,8 @@ use crate::error::Error;
 use crate::facade::Suppliers;
 use crate::model::{Order, OrderStatus, SupplierId};
 use crate::pacer::Pacer;
+use health::SupplierGauges;
+use report_failure::Next;
 
 /// How a [`Tracker`] runs.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -150,15 +157,48 @@ impl Report {
 }
 
 /// How a run ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TrackSummary {
     /// Reports the handler took in this run.
     pub reported: usize,
     /// Entries still awaiting a report in the journal when the run ended (by this
-    /// tracker or another).
+    /// tracker or another): the sum of the three below.
     pub still_open: usize,
+    /// Of those, orders still awaiting their goods at the supplier.
+    pub awaiting_goods: usize,
+    /// Of those, orders delivered whose report was not accepted yet.
+    pub delivered_unreported: usize,
+    /// Of those, orders undelivered whose report was not accepted yet.
+    pub undelivered_unreported: usize,
+    /// Why the most tried of the unaccepted reports was last refused.
+    pub last_report_error: Option<String>,
+    /// How many times that report was handed over.
+    pub report_attempts: u64,
     /// The shutdown future ended the run.
     pub stopped: bool,
+}
+
+impl TrackSummary {
+    /// Fills in what the journal still holds: `entries` awaiting a report.
+    fn with_open(mut self, entries: &[Entry]) -> Self {
+        self.still_open = entries.len();
+        for entry in entries {
+            match entry.fulfilment {
+                Some(Fulfilment::Delivered) => self.delivered_unreported += 1,
+                Some(Fulfilment::Undelivered) => self.undelivered_unreported += 1,
+                _ => self.awaiting_goods += 1,
+            }
+        }
+        let most_tried = entries
+            .iter()
+            .filter(|e| e.report_error.is_some())
+            .max_by_key(|e| e.report_attempts);
+        if let Some(entry) = most_tried {
+            self.last_report_error = entry.report_error.clone();
+            self.report_attempts = entry.report_attempts;
+        }
+        self
+    }
 }
 
 /// The outcome of a terminal order: `None` while it is not settled.
@@ -197,6 +237,9 @@ pub fn event_id(entry: &Entry, outcome: Fulfilment) -> String {
 /// Most settled orders recorded in one batch.
 const RECORD_BATCH: usize = 512;
 
+/// Least time between two updates of the tracker's gauges.
+const GAUGE_PERIOD: Duration = Duration::from_secs(1);
+
 /// An order a poller saw settle.
 #[derive(Debug)]
 pub(crate) struct Found {
@@ -229,6 +272,19 @@ impl Watched {
             .filter(|(key, _)| key.0 == supplier)
             .map(|(key, order)| (key.clone(), order.clone()))
             .collect()
+    }
+
+    /// How many orders of `supplier` are followed, and when the oldest was bought.
+    fn count_and_oldest(&self, supplier: SupplierId) -> (usize, Option<DateTime<Utc>>) {
+        let orders = self.orders.lock().unwrap_or_else(|e| e.into_inner());
+        orders.iter().filter(|(key, _)| key.0 == supplier).fold(
+            (0, None),
+            |(count, oldest), (_, order)| {
+                let oldest =
+                    oldest.map_or(order.bought_at, |at: DateTime<Utc>| at.min(order.bought_at));
+                (count + 1, Some(oldest))
+            },
+        )
     }
 
     fn insert(&self, key: Key, order: WatchedOrder) {
@@ -269,6 +325,7 @@ pub struct Tracker {
     suppliers: Suppliers,
     journal: Journal,
     config: TrackerConfig,
+    health: TrackerHealth,
 }
 
 impl Tracker {
@@ -279,14 +336,25 @@ impl Tracker {
             suppliers: suppliers.paced(config.requests_per_second),
             journal,
             config,
+            health: TrackerHealth::new(config.round),
         })
+    }
+
+    /// This tracker's health while it runs (for a readiness probe).
+    pub fn health(&self) -> TrackerHealth {
+        self.health.clone()
     }
 
     /// Runs until nothing awaits a report (or, with [`TrackerConfig::follow`], until
     /// `shutdown` completes), or until [`TrackerConfig::timeout`]. `handler` gets each
-    /// settled order; the order counts as reported once it returns `Ok`, and an `Err`
-    /// hands it over again later (1 s doubling to 60 s, for as long as the run lasts).
-    /// On the way out every entry still held is released for the next tracker.
+    /// settled order; the order counts as reported once it returns `Ok`. An `Err` is a
+    /// [`ReportFailure`] (or converts into one): it is journaled with the attempt count
+    /// and the report handed over again later (jittered backoff, 1 s doubling to 60 s,
+    /// for as long as the run lasts), every report waits when it says to slow down, and
+    /// the run ends with [`Error::ReportsRefused`] when it says stop. A journal that
+    /// stops answering does not end the run: the tracker tries again every round (see
+    /// [`Self::health`]). On the way out every entry still held is released for the
+    /// next tracker.
     pub async fn run<H, Fut, E>(
         &self,
         mut handler: H,
@@ -295,18 +363,18 @@ impl Tracker {
     where
         H: FnMut(Report) -> Fut,
         Fut: Future<Output = Result<(), E>>,
-        E: std::fmt::Display,
+        E: Into<ReportFailure>,
     {
         let watched = Arc::new(Watched::default());
         let (found_tx, mut found_rx) = mpsc::unbounded_channel();
         let mut tasks = tokio::task::JoinSet::new();
         self.spawn_pollers(&mut tasks, &watched, found_tx);
-        let journal = self.journal.clone();
+        let (journal, health) = (self.journal.clone(), self.health.clone());
         tasks.spawn(async move {
             loop {
                 tokio::time::sleep(journal.lease() / 3).await;
                 if let Err(err) = journal.renew_tracking().await {
-                    tracing::warn!(error = %err, "tracker lease renewal failed");
+                    health.journal_failed(&err);
                 }
             }
         });
@@ -318,9 +386,8 @@ impl Tracker {
         if let Err(err) = self.journal.release_tracking().await {
             tracing::warn!(error = %err, "could not release the tracker's entries; their lease lapses instead");
         }
-        let mut summary = outcome?;
-        summary.still_open = self.journal.awaiting_report().await?.len();
-        Ok(summary)
+        let summary = outcome?;
+        Ok(summary.with_open(&self.journal.awaiting_report().await?))
     }
 
     fn spawn_pollers(
@@ -354,47 +421,64 @@ impl Tracker {
     where
         H: FnMut(Report) -> Fut,
         Fut: Future<Output = Result<(), E>>,
-        E: std::fmt::Display,
+        E: Into<ReportFailure>,
     {
         let deadline = self.config.timeout.map(|t| Instant::now() + t);
         let mut open: HashMap<Key, Entry> = HashMap::new();
         let mut due: Vec<Due> = Vec::new();
         // Reports the handler took that the journal has not recorded yet.
         let mut unmarked: Vec<Entry> = Vec::new();
-        let mut summary = TrackSummary {
-            reported: 0,
-            still_open: 0,
-            stopped: false,
-        };
+        let mut summary = TrackSummary::default();
         let mut next_look = Instant::now();
+        // Until when no report is handed over (the receiver asked to slow down).
+        let mut paused_until = Instant::now();
+        let mut gauges_at = Instant::now();
         tokio::pin!(shutdown);
         loop {
             let now = Instant::now();
             if now >= next_look {
-                let claimed = self.look(&mut open, &mut due, watched).await?;
-                // A full batch: more may be waiting, look again at once.
-                next_look = match claimed >= self.config.claim_batch {
-                    true => now,
-                    false => now + self.config.round,
-                };
-                if !self.config.follow
-                    && open.is_empty()
-                    && due.is_empty()
-                    && self.journal.awaiting_report().await?.is_empty()
-                {
-                    return Ok(summary);
+                next_look = now + self.config.round;
+                match self.look(&mut open, &mut due, watched).await {
+                    Ok(claimed) => {
+                        self.health.round_done();
+                        // A full batch: more may be waiting, look again at once.
+                        if claimed >= self.config.claim_batch {
+                            next_look = now;
+                        }
+                    }
+                    Err(err) => self.health.journal_failed(&err),
+                }
+                if !self.config.follow && open.is_empty() && due.is_empty() {
+                    match self.journal.awaiting_report().await {
+                        Ok(rest) if rest.is_empty() => return Ok(summary),
+                        Ok(_) => {}
+                        Err(err) => self.health.journal_failed(&err),
+                    }
                 }
             }
-            summary.reported += self
-                .hand_over(handler, &mut due, &mut unmarked, &mut open)
-                .await;
+            if now >= paused_until {
+                summary.reported += self
+                    .hand_over(
+                        handler,
+                        &mut due,
+                        &mut unmarked,
+                        &mut open,
+                        &mut paused_until,
+                    )
+                    .await?;
+            }
+            if Instant::now() >= gauges_at {
+                gauges_at = Instant::now() + GAUGE_PERIOD;
+                self.publish_gauges(watched, &due);
+            }
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 return Ok(summary);
             }
             let wake = due
                 .iter()
-                .map(|d| d.next_try)
+                .map(|d| d.next_try.max(paused_until))
                 .chain(deadline)
+                .chain(Some(gauges_at))
                 .fold(next_look, Instant::min);
             tokio::select! {
                 () = &mut shutdown => {
@@ -468,7 +552,7 @@ impl Tracker {
                     reason: entry.fulfilment_detail.clone(),
                     entry: entry.clone(),
                     order: None,
-                    attempts: 0,
+                    attempts: u32::try_from(entry.report_attempts).unwrap_or(u32::MAX),
                     next_try: Instant::now(),
                 }),
                 _ => {
@@ -496,14 +580,23 @@ impl Tracker {
             return again();
         };
         match self.journal.settle(entry, outcome, reason.as_deref()).await {
-            Ok(entry) => Settled::Due(Box::new(Due {
-                entry,
-                outcome,
-                reason,
-                order: Some(order),
-                attempts: 0,
-                next_try: Instant::now(),
-            })),
+            Ok(entry) => {
+                let took = (chrono::Utc::now() - entry.started_at).num_milliseconds();
+                ::metrics::histogram!(
+                    crate::metrics::FULFILMENT_DURATION,
+                    "supplier" => order.supplier.as_str(),
+                    "outcome" => outcome.as_str(),
+                )
+                .record(took.max(0) as f64 / 1000.0);
+                Settled::Due(Box::new(Due {
+                    entry,
+                    outcome,
+                    reason,
+                    order: Some(order),
+                    attempts: 0,
+                    next_try: Instant::now(),
+                }))
+            }
             Err(suppliers_journal::JournalError::NotHeld { .. }) => {
                 tracing::warn!(reference = %entry.reference, "settled order left to the tracker that holds it now");
                 Settled::NotOurs(key)
@@ -516,26 +609,29 @@ impl Tracker {
     }
 
     /// Hands every due report to the handler and records what it took; returns how
-    /// many it took.
+    /// many it took, or [`Error::ReportsRefused`] when the handler said stop.
     async fn hand_over<H, Fut, E>(
         &self,
         handler: &mut H,
         due: &mut Vec<Due>,
         unmarked: &mut Vec<Entry>,
         open: &mut HashMap<Key, Entry>,
-    ) -> usize
+        paused_until: &mut Instant,
+    ) -> Result<usize, Error>
     where
         H: FnMut(Report) -> Fut,
         Fut: Future<Output = Result<(), E>>,
-        E: std::fmt::Display,
+        E: Into<ReportFailure>,
     {
         let mut taken = 0;
+        let mut refused = None;
         let now = Instant::now();
         let (ready, waiting): (Vec<Due>, Vec<Due>) = std::mem::take(due)
             .into_iter()
             .partition(|d| d.next_try <= now);
         *due = waiting;
-        for mut item in ready {
+        let mut ready = ready.into_iter();
+        while let Some(mut item) = ready.next() {
             let Ok(supplier) = item.entry.supplier.parse::<SupplierId>() else {
                 continue;
             };
@@ -561,8 +657,16 @@ impl Tracker {
                     unmarked.push(item.entry);
                 }
                 Err(err) => {
-                    tracing::warn!(reference = %item.entry.reference, attempt = item.attempts + 1, error = %err, "the report handler failed; handing it over again later");
-                    due.push(item.retry_later());
+                    let failure = err.into();
+                    let next = self.refused(supplier, &mut item, &failure).await;
+                    due.push(item);
+                    match next {
+                        Next::Retry(_) => continue,
+                        Next::Pause(delay) => *paused_until = Instant::now() + delay,
+                        Next::Stop => refused = Some(failure.reason().to_owned()),
+                    }
+                    // No more hand-overs in this pass: the rest keep their turn.
+                    due.extend(ready.by_ref());
                 }
             }
         }
@@ -590,7 +694,79 @@ impl Tracker {
                 (false, _) => unmarked.push(entry),
             }
         }
-        taken
+        match refused {
+            Some(reason) => Err(Error::ReportsRefused { reason }),
+            None => Ok(taken),
+        }
+    }
+
+    /// A report the handler did not take: journals the attempt and its reason, logs
+    /// it once, and sets the report's next turn. Returns what to do next.
+    async fn refused(&self, supplier: SupplierId, item: &mut Due, failure: &ReportFailure) -> Next {
+        item.attempts = item.attempts.saturating_add(1);
+        let next = failure.next(item.attempts);
+        let delay = match next {
+            Next::Retry(delay) | Next::Pause(delay) => delay,
+            Next::Stop => Duration::ZERO,
+        };
+        item.next_try = Instant::now() + delay;
+        match next {
+            Next::Stop => tracing::error!(
+                supplier = supplier.as_str(),
+                reference = %item.entry.reference,
+                attempt = item.attempts,
+                error = %failure,
+                "report refused for good; tracking stops and the reports stay pending"
+            ),
+            Next::Pause(_) => tracing::warn!(
+                supplier = supplier.as_str(),
+                reference = %item.entry.reference,
+                attempt = item.attempts,
+                next_try_ms = delay.as_millis() as u64,
+                error = %failure,
+                "report not accepted; every report waits before the next try"
+            ),
+            Next::Retry(_) => tracing::warn!(
+                supplier = supplier.as_str(),
+                reference = %item.entry.reference,
+                attempt = item.attempts,
+                next_try_ms = delay.as_millis() as u64,
+                error = %failure,
+                "report not accepted; handing it over again later"
+            ),
+        }
+        match self
+            .journal
+            .record_report_failure(&item.entry, failure.reason())
+            .await
+        {
+            Ok(_) => item.entry.report_attempts += 1,
+            Err(err) => self.health.journal_failed(&err),
+        }
+        item.entry.report_error = Some(failure.reason().to_owned());
+        next
+    }
+
+    /// Sets the tracker's gauges from what it follows now.
+    fn publish_gauges(&self, watched: &Watched, due: &[Due]) {
+        let now = chrono::Utc::now();
+        for supplier in SupplierId::ALL {
+            if self.suppliers.get(supplier).is_err() {
+                continue;
+            }
+            let (awaiting, oldest) = watched.count_and_oldest(supplier);
+            let gauges = SupplierGauges {
+                awaiting,
+                oldest_seconds: oldest.map_or(0.0, |at| {
+                    (now - at).num_milliseconds().max(0) as f64 / 1000.0
+                }),
+                reports_pending: due
+                    .iter()
+                    .filter(|d| d.entry.supplier == supplier.as_str())
+                    .count(),
+            };
+            health::publish(supplier, gauges);
+        }
     }
 
     /// The order of an entry settled by an earlier run, fetched again (codes are never

@@ -6,8 +6,15 @@
 //!
 //! Only `https://` URLs are accepted, or `http://` to a loopback address; redirects are
 //! not followed (a 3xx is a failed delivery). The secret never appears in `Debug`, an
-//! error or a log. Retrying is the caller's: [`crate::Tracker::run`] hands a failed
-//! report over again with backoff for as long as it runs.
+//! error or a log. Each attempt has a deadline ([`DELIVERY_TIMEOUT`], 15 s by default).
+//! Retrying is the caller's: [`crate::Tracker::run`] hands a failed report over again
+//! with jittered backoff for as long as it runs, slows every report down after `429`,
+//! `502`, `504`, a timeout or a refused connection (honouring `Retry-After`), and stops
+//! at `410 Gone` (see [`crate::tracker::ReportFailure`]).
+//!
+//! Every attempt is counted in `suppliers_webhook_deliveries_total{outcome}`, and each
+//! success sets `suppliers_webhook_last_success_timestamp_seconds` (see
+//! [`crate::metrics`]).
 //!
 //! ```
 //! # fn run() -> Result<(), suppliers::webhook::WebhookError> {
@@ -29,8 +36,51 @@ use url::{Host, Url};
 /// The variable the CLI reads the secret from.
 pub const SECRET_VARIABLE: &str = "SUPPLIERS_WEBHOOK_SECRET";
 
-/// How long one delivery attempt may take.
-pub const DELIVERY_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long one delivery attempt may take by default (the Standard Webhooks
+/// specification's advice: a receiver answers within 15 s).
+pub const DELIVERY_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// How one delivery attempt ended: the `outcome` label of
+/// `suppliers_webhook_deliveries_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DeliveryOutcome {
+    /// A 2xx answer.
+    Success,
+    /// A 4xx answer other than 410.
+    Http4xx,
+    /// A 5xx answer (or any other non-2xx, such as a redirect, which is not followed).
+    Http5xx,
+    /// No answer within the deadline.
+    Timeout,
+    /// No connection (refused, unreachable, or broken before an answer).
+    Connect,
+    /// `410 Gone`: the receiver will never take events again.
+    Gone,
+}
+
+impl DeliveryOutcome {
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Success => "success",
+            Self::Http4xx => "http_4xx",
+            Self::Http5xx => "http_5xx",
+            Self::Timeout => "timeout",
+            Self::Connect => "connect",
+            Self::Gone => "gone",
+        }
+    }
+
+    fn of_status(status: u16) -> Self {
+        match status {
+            200..=299 => Self::Success,
+            410 => Self::Gone,
+            400..=499 => Self::Http4xx,
+            _ => Self::Http5xx,
+        }
+    }
+}
 
 /// What can go wrong configuring or delivering a webhook. Never holds the secret.
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +100,12 @@ pub enum WebhookError {
         url: String,
         /// What happened, without the body.
         reason: String,
+        /// How the attempt ended.
+        outcome: DeliveryOutcome,
+        /// The answer's status, when one came.
+        status: Option<u16>,
+        /// The answer's `Retry-After`, when it sent one.
+        retry_after: Option<Duration>,
     },
 }
 
@@ -57,6 +113,7 @@ pub enum WebhookError {
 #[derive(Clone)]
 pub struct WebhookSender {
     url: Url,
+    timeout: Duration,
     key: std::sync::Arc<standardwebhooks::Webhook>,
     http: reqwest::Client,
 }
@@ -71,20 +128,28 @@ impl std::fmt::Debug for WebhookSender {
 }
 
 impl WebhookSender {
-    /// A sender to `url`, signing with `secret` (`whsec_<base64>`). Both are checked
-    /// here, before anything is sent.
+    /// A sender to `url`, signing with `secret` (`whsec_<base64>`), each attempt
+    /// bounded by [`DELIVERY_TIMEOUT`]. Both are checked here, before anything is sent.
     pub fn new(url: &str, secret: &str) -> Result<Self, WebhookError> {
+        Self::with_timeout(url, secret, DELIVERY_TIMEOUT)
+    }
+
+    /// [`Self::new`] with another deadline for each attempt.
+    pub fn with_timeout(url: &str, secret: &str, timeout: Duration) -> Result<Self, WebhookError> {
         let url = checked_url(url)?;
         let key = checked_secret(secret)?;
         let http = reqwest::Client::builder()
             .user_agent(crate::USER_AGENT)
             .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(DELIVERY_TIMEOUT)
-            .timeout(DELIVERY_TIMEOUT)
+            .connect_timeout(timeout)
+            .timeout(timeout)
             .build()
             .map_err(|e| WebhookError::Url(format!("cannot be reached: {e}")))?;
+        // Present from the start, so a receiver that never answered shows as stale.
+        ::metrics::gauge!(crate::metrics::WEBHOOK_LAST_SUCCESS).set(0.0);
         Ok(Self {
             url,
+            timeout,
             key: std::sync::Arc::new(key),
             http,
         })
@@ -103,17 +168,40 @@ impl WebhookSender {
     }
 
     /// One delivery attempt of the event `id` with its JSON `body`: `Ok` once the
-    /// receiver answered 2xx.
+    /// receiver answered 2xx. Counted by outcome in the metrics.
     pub async fn send(&self, id: &str, body: &[u8]) -> Result<(), WebhookError> {
-        let failed = |reason: String| WebhookError::Delivery {
+        let result = self.attempt(id, body).await;
+        let outcome = match &result {
+            Ok(()) => DeliveryOutcome::Success,
+            Err(WebhookError::Delivery { outcome, .. }) => *outcome,
+            Err(_) => DeliveryOutcome::Connect,
+        };
+        ::metrics::counter!(crate::metrics::WEBHOOK_DELIVERIES, "outcome" => outcome.as_str())
+            .increment(1);
+        if outcome == DeliveryOutcome::Success {
+            let now = chrono::Utc::now().timestamp_millis() as f64 / 1000.0;
+            ::metrics::gauge!(crate::metrics::WEBHOOK_LAST_SUCCESS).set(now);
+        }
+        result
+    }
+
+    async fn attempt(&self, id: &str, body: &[u8]) -> Result<(), WebhookError> {
+        let failed = |reason: String, outcome, status, retry_after| WebhookError::Delivery {
             url: self.url.to_string(),
             reason,
+            outcome,
+            status,
+            retry_after,
         };
         let timestamp = chrono::Utc::now().timestamp();
-        let signature = self
-            .key
-            .sign(id, timestamp, body)
-            .map_err(|_| failed("the body is not UTF-8".into()))?;
+        let signature = self.key.sign(id, timestamp, body).map_err(|_| {
+            failed(
+                "the event is not UTF-8".into(),
+                DeliveryOutcome::Http4xx,
+                None,
+                None,
+            )
+        })?;
         let answer = self
             .http
             .post(self.url.clone())
@@ -124,21 +212,36 @@ impl WebhookSender {
             .body(body.to_vec())
             .send()
             .await
-            .map_err(|e| failed(transport(&e)))?;
-        match answer.status() {
-            status if status.is_success() => Ok(()),
-            status => Err(failed(format!("answered {status}"))),
+            .map_err(|e| {
+                let outcome = match e.is_timeout() {
+                    true => DeliveryOutcome::Timeout,
+                    false => DeliveryOutcome::Connect,
+                };
+                failed(self.transport(&e), outcome, None, None)
+            })?;
+        let status = answer.status();
+        if status.is_success() {
+            return Ok(());
         }
+        let retry_after = crate::retry::retry_after(answer.headers(), std::time::SystemTime::now());
+        let outcome = DeliveryOutcome::of_status(status.as_u16());
+        let reason = match outcome {
+            DeliveryOutcome::Gone => {
+                format!("the receiver answered {status}: delivery to this endpoint stopped")
+            }
+            _ => format!("the receiver answered {status}"),
+        };
+        Err(failed(reason, outcome, Some(status.as_u16()), retry_after))
     }
-}
 
-fn transport(err: &reqwest::Error) -> String {
-    if err.is_timeout() {
-        format!("no answer within {DELIVERY_TIMEOUT:?}")
-    } else if err.is_connect() {
-        "connection refused or unreachable".into()
-    } else {
-        "the connection failed".into()
+    fn transport(&self, err: &reqwest::Error) -> String {
+        if err.is_timeout() {
+            format!("the receiver did not answer within {:?}", self.timeout)
+        } else if err.is_connect() {
+            "the receiver refused the connection or is unreachable".into()
+        } else {
+            "the connection to the receiver failed".into()
+        }
     }
 }
 

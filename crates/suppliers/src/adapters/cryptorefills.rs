@@ -44,10 +44,11 @@ pub const RANGE: &str = "range";
 /// Deliveries one order holds at most (one per unit).
 pub const MAX_UNITS: u32 = 10;
 
-fn op(name: &'static str, idempotency: Idempotency) -> Operation {
+fn op(name: &'static str, method: &'static str, idempotency: Idempotency) -> Operation {
     Operation {
         supplier: SUPPLIER,
         name,
+        method,
         idempotency,
     }
 }

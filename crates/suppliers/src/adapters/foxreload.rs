@@ -45,10 +45,11 @@ impl std::fmt::Debug for FoxReload {
     }
 }
 
-fn op(name: &'static str, idempotency: Idempotency) -> Operation {
+fn op(name: &'static str, method: &'static str, idempotency: Idempotency) -> Operation {
     Operation {
         supplier: SUPPLIER,
         name,
+        method,
         idempotency,
     }
 }
@@ -87,7 +88,7 @@ impl FoxReload {
     /// The account's balances, one per currency.
     pub async fn balances(&self) -> Result<Vec<Balance>, Error> {
         let balances = self
-            .send(op("list_balances", Idempotency::Safe), || {
+            .send(op("list_balances", "GET", Idempotency::Safe), || {
                 self.client.list_balances().send()
             })
             .await?;

@@ -29,10 +29,11 @@ pub const DEFAULT_WAIT: WaiterConfig = WaiterConfig {
     max_wait: Duration::from_secs(600),
 };
 
-fn op(name: &'static str, idempotency: Idempotency) -> Operation {
+fn op(name: &'static str, method: &'static str, idempotency: Idempotency) -> Operation {
     Operation {
         supplier: SUPPLIER,
         name,
+        method,
         idempotency,
     }
 }
@@ -125,7 +126,7 @@ impl MousaCard {
         let this = self.clone();
         futures::stream::once(async move {
             let list = this
-                .send(op("list_products", Idempotency::Safe), || {
+                .send(op("list_products", "GET", Idempotency::Safe), || {
                     let request = this.client.list_products();
                     match &category {
                         Some(c) => request.category(c.clone()).send(),
@@ -143,7 +144,7 @@ impl MousaCard {
     /// One product with its variations and custom fields.
     pub async fn product(&self, id: &str) -> Result<types::Product, Error> {
         let response = self
-            .send(op("get_product", Idempotency::Safe), || {
+            .send(op("get_product", "GET", Idempotency::Safe), || {
                 self.client.get_product().id(id).send()
             })
             .await?;
@@ -196,7 +197,7 @@ impl MousaCard {
             custom_fields: purchase.custom_fields.clone().into_iter().collect(),
         };
         let created = self
-            .send(op("create_order", Idempotency::Purchase), || {
+            .send(op("create_order", "POST", Idempotency::Purchase), || {
                 self.client.create_order().body(body.clone()).send()
             })
             .await?
@@ -220,7 +221,7 @@ impl MousaCard {
     /// The order as it is now.
     pub async fn order(&self, id: u64) -> Result<Order, Error> {
         let response = self
-            .send(op("get_order", Idempotency::Safe), || {
+            .send(op("get_order", "GET", Idempotency::Safe), || {
                 self.client.get_order().id(id as i64).send()
             })
             .await?;
@@ -230,7 +231,7 @@ impl MousaCard {
     /// The account balance.
     pub async fn balance(&self) -> Result<Balance, Error> {
         let balance = self
-            .send(op("get_balance", Idempotency::Safe), || {
+            .send(op("get_balance", "GET", Idempotency::Safe), || {
                 self.client.get_balance().send()
             })
             .await?
@@ -257,7 +258,7 @@ impl MousaCard {
                 order_ids: chunk.iter().map(|id| *id as i64).collect(),
             };
             let response = self
-                .send(op("get_orders_status", Idempotency::Safe), || {
+                .send(op("get_orders_status", "POST", Idempotency::Safe), || {
                     self.client.get_orders_status().body(body.clone()).send()
                 })
                 .await?;

@@ -67,7 +67,7 @@ impl Cryptorefills {
         let this = self.clone();
         let brands = self.catalog.fetch(SUPPLIER, async move {
             let catalog = this
-                .send(op("list_brands", Idempotency::Safe), || {
+                .send(op("list_brands", "GET", Idempotency::Safe), || {
                     this.as_end_user(this.client.list_brands())
                         .country_code(country.as_str())
                         .send()
@@ -93,7 +93,7 @@ impl Cryptorefills {
         country: &str,
         family: &str,
     ) -> Result<Vec<types::BrandFamily>, Error> {
-        self.send(op("list_products", Idempotency::Safe), || {
+        self.send(op("list_products", "GET", Idempotency::Safe), || {
             self.as_end_user(self.client.list_products())
                 .country_code(country)
                 .family_name(family)

@@ -182,7 +182,7 @@ impl Cryptorefills {
         face_value: &str,
         coin: &str,
     ) -> Result<types::Price, Error> {
-        self.send(op("get_price", Idempotency::Safe), || {
+        self.send(op("get_price", "GET", Idempotency::Safe), || {
             self.as_end_user(self.client.get_price())
                 .brand_name(brand_name)
                 .country_code(country)
@@ -210,7 +210,7 @@ impl Cryptorefills {
             lang: Some("en".into()),
         };
         let result = self
-            .send(op("validate_order", Idempotency::Safe), || {
+            .send(op("validate_order", "POST", Idempotency::Safe), || {
                 self.as_end_user(self.client.validate_order())
                     .body(body.clone())
                     .send()
@@ -255,7 +255,7 @@ impl Cryptorefills {
             refund_wallet_address: None,
         };
         let order = self
-            .send(op("create_order", Idempotency::Purchase), || {
+            .send(op("create_order", "POST", Idempotency::Purchase), || {
                 self.as_end_user(self.client.create_order())
                     .body(body.clone())
                     .send()

@@ -26,7 +26,7 @@ impl Cryptorefills {
 
     async fn raw_order(&self, id: &str) -> Result<types::Order, Error> {
         let order = self
-            .send(op("get_order", Idempotency::Safe), || {
+            .send(op("get_order", "GET", Idempotency::Safe), || {
                 self.as_end_user(self.client.get_order())
                     .order_id(id)
                     .send()
@@ -93,7 +93,7 @@ type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + 
 impl OrderSource<types::Order, Error> for Source {
     fn open(&self) -> BoxFuture<'_, Result<EventBytes, Error>> {
         Box::pin(async move {
-            let operation = op("subscribe_order", Idempotency::Safe);
+            let operation = op("subscribe_order", "GET", Idempotency::Safe);
             // Opening is not retried here: a stream that cannot be opened falls back to
             // polling, which retries on its own. The attempt's deadline bounds the open.
             let once = RetryPolicy {

@@ -84,7 +84,7 @@ impl FoxReload {
             let limit = this.catalog.clone();
             limit.fetch(SUPPLIER, async move {
                 let page = this
-                    .send(op("list_categories", Idempotency::Safe), || {
+                    .send(op("list_categories", "GET", Idempotency::Safe), || {
                         let request = this.client.list_categories().limit(page_limit());
                         match &cursor {
                             Some(c) => request.cursor(c.clone()).send(),
@@ -146,7 +146,7 @@ impl FoxReload {
         let this = self.clone();
         self.catalog.fetch(SUPPLIER, async move {
             let page = this
-                .send(op("list_products", Idempotency::Safe), || {
+                .send(op("list_products", "GET", Idempotency::Safe), || {
                     this.client
                         .list_products()
                         .category_id_or_slug(category.clone())
@@ -168,7 +168,7 @@ impl FoxReload {
             let query = query.clone();
             async move {
                 let found = this
-                    .send(op("search_products", Idempotency::Safe), || {
+                    .send(op("search_products", "GET", Idempotency::Safe), || {
                         this.client
                             .search_products()
                             .query(query.clone())
@@ -187,7 +187,7 @@ impl FoxReload {
     }
 
     pub(super) async fn raw_product(&self, id: &str) -> Result<types::Product, Error> {
-        self.send(op("get_product", Idempotency::Safe), || {
+        self.send(op("get_product", "GET", Idempotency::Safe), || {
             self.client.get_product().product_id(id).send()
         })
         .await

@@ -89,7 +89,7 @@ impl FoxReload {
         };
         let created = self
             .send_with(
-                op("create_order", Idempotency::Purchase),
+                op("create_order", "POST", Idempotency::Purchase),
                 Reconcile::FoxReloadRecentOrders {
                     order_id: None,
                     idempotency_key: Some(idempotency_key.to_owned()),
@@ -106,7 +106,7 @@ impl FoxReload {
     /// order twice, `ORDER_PAYMENT_NOT_POSSIBLE`), then reads it back.
     pub async fn pay(&self, order_id: &str) -> Result<Order, Error> {
         self.send_with(
-            op("pay_order", Idempotency::Purchase),
+            op("pay_order", "POST", Idempotency::Purchase),
             Reconcile::FoxReloadRecentOrders {
                 order_id: Some(order_id.to_owned()),
                 idempotency_key: None,

@@ -20,7 +20,7 @@ impl FoxReload {
     /// The order as it is now.
     pub async fn order(&self, id: &str) -> Result<Order, Error> {
         let order = self
-            .send(op("get_order", Idempotency::Safe), || {
+            .send(op("get_order", "GET", Idempotency::Safe), || {
                 self.client.get_order().order_id(id).send()
             })
             .await?;
@@ -34,7 +34,7 @@ impl FoxReload {
         limit: u64,
     ) -> Result<Vec<Order>, Error> {
         let page = self
-            .send(op("list_orders", Idempotency::Safe), || {
+            .send(op("list_orders", "GET", Idempotency::Safe), || {
                 let request = self.client.list_orders().limit(limit);
                 match &status {
                     Some(s) => request.status(s.clone()).send(),
@@ -58,7 +58,7 @@ impl FoxReload {
         let mut found = Vec::new();
         for page_number in 0u64.. {
             let page = self
-                .send(op("list_orders", Idempotency::Safe), || {
+                .send(op("list_orders", "GET", Idempotency::Safe), || {
                     let request = self
                         .client
                         .list_orders()
