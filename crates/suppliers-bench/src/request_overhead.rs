@@ -10,6 +10,10 @@
 //!
 //! Each trial runs the three sides in a rotating order; the table shows median rates
 //! and the median of the trials' ratios.
+//!
+//! The CPU-bound row (32 in flight) is also measured observed: the facade with a
+//! Prometheus recorder installed and a log subscriber at the CLI's default level
+//! (warnings) against the facade with neither, in alternating trials.
 
 use std::time::{Duration, Instant};
 
@@ -32,6 +36,9 @@ use crate::server::Server;
 pub const IN_FLIGHT: usize = 32;
 /// The facade must keep at least this share of the baseline's throughput.
 pub const TARGET_RATIO: f64 = 0.95;
+/// Observed (metrics recorded, logs at the default level), the facade keeps at least
+/// this share of its unobserved throughput.
+pub const OBSERVED_RATIO: f64 = 0.98;
 
 // The same client settings on every side.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -221,7 +228,72 @@ pub fn run(mode: Mode) -> Result<Vec<Row>> {
                 });
             }
         }
+        rows.push(observed(mode, &sides[0].1).await?);
         Ok(rows)
+    })
+}
+
+/// The facade at 32 in flight with a Prometheus recorder and a warn-level log
+/// subscriber (as `suppliers track --metrics-addr` runs it, histogram upkeep included)
+/// against the facade with neither, in alternating trials on this thread.
+async fn observed(mode: Mode, facade: &Call<'_>) -> Result<Row> {
+    use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
+    let mut builder = PrometheusBuilder::new();
+    for (name, buckets) in suppliers::metrics::histogram_buckets() {
+        builder = builder.set_buckets_for_metric(Matcher::Full(name.into()), buckets)?;
+    }
+    let recorder = builder.build_recorder();
+    let prometheus = recorder.handle();
+    let logs = tracing::Dispatch::new(
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new("warn"))
+            .with_writer(std::io::stderr)
+            .finish(),
+    );
+    let (count, trials) = mode.pick((2_000, 3), (20_000, 9));
+    let (mut plain, mut watched) = (Vec::new(), Vec::new());
+    for trial in 0..=trials {
+        for k in 0..2 {
+            let observe = (trial + k) % 2 == 1;
+            let _metrics = observe.then(|| metrics::set_default_local_recorder(&recorder));
+            let _logs = observe.then(|| tracing::dispatcher::set_default(&logs));
+            let started = Instant::now();
+            rate(count, IN_FLIGHT, facade).await?;
+            if observe {
+                prometheus.run_upkeep();
+            }
+            let per_second = count as f64 / started.elapsed().as_secs_f64();
+            // The first round warms the recorder's registry: not counted.
+            if trial > 0 {
+                match observe {
+                    true => watched.push(per_second),
+                    false => plain.push(per_second),
+                }
+            }
+        }
+    }
+    ensure!(
+        prometheus
+            .render()
+            .contains("http_client_request_duration_seconds_bucket"),
+        "the recorder saw no request"
+    );
+    let ratio = median_ratio(&watched, &plain);
+    Ok(Row {
+        section: 1,
+        measure: format!(
+            "FoxReload get order, {IN_FLIGHT} in flight, Prometheus recorder and warn-level logs (req/s)"
+        ),
+        sdk: thousands(median(&watched)),
+        baseline: format!(
+            "{} (the facade, no recorder, no subscriber)",
+            thousands(median(&plain))
+        ),
+        ratio: Some(ratio),
+        target: Some(Target::new(
+            format!(">= {OBSERVED_RATIO}"),
+            ratio >= OBSERVED_RATIO,
+        )),
     })
 }
 

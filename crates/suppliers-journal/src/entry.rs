@@ -174,6 +174,9 @@ pub struct Entry {
     pub report_attempts: u64,
     /// Why the last of those was not accepted (e.g. the webhook receiver's answer).
     pub report_error: Option<String>,
+    /// The holder (`host:pid:token`) whose lease had lapsed when a tracker last took
+    /// this entry over; `None` when it was free.
+    pub taken_over_from: Option<String>,
 }
 
 /// An entry's columns as a backend reads them, before the journal's own checks (the
@@ -201,6 +204,7 @@ pub(crate) struct Columns {
     pub(crate) reported_at: Option<DateTime<Utc>>,
     pub(crate) report_attempts: i64,
     pub(crate) report_error: Option<String>,
+    pub(crate) taken_over_from: Option<String>,
 }
 
 impl Columns {
@@ -243,6 +247,7 @@ impl Columns {
             reported_at: self.reported_at,
             report_attempts: u64::try_from(self.report_attempts).unwrap_or(0),
             report_error: self.report_error,
+            taken_over_from: self.taken_over_from,
         })
     }
 }
@@ -282,6 +287,7 @@ impl NewPurchase {
             reported_at: None,
             report_attempts: 0,
             report_error: None,
+            taken_over_from: None,
         }
     }
 }

@@ -442,6 +442,14 @@ impl Journal {
             Param::from(to_i64(entry.attempt)),
         ];
         let taken = self.one(Stmt::Take, params).await?;
+        if let (Some(taken), Some(previous)) = (&taken, &entry.owner) {
+            tracing::warn!(
+                supplier = %taken.supplier,
+                reference = %taken.reference,
+                previous_owner = %previous,
+                "took over a purchase whose holder is gone or let its lease lapse"
+            );
+        }
         Ok(taken.map(|entry| {
             let hold = self.start_hold(&entry);
             (entry, hold)

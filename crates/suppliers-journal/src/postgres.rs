@@ -99,6 +99,7 @@ fn entry(row: &PgRow) -> Result<Entry, String> {
             reported_at: row.try_get("reported_at")?,
             report_attempts: row.try_get("report_attempts")?,
             report_error: row.try_get("report_error")?,
+            taken_over_from: row.try_get("taken_over_from")?,
         })
     };
     columns()

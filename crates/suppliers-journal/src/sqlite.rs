@@ -331,5 +331,6 @@ fn columns(row: &Row<'_>) -> rusqlite::Result<Columns> {
         reported_at: optional_time("reported_at")?,
         report_attempts: row.get("report_attempts")?,
         report_error: row.get("report_error")?,
+        taken_over_from: row.get("taken_over_from")?,
     })
 }

@@ -199,7 +199,7 @@ macro_rules! statements {
                 "balance_before = ", $balance, ", balance_currency = $8, owner = $9, lease_until = $10, ",
                 "started_at = $11, updated_at = $11, order_id = NULL, detail = NULL, attempt = attempt + 1, ",
                 "fulfilment = NULL, fulfilment_detail = NULL, settled_at = NULL, reported_at = NULL, ",
-                "report_attempts = 0, report_error = NULL ",
+                "report_attempts = 0, report_error = NULL, taken_over_from = NULL ",
                 "WHERE supplier = $1 AND reference = $2 AND product_id = $3 AND quantity = $4 ",
                 "AND (state = 'not_bought' OR state = 'failed') RETURNING ", $cols
             ),
@@ -227,7 +227,8 @@ macro_rules! statements {
                 "SELECT ", $cols, " FROM purchases WHERE fulfilment IS NOT NULL AND reported_at IS NULL"
             ),
             track_claim: concat!(
-                "UPDATE purchases SET owner = $1, lease_until = $2 WHERE (supplier, reference) IN (",
+                "UPDATE purchases SET owner = $1, lease_until = $2, taken_over_from = owner ",
+                "WHERE (supplier, reference) IN (",
                 "SELECT supplier, reference FROM purchases ",
                 "WHERE fulfilment IS NOT NULL AND reported_at IS NULL ",
                 "AND (owner IS NULL OR lease_until IS NULL OR lease_until <= $3) ",
@@ -263,7 +264,7 @@ macro_rules! statements {
 }
 
 pub(crate) const SQLITE: Statements = statements!(
-    columns: "supplier, reference, product_id, quantity, facts, state, order_id, idempotency_key, balance_before, balance_currency, detail, attempt, owner, lease_until, started_at, updated_at, fulfilment, fulfilment_detail, settled_at, reported_at, report_attempts, report_error",
+    columns: "supplier, reference, product_id, quantity, facts, state, order_id, idempotency_key, balance_before, balance_currency, detail, attempt, owner, lease_until, started_at, updated_at, fulfilment, fulfilment_detail, settled_at, reported_at, report_attempts, report_error, taken_over_from",
     facts: "$5",
     balance: "$7",
     is: "IS",
@@ -272,7 +273,7 @@ pub(crate) const SQLITE: Statements = statements!(
 );
 
 pub(crate) const POSTGRES: Statements = statements!(
-    columns: "supplier, reference, product_id, quantity, facts::text AS facts, state, order_id, idempotency_key, balance_before::text AS balance_before, balance_currency, detail, attempt, owner, lease_until, started_at, updated_at, fulfilment, fulfilment_detail, settled_at, reported_at, report_attempts, report_error",
+    columns: "supplier, reference, product_id, quantity, facts::text AS facts, state, order_id, idempotency_key, balance_before::text AS balance_before, balance_currency, detail, attempt, owner, lease_until, started_at, updated_at, fulfilment, fulfilment_detail, settled_at, reported_at, report_attempts, report_error, taken_over_from",
     facts: "$5::jsonb",
     balance: "$7::numeric",
     is: "IS NOT DISTINCT FROM",

@@ -120,6 +120,10 @@ async fn trackers_share_the_open_entries_and_take_over_a_lapsed_lease() {
 
         let a = first.claim_for_tracking(4).await.unwrap();
         let b = second.claim_for_tracking(100).await.unwrap();
+        assert!(
+            a.iter().chain(&b).all(|e| e.taken_over_from.is_none()),
+            "free"
+        );
         assert_eq!((a.len(), b.len()), (4, 6), "{location}");
         assert!(references(&a).is_disjoint(&references(&b)));
         assert!(second.claim_for_tracking(100).await.unwrap().is_empty());
@@ -132,12 +136,24 @@ async fn trackers_share_the_open_entries_and_take_over_a_lapsed_lease() {
         }
         let taken = second.claim_for_tracking(100).await.unwrap();
         assert_eq!(references(&taken), references(&a), "{location}");
+        for entry in &taken {
+            assert_eq!(
+                entry.taken_over_from.as_deref(),
+                Some(first.owner()),
+                "{location}"
+            );
+        }
         // The dead tracker's late report is refused: the order is someone else's now.
         assert!(!first.mark_reported(&a[0]).await.unwrap());
 
         // A clean stop lets every entry go at once.
         assert_eq!(second.release_tracking().await.unwrap(), 10);
-        assert_eq!(first.claim_for_tracking(100).await.unwrap().len(), 10);
+        let released = first.claim_for_tracking(100).await.unwrap();
+        assert_eq!(released.len(), 10);
+        assert!(
+            released.iter().all(|e| e.taken_over_from.is_none()),
+            "released, not lapsed"
+        );
     }
 }
 

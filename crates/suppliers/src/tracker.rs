@@ -50,7 +50,7 @@ mod pollers;
 mod report_failure;
 
 pub use health::TrackerHealth;
-pub use report_failure::ReportFailure;
+pub use report_failure::{Handling, ReportFailure};
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -529,6 +529,18 @@ impl Tracker {
             .await?;
         let count = claimed.len();
         for entry in claimed {
+            if let Some(previous) = entry
+                .taken_over_from
+                .as_ref()
+                .filter(|previous| *previous != self.journal.owner())
+            {
+                tracing::warn!(
+                    supplier = %entry.supplier,
+                    reference = %entry.reference,
+                    previous_owner = %previous,
+                    "took over an order from a tracker that is gone or let its lease lapse"
+                );
+            }
             let Ok(supplier) = entry.supplier.parse::<SupplierId>() else {
                 tracing::warn!(supplier = %entry.supplier, reference = %entry.reference, "journal entry of an unknown supplier");
                 continue;

@@ -145,8 +145,10 @@ impl WebhookSender {
             .timeout(timeout)
             .build()
             .map_err(|e| WebhookError::Url(format!("cannot be reached: {e}")))?;
-        // Present from the start, so a receiver that never answered shows as stale.
-        ::metrics::gauge!(crate::metrics::WEBHOOK_LAST_SUCCESS).set(0.0);
+        // Present from the first sender on, so a receiver that never answered shows as
+        // stale; never reset by a later sender.
+        static PRESENT: std::sync::Once = std::sync::Once::new();
+        PRESENT.call_once(|| ::metrics::gauge!(crate::metrics::WEBHOOK_LAST_SUCCESS).set(0.0));
         Ok(Self {
             url,
             timeout,

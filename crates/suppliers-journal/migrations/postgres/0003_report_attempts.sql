@@ -3,4 +3,7 @@
 -- accepted, and the last reason. Reset when a purchase is claimed again.
 ALTER TABLE purchases
     ADD COLUMN report_attempts BIGINT NOT NULL DEFAULT 0,
-    ADD COLUMN report_error TEXT;
+    ADD COLUMN report_error TEXT,
+    -- The holder whose lease had lapsed when a tracker took the entry over (NULL when
+    -- it was free): a takeover is logged.
+    ADD COLUMN taken_over_from TEXT;

@@ -28,14 +28,19 @@ const MAX_BACKOFF: Duration = Duration::from_secs(60);
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReportFailure {
     reason: String,
-    kind: Kind,
+    kind: Handling,
     retry_after: Option<Duration>,
 }
 
+/// What the tracker does about a [`ReportFailure`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
+#[non_exhaustive]
+pub enum Handling {
+    /// Hands this report over again later.
     Retry,
+    /// Holds every report back for a while.
     SlowDown,
+    /// Ends the run; the reports stay pending.
     Stop,
 }
 
@@ -53,22 +58,22 @@ pub(crate) enum Next {
 impl ReportFailure {
     /// This report was not taken; hand it over again later.
     pub fn retry(reason: impl std::fmt::Display) -> Self {
-        Self::of(Kind::Retry, reason, None)
+        Self::of(Handling::Retry, reason, None)
     }
 
     /// The receiver is overloaded or unreachable: hold every report back, at least for
     /// `retry_after` when it said so.
     pub fn slow_down(reason: impl std::fmt::Display, retry_after: Option<Duration>) -> Self {
-        Self::of(Kind::SlowDown, reason, retry_after)
+        Self::of(Handling::SlowDown, reason, retry_after)
     }
 
     /// The receiver will never take reports again (e.g. `410 Gone`): the run ends with
     /// [`crate::Error::ReportsRefused`], and every report stays pending in the journal.
     pub fn stop(reason: impl std::fmt::Display) -> Self {
-        Self::of(Kind::Stop, reason, None)
+        Self::of(Handling::Stop, reason, None)
     }
 
-    fn of(kind: Kind, reason: impl std::fmt::Display, retry_after: Option<Duration>) -> Self {
+    fn of(kind: Handling, reason: impl std::fmt::Display, retry_after: Option<Duration>) -> Self {
         Self {
             reason: reason.to_string(),
             kind,
@@ -79,6 +84,16 @@ impl ReportFailure {
     /// Why, as the handler said it.
     pub fn reason(&self) -> &str {
         &self.reason
+    }
+
+    /// What the tracker does about it.
+    pub fn handling(&self) -> Handling {
+        self.kind
+    }
+
+    /// The least wait the receiver asked for (its `Retry-After`).
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.retry_after
     }
 
     /// What to do after the `attempts`-th failed hand-over of a report: backoff from
@@ -92,9 +107,9 @@ impl ReportFailure {
             .retry_after
             .map_or(jittered, |asked| asked.max(jittered));
         match self.kind {
-            Kind::Retry => Next::Retry(delay),
-            Kind::SlowDown => Next::Pause(delay),
-            Kind::Stop => Next::Stop,
+            Handling::Retry => Next::Retry(delay),
+            Handling::SlowDown => Next::Pause(delay),
+            Handling::Stop => Next::Stop,
         }
     }
 }
@@ -129,7 +144,7 @@ impl From<WebhookError> for ReportFailure {
                 ..
             } => Self::slow_down(reason, retry_after),
             WebhookError::Delivery { retry_after, .. } => {
-                Self::of(Kind::Retry, reason, retry_after)
+                Self::of(Handling::Retry, reason, retry_after)
             }
             _ => Self::retry(reason),
         }
