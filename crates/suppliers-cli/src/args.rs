@@ -39,13 +39,11 @@ pub struct Cli {
     /// instead of this tool's own (needs --end-user-ip).
     #[arg(long, global = true, value_name = "AGENT", requires = "end_user_ip")]
     pub end_user_agent: Option<String>,
-    /// More log lines on stderr: -v info, -vv debug, -vvv trace (default: warnings
-    /// and errors). SUPPLIERS_LOG (RUST_LOG syntax, e.g. `suppliers=debug`) overrides.
-    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
-    pub verbose: u8,
-    /// Errors only on stderr.
-    #[arg(short, long, global = true)]
-    pub quiet: bool,
+    /// Log lines on stderr: warnings and errors by default; -v info, -vv debug,
+    /// -vvv trace; -q errors only, -qq none. SUPPLIERS_LOG (RUST_LOG syntax, e.g.
+    /// `suppliers=debug`) overrides them.
+    #[command(flatten)]
+    pub verbosity: clap_verbosity_flag::Verbosity<clap_verbosity_flag::WarnLevel>,
     /// Log lines as text (coloured on a terminal unless NO_COLOR is set) or as one
     /// JSON object per line.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]

@@ -25,7 +25,7 @@ use args::{Cli, Command, PurchaseArgs};
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Err(message) = logging::install(cli.verbose, cli.quiet, cli.log_format) {
+    if let Err(message) = logging::install(&cli.verbosity, cli.log_format) {
         eprintln!("error: {message}");
         return ExitCode::from(exit::USAGE);
     }

@@ -73,14 +73,18 @@ impl Suppliers {
     /// is [`Error::ReferenceConflict`]). A Cryptorefills purchase is made for
     /// `request.end_user` when there is one (see [`Self::for_end_user`]).
     pub async fn buy(&self, supplier: SupplierId, request: &BuyRequest) -> Result<Receipt, Error> {
-        match &request.end_user {
+        let result = match &request.end_user {
             Some(end_user) => {
                 self.for_end_user(end_user.clone())
                     .buy_once(supplier, request)
                     .await
             }
             None => self.buy_once(supplier, request).await,
+        };
+        if let Err(Error::Journal(_)) = &result {
+            crate::metrics::record_journal_error();
         }
+        result
     }
 
     async fn buy_once(&self, supplier: SupplierId, request: &BuyRequest) -> Result<Receipt, Error> {
