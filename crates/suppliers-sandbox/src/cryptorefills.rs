@@ -351,10 +351,9 @@ impl CryptoState {
             .map(|u| u.face_value * RATE)
             .sum::<Decimal>()
             .round_dp(4);
-        let wallet = format!(
-            "SandboxWa11et{}",
-            id.replace('-', "").get(..12).unwrap_or(id)
-        );
+        // Each order its own wallet, codes and serials, as a real supplier gives them.
+        let digest = order_digest(id);
+        let wallet = format!("SandboxWa11et{digest:016x}");
         let epoch = |at: DateTime<Utc>| Some(Decimal::from(at.timestamp()));
         types::Order {
             order_id: Some(id.to_owned()),
@@ -395,9 +394,9 @@ impl CryptoState {
                 .map(|(n, unit)| {
                     let brand = &self.brands[unit.brand];
                     let code = format!(
-                        "CR-{}-{}-{n}",
+                        "CR-{}-{:08X}-{n}",
                         brand.name.to_uppercase().replace(' ', ""),
-                        &id[..8]
+                        digest as u32
                     );
                     types::OrderDelivery {
                         id: Some(format!("{id}-{n}")),
@@ -421,7 +420,8 @@ impl CryptoState {
                             )),
                             coin_amount: Some((unit.face_value * RATE).round_dp(4)),
                             pin_code: done.then_some(code),
-                            pin_serial: done.then(|| format!("SN{:08}", n + 1)),
+                            pin_serial: done
+                                .then(|| format!("SN{:010}{:02}", digest % 10_000_000_000, n + 1)),
                             redeem_instructions: done
                                 .then(|| format!("<p>Redeem at {}</p>", brand.name)),
                             failure_reason: refunded.then(|| REFUND_REASON.into()),
@@ -1232,5 +1232,13 @@ fn order_events(
                 }
             }
         }
+    })
+}
+
+/// A stable 64-bit digest of an order id (FNV-1a): the sequential ids share their
+/// first characters, their digests do not.
+fn order_digest(id: &str) -> u64 {
+    id.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
     })
 }

@@ -242,3 +242,37 @@ async fn a_problem_code_the_seed_does_not_list_is_reported() {
     assert!(err.to_string().contains("KYC_MISSING"), "{err}");
     sandbox.shutdown().await;
 }
+
+#[tokio::test]
+async fn every_order_gets_its_own_code_serial_and_wallet_address() {
+    let (sandbox, suppliers) = start(SandboxConfig {
+        timings: Timings::fast(),
+        cryptorefills_auto_pay_after: Some(chrono::TimeDelta::milliseconds(10)),
+        ..SandboxConfig::default()
+    })
+    .await;
+    let cr = suppliers.get(SupplierId::Cryptorefills).unwrap();
+    let mut codes = std::collections::BTreeSet::new();
+    let mut serials = std::collections::BTreeSet::new();
+    let mut wallets = std::collections::BTreeSet::new();
+    for _ in 0..3 {
+        let order = buy(&suppliers, &gift_card()).await.unwrap();
+        let payment = order.payment.expect("a wallet address");
+        wallets.insert(payment.address);
+        let done = cr
+            .wait_for_order(&order.id, Duration::from_secs(10))
+            .await
+            .unwrap();
+        assert_eq!(done.status, OrderStatus::Completed);
+        for redemption in &done.delivery.redemptions {
+            codes.insert(redemption.code.clone());
+            serials.insert(redemption.serial.clone().expect("a serial"));
+        }
+    }
+    assert_eq!(
+        (codes.len(), serials.len(), wallets.len()),
+        (3, 3, 3),
+        "{codes:?} {serials:?} {wallets:?}"
+    );
+    sandbox.shutdown().await;
+}
