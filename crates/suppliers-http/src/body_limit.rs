@@ -1,7 +1,7 @@
 //! Response bodies bounded while they stream in, before anything decodes them.
 
 use bytes::Bytes;
-use futures::{StreamExt, TryStreamExt};
+use futures::TryStreamExt;
 use reqwest::header::CONTENT_TYPE;
 
 /// Default of [`ResponseLimits::max_body_bytes`]: 16 MiB.
@@ -33,15 +33,16 @@ pub struct BodyTooLarge {
 }
 
 /// `response` with a body that fails with [`BodyTooLarge`] once more than
-/// `limits.max_body_bytes` arrive (at once, when `Content-Length` already says so).
-/// A body whose `Content-Length` is within the limit is returned untouched: the HTTP
-/// layer reads no more than that length. `text/event-stream` bodies are not bounded here.
+/// `limits.max_body_bytes` arrive (at once, when `Content-Length` already says so), and
+/// with [`crate::BodyStalled`] when it brings too few bytes for too long (see
+/// [`crate::stalled_stream`]). `text/event-stream` bodies are left alone: their reader
+/// bounds each event and the silences between them.
 pub fn limit_body(response: reqwest::Response, limits: ResponseLimits) -> reqwest::Response {
-    let limit = limits.max_body_bytes;
-    let declared = response.content_length();
-    if is_event_stream(&response) || declared.is_some_and(|n| n <= limit as u64) {
+    if is_event_stream(&response) {
         return response;
     }
+    let limit = limits.max_body_bytes;
+    let declared = response.content_length();
     let too_large = BodyTooLarge {
         status: response.status().as_u16(),
         limit,
@@ -50,11 +51,12 @@ pub fn limit_body(response: reqwest::Response, limits: ResponseLimits) -> reqwes
     *head.status_mut() = response.status();
     *head.version_mut() = response.version();
     *head.headers_mut() = response.headers().clone();
-    let body = if declared.is_some() {
+    let body = if declared.is_some_and(|n| n > limit as u64) {
         reqwest::Body::wrap_stream(futures::stream::once(
             async move { Err::<Bytes, _>(too_large) },
         ))
     } else {
+        // A declared length within the limit: the HTTP layer reads no more than it.
         let mut seen = 0usize;
         let chunks = response
             .bytes_stream()
@@ -67,9 +69,8 @@ pub fn limit_body(response: reqwest::Response, limits: ResponseLimits) -> reqwes
                     Ok(chunk)
                 };
                 futures::future::ready(checked)
-            })
-            .boxed();
-        reqwest::Body::wrap_stream(chunks)
+            });
+        reqwest::Body::wrap_stream(crate::stalled_stream::guard(chunks))
     };
     let (head, ()) = head.into_parts();
     reqwest::Response::from(http::Response::from_parts(head, body))

@@ -5,8 +5,10 @@
 //!   header added to a request (`X-API-Key`, `X-Cr-Application`...) never reaches another
 //!   host. reqwest strips only `Authorization` and cookies by itself.
 //! - [`limit_body`]: a response body is cut off, with [`BodyTooLarge`], as soon as it
-//!   grows past [`ResponseLimits::max_body_bytes`], before anything decodes it. Event
-//!   streams are left alone: their reader bounds each event instead.
+//!   grows past [`ResponseLimits::max_body_bytes`], before anything decodes it, and with
+//!   [`BodyStalled`] when it brings under 1 byte a second for 5 s
+//!   ([`stalled_stream`]: a drip that a per-read timeout never catches). Event streams
+//!   are left alone: their reader bounds each event and the silences instead.
 //!
 //! - [`with_answer_status`]: the status of the answer a call received, for the errors
 //!   that do not keep it.
@@ -39,12 +41,14 @@
 mod answer_status;
 mod body_limit;
 mod redirect;
+pub mod stalled_stream;
 
 use std::time::Duration;
 
 pub use answer_status::with_answer_status;
 pub use body_limit::{BodyTooLarge, DEFAULT_MAX_BODY_BYTES, ResponseLimits, limit_body};
 pub use redirect::{MAX_REDIRECTS, RefusedRedirect, check_redirect, redirect_policy};
+pub use stalled_stream::BodyStalled;
 
 /// Connect timeout of [`client_builder`].
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);

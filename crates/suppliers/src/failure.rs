@@ -217,6 +217,9 @@ impl Failure {
 }
 
 fn describe_transport(err: &reqwest::Error) -> String {
+    if let Some(stalled) = find_cause::<suppliers_http::BodyStalled>(err) {
+        return stalled.to_string();
+    }
     // reqwest's Display includes the URL; keep only the kind and the root cause.
     let kind = if err.is_connect() {
         "could not connect"

@@ -145,6 +145,8 @@ pub(crate) enum AttemptEnd {
     Answered(u16),
     /// An answer's status came, then its body failed (cut off, undecodable).
     BodyFailed(Option<u16>),
+    /// An answer's status came, then its body stalled under the throughput floor.
+    BodyStalled(Option<u16>),
     /// No answer: `timeout`, `connect` or `connection`.
     NoAnswer(&'static str),
 }
@@ -171,14 +173,18 @@ pub(crate) fn record_attempt(
                 labels.push(Label::new("error_type", status_label(status)));
             }
         }
-        AttemptEnd::BodyFailed(status) => {
+        AttemptEnd::BodyFailed(status) | AttemptEnd::BodyStalled(status) => {
             if let Some(status) = status {
                 labels.push(Label::new(
                     "http_response_status_code",
                     status_label(status),
                 ));
             }
-            labels.push(Label::from_static_parts("error_type", "body"));
+            let kind = match end {
+                AttemptEnd::BodyStalled(_) => "timeout",
+                _ => "body",
+            };
+            labels.push(Label::from_static_parts("error_type", kind));
         }
         AttemptEnd::NoAnswer(kind) => labels.push(Label::from_static_parts("error_type", kind)),
     }

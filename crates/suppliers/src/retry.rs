@@ -295,6 +295,11 @@ fn observe<T, E>(
             match err.as_ref() {
                 ClientError::ErrorResponse(r) => AttemptEnd::Answered(r.status().as_u16()),
                 ClientError::UnexpectedResponse(r) => AttemptEnd::Answered(r.status().as_u16()),
+                ClientError::ResponseBodyError(e) | ClientError::CommunicationError(e)
+                    if suppliers_http::find_cause::<suppliers_http::BodyStalled>(e).is_some() =>
+                {
+                    AttemptEnd::BodyStalled(status)
+                }
                 ClientError::InvalidResponsePayload(..) | ClientError::ResponseBodyError(_) => {
                     AttemptEnd::BodyFailed(status)
                 }
@@ -312,7 +317,9 @@ fn observe<T, E>(
         }
     };
     let status = match &end {
-        AttemptEnd::Answered(status) | AttemptEnd::BodyFailed(Some(status)) => Some(*status),
+        AttemptEnd::Answered(status)
+        | AttemptEnd::BodyFailed(Some(status))
+        | AttemptEnd::BodyStalled(Some(status)) => Some(*status),
         _ => None,
     };
     if let Some(status) = status {
@@ -346,6 +353,11 @@ impl<E> std::fmt::Display for ErrorKind<'_, E> {
             AttemptError::Client(err, _) => err,
         };
         match err.as_ref() {
+            ClientError::CommunicationError(e) | ClientError::ResponseBodyError(e)
+                if suppliers_http::find_cause::<suppliers_http::BodyStalled>(e).is_some() =>
+            {
+                f.write_str("body stalled")
+            }
             ClientError::CommunicationError(e) if e.is_connect() => f.write_str("connect error"),
             ClientError::CommunicationError(e) if e.is_timeout() => f.write_str("timeout"),
             ClientError::CommunicationError(_) => f.write_str("connection error"),

@@ -388,3 +388,119 @@ async fn every_error_names_the_status_that_came_back() {
         "{err:?}"
     );
 }
+
+/// The first answer: headers and 20 bytes at once, then one byte every 3 s (under the
+/// 1 byte/s floor); later answers whole at once. Each answer on its own connection
+/// (the first is never reused).
+async fn drip_then_answer(
+    head: String,
+    mut socket: tokio::net::TcpStream,
+    answered: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) {
+    let _ = head;
+    let body = FOX_ORDER.as_bytes();
+    let head = format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    );
+    if answered.fetch_add(1, std::sync::atomic::Ordering::SeqCst) > 0 {
+        let _ = socket.write_all(head.as_bytes()).await;
+        let _ = socket.write_all(body).await;
+        return;
+    }
+    if socket.write_all(head.as_bytes()).await.is_err()
+        || socket.write_all(&body[..20]).await.is_err()
+    {
+        return;
+    }
+    for byte in &body[20..] {
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        if socket.write_all(&[*byte]).await.is_err() {
+            return;
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_body_dripping_under_the_floor_is_cut_after_the_grace_period_and_read_again_on_a_fresh_connection()
+ {
+    let answered = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = answered.clone();
+    let (upstream, heads) =
+        serve(move |head, socket| drip_then_answer(head, socket, counter.clone())).await;
+    // The default policy: a 30 s attempt deadline, which the drip would hold to the end.
+    let suppliers = Suppliers::builder()
+        .foxreload(FoxReloadConfig::new("k", &upstream).unwrap())
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let order = suppliers
+        .foxreload()
+        .unwrap()
+        .order("order-1")
+        .await
+        .unwrap();
+    let took = started.elapsed();
+    assert_eq!(order.id, "order-1");
+    assert_eq!(
+        order.delivery.codes.len(),
+        1,
+        "decoded whole, from the second answer"
+    );
+    assert!(
+        took >= Duration::from_secs(5) && took < Duration::from_secs(12),
+        "cut after the 5 s grace period, well before 30 s: {took:?}"
+    );
+    assert_eq!(
+        heads.lock().unwrap().len(),
+        2,
+        "two requests, two connections"
+    );
+}
+
+#[tokio::test]
+async fn a_purchase_whose_answer_drips_under_the_floor_is_ambiguous_after_the_grace_period_and_not_sent_again()
+ {
+    let answered = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = answered.clone();
+    let (upstream, heads) = serve(move |head, socket| {
+        let counter = counter.clone();
+        async move {
+            // The product read a purchase makes first answers at once.
+            if head.starts_with("GET /api/products/") {
+                let product = r#"{"id": "product_1", "name": "Steam 500 RUB", "price": "6.50"}"#;
+                let reply = http("200 OK", "content-type: application/json\r\n", product);
+                return answer(socket, reply).await;
+            }
+            drip_then_answer(head, socket, counter).await
+        }
+    })
+    .await;
+    let suppliers = Suppliers::builder()
+        .foxreload(FoxReloadConfig::new("k", &upstream).unwrap())
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let err = suppliers
+        .foxreload()
+        .unwrap()
+        .buy(&[OrderLine::new("product_1", 1)])
+        .await
+        .unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_secs(12),
+        "{:?}",
+        started.elapsed()
+    );
+    let Error::AmbiguousPurchase { cause, .. } = &err else {
+        panic!("{err:?}");
+    };
+    assert!(cause.contains("stalled"), "{cause}");
+    let creates = heads
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|h| h.starts_with("POST /api/orders/"))
+        .count();
+    assert_eq!(creates, 1, "a purchase is never sent again");
+}
