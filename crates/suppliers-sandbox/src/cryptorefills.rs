@@ -42,7 +42,7 @@ impl RejectionStyle for TopLevelError {
 
 type CQuery<T> = SupplierQuery<T, TopLevelError>;
 type CJson<T> = SupplierJson<T, TopLevelError>;
-use crate::faults::Faults;
+use crate::faults::{Fault, Faults};
 
 /// `refund.reason` and each delivery's `failure_reason` of a refunded order.
 const REFUND_REASON: &str = "The product could not be delivered; the payment was refunded";
@@ -1164,9 +1164,18 @@ async fn subscribe_order(
     if state.order_json(&id).is_none() {
         return http_error(StatusCode::NOT_FOUND, "Order not found");
     }
-    let cut_after = state
+    let fault = state
         .faults
-        .take_stream_cut(&format!("/cryptorefills/v5/orders/{id}/subscribe"));
+        .take_stream_fault(&format!("/cryptorefills/v5/orders/{id}/subscribe"));
+    let cut_after = match fault {
+        Some(Fault::CutStreamAfter(events)) => Some(events),
+        Some(Fault::SilentStream) => {
+            // Open, then nothing at all: no event, no keep-alive.
+            let silent = futures::stream::pending::<Result<Event, Infallible>>();
+            return Sse::new(silent).into_response();
+        }
+        _ => None,
+    };
     Sse::new(order_events(state, id, cut_after))
         .keep_alive(
             KeepAlive::new()

@@ -28,6 +28,18 @@ pub enum Fault {
     Slow(Duration),
     /// An event stream ends after this many events, without `stop`.
     CutStreamAfter(usize),
+    /// An event stream opens and then sends nothing at all: no event, no keep-alive (as
+    /// behind a proxy that buffers it).
+    SilentStream,
+    /// The request is handled, then its answer (headers included) is held back this
+    /// long: a client gives up first (`slow` delays before handling instead).
+    StallBeforeHeaders(Duration),
+    /// The request is handled; the answer's `Content-Length` is its whole body, but only
+    /// half of the body is sent before the connection is dropped.
+    ShortBody,
+    /// The request is handled; the answer is chunked and the connection is dropped
+    /// after half of the body, without the last chunk.
+    UnterminatedChunked,
     /// Every `status` string in the JSON answer becomes this value, which no spec lists.
     UnknownStatus(String),
 }
@@ -69,7 +81,8 @@ impl std::str::FromStr for FaultRule {
     /// `[METHOD ]PATH=KIND[:ARG][xTIMES]`, e.g. `POST /foxreload/api/orders/=drop`,
     /// `/mousacard/balance=rate-limit:2x3`, `/cryptorefills/v5/orders/=cut-stream:1`.
     /// Kinds: `rate-limit[:secs]`, `server-error[:status]`, `drop`, `slow[:ms]`,
-    /// `cut-stream[:events]`, `unknown-status[:value]`. TIMES defaults to 1.
+    /// `cut-stream[:events]`, `silent-stream`, `stall[:ms]` (default an hour),
+    /// `short-body`, `cut-chunked`, `unknown-status[:value]`. TIMES defaults to 1.
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         let usage = || format!("{text:?}: expected [METHOD ]PATH=KIND[:ARG][xTIMES]");
         let (target, action) = text.split_once('=').ok_or_else(usage)?;
@@ -120,6 +133,10 @@ impl std::str::FromStr for FaultRule {
             "drop" => Fault::DropAfterHandling,
             "slow" => Fault::Slow(Duration::from_millis(number(2000)?)),
             "cut-stream" => Fault::CutStreamAfter(number(1)? as usize),
+            "silent-stream" => Fault::SilentStream,
+            "stall" => Fault::StallBeforeHeaders(Duration::from_millis(number(3_600_000)?)),
+            "short-body" => Fault::ShortBody,
+            "cut-chunked" => Fault::UnterminatedChunked,
             "unknown-status" => Fault::UnknownStatus(arg.unwrap_or("sandbox_unknown").to_owned()),
             other => return Err(format!("unknown fault {other:?}")),
         };
@@ -166,21 +183,37 @@ impl Faults {
         Some(fault)
     }
 
-    /// A stream cut for this path, if one is armed (consumed by the SSE handler).
-    pub fn take_stream_cut(&self, path: &str) -> Option<usize> {
+    /// A stream fault for this path ([`Fault::CutStreamAfter`] or
+    /// [`Fault::SilentStream`]), if one is armed (consumed by the SSE handler).
+    pub fn take_stream_fault(&self, path: &str) -> Option<Fault> {
         let mut rules = self.rules.lock().expect("faults lock");
-        let index = rules.iter().position(|rule| {
-            path.starts_with(&rule.path_prefix) && matches!(rule.fault, Fault::CutStreamAfter(_))
-        })?;
-        let Fault::CutStreamAfter(events) = rules[index].fault else {
-            unreachable!("matched above")
-        };
+        let index = rules
+            .iter()
+            .position(|rule| path.starts_with(&rule.path_prefix) && rule.fault.is_stream_fault())?;
+        let fault = rules[index].fault.clone();
         rules[index].times -= 1;
         if rules[index].times == 0 {
             rules.remove(index);
         }
-        Some(events)
+        Some(fault)
     }
+}
+
+impl Fault {
+    /// Applied by the event stream's handler, not the middleware.
+    fn is_stream_fault(&self) -> bool {
+        matches!(self, Fault::CutStreamAfter(_) | Fault::SilentStream)
+    }
+}
+
+/// `body` with half of it sent, then the connection dropped.
+fn half_then_drop(body: bytes::Bytes) -> Body {
+    let half = body.slice(..body.len() / 2);
+    let chunks = futures::stream::iter([
+        Ok(half),
+        Err(std::io::Error::other("sandbox fault: body cut short")),
+    ]);
+    Body::from_stream(chunks)
 }
 
 /// Middleware applying the rules.
@@ -190,9 +223,9 @@ pub async fn inject(State(faults): State<Faults>, request: Request, next: Next) 
     // Stream cuts are applied by the stream handler itself.
     let fault = {
         let rules = faults.rules.lock().expect("faults lock");
-        let streaming = rules.iter().any(|r| {
-            path.starts_with(&r.path_prefix) && matches!(r.fault, Fault::CutStreamAfter(_))
-        });
+        let streaming = rules
+            .iter()
+            .any(|r| path.starts_with(&r.path_prefix) && r.fault.is_stream_fault());
         drop(rules);
         if streaming {
             None
@@ -201,7 +234,28 @@ pub async fn inject(State(faults): State<Faults>, request: Request, next: Next) 
         }
     };
     match fault {
-        None | Some(Fault::CutStreamAfter(_)) => next.run(request).await,
+        None | Some(Fault::CutStreamAfter(_) | Fault::SilentStream) => next.run(request).await,
+        Some(Fault::StallBeforeHeaders(hold)) => {
+            let response = next.run(request).await;
+            tokio::time::sleep(hold).await;
+            response
+        }
+        Some(fault @ (Fault::ShortBody | Fault::UnterminatedChunked)) => {
+            let response = next.run(request).await;
+            let (mut parts, body) = response.into_parts();
+            let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
+                return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+            };
+            match fault {
+                Fault::ShortBody => {
+                    parts
+                        .headers
+                        .insert(header::CONTENT_LENGTH, bytes.len().into());
+                }
+                _ => drop(parts.headers.remove(header::CONTENT_LENGTH)),
+            }
+            Response::from_parts(parts, half_then_drop(bytes))
+        }
         Some(Fault::RateLimit { retry_after_secs }) => (
             StatusCode::TOO_MANY_REQUESTS,
             [(header::RETRY_AFTER, retry_after_secs.to_string())],

@@ -5,9 +5,12 @@
 //!   does not decode is skipped (as the documented client's `safeParse` does).
 //! - A `stop` event, with or without data, ends the stream for good, as does a terminal
 //!   order.
-//! - A stream that breaks, or sends no byte (not even a keep-alive) for
+//! - A stream that breaks (cut mid-event included: a half-received event is never
+//!   dispatched), ends without `stop`, or sends no byte (not even a keep-alive) for
 //!   [`TrackConfig::keep_alive_gap`], is reopened after 1 s, doubling to 30 s; the delay
-//!   resets after a good event.
+//!   resets after a good event. Meanwhile the order is polled once, so an order that
+//!   settled while its stream was dead (or behind a proxy that buffers it) is seen
+//!   without waiting for a stream that may stay silent.
 //! - One event larger than [`TrackConfig::max_event_bytes`] ends tracking with the
 //!   source's error: nothing that large is buffered.
 //! - When the stream cannot be opened, the order is polled every 5-10 s instead.
@@ -136,6 +139,11 @@ enum State {
     Polling {
         wait: Option<Duration>,
     },
+    /// The stream broke: poll the order once, then reconnect after `wait`.
+    Recover {
+        delay: Duration,
+        wait: Duration,
+    },
     Done,
 }
 
@@ -207,30 +215,42 @@ where
                         Some(Err(StreamFault::EventTooLarge(limit))) => {
                             return Some((Err(source.event_too_large(limit)), State::Done));
                         }
-                        // Broken, silent, or ended without `stop`: reopen after the
-                        // current delay, doubling it for the next time.
+                        // Broken, silent, or ended without `stop`: poll the order, then
+                        // reopen after the current delay, doubling it for the next time.
                         Some(Err(err)) => {
-                            tracing::info!(
+                            tracing::warn!(
                                 error = %err,
                                 retry_in_ms = delay.as_millis() as u64,
-                                "order event stream broke; reconnecting"
+                                "order event stream broke; polling the order and reconnecting"
                             );
-                            State::Connect {
-                                delay: (delay * 2).min(config.reconnect_max),
-                                wait: Some(delay),
-                            }
+                            State::Recover { delay, wait: delay }
                         }
                         None => {
-                            tracing::info!(
+                            tracing::warn!(
                                 retry_in_ms = delay.as_millis() as u64,
-                                "order event stream ended without stop; reconnecting"
+                                "order event stream ended without stop; polling the order and reconnecting"
                             );
-                            State::Connect {
-                                delay: (delay * 2).min(config.reconnect_max),
-                                wait: Some(delay),
-                            }
+                            State::Recover { delay, wait: delay }
                         }
                     },
+                    State::Recover { delay, wait } => {
+                        let reconnect = State::Connect {
+                            delay: (delay * 2).min(config.reconnect_max),
+                            wait: Some(wait),
+                        };
+                        match source.poll().await {
+                            // Settled meanwhile: done, whatever the stream does.
+                            Ok(order) if is_terminal(&order) => {
+                                return Some((Ok(order), State::Done));
+                            }
+                            // Not yet: the reopened stream brings the next change.
+                            Ok(_) => reconnect,
+                            Err(_) => {
+                                tracing::info!("could not poll the order while its stream is down");
+                                reconnect
+                            }
+                        }
+                    }
                     State::Polling { wait } => {
                         if let Some(wait) = wait {
                             clock.sleep(wait).await;

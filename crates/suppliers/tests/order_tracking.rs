@@ -34,11 +34,40 @@ fn adapter(base_url: &str) -> Cryptorefills {
 }
 
 mod support;
-use support::{Answer, scripted, serve};
+use support::serve;
 
-/// Serves one scripted SSE body per connection (then closes it), in order.
+/// Serves one scripted SSE body per subscription (then closes it), in order; a poll of
+/// the order (made while a stream is down) finds it still waiting for payment. Counts
+/// subscriptions.
 async fn sse_server(bodies: Vec<String>) -> (String, Arc<AtomicUsize>) {
-    scripted(bodies.into_iter().map(Answer::EventStream).collect()).await
+    use tokio::io::AsyncWriteExt;
+    let bodies = Arc::new(std::sync::Mutex::new(std::collections::VecDeque::from(
+        bodies,
+    )));
+    let subscriptions = Arc::new(AtomicUsize::new(0));
+    let counted = subscriptions.clone();
+    let (base_url, _) = serve(move |head, mut socket| {
+        let (bodies, counted) = (bodies.clone(), counted.clone());
+        async move {
+            let answer = if head.contains("/subscribe") {
+                counted.fetch_add(1, Ordering::SeqCst);
+                let Some(body) = bodies.lock().unwrap().pop_front() else {
+                    return;
+                };
+                format!("{SSE_HEAD}{body}")
+            } else {
+                let json = order("WaitingForPayment");
+                format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{json}",
+                    json.len()
+                )
+            };
+            let _ = socket.write_all(answer.as_bytes()).await;
+            let _ = socket.shutdown().await;
+        }
+    })
+    .await;
+    (base_url, subscriptions)
 }
 
 #[tokio::test]
@@ -186,9 +215,22 @@ async fn a_stream_silent_past_the_keep_alive_gap_is_reopened() {
     use tokio::io::AsyncWriteExt;
     let connections = Arc::new(AtomicUsize::new(0));
     let seen = connections.clone();
-    let (base_url, _) = serve(move |_, mut socket| {
-        let nth = seen.fetch_add(1, Ordering::SeqCst);
+    let (base_url, _) = serve(move |head, mut socket| {
+        // The poll made while the stream is down finds the order still waiting.
+        let nth = match head.contains("/subscribe") {
+            true => seen.fetch_add(1, Ordering::SeqCst),
+            false => usize::MAX,
+        };
         async move {
+            if nth == usize::MAX {
+                let json = order("WaitingForPayment");
+                let answer = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{json}",
+                    json.len()
+                );
+                let _ = socket.write_all(answer.as_bytes()).await;
+                return;
+            }
             let body = if nth == 0 {
                 format!("event: message\ndata: {}\n\n", order("WaitingForPayment"))
             } else {
@@ -300,4 +342,43 @@ async fn stop_ends_the_stream_with_or_without_data_and_unnamed_events_are_messag
         );
         assert_eq!(connections.load(Ordering::SeqCst), 1);
     }
+}
+
+#[tokio::test]
+async fn an_order_whose_stream_stays_silent_is_polled_and_settles_without_the_stream() {
+    use tokio::io::AsyncWriteExt;
+    // Every stream opens and stays silent, as behind a proxy that buffers it; the order
+    // is done at the supplier.
+    let (base_url, heads) = serve(|head, mut socket| async move {
+        if head.contains("/subscribe") {
+            let _ = socket.write_all(SSE_HEAD.as_bytes()).await;
+            tokio::time::sleep(Duration::from_secs(30)).await;
+            return;
+        }
+        let json = order("Done");
+        let answer = format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{json}",
+            json.len()
+        );
+        let _ = socket.write_all(answer.as_bytes()).await;
+    })
+    .await;
+    let started = std::time::Instant::now();
+    let done = adapter(&base_url)
+        .wait_for_order("ord_abc123xyz", Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert_eq!(done.status, OrderStatus::Completed);
+    // One keep-alive gap (300 ms), then the poll.
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    let heads = heads.lock().unwrap();
+    assert_eq!(heads.iter().filter(|h| h.contains("/subscribe")).count(), 1);
+    assert_eq!(
+        heads.iter().filter(|h| !h.contains("/subscribe")).count(),
+        1
+    );
 }
