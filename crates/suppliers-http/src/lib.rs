@@ -57,12 +57,32 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// per request is the caller's, see the `suppliers` facade).
 pub const READ_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How long a pooled connection may sit idle before it is closed: under the idle
+/// timeouts of common NATs and load balancers (60 s and up), so a pooled connection is
+/// rarely one that a middlebox forgot (half-open).
+pub const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// TCP keep-alive: first probe after this much idleness, then every
+/// [`KEEPALIVE_INTERVAL`], [`KEEPALIVE_RETRIES`] times, so a peer that vanished is found
+/// in under 30 s even while nothing is sent.
+pub const KEEPALIVE_IDLE: Duration = Duration::from_secs(15);
+/// See [`KEEPALIVE_IDLE`].
+pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(5);
+/// See [`KEEPALIVE_IDLE`].
+pub const KEEPALIVE_RETRIES: u32 = 3;
+
 /// A `reqwest::ClientBuilder` with [`redirect_policy`], [`CONNECT_TIMEOUT`],
-/// [`READ_TIMEOUT`], no total timeout (it would cut event streams) and `user_agent`.
+/// [`READ_TIMEOUT`], no total timeout (it would cut event streams), pooled connections
+/// closed after [`POOL_IDLE_TIMEOUT`] idle, TCP keep-alive ([`KEEPALIVE_IDLE`]) and
+/// `user_agent`.
 pub fn client_builder(user_agent: &str) -> reqwest::ClientBuilder {
     reqwest::Client::builder()
         .connect_timeout(CONNECT_TIMEOUT)
         .read_timeout(READ_TIMEOUT)
+        .pool_idle_timeout(POOL_IDLE_TIMEOUT)
+        .tcp_keepalive(KEEPALIVE_IDLE)
+        .tcp_keepalive_interval(KEEPALIVE_INTERVAL)
+        .tcp_keepalive_retries(KEEPALIVE_RETRIES)
         .redirect(redirect_policy())
         .user_agent(user_agent)
 }
