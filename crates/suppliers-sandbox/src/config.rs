@@ -148,11 +148,34 @@ pub struct SandboxConfig {
     pub cryptorefills_unpaid_share: f64,
     /// A delay added to every answer; none by default.
     pub latency: Option<Latency>,
+    /// Faults on the TCP connections themselves, with Toxiproxy's toxics (latency,
+    /// bandwidth, slicer, timeout, limit_data, reset_peer, slow_close; see
+    /// [`fault_proxy::ToxicKind`]); none by default. With any, the sandbox serves
+    /// through a [`fault_proxy::FaultProxy`] listening on [`SandboxConfig::port`], its
+    /// own listener on a free port of 127.0.0.1 behind it, and every address and URL
+    /// it reports is the proxy's. Toxics can change while it runs, through
+    /// [`crate::Sandbox::network_faults`].
+    pub network_faults: Vec<fault_proxy::Toxic>,
+    /// The seed of the network faults' random choices (the connections a toxic with a
+    /// share applies to, jitter, slice sizes), so a schedule reproduces when
+    /// connections come in the same order; a random one by default.
+    pub network_faults_seed: Option<u64>,
 }
 
 impl SandboxConfig {
-    /// Why this configuration cannot run, if it cannot: a share outside 0.0..=1.0.
+    /// Why this configuration cannot run, if it cannot: a share outside 0.0..=1.0
+    /// (a network fault's toxicity included).
     pub fn check(&self) -> Result<(), String> {
+        if let Some(toxic) = self
+            .network_faults
+            .iter()
+            .find(|toxic| !(0.0..=1.0).contains(&toxic.toxicity))
+        {
+            return Err(format!(
+                "network fault {}: toxicity must be between 0.0 and 1.0, not {}",
+                toxic.name, toxic.toxicity
+            ));
+        }
         for (name, share) in [
             ("failure_share", self.failure_share),
             (
@@ -185,6 +208,8 @@ impl Default for SandboxConfig {
             failure_share: 0.0,
             cryptorefills_unpaid_share: 0.0,
             latency: None,
+            network_faults: Vec::new(),
+            network_faults_seed: None,
         }
     }
 }
@@ -246,6 +271,16 @@ mod tests {
             assert!(config.check().is_err(), "{share}");
             let config = SandboxConfig {
                 cryptorefills_unpaid_share: share,
+                ..SandboxConfig::default()
+            };
+            assert!(config.check().is_err(), "{share}");
+            let config = SandboxConfig {
+                network_faults: vec![
+                    fault_proxy::Toxic::new(fault_proxy::ToxicKind::ResetPeer {
+                        timeout: Duration::ZERO,
+                    })
+                    .with_toxicity(share),
+                ],
                 ..SandboxConfig::default()
             };
             assert!(config.check().is_err(), "{share}");

@@ -1,5 +1,5 @@
-//! The command-line flags that shape a sandbox's orders and distance, shared by the
-//! `suppliers-sandbox` binary and `suppliers sandbox`.
+//! The command-line flags that shape a sandbox's orders, distance and network faults,
+//! shared by the `suppliers-sandbox` binary and `suppliers sandbox`.
 
 use std::time::Duration;
 
@@ -50,6 +50,19 @@ pub struct SandboxFlags {
     /// Products in each added FoxReload category (100 a page). Default 0.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(..=MAX_GENERATED))]
     pub foxreload_products_per_category: Option<u64>,
+    /// Serve through a TCP fault proxy applying this Toxiproxy toxic (repeatable):
+    /// `[upstream/|downstream/]TOXIC[:ARG...][@SHARE]`, downstream (server to client)
+    /// by default, on a SHARE of the connections from 0 to 1 (default 1). Toxics:
+    /// `latency:MS[:JITTER_MS]`, `bandwidth:RATE_KB` (kilobytes a second),
+    /// `slicer:AVERAGE_SIZE[:SIZE_VARIATION[:DELAY_US]]`, `timeout[:MS]` (0: never
+    /// close), `limit_data:BYTES`, `reset_peer[:MS]`, `slow_close:MS`. E.g.
+    /// `latency:300`, `reset_peer:0@0.1`, `downstream/slicer:1:0:3000000@0.2`.
+    #[arg(long = "network-fault", value_name = "TOXIC[:ARGS][@SHARE]")]
+    pub network_faults: Vec<fault_proxy::Toxic>,
+    /// Seed of the network faults' random choices (which connections a share picks,
+    /// jitter, slice sizes), to reproduce a run. Default random.
+    #[arg(long, value_name = "N")]
+    pub network_fault_seed: Option<u64>,
 }
 
 impl SandboxFlags {
@@ -65,6 +78,8 @@ impl SandboxFlags {
             cryptorefills_families,
             foxreload_categories,
             foxreload_products_per_category,
+            network_faults,
+            network_fault_seed,
         } = self;
         let size = config.catalog_size;
         let count = |flag: Option<u64>, default: usize| flag.map_or(default, |n| n as usize);
@@ -92,6 +107,12 @@ impl SandboxFlags {
                 }),
             latency: latency.or(config.latency),
             catalog_size,
+            network_faults: if network_faults.is_empty() {
+                config.network_faults
+            } else {
+                network_faults
+            },
+            network_faults_seed: network_fault_seed.or(config.network_faults_seed),
             ..config
         }
     }
@@ -140,6 +161,8 @@ mod tests {
         );
         assert_eq!(config.latency, None);
         assert_eq!(config.catalog_size, CatalogSize::default());
+        assert!(config.network_faults.is_empty());
+        assert_eq!(config.network_faults_seed, None);
     }
 
     #[test]
@@ -163,6 +186,12 @@ mod tests {
             "40",
             "--foxreload-products-per-category",
             "50",
+            "--network-fault",
+            "latency:300",
+            "--network-fault",
+            "upstream/reset_peer:0@0.1",
+            "--network-fault-seed",
+            "42",
         ])
         .unwrap();
         let ms = Duration::from_millis;
@@ -198,6 +227,16 @@ mod tests {
                 foxreload_products_per_category: 50,
             }
         );
+        let faults: Vec<String> = config
+            .network_faults
+            .iter()
+            .map(|t| t.to_string())
+            .collect();
+        assert_eq!(
+            faults,
+            ["downstream/latency:300:0", "upstream/reset_peer:0@0.1"]
+        );
+        assert_eq!(config.network_faults_seed, Some(42));
     }
 
     #[test]
@@ -213,6 +252,10 @@ mod tests {
             ["--cryptorefills-families", "-1"],
             ["--foxreload-categories", "100001"],
             ["--foxreload-products-per-category", "many"],
+            ["--network-fault", "nonsense"],
+            ["--network-fault", "latency:300@2"],
+            ["--network-fault", "latency:soon"],
+            ["--network-fault-seed", "-1"],
         ] {
             assert!(parse(&args).is_err(), "{args:?}");
         }

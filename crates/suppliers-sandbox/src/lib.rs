@@ -29,7 +29,14 @@
 //! - a catalog of a real supplier's size, [`SandboxConfig::catalog_size`]: generated
 //!   Cryptorefills brand families in each country (`--cryptorefills-families N`) and
 //!   FoxReload categories of N products (`--foxreload-categories N`,
-//!   `--foxreload-products-per-category N`).
+//!   `--foxreload-products-per-category N`);
+//! - faults on the TCP connections themselves, [`SandboxConfig::network_faults`]
+//!   (`--network-fault [upstream/|downstream/]TOXIC[:ARGS][@SHARE]`, repeatable, and
+//!   `--network-fault-seed N`): Toxiproxy's toxics, applied by a [`FaultProxy`] the
+//!   sandbox then serves through, e.g. `--network-fault latency:300` (answers 300 ms
+//!   late), `--network-fault reset_peer:0@0.1` (a tenth of the connections reset at
+//!   their answer), `--network-fault downstream/slicer:1:0:3000000@0.2` (a fifth
+//!   dripping a byte every 3 s); see [`fault_proxy::Toxic`]'s `FromStr`.
 //!
 //! Every default keeps orders succeeding, a few seconds after payment, with no delay.
 //!
@@ -76,13 +83,17 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub use config::{CatalogSize, Latency, SandboxConfig, Timings};
+/// The TCP fault proxy behind [`SandboxConfig::network_faults`].
+pub use fault_proxy;
+use fault_proxy::FaultProxy;
 pub use faults::{Fault, FaultRule, Faults};
 pub use flags::SandboxFlags;
 
 /// A running sandbox. Dropping it without [`Sandbox::shutdown`] leaves the server
-/// running until the runtime ends.
+/// running until the runtime ends (a fault proxy in front of it stops).
 pub struct Sandbox {
     address: SocketAddr,
+    network_faults: Option<FaultProxy>,
     credential: String,
     faults: Faults,
     requests: Arc<RequestCounts>,
@@ -94,15 +105,30 @@ pub struct Sandbox {
 }
 
 impl Sandbox {
-    /// Binds 127.0.0.1 on the configured port (0 for any free one) and serves. A
-    /// configuration [`SandboxConfig::check`] refuses is an `InvalidInput` error.
+    /// Binds 127.0.0.1 on the configured port (0 for any free one) and serves. With
+    /// [`SandboxConfig::network_faults`], a [`FaultProxy`] binds that port instead and
+    /// forwards to the sandbox on a free port. A configuration
+    /// [`SandboxConfig::check`] refuses is an `InvalidInput` error.
     pub async fn start(config: SandboxConfig) -> std::io::Result<Self> {
         config
             .check()
             .map_err(|why| std::io::Error::new(std::io::ErrorKind::InvalidInput, why))?;
         let config = Arc::new(config);
-        let listener = TcpListener::bind(("127.0.0.1", config.port)).await?;
-        let address = listener.local_addr()?;
+        let proxied = !config.network_faults.is_empty();
+        let own_port = if proxied { 0 } else { config.port };
+        let listener = TcpListener::bind(("127.0.0.1", own_port)).await?;
+        let own_address = listener.local_addr()?;
+        let network_faults = if proxied {
+            let listen = SocketAddr::from(([127, 0, 0, 1], config.port));
+            let proxy = FaultProxy::bind(listen, own_address, config.network_faults_seed).await?;
+            proxy.set_toxics(config.network_faults.clone());
+            Some(proxy)
+        } else {
+            None
+        };
+        let address = network_faults
+            .as_ref()
+            .map_or(own_address, FaultProxy::address);
         let faults = Faults::default();
         config
             .faults
@@ -146,6 +172,7 @@ impl Sandbox {
         });
         Ok(Self {
             address,
+            network_faults,
             credential: config.credential.clone(),
             faults,
             requests,
@@ -157,9 +184,15 @@ impl Sandbox {
         })
     }
 
-    /// The address served.
+    /// The address served: the fault proxy's with [`SandboxConfig::network_faults`].
     pub fn address(&self) -> SocketAddr {
         self.address
+    }
+
+    /// The fault proxy in front of the sandbox, with [`SandboxConfig::network_faults`]:
+    /// to change its toxics while it runs, or read its stats.
+    pub fn network_faults(&self) -> Option<&FaultProxy> {
+        self.network_faults.as_ref()
     }
 
     /// FoxReload's base URL, e.g. `http://127.0.0.1:P/foxreload`.
@@ -242,8 +275,12 @@ impl Sandbox {
         &self.foxreload
     }
 
-    /// Stops accepting connections, lets requests in flight finish, and waits.
+    /// Stops accepting connections, lets requests in flight finish, and waits. The
+    /// fault proxy, if any, closes its connections first.
     pub async fn shutdown(mut self) {
+        if let Some(proxy) = self.network_faults.take() {
+            proxy.shutdown().await;
+        }
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }

@@ -7,7 +7,9 @@ use suppliers_sandbox::{Sandbox, SandboxConfig, SandboxFlags};
 #[command(
     about = "A stateful local simulator of the supplier APIs",
     after_help = "Example: a sandbox 50-300 ms away where orders take 2 s and a tenth fail:\n  \
-                  suppliers-sandbox --latency 50:250 --complete-after 2000 --failure-share 0.1"
+                  suppliers-sandbox --latency 50:250 --complete-after 2000 --failure-share 0.1\n\
+                  A sandbox whose connections reset at the answer one time in ten:\n  \
+                  suppliers-sandbox --network-fault reset_peer:0@0.1"
 )]
 struct Args {
     /// Port on 127.0.0.1 (0 picks a free one).

@@ -106,3 +106,68 @@ fn the_binary_refuses_a_share_above_one() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("not a share from 0.0 to 1.0"), "{stderr}");
 }
+
+#[tokio::test]
+async fn the_binary_serves_through_a_network_latency() {
+    let (_child, vars) = start(&["--network-fault", "latency:300"]);
+    let url = format!("{}/api/access/me", vars["FOXRELOAD_BASE_URL"]);
+    let started = Instant::now();
+    let response = reqwest::Client::new()
+        .get(&url)
+        .header("X-API-Key", &vars["FOXRELOAD_API_KEY"])
+        .send()
+        .await
+        .unwrap();
+    let elapsed = started.elapsed();
+    assert_eq!(response.status(), 200);
+    assert!(elapsed >= Duration::from_millis(300), "{elapsed:?}");
+}
+
+/// Whether `error` comes from a connection reset.
+fn is_reset(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(error);
+    while let Some(error) = cause {
+        if let Some(io) = error.downcast_ref::<std::io::Error>()
+            && io.kind() == std::io::ErrorKind::ConnectionReset
+        {
+            return true;
+        }
+        cause = error.source();
+    }
+    false
+}
+
+#[tokio::test]
+async fn the_binary_resets_connections_with_a_network_fault() {
+    let (_child, vars) = start(&["--network-fault", "reset_peer:0"]);
+    let url = format!("{}/api/access/me", vars["FOXRELOAD_BASE_URL"]);
+    let error = reqwest::Client::new()
+        .get(&url)
+        .header("X-API-Key", &vars["FOXRELOAD_API_KEY"])
+        .send()
+        .await
+        .expect_err("the connection is reset at the answer");
+    assert!(is_reset(&error), "not a reset: {error:?}");
+}
+
+#[test]
+fn the_binary_refuses_an_unknown_network_fault_naming_the_known_ones() {
+    let output = Command::new(env!("CARGO_BIN_EXE_suppliers-sandbox"))
+        .args(["--port", "0", "--network-fault", "nonsense"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    for name in [
+        "nonsense",
+        "latency",
+        "bandwidth",
+        "slicer",
+        "timeout",
+        "limit_data",
+        "reset_peer",
+        "slow_close",
+    ] {
+        assert!(stderr.contains(name), "{name} not in {stderr}");
+    }
+}
