@@ -27,6 +27,49 @@ const LONGEST: Duration = Duration::from_secs(365 * 24 * 3600);
 pub(crate) struct Installed {
     pub(crate) uid: u64,
     pub(crate) toxic: Toxic,
+    /// Connections it was applied to, for [`Toxic::connections`].
+    pub(crate) taken: Arc<AtomicU64>,
+}
+
+/// The toxics a request armed on one connection ([`Toxic::when_request`]), shared by
+/// its two pumps: the client's pump arms them, either pump then applies its own.
+#[derive(Default)]
+struct Armed {
+    uids: std::sync::Mutex<std::collections::HashSet<u64>>,
+    /// Bumped at every arming, so the other pump takes the new toxics in.
+    changed: watch::Sender<u64>,
+}
+
+impl Armed {
+    fn contains(&self, uid: u64) -> bool {
+        self.uids
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(&uid)
+    }
+
+    /// Arms every toxic whose request text `chunk` holds; whether any was.
+    fn arm(&self, set: &ToxicSet, chunk: &[u8]) -> bool {
+        let mut uids = self.uids.lock().unwrap_or_else(|e| e.into_inner());
+        let mut armed = false;
+        for installed in set.iter() {
+            let Some(text) = &installed.toxic.when_request else {
+                continue;
+            };
+            let text = text.as_bytes();
+            if !uids.contains(&installed.uid)
+                && !text.is_empty()
+                && chunk.windows(text.len()).any(|window| window == text)
+            {
+                uids.insert(installed.uid);
+                armed = true;
+            }
+        }
+        if armed {
+            self.changed.send_modify(|n| *n += 1);
+        }
+        armed
+    }
 }
 
 /// The toxics in force, as every connection sees them.
@@ -83,9 +126,11 @@ pub(crate) async fn serve(
         let (down_tx, down_rx) = mpsc::channel(CHUNKS_AHEAD);
         let read_up = read(&mut client_read, up_tx);
         let read_down = read(&mut server_read, down_tx);
-        let pump_up = Pump::new(Stream::Upstream, &shared, seed).run(up_rx, &mut server_write);
+        let armed = Arc::new(Armed::default());
+        let pump_up =
+            Pump::new(Stream::Upstream, &shared, seed, armed.clone()).run(up_rx, &mut server_write);
         let pump_down =
-            Pump::new(Stream::Downstream, &shared, seed).run(down_rx, &mut client_write);
+            Pump::new(Stream::Downstream, &shared, seed, armed).run(down_rx, &mut client_write);
         tokio::pin!(read_up, read_down, pump_up, pump_down);
         let (mut read_up_done, mut read_down_done) = (false, false);
         let (mut up, mut down) = (None, None);
@@ -173,10 +218,13 @@ struct Pump<'a> {
     active: Vec<(u64, ToxicKind)>,
     /// `bandwidth`: when the bytes sent so far are paid for.
     paid_until: Option<Instant>,
+    /// What requests armed on this connection.
+    armed: Arc<Armed>,
+    armed_changed: watch::Receiver<u64>,
 }
 
 impl<'a> Pump<'a> {
-    fn new(stream: Stream, shared: &'a Shared, seed: u64) -> Self {
+    fn new(stream: Stream, shared: &'a Shared, seed: u64, armed: Arc<Armed>) -> Self {
         let stream_seed = match stream {
             Stream::Upstream => 0x7570_7374_7265_616d,
             Stream::Downstream => 0x646f_776e_7374_7265,
@@ -190,6 +238,8 @@ impl<'a> Pump<'a> {
             seen: HashMap::new(),
             active: Vec::new(),
             paid_until: None,
+            armed_changed: armed.changed.subscribe(),
+            armed,
         };
         // Toxics present at the connection's start apply (or not) from its start.
         pump.refresh();
@@ -200,12 +250,23 @@ impl<'a> Pump<'a> {
     /// and forgets the removed ones.
     fn refresh(&mut self) {
         let set = self.toxics.borrow_and_update().clone();
+        self.armed_changed.borrow_and_update();
         let now = Instant::now();
         self.active.clear();
         for installed in set.iter().filter(|i| i.toxic.stream == self.stream) {
+            // Armed by a request: nothing until the request came.
+            if installed.toxic.when_request.is_some() && !self.armed.contains(installed.uid) {
+                continue;
+            }
             let (seed, shared) = (self.seed, self.shared);
             let seen = self.seen.entry(installed.uid).or_insert_with(|| {
-                let applies = picks(seed, &installed.toxic);
+                let limited = |taken: &AtomicU64| {
+                    installed
+                        .toxic
+                        .connections
+                        .is_some_and(|most| taken.fetch_add(1, Ordering::Relaxed) >= most)
+                };
+                let applies = picks(seed, &installed.toxic) && !limited(&installed.taken);
                 if applies {
                     shared.applied[installed.toxic.kind.index()].fetch_add(1, Ordering::Relaxed);
                 }
@@ -361,7 +422,7 @@ impl<'a> Pump<'a> {
     async fn run(mut self, mut chunks: mpsc::Receiver<Item>, sink: &mut OwnedWriteHalf) -> End {
         let mut input_open = true;
         loop {
-            let (stalled, close_at) = self.stalled();
+            let (_, close_at) = self.stalled();
             let reset_at = self.reset_at();
             enum Event {
                 Changed,
@@ -372,6 +433,7 @@ impl<'a> Pump<'a> {
             let event = tokio::select! {
                 biased;
                 _ = self.toxics.changed() => Event::Changed,
+                _ = self.armed_changed.changed() => Event::Changed,
                 _ = until(reset_at) => Event::Reset,
                 _ = until(close_at) => Event::TimedOut,
                 item = chunks.recv(), if input_open => Event::Input(item),
@@ -381,6 +443,14 @@ impl<'a> Pump<'a> {
                 Event::Reset => return End::Reset,
                 Event::TimedOut => return self.close(sink, End::Close).await,
                 Event::Input(Some(Item::Data { bytes, at })) => {
+                    // A request that arms toxics: they act from this chunk on.
+                    if self.stream == Stream::Upstream
+                        && self.armed.arm(&self.toxics.borrow(), &bytes)
+                    {
+                        self.refresh();
+                    }
+                    let (stalled, _) = self.stalled();
+                    let reset_at = self.reset_at();
                     // Stopped by a timeout, or a reset under way: the data is dropped.
                     if stalled || reset_at.is_some() || self.start_reset() {
                         continue;

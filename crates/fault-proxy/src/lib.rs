@@ -220,6 +220,7 @@ impl FaultProxy {
         Installed {
             uid: self.shared.next_uid.fetch_add(1, Ordering::Relaxed),
             toxic,
+            taken: Arc::default(),
         }
     }
 

@@ -170,6 +170,13 @@ pub struct Toxic {
     /// The share of connections it applies to, from 0.0 to 1.0, decided once per
     /// connection (values outside act as the nearest bound).
     pub toxicity: f64,
+    /// Armed by a request: on a connection, the toxic acts only from the first chunk
+    /// the client sends that contains this text (e.g. `POST /mousacard/orders `), that
+    /// chunk included; `None`: from the connection's start. Not part of the
+    /// command-line syntax (a test harness's targeting).
+    pub when_request: Option<String>,
+    /// At most this many connections get it (`None`: no limit).
+    pub connections: Option<u64>,
 }
 
 impl Toxic {
@@ -181,6 +188,8 @@ impl Toxic {
             kind,
             stream: Stream::Downstream,
             toxicity: 1.0,
+            when_request: None,
+            connections: None,
         }
     }
 
@@ -202,6 +211,19 @@ impl Toxic {
     /// The same toxic under another name.
     pub fn named(mut self, name: impl Into<String>) -> Self {
         self.name = name.into();
+        self
+    }
+
+    /// The same toxic, acting on a connection only once the client sent `text` on it
+    /// (see [`Toxic::when_request`]).
+    pub fn when_request(mut self, text: impl Into<String>) -> Self {
+        self.when_request = Some(text.into());
+        self
+    }
+
+    /// The same toxic, on at most `count` connections.
+    pub fn on_connections(mut self, count: u64) -> Self {
+        self.connections = Some(count);
         self
     }
 }

@@ -469,3 +469,30 @@ async fn shutdown_closes_open_connections_and_stops_listening() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_toxic_armed_by_a_request_acts_from_that_request_on_and_on_so_many_connections() {
+    bounded(async {
+        let proxy = FaultProxy::start(echo_server().await).await.unwrap();
+        proxy.add(
+            Toxic::new(ToxicKind::ResetPeer {
+                timeout: Duration::ZERO,
+            })
+            .when_request("POST /orders")
+            .on_connections(1),
+        );
+        // On one connection: other requests pass, the arming one is reset.
+        let mut first = TcpStream::connect(proxy.address()).await.unwrap();
+        round_trip(&mut first, b"GET /products ").await;
+        round_trip(&mut first, b"GET /balance ").await;
+        first.write_all(b"POST /orders {}").await.unwrap();
+        let mut answer = [0; 16];
+        let err = first.read(&mut answer).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::ConnectionReset);
+        // One connection only: the same request on the next passes.
+        let mut second = TcpStream::connect(proxy.address()).await.unwrap();
+        round_trip(&mut second, b"POST /orders {}").await;
+        assert_eq!(proxy.stats().applied["reset_peer"], 1);
+    })
+    .await;
+}
