@@ -257,6 +257,22 @@ impl Sandbox {
         counter.load(Ordering::Relaxed)
     }
 
+    /// Requests received so far with `method` whose path starts with `path_prefix`
+    /// (e.g. `POST`, `/mousacard/orders`), faulted ones included: what a supplier saw of
+    /// one operation.
+    pub fn requests_to(&self, method: &str, path_prefix: &str) -> u64 {
+        let routes = self
+            .requests
+            .by_route
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        routes
+            .iter()
+            .filter(|((m, path), _)| m == method && path.starts_with(path_prefix))
+            .map(|(_, count)| count)
+            .sum()
+    }
+
     /// The most requests that were being handled at once so far, from a request's
     /// arrival until its answer leaves (the configured latency included; an event
     /// stream until its head leaves): how tests check a client's concurrency bound.
@@ -297,6 +313,8 @@ struct RequestCounts {
     cryptorefills: AtomicU64,
     in_flight: AtomicU64,
     peak_in_flight: AtomicU64,
+    /// Requests received by method and path, for tests that count what a supplier saw.
+    by_route: std::sync::Mutex<std::collections::HashMap<(String, String), u64>>,
 }
 
 /// One request being handled; counted out when dropped, even if its client went away.
@@ -333,6 +351,13 @@ async fn count_request(
     if let Some((_, counter)) = supplier {
         counter.fetch_add(1, Ordering::Relaxed);
     }
+    let route = (request.method().as_str().to_owned(), path.to_owned());
+    *requests
+        .by_route
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .entry(route)
+        .or_default() += 1;
     let _in_flight = InFlight::enter(&requests);
     next.run(request).await
 }
