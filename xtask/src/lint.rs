@@ -6,9 +6,9 @@ use std::fmt;
 
 use serde_json::Value;
 
-use crate::normalize::is_error_status;
 use crate::open_enums::{sanitize_pascal, sanitize_snake};
 use crate::pointer::push;
+use crate::spec::{is_error_status, is_http_method};
 
 /// One thing wrong with a spec.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,14 +23,6 @@ impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.pointer, self.message)
     }
-}
-
-/// The operation keys of a path item.
-pub fn is_http_method(key: &str) -> bool {
-    matches!(
-        key,
-        "get" | "put" | "post" | "delete" | "options" | "head" | "patch" | "trace"
-    )
 }
 
 const BODY_TYPES: [&str; 5] = [

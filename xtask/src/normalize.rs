@@ -23,6 +23,7 @@ use serde_json::{Value, json};
 
 use crate::open_enums::sanitize_pascal;
 use crate::schema_walk::walk_schemas;
+use crate::spec::{is_error_status, is_http_method};
 
 /// The `x-rust-type` every money schema becomes.
 pub fn decimal_extension() -> Value {
@@ -126,7 +127,7 @@ pub fn for_each_operation(doc: &mut Value, mut f: impl FnMut(&str, &mut Value)) 
             continue;
         };
         for (method, operation) in item.iter_mut() {
-            if crate::lint::is_http_method(method) {
+            if is_http_method(method) {
                 f(&crate::pointer::push(&path_ptr, method), operation);
             }
         }
@@ -144,11 +145,6 @@ fn undeclare_transient_statuses(doc: &mut Value) {
             responses.retain(|status, _| !is_transient_status(status));
         }
     });
-}
-
-/// True for the status keys progenitor treats as errors.
-pub fn is_error_status(status: &str) -> bool {
-    status == "default" || status.starts_with('4') || status.starts_with('5')
 }
 
 /// The JSON schema of a response, resolving a `$ref`'d response object.

@@ -41,3 +41,16 @@ pub fn to_openapiv3(spec: &Value) -> Result<openapiv3::OpenAPI> {
         )
     })
 }
+
+/// The operation keys of a path item.
+pub fn is_http_method(key: &str) -> bool {
+    matches!(
+        key,
+        "get" | "put" | "post" | "delete" | "options" | "head" | "patch" | "trace"
+    )
+}
+
+/// True for the status keys progenitor treats as errors.
+pub fn is_error_status(status: &str) -> bool {
+    status == "default" || status.starts_with('4') || status.starts_with('5')
+}

@@ -6,17 +6,40 @@
 
 use std::time::{Duration, SystemTime};
 
-use progenitor_client::Error as ClientError;
+use std::future::Future;
+
+use progenitor_client::{Error as ClientError, ResponseValue};
 use serde::Serialize;
 use serde_json::Value;
 
 use suppliers_http::{BodyTooLarge, find_cause};
 
 use crate::error::{Error, Reconcile};
-use crate::retry::{self, AttemptError, Idempotency, Operation};
+use crate::pacer::Pacer;
+use crate::retry::{self, AttemptError, Idempotency, Operation, RetryPolicy};
 
 /// Longest error-body excerpt kept for messages.
 const EXCERPT_CHARS: usize = 300;
+
+/// Sends a request built by `call` through the retry layer ([`retry::attempts`]: one
+/// call per attempt, retried as the operation's idempotency allows, paced by `pacer`)
+/// and reads the final error, if any, into a [`Failure`].
+pub(crate) async fn send<T, E, F, Fut>(
+    policy: &RetryPolicy,
+    pacer: &Pacer,
+    operation: Operation,
+    call: F,
+) -> Result<ResponseValue<T>, Failure>
+where
+    E: Serialize,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<ResponseValue<T>, ClientError<E>>>,
+{
+    match retry::attempts(policy, pacer, operation, call).await {
+        Ok(response) => Ok(response),
+        Err(err) => Err(Failure::from_attempt(err).await),
+    }
+}
 
 /// What went wrong with one call, before supplier-specific interpretation.
 #[derive(Debug)]

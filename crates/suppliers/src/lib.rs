@@ -118,6 +118,7 @@
 pub mod adapters;
 pub mod catalog_walk;
 pub mod config;
+mod end_user;
 pub mod error;
 mod facade;
 mod failure;
@@ -135,10 +136,11 @@ pub mod waiter;
 pub mod webhook;
 
 pub use catalog_walk::DEFAULT_CATALOG_CONCURRENCY;
+pub use end_user::EndUser;
 pub use error::Error;
 pub use facade::{Suppliers, SuppliersBuilder, USER_AGENT};
 pub use purchase::{MAX_REFERENCE_LEN, Receipt, new_reference};
-pub use supplier::{BuyRequest, CatalogQuery, EndUser, Supplier};
+pub use supplier::{BuyRequest, CatalogQuery, Supplier};
 pub use suppliers_journal as journal;
 pub use suppliers_journal::Journal;
 pub use tracker::{Report, Tracker, TrackerConfig};

@@ -1,4 +1,4 @@
-//! The metrics the SDK records, through the [`metrics`](::metrics) facade: nothing is
+//! The metrics the SDK records, through the [`metrics`] facade: nothing is
 //! kept and almost nothing is spent until the application installs a recorder (for
 //! Prometheus, `metrics-exporter-prometheus`; the `suppliers` CLI serves one with
 //! `track --metrics-addr`).

@@ -1,6 +1,7 @@
 //! The one retry layer for all three clients.
 //!
-//! Every generated call goes through one crate-private function, `send`, which knows
+//! Every generated call goes through one crate-private function, `attempts` (through
+//! `failure::send`, which reads its final error), which knows
 //! whether the request is safe to repeat. Read-only requests retry on connect errors,
 //! dropped connections, 429 and 502/503/504 with full-jitter exponential backoff
 //! (backon's schedule, bounded in attempts and total time) and honour `Retry-After`. A purchase is sent exactly once:
@@ -23,7 +24,6 @@ use reqwest::header::{HeaderMap, RETRY_AFTER};
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use crate::failure::Failure;
 use crate::model::SupplierId;
 use crate::pacer::Pacer;
 
@@ -161,26 +161,9 @@ pub fn is_transient<E>(err: &ClientError<E>, idempotency: Idempotency) -> bool {
 /// operation's idempotency allows, inside a tracing span naming supplier, operation,
 /// attempt and status. Every attempt waits for its turn at the supplier's `pacer`, and
 /// a `Retry-After` answer pauses the pacer for every request of that supplier. Never
-/// logs headers or bodies.
-pub(crate) async fn send<T, E, F, Fut>(
-    policy: &RetryPolicy,
-    pacer: &Pacer,
-    operation: Operation,
-    call: F,
-) -> Result<ResponseValue<T>, Failure>
-where
-    E: serde::Serialize,
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<ResponseValue<T>, ClientError<E>>>,
-{
-    match attempts(policy, pacer, operation, call).await {
-        Ok(response) => Ok(response),
-        Err(err) => Err(Failure::from_attempt(err).await),
-    }
-}
-
-/// [`send`] before its error is read.
-async fn attempts<T, E, F, Fut>(
+/// logs headers or bodies. The last attempt's error comes back as it was
+/// ([`crate::failure::send`] reads it).
+pub(crate) async fn attempts<T, E, F, Fut>(
     policy: &RetryPolicy,
     pacer: &Pacer,
     operation: Operation,

@@ -27,13 +27,13 @@ use std::sync::Arc;
 use cryptorefills::types;
 
 use crate::catalog_walk::CatalogLimit;
+use crate::end_user::EndUser;
 use crate::error::{Error, Problem, Reconcile};
 use crate::failure::{Failure, text_at};
 use crate::model::SupplierId;
 use crate::order_stream::TrackConfig;
 use crate::pacer::Pacer;
-use crate::retry::{self, Idempotency, Operation, RetryPolicy};
-use crate::supplier::EndUser;
+use crate::retry::{Idempotency, Operation, RetryPolicy};
 use crate::waiter::Clock;
 
 const SUPPLIER: SupplierId = SupplierId::Cryptorefills;
@@ -167,7 +167,7 @@ impl Cryptorefills {
                 >,
             >,
     {
-        match retry::send(&self.retry, &self.pacer, operation, call).await {
+        match crate::failure::send(&self.retry, &self.pacer, operation, call).await {
             Ok(response) => Ok(response.into_inner()),
             Err(failure) => Err(interpret(failure, operation)),
         }

@@ -18,7 +18,7 @@ use crate::error::{Error, Reconcile};
 use crate::failure::{Failure, text_at};
 use crate::model::{Balance, SupplierId};
 use crate::pacer::Pacer;
-use crate::retry::{self, Idempotency, Operation, RetryPolicy};
+use crate::retry::{Idempotency, Operation, RetryPolicy};
 use crate::waiter::Clock;
 
 const SUPPLIER: SupplierId = SupplierId::FoxReload;
@@ -134,7 +134,7 @@ impl FoxReload {
                 Output = Result<progenitor_client::ResponseValue<T>, foxreload::Error<E>>,
             >,
     {
-        match retry::send(&self.retry, &self.pacer, operation, call).await {
+        match crate::failure::send(&self.retry, &self.pacer, operation, call).await {
             Ok(response) => Ok(response.into_inner()),
             Err(failure) => Err(interpret(failure, operation, reconcile)),
         }

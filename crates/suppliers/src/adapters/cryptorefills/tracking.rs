@@ -13,7 +13,7 @@ use super::{Cryptorefills, SUPPLIER, interpret, op};
 use crate::error::Error;
 use crate::model::{CryptoPayment, Delivery, Order, OrderStatus, Redemption};
 use crate::order_stream::{self, EventBytes, OrderSource};
-use crate::retry::{self, Idempotency, RetryPolicy};
+use crate::retry::{Idempotency, RetryPolicy};
 
 /// How long Cryptorefills waits for the payment of an order.
 pub const PAYMENT_WINDOW: Duration = Duration::from_secs(30 * 60);
@@ -100,7 +100,7 @@ impl OrderSource<types::Order, Error> for Source {
                 max_attempts: 1,
                 ..self.adapter.retry
             };
-            let opened = retry::send(&once, &self.adapter.pacer, operation, || {
+            let opened = crate::failure::send(&once, &self.adapter.pacer, operation, || {
                 self.adapter
                     .as_end_user(self.adapter.client.subscribe_order())
                     .order_id(&self.id)
