@@ -22,19 +22,11 @@ use suppliers::config::{CryptorefillsConfig, FoxReloadConfig, MousaCardConfig};
 use suppliers::model::SupplierId;
 use suppliers::{BuyRequest, Journal, Suppliers};
 use suppliers_sandbox::{Sandbox, SandboxConfig, Timings};
-use support::{journal_file, suppliers_process};
+use support::{journal_file, runtime, suppliers_process};
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 /// The sandbox's credential: distinctive, so a leak of it is found.
 const API_KEY: &str = "sk_sandbox_7Hq2LmX9pRvT4wZc";
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 fn sandbox(rt: &tokio::runtime::Runtime) -> (Sandbox, HashMap<String, String>) {
     let sandbox = rt
@@ -89,6 +81,33 @@ struct Receiver {
     taken: Vec<(String, Value)>,
     /// Every signature header seen (must never reach a log).
     signatures: Vec<String>,
+}
+
+impl Receiver {
+    /// The delivered codes in the events it took.
+    fn codes(&self) -> Vec<String> {
+        self.taken
+            .iter()
+            .flat_map(|(_, event)| event["data"]["order"]["codes"].as_array().unwrap().clone())
+            .map(|code| code.as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    /// What must never reach a log: the API key, the webhook secret, every signature
+    /// it saw and every code it took.
+    fn secrets(&self) -> Vec<String> {
+        let mut secrets = vec![
+            API_KEY.to_owned(),
+            SECRET.trim_start_matches("whsec_").to_owned(),
+        ];
+        secrets.extend(
+            self.signatures
+                .iter()
+                .map(|s| s.trim_start_matches("v1,").to_owned()),
+        );
+        secrets.extend(self.codes());
+        secrets
+    }
 }
 
 type Shared = Arc<Mutex<Receiver>>;
@@ -431,21 +450,7 @@ fn a_receiver_down_then_refusing_then_accepting_is_seen_in_metrics_logs_and_pend
     assert_eq!(pending, serde_json::json!([]));
     // No secret in any line: keys, the webhook secret, signatures, delivered codes.
     let stderr = tracking.lines().join("\n");
-    let mut secrets = vec![
-        API_KEY.to_owned(),
-        SECRET.trim_start_matches("whsec_").to_owned(),
-    ];
-    secrets.extend(
-        receiver
-            .signatures
-            .iter()
-            .map(|s| s.trim_start_matches("v1,").to_owned()),
-    );
-    for (_, event) in &receiver.taken {
-        for code in event["data"]["order"]["codes"].as_array().unwrap() {
-            secrets.push(code.as_str().unwrap().to_owned());
-        }
-    }
+    let secrets = receiver.secrets();
     assert!(secrets.len() >= 5, "{secrets:?}");
     for secret in &secrets {
         assert!(!stderr.contains(secret.as_str()), "{secret} in {stderr}");
@@ -579,23 +584,8 @@ fn no_secret_reaches_stderr_at_any_log_level() {
         // Every JSON line on stderr parses; the codes went to stdout and the receiver.
         json_lines(&stderr.lines().map(str::to_owned).collect::<Vec<_>>());
         let receiver = shared.lock().unwrap();
-        let mut secrets = vec![
-            API_KEY.to_owned(),
-            SECRET.trim_start_matches("whsec_").to_owned(),
-        ];
-        secrets.extend(
-            receiver
-                .signatures
-                .iter()
-                .map(|s| s.trim_start_matches("v1,").to_owned()),
-        );
-        let mut codes = 0;
-        for (_, event) in &receiver.taken {
-            for code in event["data"]["order"]["codes"].as_array().unwrap() {
-                secrets.push(code.as_str().unwrap().to_owned());
-                codes += 1;
-            }
-        }
+        let mut secrets = receiver.secrets();
+        let mut codes = receiver.codes().len();
         for line in stdout.lines().filter(|l| l.starts_with('{')) {
             let order: Value = serde_json::from_str(line).unwrap();
             for code in order["codes"].as_array().into_iter().flatten() {

@@ -19,19 +19,9 @@ use suppliers::config::{CryptorefillsConfig, FoxReloadConfig, MousaCardConfig};
 use suppliers::model::SupplierId;
 use suppliers::{BuyRequest, Journal, Suppliers};
 use suppliers_sandbox::{Sandbox, SandboxConfig, Timings};
-use support::{journal_file, suppliers_process};
+use support::{journal_file, runtime, suppliers_process};
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
-
-/// A runtime of the test's own, on threads of its own, for the sandbox and the
-/// receiver (the test itself blocks on processes).
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 /// A sandbox where a share of orders fails after the purchase and a share of
 /// Cryptorefills orders is never paid (their 2 s window closes).

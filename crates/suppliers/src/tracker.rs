@@ -730,22 +730,20 @@ impl Tracker {
                 error = %failure,
                 "report refused for good; tracking stops and the reports stay pending"
             ),
-            Next::Pause(_) => tracing::warn!(
-                supplier = supplier.as_str(),
-                reference = %item.entry.reference,
-                attempt = item.attempts,
-                next_try_ms = delay.as_millis() as u64,
-                error = %failure,
-                "report not accepted; every report waits before the next try"
-            ),
-            Next::Retry(_) => tracing::warn!(
-                supplier = supplier.as_str(),
-                reference = %item.entry.reference,
-                attempt = item.attempts,
-                next_try_ms = delay.as_millis() as u64,
-                error = %failure,
-                "report not accepted; handing it over again later"
-            ),
+            Next::Pause(_) | Next::Retry(_) => {
+                let then = match next {
+                    Next::Pause(_) => "every report waits before the next try",
+                    _ => "handing it over again later",
+                };
+                tracing::warn!(
+                    supplier = supplier.as_str(),
+                    reference = %item.entry.reference,
+                    attempt = item.attempts,
+                    next_try_ms = delay.as_millis() as u64,
+                    error = %failure,
+                    "report not accepted; {then}"
+                );
+            }
         }
         match self
             .journal

@@ -84,3 +84,13 @@ pub fn json(vars: &HashMap<String, String>, journal: &str, args: &[&str]) -> ser
     );
     serde_json::from_slice(&output.stdout).unwrap()
 }
+
+/// A runtime of the test's own, on threads of its own, for the sandbox and the
+/// receivers (the test itself blocks on processes).
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
