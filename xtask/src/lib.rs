@@ -38,6 +38,7 @@ pub mod api_diff;
 pub mod api_snapshot;
 pub mod api_version_header;
 pub mod bench;
+pub mod chaos;
 pub mod codegen;
 pub mod crate_version;
 pub mod downconvert;

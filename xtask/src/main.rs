@@ -1,5 +1,6 @@
 //! `cargo xtask codegen [--check]`, `cargo xtask codegen --spec FILE --out DIR`,
-//! `cargo xtask api-diff [--base REV]` and `cargo xtask bench [--quick] [--record]`.
+//! `cargo xtask api-diff [--base REV]`, `cargo xtask bench [--quick] [--record]` and
+//! `cargo xtask chaos [--seconds N] [--seed S] [--journal URL] [--release]`.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -57,6 +58,22 @@ enum Command {
         #[arg(long)]
         record: bool,
     },
+    /// Buyers and trackers in their own processes against the sandbox behind a fault
+    /// proxy, then an audit against the sandbox's books: 0 double purchases, 0 lost.
+    Chaos {
+        /// Seconds of purchases with faults on.
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+        /// Seed of the faults' schedule and of what is bought (random by default).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// The journal: an empty SQLite file or postgres://... (a fresh file by default).
+        #[arg(long, value_name = "URL")]
+        journal: Option<String>,
+        /// Build and run optimized binaries.
+        #[arg(long)]
+        release: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -79,6 +96,20 @@ fn workspace_root() -> PathBuf {
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Bench { quick, record } => xtask::bench::run(&workspace_root(), quick, record),
+        Command::Chaos {
+            seconds,
+            seed,
+            journal,
+            release,
+        } => xtask::chaos::run(
+            &workspace_root(),
+            &xtask::chaos::ChaosArgs {
+                seconds,
+                seed,
+                journal,
+                release,
+            },
+        ),
         Command::ApiDiff { base, crates } => api_diff_command(&base, &crates),
         Command::Codegen {
             check,

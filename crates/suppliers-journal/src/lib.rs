@@ -331,6 +331,13 @@ impl Journal {
         Ok(entries)
     }
 
+    /// Every entry, oldest first: for audits against a supplier's own books.
+    pub async fn all_entries(&self) -> Result<Vec<Entry>, JournalError> {
+        let mut entries = self.entries(Stmt::All, Vec::new()).await?;
+        entries.sort_by(|a, b| (a.started_at, &a.reference).cmp(&(b.started_at, &b.reference)));
+        Ok(entries)
+    }
+
     /// Every order id the journal knows at `supplier`, with when its purchase started.
     pub async fn known_orders(
         &self,

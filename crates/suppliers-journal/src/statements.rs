@@ -10,6 +10,7 @@ pub(crate) enum Stmt {
     Reclaim,
     Get,
     Unresolved,
+    All,
     KnownOrders,
     Record,
     Take,
@@ -26,11 +27,12 @@ pub(crate) enum Stmt {
 }
 
 impl Stmt {
-    pub(crate) const ALL: [Stmt; 17] = [
+    pub(crate) const ALL: [Stmt; 18] = [
         Stmt::Insert,
         Stmt::Reclaim,
         Stmt::Get,
         Stmt::Unresolved,
+        Stmt::All,
         Stmt::KnownOrders,
         Stmt::Record,
         Stmt::Take,
@@ -50,7 +52,7 @@ impl Stmt {
     pub(crate) fn reads_only(self) -> bool {
         matches!(
             self,
-            Stmt::Get | Stmt::Unresolved | Stmt::KnownOrders | Stmt::Awaiting
+            Stmt::Get | Stmt::Unresolved | Stmt::All | Stmt::KnownOrders | Stmt::Awaiting
         )
     }
 
@@ -128,6 +130,8 @@ pub(crate) struct Statements {
     /// `$1` supplier, `$2` reference.
     pub(crate) get: &'static str,
     pub(crate) unresolved: &'static str,
+    /// Every entry.
+    pub(crate) all: &'static str,
     /// `$1` supplier.
     pub(crate) known_orders: &'static str,
     /// `$1` supplier, `$2` reference, `$3` state, `$4` order_id, `$5` detail, `$6` now,
@@ -168,6 +172,7 @@ impl Statements {
             Stmt::Reclaim => self.reclaim,
             Stmt::Get => self.get,
             Stmt::Unresolved => self.unresolved,
+            Stmt::All => self.all,
             Stmt::KnownOrders => self.known_orders,
             Stmt::Record => self.record,
             Stmt::Take => self.take,
@@ -207,6 +212,7 @@ macro_rules! statements {
             unresolved: concat!(
                 "SELECT ", $cols, " FROM purchases WHERE state = 'sending' OR state = 'unknown' OR state = 'created'"
             ),
+            all: concat!("SELECT ", $cols, " FROM purchases"),
             known_orders: "SELECT order_id, started_at FROM purchases WHERE supplier = $1 AND order_id IS NOT NULL",
             record: concat!(
                 "UPDATE purchases SET state = ", $state, ", order_id = COALESCE($4, order_id), ",

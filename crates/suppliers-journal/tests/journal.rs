@@ -98,6 +98,12 @@ async fn a_reference_is_claimed_once_and_its_progress_recorded() {
         assert!(bought.updated_at >= bought.started_at);
         let unresolved = journal.unresolved().await.unwrap();
         assert!(!unresolved.iter().any(|e| e.reference == new.reference));
+        let all = journal.all_entries().await.unwrap();
+        assert_eq!(
+            all.iter().filter(|e| e.reference == new.reference).count(),
+            1,
+            "every entry is listed, resolved ones too"
+        );
         assert!(
             journal
                 .known_orders("foxreload")

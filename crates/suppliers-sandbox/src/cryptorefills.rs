@@ -239,6 +239,28 @@ impl CryptoState {
         self.inner.lock().expect("state lock").by_id.len()
     }
 
+    /// Every order and whether its customer paid it (a refund gives the payment back).
+    pub fn books(&self) -> crate::Books {
+        let now = Utc::now();
+        let orders = self.inner.lock().expect("state lock");
+        let mut booked: Vec<(&String, &Order)> = orders.by_id.iter().collect();
+        booked.sort_by_key(|(_, order)| order.created_at);
+        crate::Books {
+            starting_balance: None,
+            balance: None,
+            orders: booked
+                .into_iter()
+                .map(|(id, order)| crate::BookedOrder {
+                    id: id.clone(),
+                    idempotency_key: None,
+                    total: order.units.iter().map(|unit| unit.face_value).sum(),
+                    charged: self.paid_at(order).is_some(),
+                    refunded: self.status_of(order, now) == types::OrderState::Refunded,
+                })
+                .collect(),
+        }
+    }
+
     /// Marks an order paid now; false if unknown, already paid or expired.
     pub fn pay(&self, id: &str) -> bool {
         let now = Utc::now();

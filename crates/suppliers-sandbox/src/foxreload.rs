@@ -325,6 +325,29 @@ impl FoxState {
         self.lock().0.orders.len()
     }
 
+    /// Every order and what it charged: paid ones from the balance (test orders charge
+    /// nothing), refunded once failed.
+    pub fn books(&self) -> crate::Books {
+        let (inner, _) = self.lock();
+        let mut orders: Vec<&Order> = inner.orders.values().collect();
+        orders.sort_by_key(|order| order.created_at);
+        crate::Books {
+            starting_balance: Some(self.config.foxreload_balance),
+            balance: Some(inner.balance),
+            orders: orders
+                .into_iter()
+                .map(|order| crate::BookedOrder {
+                    id: order.id.clone(),
+                    idempotency_key: order.idempotency_key.clone(),
+                    total: order.total,
+                    charged: order.paid_at.is_some() && !order.mock,
+                    refunded: order.fails
+                        && !inner.refunds_due.iter().any(|(_, id)| *id == order.id),
+                })
+                .collect(),
+        }
+    }
+
     /// The state, with every order that has failed by now refunded, and that instant:
     /// what a request sees is settled up to the moment it reads.
     fn lock(&self) -> (MutexGuard<'_, Inner>, DateTime<Utc>) {

@@ -60,6 +60,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod books;
 pub mod config;
 pub mod cryptorefills;
 mod extract;
@@ -82,6 +83,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+pub use books::{BookedOrder, Books};
 pub use config::{CatalogSize, Latency, SandboxConfig, Timings};
 /// The TCP fault proxy behind [`SandboxConfig::network_faults`].
 pub use fault_proxy;

@@ -223,6 +223,28 @@ impl MousaState {
         self.lock().0.orders.len()
     }
 
+    /// Every order and what it charged: all of them at creation, refunded once an
+    /// order picked to fail is rejected.
+    pub fn books(&self) -> crate::Books {
+        let (inner, _) = self.lock();
+        crate::Books {
+            starting_balance: Some(self.config.mousacard_balance),
+            balance: Some(inner.balance),
+            orders: inner
+                .orders
+                .iter()
+                .map(|(id, order)| crate::BookedOrder {
+                    id: id.to_string(),
+                    idempotency_key: None,
+                    total: order.total,
+                    charged: true,
+                    refunded: picked((id - FIRST_ORDER_ID) as u64, self.config.failure_share)
+                        && !inner.refunds_due.iter().any(|(_, due)| due == id),
+                })
+                .collect(),
+        }
+    }
+
     /// The state, with every order picked to fail and rejected by now refunded (total
     /// to the balance, units to the stock), and that instant.
     fn lock(&self) -> (MutexGuard<'_, Inner>, DateTime<Utc>) {
