@@ -158,3 +158,139 @@ pub fn audit(books: &[(&str, Books)], entries: &[Entry], deliveries: &[Delivery]
     }
     audit
 }
+
+#[cfg(test)]
+mod tests {
+    use rust_decimal::Decimal;
+    use suppliers_sandbox::BookedOrder;
+
+    use super::*;
+
+    fn entry(reference: &str, state: State, order: Option<&str>, key: Option<&str>) -> Entry {
+        let now = chrono::Utc::now();
+        Entry {
+            supplier: "foxreload".into(),
+            reference: reference.into(),
+            product_id: "p".into(),
+            quantity: 1,
+            facts: serde_json::Value::Null,
+            state,
+            order_id: order.map(Into::into),
+            idempotency_key: key.map(Into::into),
+            balance_before: None,
+            balance_currency: None,
+            detail: None,
+            attempt: 1,
+            owner: None,
+            lease_until: None,
+            started_at: now,
+            updated_at: now,
+            fulfilment: None,
+            fulfilment_detail: None,
+            settled_at: None,
+            reported_at: None,
+            report_attempts: 0,
+            report_error: None,
+            taken_over_from: None,
+        }
+    }
+
+    fn order(id: &str, key: Option<&str>, charged: bool) -> BookedOrder {
+        BookedOrder {
+            id: id.into(),
+            idempotency_key: key.map(Into::into),
+            total: Decimal::TEN,
+            charged,
+            refunded: false,
+        }
+    }
+
+    /// Books starting at 100 whose balance matches their charged orders.
+    fn books(orders: Vec<BookedOrder>) -> Books {
+        let charged: Decimal = orders.iter().filter(|o| o.charged).map(|o| o.total).sum();
+        Books {
+            starting_balance: Some(Decimal::ONE_HUNDRED),
+            balance: Some(Decimal::ONE_HUNDRED - charged),
+            orders,
+        }
+    }
+
+    fn delivery(reference: &str, id: &str) -> Delivery {
+        Delivery {
+            id: id.into(),
+            supplier: "foxreload".into(),
+            reference: reference.into(),
+        }
+    }
+
+    #[test]
+    fn a_clean_run_passes() {
+        let entries = [entry("r1", State::Bought, Some("o1"), Some("k1"))];
+        let books = books(vec![
+            order("o1", Some("k1"), true),
+            order("o2", None, false),
+        ]);
+        let deliveries = [delivery("r1", "e1"), delivery("r1", "e1")];
+        let audit = audit(&[("foxreload", books)], &entries, &deliveries);
+        assert_eq!(audit.failures(), Vec::<String>::new());
+        assert_eq!((audit.deliveries, audit.distinct_events), (2, 1));
+        assert_eq!(audit.uncharged_unknown["foxreload"], 1);
+    }
+
+    #[test]
+    fn a_second_order_under_one_reference_is_a_double_purchase() {
+        let entries = [entry("r1", State::Bought, Some("o1"), Some("k1"))];
+        let books = books(vec![
+            order("o1", Some("k1"), true),
+            order("o2", Some("k1"), true),
+        ]);
+        let audit = audit(&[("foxreload", books)], &entries, &[delivery("r1", "e1")]);
+        assert_eq!(audit.double_purchases.len(), 1, "{audit:?}");
+        assert_eq!(audit.lost.len(), 1, "o2 is charged and not journaled");
+    }
+
+    #[test]
+    fn a_charged_order_the_journal_does_not_hold_is_lost() {
+        let entries = [entry("r1", State::NotBought, None, None)];
+        let stray = books(vec![order("o9", None, true)]);
+        let found = audit(&[("foxreload", stray)], &entries, &[]);
+        assert_eq!(found.lost.len(), 1, "{found:?}");
+        let unknown = [entry("r1", State::Unknown, None, Some("k1"))];
+        let keyed = books(vec![order("o1", Some("k1"), true)]);
+        let found = audit(&[("foxreload", keyed)], &unknown, &[]);
+        assert_eq!(found.lost.len(), 1, "charged, journaled unknown: {found:?}");
+    }
+
+    #[test]
+    fn a_bought_entry_whose_order_the_supplier_lacks_is_lost() {
+        let entries = [entry("r1", State::Bought, Some("o404"), None)];
+        let audit = audit(
+            &[("foxreload", books(vec![]))],
+            &entries,
+            &[delivery("r1", "e1")],
+        );
+        assert_eq!(audit.lost.len(), 1, "{audit:?}");
+    }
+
+    #[test]
+    fn an_unexplained_balance_change_fails() {
+        let entries = [entry("r1", State::Bought, Some("o1"), None)];
+        let mut books = books(vec![order("o1", None, true)]);
+        books.balance = Some(Decimal::new(85, 0));
+        let audit = audit(&[("foxreload", books)], &entries, &[delivery("r1", "e1")]);
+        assert_eq!(audit.unexplained_balance.len(), 1, "{audit:?}");
+    }
+
+    #[test]
+    fn reports_must_reach_the_receiver_under_one_event_id() {
+        let entries = [
+            entry("r1", State::Bought, Some("o1"), None),
+            entry("r2", State::Bought, Some("o2"), None),
+        ];
+        let books = books(vec![order("o1", None, true), order("o2", None, true)]);
+        let deliveries = [delivery("r1", "e1"), delivery("r1", "e2")];
+        let audit = audit(&[("foxreload", books)], &entries, &deliveries);
+        assert_eq!(audit.unreported, vec!["foxreload r2".to_owned()]);
+        assert_eq!(audit.several_event_ids.len(), 1, "{audit:?}");
+    }
+}

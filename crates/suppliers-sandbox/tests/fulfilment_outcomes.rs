@@ -151,6 +151,19 @@ async fn half_of_the_paid_foxreload_orders_fail_without_codes_and_are_refunded()
     ))
     .await;
     assert_eq!(page["total"], 10);
+    // The books say the same: every order charged, the failed half refunded, and the
+    // balance moved by exactly that.
+    let books = sandbox.foxreload().books();
+    assert_eq!(
+        books.orders.iter().map(|o| &o.id).collect::<Vec<_>>(),
+        ids.iter().collect::<Vec<_>>(),
+        "in creation order"
+    );
+    assert!(books.orders.iter().all(|o| o.charged));
+    let refunded: Vec<usize> = (0..20).filter(|&n| books.orders[n].refunded).collect();
+    assert_eq!(refunded, failed);
+    assert_eq!(books.net_charged(), Decimal::new(10 * 650, 2));
+    assert_eq!(books.unexplained_balance_change(), Some(Decimal::ZERO));
     sandbox.shutdown().await;
 }
 
@@ -231,6 +244,11 @@ async fn half_of_the_mousacard_orders_are_rejected_and_refunded() {
         Decimal::new(1000 - 10 * 10, 0),
         "rejected ones refunded"
     );
+    let books = sandbox.mousacard().books();
+    assert_eq!(books.orders.len(), 20);
+    let refunded: Vec<usize> = (0..20).filter(|&n| books.orders[n].refunded).collect();
+    assert_eq!(refunded, rejected);
+    assert_eq!(books.unexplained_balance_change(), Some(Decimal::ZERO));
     sandbox.shutdown().await;
 }
 
@@ -337,6 +355,19 @@ async fn cryptorefills_orders_expire_unpaid_or_are_refunded_after_payment() {
         })
         .collect();
     assert_eq!(states, expected);
+    // The books: paid ones charged (the customer paid), refunded ones given back.
+    let books = sandbox.cryptorefills().books();
+    let by_state = |n: usize| (books.orders[n].charged, books.orders[n].refunded);
+    for (n, state) in expected.iter().enumerate() {
+        assert_eq!(books.orders[n].id, ids[n]);
+        let want = match *state {
+            "Expired" => (false, false),
+            "Refunded" => (true, true),
+            _ => (true, false),
+        };
+        assert_eq!(by_state(n), want, "order {n}, {state}");
+    }
+    assert_eq!(books.unexplained_balance_change(), None, "paid per order");
 
     // Both failure endings close their event stream.
     for id in [&ids[1], &ids[2]] {
