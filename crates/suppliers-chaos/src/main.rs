@@ -189,12 +189,9 @@ async fn run(args: Args) -> Result<bool> {
     };
     let purchases = std::mem::take(&mut *buyers.purchases.lock().expect("tally"));
     let mut settled = [0; 3];
+    let after_reconcile = journal.all_entries().await?;
     for reference in &purchases.ambiguous {
-        let entry = journal
-            .all_entries()
-            .await?
-            .into_iter()
-            .find(|e| &e.reference == reference);
+        let entry = after_reconcile.iter().find(|e| &e.reference == reference);
         match entry.map(|e| e.state) {
             Some(State::Bought) => settled[0] += 1,
             Some(State::NotBought | State::Failed) => settled[1] += 1,

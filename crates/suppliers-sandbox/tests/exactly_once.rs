@@ -214,6 +214,9 @@ async fn a_dropped_mousacard_create_is_found_by_probing_the_ids_after_the_last_k
             .buy(SupplierId::MousaCard, &gift_card(&reference("first")))
             .await
             .unwrap();
+        // Further apart than the clocks of machines sharing a journal may be, so the first
+        // order bounds the second's id from below.
+        tokio::time::sleep(Duration::from_millis(100)).await;
         sandbox.faults().add(
             FaultRule::new("/mousacard/orders", Fault::DropAfterHandling, 1)
                 .for_method(axum::http::Method::POST),
@@ -231,6 +234,39 @@ async fn a_dropped_mousacard_create_is_found_by_probing_the_ids_after_the_last_k
         assert_eq!(recorded.state, State::Bought);
         assert_eq!(recorded.balance_before, Some(balance - Decimal::from(10)));
         assert!(recorded.detail.unwrap().contains("found by probing"));
+        sandbox.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn identical_mousacard_purchases_that_lost_their_answers_together_get_one_order_each() {
+    for (location, _dir) in locations() {
+        let sandbox = sandbox().await;
+        let suppliers = facade(&sandbox, &location).await;
+        suppliers
+            .buy(SupplierId::MousaCard, &gift_card(&reference("first")))
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        sandbox.faults().add(
+            FaultRule::new("/mousacard/orders", Fault::DropAfterHandling, 2)
+                .for_method(axum::http::Method::POST),
+        );
+        let (a, b) = (reference("twin-a"), reference("twin-b"));
+        // Each is settled at once, or left unknown while the other is in flight.
+        let (buy_a, buy_b) = (gift_card(&a), gift_card(&b));
+        let _ = tokio::join!(
+            suppliers.buy(SupplierId::MousaCard, &buy_a),
+            suppliers.buy(SupplierId::MousaCard, &buy_b),
+        );
+        assert_eq!(sandbox.mousacard().order_count(), 3, "both were created");
+        suppliers.reconcile().await.unwrap();
+        let (a, b) = (
+            entry(&suppliers, SupplierId::MousaCard, &a).await,
+            entry(&suppliers, SupplierId::MousaCard, &b).await,
+        );
+        assert_eq!((a.state, b.state), (State::Bought, State::Bought), "{a:?} {b:?}");
+        assert_ne!(a.order_id, b.order_id, "one order each");
         sandbox.shutdown().await;
     }
 }

@@ -7,11 +7,14 @@
 //!   does not know), or declared not created.
 //! - MousaCard charges at create and has no order list. Its order ids are sequential
 //!   and other accounts' orders answer `not_found`, so the batch status endpoint is
-//!   probed over the ids after the highest one the journal knew when the purchase began,
-//!   for an order of this product and quantity; otherwise the outcome stays unknown,
-//!   with the balance change since the purchase began.
+//!   probed over the ids the journal's own orders leave possible (see `mousacard_ids`)
+//!   for an order of this product and quantity. Found: bought. Not found among every id
+//!   it could have: not bought. Otherwise the outcome stays unknown, with the balance
+//!   change since the purchase began.
 //! - Cryptorefills charges only when the customer pays the order's wallet address. A
 //!   create whose answer never arrived cannot be paid: not bought.
+
+mod mousacard_ids;
 
 use std::collections::HashSet;
 
@@ -23,9 +26,6 @@ use crate::error::Error;
 use crate::facade::Suppliers;
 use crate::model::{Order, OrderStatus, SupplierId};
 use crate::supplier::Supplier;
-
-/// How many MousaCard ids after the highest known one are probed (50 per request).
-pub const MOUSACARD_PROBE_IDS: u64 = 200;
 
 /// Clock difference tolerated between this machine and FoxReload's `createdAt`.
 const CLOCK_SKEW: chrono::TimeDelta = chrono::TimeDelta::minutes(2);
@@ -203,27 +203,69 @@ pub(crate) async fn find(
                     format!("order {} exists ({})", order.id, order.supplier_status),
                 ));
             }
-            let known = journal.known_orders(SupplierId::MousaCard.as_str()).await?;
-            let known_ids: HashSet<u64> =
-                known.iter().filter_map(|(id, _)| id.parse().ok()).collect();
-            let floor = known
-                .iter()
-                .filter(|(_, started)| *started <= entry.started_at)
-                .filter_map(|(id, _)| id.parse::<u64>().ok())
-                .max();
+            let entries: Vec<Entry> = journal
+                .all_entries()
+                .await?
+                .into_iter()
+                .filter(|e| e.supplier == SupplierId::MousaCard.as_str())
+                .collect();
             let balance = balance_change(mousa, entry).await;
-            let Some(floor) = floor else {
+            let Some(own) = mousacard_ids::bounds(entry, &entries) else {
                 return Ok(Finding::new(
                     State::Unknown,
                     None,
-                    format!("the journal knows no earlier MousaCard order to probe from{balance}"),
+                    format!("the journal knows no earlier MousaCard order to count from{balance}"),
                 ));
             };
-            let ids: Vec<u64> = (floor + 1..=floor + MOUSACARD_PROBE_IDS)
-                .filter(|id| !known_ids.contains(id))
+            let peers: Vec<(&Entry, mousacard_ids::Bounds)> = entries
+                .iter()
+                .filter(|other| mousacard_ids::is_peer(entry, other))
+                .filter_map(|other| Some((other, mousacard_ids::bounds(other, &entries)?)))
                 .collect();
-            let statuses = mousa.statuses(&ids).await?;
-            let matching: Vec<u64> = statuses
+            let group = mousacard_ids::group((entry, own), &peers);
+            if let Some((busy, _)) = group
+                .iter()
+                .skip(1)
+                .find(|(peer, _)| journal.held_elsewhere(peer))
+            {
+                return Ok(Finding::new(
+                    State::Unknown,
+                    None,
+                    format!(
+                        "purchase {} of the same {} x {} is in flight; reconcile once it ends{balance}",
+                        busy.reference, entry.quantity, entry.product_id
+                    ),
+                ));
+            }
+            let first = group
+                .iter()
+                .map(|(_, b)| b.floor + 1)
+                .min()
+                .unwrap_or(own.floor + 1);
+            let end = group
+                .iter()
+                .map(|(_, b)| b.end())
+                .max()
+                .unwrap_or(own.end());
+            if end - first > mousacard_ids::MAX_SPAN {
+                return Ok(Finding::new(
+                    State::Unknown,
+                    None,
+                    format!(
+                        "ids {first} to {} could hold this order, more than {} to look at{balance}",
+                        end - 1,
+                        mousacard_ids::MAX_SPAN
+                    ),
+                ));
+            }
+            let known: HashSet<u64> = entries
+                .iter()
+                .filter_map(|e| e.order_id.as_deref()?.parse().ok())
+                .collect();
+            let ids: Vec<u64> = (first..end).filter(|id| !known.contains(id)).collect();
+            let found: Vec<u64> = mousa
+                .statuses(&ids)
+                .await?
                 .iter()
                 .filter(|item| {
                     item.status != ::mousacard::types::OrderStatusItemStatus::NotFound
@@ -232,32 +274,43 @@ pub(crate) async fn find(
                 })
                 .filter_map(|item| u64::try_from(item.order_id).ok())
                 .collect();
-            let range = format!("ids {} to {}", floor + 1, floor + MOUSACARD_PROBE_IDS);
-            Ok(match matching.as_slice() {
-                [id] => Finding::new(
+            let bounds: Vec<mousacard_ids::Bounds> = group.iter().map(|(_, b)| *b).collect();
+            let got = mousacard_ids::matched(&bounds, &found)[0];
+            let range = format!(
+                "ids {} to {} the journal does not know",
+                own.floor + 1,
+                own.end() - 1
+            );
+            let together = match group.len() {
+                1 => String::new(),
+                n => format!(
+                    "; {n} purchases of these goods lost their answers together and were matched to the {} orders found in id order",
+                    found.len()
+                ),
+            };
+            Ok(match (got, own.ceiling) {
+                (Some(id), _) => Finding::new(
                     State::Bought,
                     Some(id.to_string()),
                     format!(
-                        "order {id} of {} x {} found by probing {range}",
+                        "order {id} of {} x {} found by probing {range}{together}",
                         entry.quantity, entry.product_id
                     ),
                 ),
-                [] => Finding::new(
-                    State::Unknown,
+                (None, Some(_)) => Finding::new(
+                    State::NotBought,
                     None,
                     format!(
-                        "no order of {} x {} among {range}{balance}",
+                        "no order of {} x {} among {range}, which are all the ids it could have{together}: the create never reached MousaCard{balance}",
                         entry.quantity, entry.product_id
                     ),
                 ),
-                several => Finding::new(
+                (None, None) => Finding::new(
                     State::Unknown,
                     None,
                     format!(
-                        "{} orders of {} x {} among {range} ({several:?}); cannot tell which is this purchase{balance}",
-                        several.len(),
-                        entry.quantity,
-                        entry.product_id
+                        "no order of {} x {} among {range}{together}, and no later purchase bounds the ids it could have{balance}",
+                        entry.quantity, entry.product_id
                     ),
                 ),
             })
