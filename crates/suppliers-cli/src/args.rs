@@ -10,7 +10,7 @@ use suppliers::model::SupplierId;
 /// CRYPTOREFILLS_APP_VERSION, CRYPTOREFILLS_COUNTRY and CRYPTOREFILLS_BASE_URL, or from
 /// --sandbox. Exit codes: 0 ok, 2 usage or input rejected before any request,
 /// 3 unauthorized or forbidden, 4 refused by the supplier, 5 transport failure, rate
-/// limited or wait timed out, 6 purchase outcome unknown, 7 a purchase with this
+/// limited, wait timed out or reconcile left an outcome unknown, 6 purchase outcome unknown, 7 a purchase with this
 /// reference is in progress in another process.
 ///
 /// Every purchase is recorded in a journal first: SUPPLIERS_JOURNAL or --journal (an

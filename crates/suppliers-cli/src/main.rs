@@ -16,6 +16,7 @@ use clap::Parser;
 use futures::TryStreamExt;
 use serde_json::Value;
 use suppliers::config::{CryptorefillsConfig, FoxReloadConfig, MousaCardConfig};
+use suppliers::journal::State;
 use suppliers::model::{Order, SupplierId};
 use suppliers::{BuyRequest, CatalogQuery, EndUser, Error, Journal, Suppliers, SuppliersBuilder};
 use suppliers_sandbox::{Sandbox, SandboxConfig};
@@ -325,6 +326,16 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             let report = suppliers.reconcile().await?;
             let list = report.iter().map(output::reconciled_json).collect();
             emit(json, Value::Array(list), output::reconciled_text(&report));
+            // An outcome still unknown is work for a later run; `created` is known.
+            let unknown = report
+                .iter()
+                .filter(|line| matches!(line.entry.state, State::Unknown | State::Sending))
+                .count();
+            if unknown > 0 {
+                return Err(Failure::Incomplete(format!(
+                    "{unknown} purchase(s) still of unknown outcome: run `suppliers reconcile` again later"
+                )));
+            }
         }
         Command::Order { supplier, order_id } => {
             let order = suppliers.get(supplier)?.order(&order_id).await?;

@@ -94,3 +94,39 @@ fn wait_on_several_orders_prints_an_array_of_finished_orders() {
     );
     assert_eq!(orders[1]["account"]["url"], "https://example.com/login");
 }
+
+#[test]
+fn reconcile_exits_5_while_an_outcome_is_still_unknown() {
+    // The first MousaCard purchase loses its answer: no earlier order bounds its id.
+    let (_sandbox, vars) = start_sandbox("POST /mousacard/orders=drop");
+    let (_journal_dir, journal) = journal_file();
+    let output = suppliers(&vars, &journal)
+        .args([
+            "buy",
+            "mousacard",
+            "12330",
+            "--reference",
+            "lost-1",
+            "--yes",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(6),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let output = suppliers(&vars, &journal)
+        .args(["--json", "reconcile"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(5));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report[0]["state"], "unknown", "{report}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("1 purchase(s) still of unknown outcome"),
+        "{stderr}"
+    );
+}

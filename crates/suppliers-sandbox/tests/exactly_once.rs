@@ -265,7 +265,11 @@ async fn identical_mousacard_purchases_that_lost_their_answers_together_get_one_
             entry(&suppliers, SupplierId::MousaCard, &a).await,
             entry(&suppliers, SupplierId::MousaCard, &b).await,
         );
-        assert_eq!((a.state, b.state), (State::Bought, State::Bought), "{a:?} {b:?}");
+        assert_eq!(
+            (a.state, b.state),
+            (State::Bought, State::Bought),
+            "{a:?} {b:?}"
+        );
         assert_ne!(a.order_id, b.order_id, "one order each");
         sandbox.shutdown().await;
     }
