@@ -130,7 +130,6 @@ async fn run(args: Args) -> Result<bool> {
         .map(|(k, v)| (k.to_owned(), v))
         .collect();
     env.push(("SUPPLIERS_JOURNAL".into(), journal_location.clone()));
-    env.push(("SUPPLIERS_JOURNAL_LEASE".into(), "5".into()));
     env.push(("SUPPLIERS_WEBHOOK_SECRET".into(), receiver::SECRET.into()));
     let cli = Cli {
         path: args.cli.clone(),
@@ -189,13 +188,24 @@ async fn run(args: Args) -> Result<bool> {
     };
     let purchases = std::mem::take(&mut *buyers.purchases.lock().expect("tally"));
     let mut settled = [0; 3];
+    let mut unsettled = Vec::new();
     let after_reconcile = journal.all_entries().await?;
     for reference in &purchases.ambiguous {
         let entry = after_reconcile.iter().find(|e| &e.reference == reference);
         match entry.map(|e| e.state) {
             Some(State::Bought) => settled[0] += 1,
             Some(State::NotBought | State::Failed) => settled[1] += 1,
-            _ => settled[2] += 1,
+            _ => {
+                settled[2] += 1;
+                if let Some(entry) = entry {
+                    unsettled.push(format!(
+                        "{} {}: {}",
+                        entry.supplier,
+                        entry.reference,
+                        entry.detail.as_deref().unwrap_or_default()
+                    ));
+                }
+            }
         }
     }
 
@@ -233,10 +243,16 @@ async fn run(args: Args) -> Result<bool> {
     let mut failures = audit.failures();
     failures.extend(process_failures(&ran));
     print_table(&ran, &audit, &entries, failures.is_empty());
+    for line in &unsettled {
+        println!("still unknown: {line}");
+    }
     for failure in &failures {
         println!("FAILED {failure}");
     }
     if !failures.is_empty() {
+        if args.journal.is_none() {
+            println!("journal kept: {}", scratch.keep().display());
+        }
         println!(
             "reproduce: cargo xtask chaos --seconds {} --seed {seed}",
             args.seconds
