@@ -97,25 +97,33 @@ impl Location {
     }
 }
 
-/// `scheme://user:password@host` -> `scheme://user:***@host`, wherever it appears.
+/// `scheme://user:password@host` -> `scheme://user:***@host`, wherever it appears (a
+/// driver's error may quote a URL amid other text).
 fn redact(text: &str) -> String {
-    let Some(scheme_end) = text.find("://") else {
-        return text.to_owned();
-    };
-    let rest = &text[scheme_end + 3..];
-    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let Some(at) = rest[..authority_end].rfind('@') else {
-        return text.to_owned();
-    };
-    match rest[..at].find(':') {
-        Some(colon) => format!(
-            "{}{}:***{}",
-            &text[..scheme_end + 3],
-            &rest[..colon],
-            &rest[at..]
-        ),
-        None => text.to_owned(),
+    let mut redacted = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(scheme_end) = rest.find("://") {
+        let (before, after) = rest.split_at(scheme_end + 3);
+        redacted.push_str(before);
+        let authority_end = after
+            .find(|c: char| matches!(c, '/' | '?' | '#') || c.is_whitespace())
+            .unwrap_or(after.len());
+        let (authority, tail) = after.split_at(authority_end);
+        let password = authority
+            .rfind('@')
+            .and_then(|at| Some((authority[..at].find(':')?, at)));
+        match password {
+            Some((colon, at)) => {
+                redacted.push_str(&authority[..colon]);
+                redacted.push_str(":***");
+                redacted.push_str(&authority[at..]);
+            }
+            None => redacted.push_str(authority),
+        }
+        rest = tail;
     }
+    redacted.push_str(rest);
+    redacted
 }
 
 #[cfg(test)]
@@ -138,5 +146,9 @@ mod tests {
         assert!(!format!("{pg:?}").contains("s3cret"));
         assert!(Location::parse("  ").is_err());
         assert_eq!(redact("postgres://db/shop"), "postgres://db/shop");
+        assert_eq!(
+            redact("from http://proxy:80/ to postgres://w:pw@db ok, then mysql://a:b@c/d"),
+            "from http://proxy:80/ to postgres://w:***@db ok, then mysql://a:***@c/d"
+        );
     }
 }
