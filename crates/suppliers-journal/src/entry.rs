@@ -55,7 +55,8 @@ impl State {
         matches!(self, State::NotBought | State::Failed)
     }
 
-    pub(crate) fn parse(text: &str) -> Option<State> {
+    /// The state stored as `text` ([`State::as_str`]), if it is one.
+    pub fn parse(text: &str) -> Option<State> {
         State::ALL.into_iter().find(|s| s.as_str() == text)
     }
 }
@@ -95,7 +96,8 @@ impl Fulfilment {
         }
     }
 
-    pub(crate) fn parse(text: &str) -> Option<Fulfilment> {
+    /// The fulfilment stored as `text` ([`Fulfilment::as_str`]), if it is one.
+    pub fn parse(text: &str) -> Option<Fulfilment> {
         Fulfilment::ALL.into_iter().find(|f| f.as_str() == text)
     }
 }
@@ -249,46 +251,6 @@ impl Columns {
             report_error: self.report_error,
             taken_over_from: self.taken_over_from,
         })
-    }
-}
-
-impl NewPurchase {
-    /// The entry its claim writes: `sending`, first attempt, held by `owner`.
-    pub(crate) fn first_entry(
-        &self,
-        now: DateTime<Utc>,
-        owner: &str,
-        lease_until: DateTime<Utc>,
-    ) -> Entry {
-        let (balance_before, balance_currency) = match &self.balance_before {
-            Some((amount, currency)) => (Some(*amount), Some(currency.clone())),
-            None => (None, None),
-        };
-        Entry {
-            supplier: self.supplier.clone(),
-            reference: self.reference.clone(),
-            product_id: self.product_id.clone(),
-            quantity: self.quantity,
-            facts: self.facts.clone(),
-            state: State::Sending,
-            order_id: None,
-            idempotency_key: self.idempotency_key.clone(),
-            balance_before,
-            balance_currency,
-            detail: None,
-            attempt: 1,
-            owner: Some(owner.to_owned()),
-            lease_until: Some(lease_until),
-            started_at: now,
-            updated_at: now,
-            fulfilment: None,
-            fulfilment_detail: None,
-            settled_at: None,
-            reported_at: None,
-            report_attempts: 0,
-            report_error: None,
-            taken_over_from: None,
-        }
     }
 }
 

@@ -2,16 +2,11 @@
 //! crashes, concurrent workers and machines.
 //!
 //! Every purchase is claimed here before its first byte is sent, under a unique key
-//! (supplier, reference) that one atomic statement takes; its progress (`sending`,
+//! (supplier, reference) that one atomic operation takes; its progress (`sending`,
 //! `unknown`, `created`, `bought`, `not_bought`, `failed`), the supplier's order id and
 //! what a later reconcile needs are recorded as it goes. Nothing secret is stored: no
 //! credentials, no delivered codes (they stay at the supplier, fetched again by order
 //! id).
-//!
-//! Two backends: SQLite, embedded (the default: a file under the user's data
-//! directory; rusqlite on a thread of its own, with group commit), and PostgreSQL on
-//! sqlx for several workers or machines sharing one supplier account. The schema is in
-//! `migrations/` and versioned; [`Journal::open`] applies what is missing.
 //!
 //! A claim is durable before [`Journal::claim`] returns; progress after the purchase
 //! request was answered can be recorded with [`Journal::record_without_waiting`], which
@@ -43,6 +38,38 @@
 //! # Ok(()) }
 //! ```
 //!
+//! # Stores
+//!
+//! A [`Journal`] decides (its holder identity, its leases, whether another holder still
+//! lives); a [`JournalStore`] keeps the entries and runs each operation atomically:
+//! insert a claim, reclaim a failed one, record progress if held, take over a lapsed
+//! hold, claim entries for tracking, settle, mark reported... Two ship with the crate:
+//!
+//! - SQLite, embedded (the default: a file under the user's data directory; rusqlite on
+//!   a thread of its own, with group commit).
+//! - PostgreSQL on sqlx, for several workers or machines sharing one supplier account.
+//!
+//! [`Journal::open`] picks one by [`Location`] (`postgres://...`, a file path,
+//! `:memory:`) and applies the versioned schema ([`sql`]) where it is missing.
+//!
+//! An application with a database and driver of its own implements [`JournalStore`] over
+//! them and hands it to [`Journal::from_store`]; everything above the store (the facade,
+//! the CLI's commands, trackers) works unchanged. The trait's own docs show a store
+//! over plain SQL, reusing this crate's statements ([`sql::POSTGRES`], [`sql::SQLITE`]).
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use suppliers_journal::{Journal, JournalError, JournalStore, Location};
+//!
+//! async fn journal() -> Result<Journal, JournalError> {
+//!     // Here: the application's own store over its pool, e.g. `AppStore::new(pool)`.
+//!     let store: Arc<dyn JournalStore> = Location::Memory.open_store().await?;
+//!     // Goes wherever a journal goes, e.g. the `suppliers` facade's builder.
+//!     Ok(Journal::from_store(store))
+//! }
+//! # fn main() {}
+//! ```
+//!
 //! # Features
 //!
 //! The TLS backend of PostgreSQL connections (SQLite needs none):
@@ -53,13 +80,16 @@
 //!   for it alone: `default-features = false, features = ["native-tls"]`.
 
 mod entry;
+mod error;
 mod holds;
 mod location;
 mod migrate;
 mod owner;
 mod postgres;
+pub mod sql;
+mod sql_store;
 mod sqlite;
-mod statements;
+mod store;
 mod tracking;
 mod writer_queue;
 
@@ -68,83 +98,28 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+/// The attribute a [`JournalStore`] implementation carries (the `async-trait` crate's).
+pub use async_trait::async_trait;
 pub use entry::{Claim, Entry, Fulfilment, NewPurchase, Progress, State};
+pub use error::{JournalError, StoreError};
 pub use holds::Hold;
 use holds::Holds;
 pub use location::{DEFAULT_FILE_NAME, Location, default_path};
+pub use store::{JournalStore, NewClaim, ProgressRecord, Settlement, Takeover};
 
 use owner::Owner;
-use statements::{Param, Stmt};
 
 /// How long a holder's claim counts without renewal (renewed every third of it).
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(60);
 
-/// What can go wrong with the journal.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum JournalError {
-    /// The database failed or refused a statement.
-    #[error("purchase journal ({location}): {message}")]
-    Database {
-        /// Where the journal is, without a password.
-        location: String,
-        /// What the database said.
-        message: String,
-    },
-    /// `SUPPLIERS_JOURNAL` or `--journal` does not name a journal.
-    #[error("purchase journal: {0}")]
-    Location(String),
-    /// The journal was written by a newer version of this SDK.
-    #[error(
-        "purchase journal ({location}): schema version {found} is newer than this SDK's {known}"
-    )]
-    NewerSchema {
-        /// Where the journal is.
-        location: String,
-        /// The journal's version.
-        found: i64,
-        /// The newest this SDK knows.
-        known: i64,
-    },
-    /// A row this SDK cannot read.
-    #[error("purchase journal ({location}): unreadable entry: {message}")]
-    Corrupt {
-        /// Where the journal is.
-        location: String,
-        /// What is wrong.
-        message: String,
-    },
-    /// The entry is no longer held by this process (another took it over after its
-    /// lease ran out).
-    #[error("purchase journal: {supplier} reference {reference:?} is held by another process")]
-    NotHeld {
-        /// Supplier.
-        supplier: String,
-        /// Reference.
-        reference: String,
-    },
-}
-
-#[derive(Clone)]
-enum Backend {
-    Sqlite(sqlite::Sqlite),
-    Postgres(postgres::Postgres),
-}
-
-/// What a statement answers, whichever the backend.
-pub(crate) enum Answer {
-    Entries(Vec<Entry>),
-    KnownOrders(Vec<(String, DateTime<Utc>)>),
-    /// Rows changed, for [`Stmt::counts_changes`] statements.
-    Changed(u64),
-    Done,
-}
-
-/// The journal: cheap to clone (clones share the connection pool and the holder
-/// identity).
+/// The journal: cheap to clone (clones share the store and the holder identity).
+///
+/// It decides; its [`JournalStore`] keeps: this process's holder identity, the lease of
+/// its holds, whether another holder still lives, and the renewal of what it holds are
+/// the journal's, and every write is one atomic operation of the store.
 #[derive(Clone)]
 pub struct Journal {
-    backend: Backend,
+    store: Arc<dyn JournalStore>,
     location: String,
     owner: Owner,
     lease: Duration,
@@ -163,13 +138,14 @@ impl std::fmt::Debug for Journal {
 
 impl Journal {
     /// Opens (creating it if needed) the journal at `location` and applies missing
-    /// migrations: `postgres://...` (or `postgresql://`), `:memory:`, a `sqlite:` URL
-    /// or a file path.
+    /// migrations: `postgres://...` (or `postgresql://`), `:memory:`, a `sqlite:` URL or
+    /// a file path. See [`Location`].
     pub async fn open(location: &str) -> Result<Self, JournalError> {
         Location::parse(location)?.open().await
     }
 
-    /// A journal that lives as long as this process: for sandbox runs and tests.
+    /// A journal that lives as long as this process, and protects it alone: for sandbox
+    /// runs and tests (SQLite's in-memory database).
     pub async fn in_memory() -> Result<Self, JournalError> {
         Location::Memory.open().await
     }
@@ -179,69 +155,17 @@ impl Journal {
         Location::from_env()?.open().await
     }
 
-    pub(crate) async fn from_sqlite(
-        path: Option<std::path::PathBuf>,
-        location: String,
-    ) -> Result<Self, JournalError> {
-        let opened = sqlite::Sqlite::open(path).await;
-        let opened = opened.map(|(db, version)| (Backend::Sqlite(db), version));
-        Self::opened(opened, location, migrate::latest(migrate::SQLITE))
-    }
-
-    pub(crate) async fn from_postgres(url: &str, location: String) -> Result<Self, JournalError> {
-        let opened = postgres::Postgres::open(url).await;
-        let opened = opened.map(|(db, version)| (Backend::Postgres(db), version));
-        Self::opened(opened, location, migrate::latest(migrate::POSTGRES))
-    }
-
-    /// A journal on an opened backend whose schema is no newer than `known`.
-    fn opened(
-        opened: Result<(Backend, Option<i64>), String>,
-        location: String,
-        known: i64,
-    ) -> Result<Self, JournalError> {
-        let (backend, version) = opened.map_err(|message| JournalError::Database {
-            location: location.clone(),
-            message,
-        })?;
-        let journal = Self::new(backend, location);
-        journal.check_version(version, known)?;
-        Ok(journal)
-    }
-
-    async fn run(&self, stmt: Stmt, params: Vec<Param>) -> Result<Answer, JournalError> {
-        let answer = match &self.backend {
-            Backend::Sqlite(db) => db.run(stmt, params).await,
-            Backend::Postgres(db) => db.run(stmt, params).await,
-        };
-        answer.map_err(|message| JournalError::Database {
-            location: self.location.clone(),
-            message,
-        })
-    }
-
-    async fn entries(&self, stmt: Stmt, params: Vec<Param>) -> Result<Vec<Entry>, JournalError> {
-        match self.run(stmt, params).await? {
-            Answer::Entries(entries) => Ok(entries),
-            _ => Err(self.corrupt("a statement answered the wrong shape")),
-        }
-    }
-
-    async fn changed(&self, stmt: Stmt, params: Vec<Param>) -> Result<u64, JournalError> {
-        match self.run(stmt, params).await? {
-            Answer::Changed(rows) => Ok(rows),
-            _ => Err(self.corrupt("a statement answered the wrong shape")),
-        }
-    }
-
-    async fn one(&self, stmt: Stmt, params: Vec<Param>) -> Result<Option<Entry>, JournalError> {
-        Ok(self.entries(stmt, params).await?.into_iter().next())
-    }
-
-    fn new(backend: Backend, location: String) -> Self {
+    /// A journal on an application's own store (or a shipped one from
+    /// [`Location::open_store`]), with a fresh holder identity and [`DEFAULT_LEASE`].
+    ///
+    /// Every journal made from one store, in this process or another, shares its
+    /// entries: a reference claimed through one is [`Claim::Existing`] through the
+    /// others. The store must keep [`JournalStore`]'s promises; a store kept by one
+    /// process protects that process only.
+    pub fn from_store(store: Arc<dyn JournalStore>) -> Self {
         Self {
-            backend,
-            location,
+            location: store.location(),
+            store,
             owner: Owner::this_process(),
             lease: DEFAULT_LEASE,
             holds: Arc::default(),
@@ -261,8 +185,8 @@ impl Journal {
         self.lease
     }
 
-    /// Where the journal is (a path, `:memory:`, or a PostgreSQL URL without its
-    /// password).
+    /// Where the journal is (a path, `:memory:`, a PostgreSQL URL without its password,
+    /// or what an application's store says: [`JournalStore::location`]).
     pub fn location(&self) -> &str {
         &self.location
     }
@@ -278,32 +202,18 @@ impl Journal {
     /// [`Claim::Existing`], and must not be bought again.
     pub async fn claim(&self, purchase: &NewPurchase) -> Result<Claim, JournalError> {
         let now = now();
-        let lease_until = now + self.lease_delta();
-        let facts = purchase.facts.to_string();
-        let quantity = to_i64(purchase.quantity);
-        let (balance, currency) = match &purchase.balance_before {
-            Some((amount, currency)) => (Some(amount.to_string()), Some(currency.clone())),
-            None => (None, None),
+        let claim = NewClaim {
+            purchase,
+            owner: self.owner.id(),
+            lease_until: now + self.lease_delta(),
+            now,
         };
-        let params = vec![
-            Param::from(&purchase.supplier),
-            Param::from(&purchase.reference),
-            Param::from(&purchase.product_id),
-            Param::from(quantity),
-            Param::Text(Some(facts)),
-            Param::from(&purchase.idempotency_key),
-            Param::from(balance),
-            Param::from(currency),
-            Param::from(self.owner.id()),
-            Param::from(lease_until),
-            Param::from(now),
-        ];
-        if self.changed(Stmt::Insert, params.clone()).await? == 1 {
-            let entry = purchase.first_entry(now, self.owner.id(), lease_until);
+        if self.store.insert(&claim).await? {
+            let entry = claim.entry();
             let hold = self.start_hold(&entry);
             return Ok(Claim::Claimed(entry, hold));
         }
-        if let Some(entry) = self.one(Stmt::Reclaim, params).await? {
+        if let Some(entry) = self.store.reclaim(&claim).await? {
             let hold = self.start_hold(&entry);
             return Ok(Claim::Claimed(entry, hold));
         }
@@ -320,22 +230,17 @@ impl Journal {
         supplier: &str,
         reference: &str,
     ) -> Result<Option<Entry>, JournalError> {
-        self.one(Stmt::Get, vec![supplier.into(), reference.into()])
-            .await
+        self.store.get(supplier, reference).await
     }
 
     /// Every entry not yet `bought`, `not_bought` or `failed`, oldest first.
     pub async fn unresolved(&self) -> Result<Vec<Entry>, JournalError> {
-        let mut entries = self.entries(Stmt::Unresolved, Vec::new()).await?;
-        entries.sort_by(|a, b| (a.started_at, &a.reference).cmp(&(b.started_at, &b.reference)));
-        Ok(entries)
+        Ok(oldest_first(self.store.unresolved().await?))
     }
 
     /// Every entry, oldest first: for audits against a supplier's own books.
     pub async fn all_entries(&self) -> Result<Vec<Entry>, JournalError> {
-        let mut entries = self.entries(Stmt::All, Vec::new()).await?;
-        entries.sort_by(|a, b| (a.started_at, &a.reference).cmp(&(b.started_at, &b.reference)));
-        Ok(entries)
+        Ok(oldest_first(self.store.all_entries().await?))
     }
 
     /// Every order id the journal knows at `supplier`, with when its purchase started.
@@ -343,49 +248,35 @@ impl Journal {
         &self,
         supplier: &str,
     ) -> Result<Vec<(String, DateTime<Utc>)>, JournalError> {
-        match self.run(Stmt::KnownOrders, vec![supplier.into()]).await? {
-            Answer::KnownOrders(orders) => Ok(orders),
-            _ => Err(self.corrupt("a statement answered the wrong shape")),
-        }
+        self.store.known_orders(supplier).await
     }
 
     /// Records progress on an entry this process holds (claimed or taken). A resolved
     /// state releases the hold.
     pub async fn record(&self, entry: &Entry, progress: Progress) -> Result<Entry, JournalError> {
-        let now = now();
-        let params = record_params(entry, &progress, now, self.owner.id());
-        match self.changed(Stmt::Record, params).await? {
-            1 => Ok(entry.with_progress(&progress, now)),
-            _ => Err(JournalError::NotHeld {
-                supplier: entry.supplier.clone(),
-                reference: entry.reference.clone(),
-            }),
+        let record = self.progress_record(entry, &progress);
+        match self.store.record(&record).await? {
+            true => Ok(entry.with_progress(&progress, record.now)),
+            false => Err(record.not_held()),
         }
     }
 
-    /// Records progress without waiting for the write where the backend keeps order:
+    /// Records progress without waiting for the write where the store keeps order:
     /// SQLite queues it behind every statement sent before it and returns at once (the
     /// record commits with the next group; [`Journal::flush`] waits for it, and so does
-    /// dropping the last handle). PostgreSQL writes it before returning. Returns the
-    /// entry as the record leaves it; a failure is logged, not returned.
+    /// dropping the last handle). PostgreSQL writes it before returning, and so does a
+    /// store that does not override [`JournalStore::record_without_waiting`]. Returns
+    /// the entry as the record leaves it; a failure is logged, not returned.
     ///
     /// Meant for progress after a purchase request was answered, where a lost record
     /// (a crash before the commit) leaves the entry unresolved, never wrong: a reconcile
     /// settles it from the supplier's side.
     pub async fn record_without_waiting(&self, entry: &Entry, progress: Progress) -> Entry {
-        let Backend::Sqlite(db) = &self.backend else {
-            return self.record_or_log(entry, progress).await;
-        };
-        let now = now();
-        let params = record_params(entry, &progress, now, self.owner.id());
-        if let Err(message) = db.queue(Stmt::Record, params) {
-            let err = JournalError::Database {
-                location: self.location.clone(),
-                message,
-            };
+        let record = self.progress_record(entry, &progress);
+        if let Err(err) = self.store.record_without_waiting(&record).await {
             log_unrecorded(entry, &progress, &err);
         }
-        entry.with_progress(&progress, now)
+        entry.with_progress(&progress, record.now)
     }
 
     /// [`Journal::record`], for progress after a purchase request was sent: a journal
@@ -404,13 +295,7 @@ impl Journal {
 
     /// Waits until every record queued so far is written.
     pub async fn flush(&self) -> Result<(), JournalError> {
-        match &self.backend {
-            Backend::Sqlite(db) => db.flush().await.map_err(|message| JournalError::Database {
-                location: self.location.clone(),
-                message,
-            }),
-            Backend::Postgres(_) => Ok(()),
-        }
+        self.store.flush().await
     }
 
     /// Whether someone else is working on `entry` now: another live process, or
@@ -438,17 +323,13 @@ impl Journal {
             return Ok(None);
         }
         let now = now();
-        let params = vec![
-            Param::from(&entry.supplier),
-            Param::from(&entry.reference),
-            Param::from(self.owner.id()),
-            Param::from(now + self.lease_delta()),
-            Param::from(now),
-            Param::from(entry.state.as_str()),
-            Param::from(&entry.owner),
-            Param::from(to_i64(entry.attempt)),
-        ];
-        let taken = self.one(Stmt::Take, params).await?;
+        let takeover = Takeover {
+            seen: entry,
+            owner: self.owner.id(),
+            lease_until: now + self.lease_delta(),
+            now,
+        };
+        let taken = self.store.take(&takeover).await?;
         if let (Some(taken), Some(previous)) = (&taken, &entry.owner) {
             tracing::warn!(
                 supplier = %taken.supplier,
@@ -485,34 +366,33 @@ impl Journal {
 
     async fn renew(&self, supplier: &str, reference: &str) -> Result<(), JournalError> {
         let until = now() + self.lease_delta();
-        let params = vec![
-            supplier.into(),
-            reference.into(),
-            self.owner.id().into(),
-            until.into(),
-        ];
-        self.changed(Stmt::Renew, params).await.map(drop)
+        let renewed = self
+            .store
+            .renew(supplier, reference, self.owner.id(), until);
+        renewed.await.map(drop)
     }
 
     /// Gives up this process's hold on an unresolved entry (another process may take
     /// it at once).
     pub async fn release(&self, entry: &Entry) -> Result<(), JournalError> {
-        let params = vec![
-            Param::from(&entry.supplier),
-            Param::from(&entry.reference),
-            Param::from(self.owner.id()),
-        ];
-        self.changed(Stmt::Release, params).await.map(drop)
+        let released = self
+            .store
+            .release(&entry.supplier, &entry.reference, self.owner.id());
+        released.await.map(drop)
     }
 
-    fn check_version(&self, found: Option<i64>, known: i64) -> Result<(), JournalError> {
-        match found {
-            Some(found) if found > known => Err(JournalError::NewerSchema {
-                location: self.location.clone(),
-                found,
-                known,
-            }),
-            _ => Ok(()),
+    /// A record of `progress` on `entry` by this process, now.
+    fn progress_record<'a>(
+        &'a self,
+        entry: &'a Entry,
+        progress: &'a Progress,
+    ) -> ProgressRecord<'a> {
+        ProgressRecord {
+            supplier: &entry.supplier,
+            reference: &entry.reference,
+            owner: self.owner.id(),
+            progress,
+            now: now(),
         }
     }
 
@@ -535,6 +415,12 @@ fn now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(6)
 }
 
+/// `entries` by start, then reference: stores list them in any order.
+fn oldest_first(mut entries: Vec<Entry>) -> Vec<Entry> {
+    entries.sort_by(|a, b| (a.started_at, &a.reference).cmp(&(b.started_at, &b.reference)));
+    entries
+}
+
 fn log_unrecorded(entry: &Entry, progress: &Progress, err: &JournalError) {
     tracing::error!(
         supplier = %entry.supplier,
@@ -545,30 +431,7 @@ fn log_unrecorded(entry: &Entry, progress: &Progress, err: &JournalError) {
     );
 }
 
-/// The record statement's parameters.
-fn record_params(
-    entry: &Entry,
-    progress: &Progress,
-    now: DateTime<Utc>,
-    owner: &str,
-) -> Vec<Param> {
-    vec![
-        Param::from(&entry.supplier),
-        Param::from(&entry.reference),
-        Param::from(progress.state.as_str()),
-        Param::from(&progress.order_id),
-        Param::from(&progress.detail),
-        Param::from(now),
-        Param::from(owner),
-        Param::from(i64::from(progress.state.is_resolved())),
-    ]
-}
-
 /// An entry's key in [`Holds`].
 fn key(entry: &Entry) -> holds::Key {
     (entry.supplier.clone(), entry.reference.clone())
-}
-
-fn to_i64(value: u64) -> i64 {
-    i64::try_from(value).unwrap_or(i64::MAX)
 }

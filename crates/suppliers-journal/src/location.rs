@@ -1,11 +1,9 @@
 //! Where a journal lives: `SUPPLIERS_JOURNAL`, `--journal`, or the default file.
 
 use std::path::PathBuf;
-use std::str::FromStr;
+use std::sync::Arc;
 
-use sqlx::postgres::PgConnectOptions;
-
-use crate::{Journal, JournalError};
+use crate::{Journal, JournalError, JournalStore};
 
 /// The default journal's file name, under [`default_path`]'s directory.
 pub const DEFAULT_FILE_NAME: &str = "journal.sqlite3";
@@ -16,7 +14,7 @@ pub fn default_path() -> Option<PathBuf> {
     dirs::data_dir().map(|dir| dir.join("suppliers").join(DEFAULT_FILE_NAME))
 }
 
-/// A journal's location, parsed.
+/// A journal's location, parsed: which shipped store keeps it, and where.
 #[derive(Clone, PartialEq, Eq)]
 pub enum Location {
     /// An SQLite file (created with its directory if missing).
@@ -43,9 +41,14 @@ impl Location {
             ));
         }
         if text.starts_with("postgres://") || text.starts_with("postgresql://") {
-            PgConnectOptions::from_str(text).map_err(|e| {
-                JournalError::Location(format!("not a PostgreSQL URL ({})", redact(&e.to_string())))
-            })?;
+            <sqlx::postgres::PgConnectOptions as std::str::FromStr>::from_str(text).map_err(
+                |e| {
+                    JournalError::Location(format!(
+                        "not a PostgreSQL URL ({})",
+                        redact(&e.to_string())
+                    ))
+                },
+            )?;
             return Ok(Self::Postgres(text.to_owned()));
         }
         if matches!(text, ":memory:" | "sqlite::memory:") {
@@ -79,27 +82,48 @@ impl Location {
         }
     }
 
-    /// Opens the journal there and applies missing migrations.
+    /// Opens the journal there and applies missing migrations: [`Self::open_store`] in a
+    /// [`Journal`].
     pub async fn open(&self) -> Result<Journal, JournalError> {
+        Ok(Journal::from_store(self.open_store().await?))
+    }
+
+    /// Opens the shipped store there and applies missing migrations.
+    pub async fn open_store(&self) -> Result<Arc<dyn JournalStore>, JournalError> {
         let location = self.describe();
         match self {
-            Self::Postgres(url) => Journal::from_postgres(url, location).await,
-            Self::Memory => Journal::from_sqlite(None, location).await,
-            Self::File(path) => {
-                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                    std::fs::create_dir_all(dir).map_err(|e| {
-                        JournalError::Location(format!("cannot create {}: {e}", dir.display()))
-                    })?;
-                }
-                Journal::from_sqlite(Some(path.clone()), location).await
-            }
+            Self::Postgres(url) => postgres(url, location).await,
+            Self::Memory => memory(location).await,
+            Self::File(path) => file(path, location).await,
         }
     }
 }
 
+async fn postgres(url: &str, location: String) -> Result<Arc<dyn JournalStore>, JournalError> {
+    let store = crate::sql_store::SqlStore::postgres(url, location).await?;
+    Ok(Arc::new(store))
+}
+
+async fn memory(location: String) -> Result<Arc<dyn JournalStore>, JournalError> {
+    let store = crate::sql_store::SqlStore::sqlite(None, location).await?;
+    Ok(Arc::new(store))
+}
+
+async fn file(
+    path: &std::path::Path,
+    location: String,
+) -> Result<Arc<dyn JournalStore>, JournalError> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| JournalError::Location(format!("cannot create {}: {e}", dir.display())))?;
+    }
+    let store = crate::sql_store::SqlStore::sqlite(Some(path.to_owned()), location).await?;
+    Ok(Arc::new(store))
+}
+
 /// `scheme://user:password@host` -> `scheme://user:***@host`, wherever it appears (a
 /// driver's error may quote a URL amid other text).
-fn redact(text: &str) -> String {
+pub(crate) fn redact(text: &str) -> String {
     let mut redacted = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(scheme_end) = rest.find("://") {

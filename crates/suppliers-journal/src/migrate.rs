@@ -7,50 +7,10 @@
 //! (`BEGIN IMMEDIATE` on SQLite, a transaction advisory lock on PostgreSQL), in one
 //! transaction.
 
-use sqlx::PgPool;
-
-/// One schema version.
-pub(crate) struct Migration {
-    pub(crate) version: i64,
-    pub(crate) description: &'static str,
-    pub(crate) sql: &'static str,
-}
-
-pub(crate) const SQLITE: &[Migration] = &[
-    Migration {
-        version: 1,
-        description: "purchases",
-        sql: include_str!("../migrations/sqlite/0001_purchases.sql"),
-    },
-    Migration {
-        version: 2,
-        description: "fulfilment",
-        sql: include_str!("../migrations/sqlite/0002_fulfilment.sql"),
-    },
-    Migration {
-        version: 3,
-        description: "report attempts",
-        sql: include_str!("../migrations/sqlite/0003_report_attempts.sql"),
-    },
-];
-
-pub(crate) const POSTGRES: &[Migration] = &[
-    Migration {
-        version: 1,
-        description: "purchases",
-        sql: include_str!("../migrations/postgres/0001_purchases.sql"),
-    },
-    Migration {
-        version: 2,
-        description: "fulfilment",
-        sql: include_str!("../migrations/postgres/0002_fulfilment.sql"),
-    },
-    Migration {
-        version: 3,
-        description: "report attempts",
-        sql: include_str!("../migrations/postgres/0003_report_attempts.sql"),
-    },
-];
+use crate::JournalError;
+use crate::sql::Migration;
+use crate::sql::POSTGRES_MIGRATIONS;
+use crate::sql::SQLITE_MIGRATIONS;
 
 const VERSIONS_TABLE: &str = "CREATE TABLE IF NOT EXISTS journal_migrations (
     version     BIGINT PRIMARY KEY,
@@ -70,7 +30,10 @@ pub(crate) fn sqlite(conn: &rusqlite::Connection) -> rusqlite::Result<Option<i64
             conn.query_row("SELECT MAX(version) FROM journal_migrations", [], |row| {
                 row.get(0)
             })?;
-        for migration in SQLITE.iter().filter(|m| m.version > current.unwrap_or(0)) {
+        for migration in SQLITE_MIGRATIONS
+            .iter()
+            .filter(|m| m.version > current.unwrap_or(0))
+        {
             conn.execute_batch(migration.sql)?;
             conn.execute(
                 "INSERT INTO journal_migrations (version, description, applied_at) VALUES (?1, ?2, ?3)",
@@ -92,7 +55,7 @@ pub(crate) fn sqlite(conn: &rusqlite::Connection) -> rusqlite::Result<Option<i64
 
 /// Applies PostgreSQL's missing versions under a transaction advisory lock; returns the
 /// version now.
-pub(crate) async fn postgres(pool: &PgPool) -> Result<Option<i64>, sqlx::Error> {
+pub(crate) async fn postgres(pool: &sqlx::PgPool) -> Result<Option<i64>, sqlx::Error> {
     let mut tx = pool.begin().await?;
     sqlx::query("SELECT pg_advisory_xact_lock($1)")
         .bind(PG_LOCK_KEY)
@@ -105,7 +68,7 @@ pub(crate) async fn postgres(pool: &PgPool) -> Result<Option<i64>, sqlx::Error> 
     let current = current.unwrap_or(0);
     // A plain loop: an iterator adapter's closure held across the awaits makes the
     // future not `Send` (rust-lang/rust#102211).
-    for migration in POSTGRES.iter() {
+    for migration in POSTGRES_MIGRATIONS.iter() {
         if migration.version <= current {
             continue;
         }
@@ -126,7 +89,19 @@ pub(crate) async fn postgres(pool: &PgPool) -> Result<Option<i64>, sqlx::Error> 
     Ok(version)
 }
 
-/// The newest version this SDK knows.
-pub(crate) fn latest(all: &[Migration]) -> i64 {
-    all.last().map_or(0, |m| m.version)
+/// Refuses a schema `found` newer than the newest of `known`: a later SDK wrote it.
+pub(crate) fn check_version(
+    found: Option<i64>,
+    known: &[Migration],
+    location: &str,
+) -> Result<(), JournalError> {
+    let known = known.last().map_or(0, |m| m.version);
+    match found {
+        Some(found) if found > known => Err(JournalError::NewerSchema {
+            location: location.to_owned(),
+            found,
+            known,
+        }),
+        _ => Ok(()),
+    }
 }

@@ -1,4 +1,5 @@
-//! The PostgreSQL backend, on sqlx: several workers or machines on one supplier account.
+//! The PostgreSQL driver of [`crate::sql_store`], on sqlx: several workers or machines on
+//! one supplier account.
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -7,10 +8,10 @@ use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::{PgPool, Row};
 
-use crate::Answer;
 use crate::entry::{Columns, Entry};
 use crate::migrate;
-use crate::statements::{self, Param, Stmt};
+use crate::sql;
+use crate::sql_store::{Answer, Param, Stmt};
 
 /// A pool on the journal's database.
 #[derive(Clone)]
@@ -34,7 +35,7 @@ impl Postgres {
 
     /// Runs one statement (autocommit).
     pub(crate) async fn run(&self, stmt: Stmt, params: Vec<Param>) -> Result<Answer, String> {
-        let mut query = sqlx::query(statements::POSTGRES.text(stmt));
+        let mut query = sqlx::query(stmt.text(&sql::POSTGRES));
         for param in params {
             query = match param {
                 Param::Text(text) => query.bind(text),

@@ -1,4 +1,5 @@
-//! The SQLite backend: one connection on a thread of its own, with group commit.
+//! The SQLite driver of [`crate::sql_store`]: one connection on a thread of its own, with
+//! group commit.
 //!
 //! Statements arrive in one queue ([`WriterQueue`]); the thread runs whatever is
 //! waiting as one transaction and answers each only after the commit, so a claim is on
@@ -14,10 +15,10 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{Connection, ErrorCode, OpenFlags, Row, types::Value};
 use tokio::sync::oneshot;
 
-use crate::Answer;
 use crate::entry::Columns;
 use crate::migrate;
-use crate::statements::{self, Param, Stmt};
+use crate::sql;
+use crate::sql_store::{Answer, Param, Stmt};
 use crate::writer_queue::WriterQueue;
 
 /// How long a statement waits for another process's write lock.
@@ -202,7 +203,7 @@ fn enable_wal(conn: &Connection) -> rusqlite::Result<()> {
 fn serve(conn: &Connection, incoming: &WriterQueue<Request>) {
     let sql: Vec<String> = Stmt::ALL
         .iter()
-        .map(|stmt| statements::SQLITE.text(*stmt).replace('$', "?"))
+        .map(|stmt| stmt.text(&sql::SQLITE).replace('$', "?"))
         .collect();
     let work = |job: &Job| match job {
         Job::Run(stmt, params) => run(conn, &sql[*stmt as usize], *stmt, params),

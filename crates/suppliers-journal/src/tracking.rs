@@ -3,20 +3,18 @@
 //! columns a purchase's holder uses: a bought entry has none), and what was reported.
 //!
 //! Several trackers share the open entries: [`Journal::claim_for_tracking`] takes only
-//! entries nobody holds or whose holder's lease lapsed, in one statement (PostgreSQL
-//! skips rows another claim has locked: `FOR UPDATE SKIP LOCKED`; SQLite runs one
-//! writer at a time), so each entry is followed by one tracker at a time.
+//! entries nobody holds or whose holder's lease lapsed, in one store operation
+//! ([`crate::JournalStore::claim_for_tracking`]: PostgreSQL skips rows another claim has
+//! locked, `FOR UPDATE SKIP LOCKED`; SQLite runs one writer at a time), so each entry is
+//! followed by one tracker at a time.
 
-use crate::statements::{Param, Stmt};
-use crate::{Entry, Fulfilment, Journal, JournalError, now, to_i64};
+use crate::{Entry, Fulfilment, Journal, JournalError, Settlement, now, oldest_first};
 
 impl Journal {
     /// Every bought entry whose outcome has not been reported yet (awaiting its goods,
     /// or settled and not yet taken by the caller), oldest first, whoever holds it.
     pub async fn awaiting_report(&self) -> Result<Vec<Entry>, JournalError> {
-        let mut entries = self.entries(Stmt::Awaiting, Vec::new()).await?;
-        entries.sort_by(|a, b| (a.started_at, &a.reference).cmp(&(b.started_at, &b.reference)));
-        Ok(entries)
+        Ok(oldest_first(self.store.awaiting_report().await?))
     }
 
     /// Takes up to `limit` entries awaiting a report that no tracker holds (or whose
@@ -25,27 +23,23 @@ impl Journal {
     /// [`Self::mark_reported`] or [`Self::release_tracking`] lets them go.
     pub async fn claim_for_tracking(&self, limit: usize) -> Result<Vec<Entry>, JournalError> {
         let now = now();
-        let params = vec![
-            Param::from(self.owner.id()),
-            Param::from(now + self.lease_delta()),
-            Param::from(now),
-            Param::from(to_i64(limit as u64)),
-        ];
-        self.entries(Stmt::TrackClaim, params).await
+        let until = now + self.lease_delta();
+        let claimed = self
+            .store
+            .claim_for_tracking(self.owner.id(), until, now, limit);
+        claimed.await
     }
 
     /// Extends the lease of every entry this process tracks; returns how many it holds.
     pub async fn renew_tracking(&self) -> Result<u64, JournalError> {
         let until = now() + self.lease_delta();
-        let params = vec![Param::from(self.owner.id()), Param::from(until)];
-        self.changed(Stmt::TrackRenew, params).await
+        self.store.renew_tracking(self.owner.id(), until).await
     }
 
     /// Lets go of every entry this process tracks (another tracker may take them at
     /// once); returns how many.
     pub async fn release_tracking(&self) -> Result<u64, JournalError> {
-        self.changed(Stmt::TrackRelease, vec![Param::from(self.owner.id())])
-            .await
+        self.store.release_tracking(self.owner.id()).await
     }
 
     /// Records that the supplier settled a tracked entry's order: `delivered`, or
@@ -58,23 +52,23 @@ impl Journal {
         detail: Option<&str>,
     ) -> Result<Entry, JournalError> {
         let now = now();
-        let params = vec![
-            Param::from(&entry.supplier),
-            Param::from(&entry.reference),
-            Param::from(fulfilment.as_str()),
-            Param::from(detail.map(str::to_owned)),
-            Param::from(now),
-            Param::from(self.owner.id()),
-        ];
-        match self.changed(Stmt::Settle, params).await? {
-            1 => Ok(Entry {
+        let settlement = Settlement { fulfilment, detail };
+        let settled = self.store.settle(
+            &entry.supplier,
+            &entry.reference,
+            self.owner.id(),
+            settlement,
+            now,
+        );
+        match settled.await? {
+            true => Ok(Entry {
                 fulfilment: Some(fulfilment),
                 fulfilment_detail: detail.map(str::to_owned),
                 settled_at: Some(now),
                 updated_at: now,
                 ..entry.clone()
             }),
-            _ => Err(self.not_held(entry)),
+            false => Err(self.not_held(entry)),
         }
     }
 
@@ -82,13 +76,10 @@ impl Journal {
     /// and lets go of it. `false`: it was not held by this process any more (another
     /// tracker took it over, or it was reported already).
     pub async fn mark_reported(&self, entry: &Entry) -> Result<bool, JournalError> {
-        let params = vec![
-            Param::from(&entry.supplier),
-            Param::from(&entry.reference),
-            Param::from(now()),
-            Param::from(self.owner.id()),
-        ];
-        Ok(self.changed(Stmt::Reported, params).await? == 1)
+        let marked =
+            self.store
+                .mark_reported(&entry.supplier, &entry.reference, self.owner.id(), now());
+        marked.await
     }
 
     /// Records that the buyer itself showed the caller a settled order (e.g. `buy
@@ -101,14 +92,10 @@ impl Journal {
         fulfilment: Fulfilment,
         detail: Option<&str>,
     ) -> Result<bool, JournalError> {
-        let params = vec![
-            Param::from(supplier),
-            Param::from(reference),
-            Param::from(fulfilment.as_str()),
-            Param::from(detail.map(str::to_owned)),
-            Param::from(now()),
-        ];
-        Ok(self.changed(Stmt::ReportedByBuyer, params).await? == 1)
+        let settlement = Settlement { fulfilment, detail };
+        self.store
+            .record_reported(supplier, reference, settlement, now())
+            .await
     }
 
     /// Records that a settled entry's report was handed over and not accepted, and
@@ -119,13 +106,13 @@ impl Journal {
         entry: &Entry,
         error: &str,
     ) -> Result<bool, JournalError> {
-        let params = vec![
-            Param::from(&entry.supplier),
-            Param::from(&entry.reference),
-            Param::from(error),
-            Param::from(self.owner.id()),
-        ];
-        Ok(self.changed(Stmt::ReportFailed, params).await? == 1)
+        let failed = self.store.record_report_failure(
+            &entry.supplier,
+            &entry.reference,
+            self.owner.id(),
+            error,
+        );
+        failed.await
     }
 
     fn not_held(&self, entry: &Entry) -> JournalError {
