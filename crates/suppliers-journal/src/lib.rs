@@ -43,11 +43,12 @@
 //! A [`Journal`] decides (its holder identity, its leases, whether another holder still
 //! lives); a [`JournalStore`] keeps the entries and runs each operation atomically:
 //! insert a claim, reclaim a failed one, record progress if held, take over a lapsed
-//! hold, claim entries for tracking, settle, mark reported... Two ship with the crate:
+//! hold, claim entries for tracking, settle, mark reported... Three ship with the crate:
 //!
 //! - SQLite, embedded (the default: a file under the user's data directory; rusqlite on
 //!   a thread of its own, with group commit).
 //! - PostgreSQL on sqlx, for several workers or machines sharing one supplier account.
+//! - [`MemoryStore`], a map in this process's memory: it protects one process only.
 //!
 //! [`Journal::open`] picks one by [`Location`] (`postgres://...`, a file path,
 //! `:memory:`) and applies the versioned schema ([`sql`]) where it is missing.
@@ -59,13 +60,13 @@
 //!
 //! ```no_run
 //! use std::sync::Arc;
-//! use suppliers_journal::{Journal, JournalError, JournalStore, Location};
+//! use suppliers_journal::{Journal, JournalStore, MemoryStore};
 //!
-//! async fn journal() -> Result<Journal, JournalError> {
+//! async fn journal() -> Journal {
 //!     // Here: the application's own store over its pool, e.g. `AppStore::new(pool)`.
-//!     let store: Arc<dyn JournalStore> = Location::Memory.open_store().await?;
+//!     let store: Arc<dyn JournalStore> = Arc::new(MemoryStore::new());
 //!     // Goes wherever a journal goes, e.g. the `suppliers` facade's builder.
-//!     Ok(Journal::from_store(store))
+//!     Journal::from_store(store)
 //! }
 //! # fn main() {}
 //! ```
@@ -83,6 +84,7 @@ mod entry;
 mod error;
 mod holds;
 mod location;
+mod memory;
 mod migrate;
 mod owner;
 mod postgres;
@@ -105,6 +107,7 @@ pub use error::{JournalError, StoreError};
 pub use holds::Hold;
 use holds::Holds;
 pub use location::{DEFAULT_FILE_NAME, Location, default_path};
+pub use memory::MemoryStore;
 pub use store::{JournalStore, NewClaim, ProgressRecord, Settlement, Takeover};
 
 use owner::Owner;
@@ -161,7 +164,7 @@ impl Journal {
     /// Every journal made from one store, in this process or another, shares its
     /// entries: a reference claimed through one is [`Claim::Existing`] through the
     /// others. The store must keep [`JournalStore`]'s promises; a store kept by one
-    /// process protects that process only.
+    /// process, such as [`MemoryStore`], protects that process only.
     pub fn from_store(store: Arc<dyn JournalStore>) -> Self {
         Self {
             location: store.location(),

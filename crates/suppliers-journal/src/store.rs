@@ -93,6 +93,9 @@ use crate::{Entry, Fulfilment, JournalError, NewPurchase, Progress, State};
 /// #   async fn record_report_failure(&self, _: &str, _: &str, _: &str, _: &str) -> Result<bool, JournalError> { self.elided() }
 /// }
 /// ```
+///
+/// A store with a schema of its own keeps the same promises by other means: see
+/// [`crate::MemoryStore`] for one over a map.
 #[async_trait::async_trait]
 pub trait JournalStore: Send + Sync + 'static {
     /// Where the entries are, as errors and [`crate::Journal::location`] print it: never
