@@ -183,6 +183,7 @@ pub struct Entry {
 
 /// An entry's columns as a backend reads them, before the journal's own checks (the
 /// state is one it knows, the facts are JSON, the balance a decimal).
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub(crate) struct Columns {
     pub(crate) supplier: String,
     pub(crate) reference: String,
@@ -209,6 +210,7 @@ pub(crate) struct Columns {
     pub(crate) taken_over_from: Option<String>,
 }
 
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 impl Columns {
     /// The entry these columns hold, or what is wrong with them.
     pub(crate) fn decode(self) -> Result<Entry, String> {

@@ -20,6 +20,19 @@ pub enum JournalError {
     /// `SUPPLIERS_JOURNAL` or `--journal` does not name a journal.
     #[error("purchase journal: {0}")]
     Location(String),
+    /// The location needs a store this build of the crate leaves out.
+    #[error(
+        "purchase journal ({location}): this build has no {store} store: enable \
+         suppliers-journal's `{feature}` feature"
+    )]
+    FeatureDisabled {
+        /// Where the journal is, without a password.
+        location: String,
+        /// The store it needs: `SQLite` or `PostgreSQL`.
+        store: &'static str,
+        /// The feature that brings it: `sqlite` or `postgres`.
+        feature: &'static str,
+    },
     /// The journal was written by a newer version of this SDK.
     #[error(
         "purchase journal ({location}): schema version {found} is newer than this SDK's {known}"

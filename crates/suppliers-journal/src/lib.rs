@@ -46,12 +46,15 @@
 //! hold, claim entries for tracking, settle, mark reported... Three ship with the crate:
 //!
 //! - SQLite, embedded (the default: a file under the user's data directory; rusqlite on
-//!   a thread of its own, with group commit).
+//!   a thread of its own, with group commit). The `sqlite` feature.
 //! - PostgreSQL on sqlx, for several workers or machines sharing one supplier account.
+//!   The `postgres` feature.
 //! - [`MemoryStore`], a map in this process's memory: it protects one process only.
 //!
 //! [`Journal::open`] picks one by [`Location`] (`postgres://...`, a file path,
-//! `:memory:`) and applies the versioned schema ([`sql`]) where it is missing.
+//! `:memory:`) and applies the versioned schema ([`sql`]) where it is missing. A location
+//! whose store this build leaves out is [`JournalError::FeatureDisabled`], never a
+//! fallback to memory.
 //!
 //! An application with a database and driver of its own implements [`JournalStore`] over
 //! them and hands it to [`Journal::from_store`]; everything above the store (the facade,
@@ -73,7 +76,12 @@
 //!
 //! # Features
 //!
-//! The TLS backend of PostgreSQL connections (SQLite needs none):
+//! - `sqlite` (default): the SQLite store (rusqlite, SQLite bundled).
+//! - `postgres`: the PostgreSQL store (sqlx).
+//!
+//! With neither, the crate has no database driver at all: [`MemoryStore`] and an
+//! application's own [`JournalStore`]. The TLS backend of PostgreSQL connections (only
+//! with `postgres`; each enables nothing else):
 //! - `rustls` (default): TLS through rustls (aws-lc-rs), with the webpki roots.
 //! - `native-tls`: TLS through the platform's library (OpenSSL on Linux, which needs
 //!   `libssl-dev` and `pkg-config` to build; Security.framework; SChannel). With both,
@@ -85,14 +93,19 @@ mod error;
 mod holds;
 mod location;
 mod memory;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod migrate;
 mod owner;
+#[cfg(feature = "postgres")]
 mod postgres;
 pub mod sql;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod sql_store;
+#[cfg(feature = "sqlite")]
 mod sqlite;
 mod store;
 mod tracking;
+#[cfg(feature = "sqlite")]
 mod writer_queue;
 
 use std::sync::Arc;
@@ -141,14 +154,16 @@ impl std::fmt::Debug for Journal {
 
 impl Journal {
     /// Opens (creating it if needed) the journal at `location` and applies missing
-    /// migrations: `postgres://...` (or `postgresql://`), `:memory:`, a `sqlite:` URL or
-    /// a file path. See [`Location`].
+    /// migrations: `postgres://...` (or `postgresql://`; the `postgres` feature),
+    /// `:memory:`, a `sqlite:` URL or a file path (the `sqlite` feature). See
+    /// [`Location`].
     pub async fn open(location: &str) -> Result<Self, JournalError> {
         Location::parse(location)?.open().await
     }
 
     /// A journal that lives as long as this process, and protects it alone: for sandbox
-    /// runs and tests (SQLite's in-memory database).
+    /// runs and tests. SQLite's in-memory database with the `sqlite` feature (the same
+    /// statements as a file), else a [`MemoryStore`].
     pub async fn in_memory() -> Result<Self, JournalError> {
         Location::Memory.open().await
     }
@@ -164,7 +179,8 @@ impl Journal {
     /// Every journal made from one store, in this process or another, shares its
     /// entries: a reference claimed through one is [`Claim::Existing`] through the
     /// others. The store must keep [`JournalStore`]'s promises; a store kept by one
-    /// process, such as [`MemoryStore`], protects that process only.
+    /// process, such as
+    /// [`MemoryStore`], protects that process only.
     pub fn from_store(store: Arc<dyn JournalStore>) -> Self {
         Self {
             location: store.location(),

@@ -17,11 +17,12 @@ pub fn default_path() -> Option<PathBuf> {
 /// A journal's location, parsed: which shipped store keeps it, and where.
 #[derive(Clone, PartialEq, Eq)]
 pub enum Location {
-    /// An SQLite file (created with its directory if missing).
+    /// An SQLite file (created with its directory if missing): the `sqlite` feature.
     File(PathBuf),
-    /// An SQLite database in this process's memory.
+    /// This process's memory: SQLite's in-memory database with the `sqlite` feature,
+    /// else a [`crate::MemoryStore`]. Either protects this process only.
     Memory,
-    /// A PostgreSQL server (`postgres://user:password@host/db`).
+    /// A PostgreSQL server (`postgres://user:password@host/db`): the `postgres` feature.
     Postgres(String),
 }
 
@@ -41,6 +42,9 @@ impl Location {
             ));
         }
         if text.starts_with("postgres://") || text.starts_with("postgresql://") {
+            // Without the driver a URL is not checked here: opening it says what is
+            // missing.
+            #[cfg(feature = "postgres")]
             <sqlx::postgres::PgConnectOptions as std::str::FromStr>::from_str(text).map_err(
                 |e| {
                     JournalError::Location(format!(
@@ -89,6 +93,9 @@ impl Location {
     }
 
     /// Opens the shipped store there and applies missing migrations.
+    /// [`JournalError::FeatureDisabled`] when this build leaves that store out: a file
+    /// without the `sqlite` feature, a PostgreSQL URL without `postgres` (never a
+    /// fallback to memory).
     pub async fn open_store(&self) -> Result<Arc<dyn JournalStore>, JournalError> {
         let location = self.describe();
         match self {
@@ -99,16 +106,33 @@ impl Location {
     }
 }
 
+#[cfg(feature = "postgres")]
 async fn postgres(url: &str, location: String) -> Result<Arc<dyn JournalStore>, JournalError> {
     let store = crate::sql_store::SqlStore::postgres(url, location).await?;
     Ok(Arc::new(store))
 }
 
+#[cfg(not(feature = "postgres"))]
+async fn postgres(_url: &str, location: String) -> Result<Arc<dyn JournalStore>, JournalError> {
+    Err(JournalError::FeatureDisabled {
+        location,
+        store: "PostgreSQL",
+        feature: "postgres",
+    })
+}
+
+#[cfg(feature = "sqlite")]
 async fn memory(location: String) -> Result<Arc<dyn JournalStore>, JournalError> {
     let store = crate::sql_store::SqlStore::sqlite(None, location).await?;
     Ok(Arc::new(store))
 }
 
+#[cfg(not(feature = "sqlite"))]
+async fn memory(_location: String) -> Result<Arc<dyn JournalStore>, JournalError> {
+    Ok(Arc::new(crate::MemoryStore::new()))
+}
+
+#[cfg(feature = "sqlite")]
 async fn file(
     path: &std::path::Path,
     location: String,
@@ -119,6 +143,18 @@ async fn file(
     }
     let store = crate::sql_store::SqlStore::sqlite(Some(path.to_owned()), location).await?;
     Ok(Arc::new(store))
+}
+
+#[cfg(not(feature = "sqlite"))]
+async fn file(
+    _path: &std::path::Path,
+    location: String,
+) -> Result<Arc<dyn JournalStore>, JournalError> {
+    Err(JournalError::FeatureDisabled {
+        location,
+        store: "SQLite",
+        feature: "sqlite",
+    })
 }
 
 /// `scheme://user:password@host` -> `scheme://user:***@host`, wherever it appears (a
@@ -174,5 +210,40 @@ mod tests {
             redact("from http://proxy:80/ to postgres://w:pw@db ok, then mysql://a:b@c/d"),
             "from http://proxy:80/ to postgres://w:***@db ok, then mysql://a:***@c/d"
         );
+    }
+
+    /// Runs under `--no-default-features` (the crate's own tests always have
+    /// `postgres`): a store this build leaves out is an error, never memory.
+    #[tokio::test]
+    async fn a_location_whose_store_is_left_out_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("nested").join("journal.sqlite3");
+        let opened = Location::File(file.clone()).open_store().await;
+        match (cfg!(feature = "sqlite"), opened) {
+            (true, opened) => assert!(opened.is_ok()),
+            (false, Err(JournalError::FeatureDisabled { feature, .. })) => {
+                assert_eq!(feature, "sqlite");
+                assert!(!file.parent().unwrap().exists(), "nothing created");
+            }
+            (false, other) => panic!("a file without the sqlite feature: {:?}", other.map(drop)),
+        }
+        let url = Location::parse("postgres://worker:s3cret@127.0.0.1:1/shop").unwrap();
+        if !cfg!(feature = "postgres") {
+            let err = url.open_store().await.err().expect("refused");
+            let text = err.to_string();
+            assert!(matches!(
+                err,
+                JournalError::FeatureDisabled {
+                    feature: "postgres",
+                    ..
+                }
+            ));
+            assert!(
+                text.contains("`postgres` feature") && !text.contains("s3cret"),
+                "{text}"
+            );
+        }
+        let memory = Location::Memory.open_store().await.unwrap();
+        assert_eq!(memory.location(), ":memory:");
     }
 }

@@ -9,7 +9,9 @@
 
 use crate::JournalError;
 use crate::sql::Migration;
+#[cfg(feature = "postgres")]
 use crate::sql::POSTGRES_MIGRATIONS;
+#[cfg(feature = "sqlite")]
 use crate::sql::SQLITE_MIGRATIONS;
 
 const VERSIONS_TABLE: &str = "CREATE TABLE IF NOT EXISTS journal_migrations (
@@ -19,9 +21,11 @@ const VERSIONS_TABLE: &str = "CREATE TABLE IF NOT EXISTS journal_migrations (
 )";
 
 /// A constant key for PostgreSQL's advisory lock: "suppliers journal".
+#[cfg(feature = "postgres")]
 const PG_LOCK_KEY: i64 = 0x5355_5050_4a4e_4c31;
 
 /// Applies SQLite's missing versions under `BEGIN IMMEDIATE`; returns the version now.
+#[cfg(feature = "sqlite")]
 pub(crate) fn sqlite(conn: &rusqlite::Connection) -> rusqlite::Result<Option<i64>> {
     conn.execute_batch("BEGIN IMMEDIATE")?;
     let applied = (|| {
@@ -55,6 +59,7 @@ pub(crate) fn sqlite(conn: &rusqlite::Connection) -> rusqlite::Result<Option<i64
 
 /// Applies PostgreSQL's missing versions under a transaction advisory lock; returns the
 /// version now.
+#[cfg(feature = "postgres")]
 pub(crate) async fn postgres(pool: &sqlx::PgPool) -> Result<Option<i64>, sqlx::Error> {
     let mut tx = pool.begin().await?;
     sqlx::query("SELECT pg_advisory_xact_lock($1)")

@@ -31,6 +31,7 @@ pub(crate) enum Stmt {
 }
 
 impl Stmt {
+    #[cfg(feature = "sqlite")]
     pub(crate) const ALL: [Stmt; 18] = [
         Stmt::Insert,
         Stmt::Reclaim,
@@ -53,6 +54,7 @@ impl Stmt {
     ];
 
     /// Whether it only reads.
+    #[cfg(feature = "sqlite")]
     pub(crate) fn reads_only(self) -> bool {
         matches!(
             self,
@@ -160,12 +162,15 @@ pub(crate) enum Answer {
     /// Rows changed, for [`Stmt::counts_changes`] statements.
     Changed(u64),
     /// A flush, done.
+    #[cfg(feature = "sqlite")]
     Done,
 }
 
 /// The driver that runs the statements.
 enum Driver {
+    #[cfg(feature = "sqlite")]
     Sqlite(crate::sqlite::Sqlite),
+    #[cfg(feature = "postgres")]
     Postgres(crate::postgres::Postgres),
 }
 
@@ -179,6 +184,7 @@ pub(crate) struct SqlStore {
 impl SqlStore {
     /// Opens the SQLite journal at `path` (`None`: in memory), applying missing
     /// migrations.
+    #[cfg(feature = "sqlite")]
     pub(crate) async fn sqlite(
         path: Option<std::path::PathBuf>,
         location: String,
@@ -194,6 +200,7 @@ impl SqlStore {
     }
 
     /// Connects to the PostgreSQL journal at `url`, applying missing migrations.
+    #[cfg(feature = "postgres")]
     pub(crate) async fn postgres(url: &str, location: String) -> Result<Self, JournalError> {
         let (db, version) = crate::postgres::Postgres::open(url)
             .await
@@ -207,7 +214,9 @@ impl SqlStore {
 
     async fn run(&self, stmt: Stmt, params: Vec<Param>) -> Result<Answer, JournalError> {
         let answer = match &self.driver {
+            #[cfg(feature = "sqlite")]
             Driver::Sqlite(db) => db.run(stmt, params).await,
+            #[cfg(feature = "postgres")]
             Driver::Postgres(db) => db.run(stmt, params).await,
         };
         answer.map_err(|message| database(&self.location, message))
@@ -339,9 +348,11 @@ impl JournalStore for SqlStore {
     ) -> Result<(), JournalError> {
         match &self.driver {
             // The writer thread commits it with the next group and logs what fails.
+            #[cfg(feature = "sqlite")]
             Driver::Sqlite(db) => db
                 .queue(Stmt::Record, record_params(record))
                 .map_err(|message| database(&self.location, message)),
+            #[cfg(feature = "postgres")]
             Driver::Postgres(_) => match self.record(record).await? {
                 true => Ok(()),
                 false => Err(record.not_held()),
@@ -351,10 +362,12 @@ impl JournalStore for SqlStore {
 
     async fn flush(&self) -> Result<(), JournalError> {
         match &self.driver {
+            #[cfg(feature = "sqlite")]
             Driver::Sqlite(db) => db
                 .flush()
                 .await
                 .map_err(|message| database(&self.location, message)),
+            #[cfg(feature = "postgres")]
             Driver::Postgres(_) => Ok(()),
         }
     }
