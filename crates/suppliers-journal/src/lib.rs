@@ -58,18 +58,26 @@
 //!
 //! An application with a database and driver of its own implements [`JournalStore`] over
 //! them and hands it to [`Journal::from_store`]; everything above the store (the facade,
-//! the CLI's commands, trackers) works unchanged. The trait's own docs show a store
+//! the CLI's commands, trackers) works unchanged. [`conformance::check`] tests such a
+//! store against every promise the journal relies on. The trait's own docs show a store
 //! over plain SQL, reusing this crate's statements ([`sql::POSTGRES`], [`sql::SQLITE`]).
 //!
 //! ```no_run
 //! use std::sync::Arc;
-//! use suppliers_journal::{Journal, JournalStore, MemoryStore};
+//! use suppliers_journal::{Journal, JournalStore, MemoryStore, conformance};
 //!
 //! async fn journal() -> Journal {
 //!     // Here: the application's own store over its pool, e.g. `AppStore::new(pool)`.
 //!     let store: Arc<dyn JournalStore> = Arc::new(MemoryStore::new());
 //!     // Goes wherever a journal goes, e.g. the `suppliers` facade's builder.
 //!     Journal::from_store(store)
+//! }
+//!
+//! // In the application's tests: the store keeps every promise the journal relies on.
+//! #[tokio::test(flavor = "multi_thread")]
+//! async fn the_app_store_keeps_the_journals_promises() {
+//!     conformance::check(|| async { Arc::new(MemoryStore::new()) as Arc<dyn JournalStore> })
+//!         .await;
 //! }
 //! # fn main() {}
 //! ```
@@ -88,6 +96,7 @@
 //!   sqlx uses native-tls;
 //!   for it alone: `default-features = false, features = ["native-tls"]`.
 
+pub mod conformance;
 mod entry;
 mod error;
 mod holds;
@@ -178,8 +187,8 @@ impl Journal {
     ///
     /// Every journal made from one store, in this process or another, shares its
     /// entries: a reference claimed through one is [`Claim::Existing`] through the
-    /// others. The store must keep [`JournalStore`]'s promises; a store kept by one
-    /// process, such as
+    /// others. The store must keep [`JournalStore`]'s promises
+    /// ([`conformance::check`] tests them); a store kept by one process, such as
     /// [`MemoryStore`], protects that process only.
     pub fn from_store(store: Arc<dyn JournalStore>) -> Self {
         Self {

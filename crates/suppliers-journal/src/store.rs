@@ -15,7 +15,7 @@ use crate::{Entry, Fulfilment, JournalError, NewPurchase, Progress, State};
 /// several tasks, processes or machines share a store. Each method documents its
 /// promise: what it changes, on which condition, and what it answers. The shipped
 /// stores run the statements of [`crate::sql`], whose `WHERE` clauses are those
-/// conditions.
+/// conditions; [`crate::conformance::check`] tests a store against every promise.
 ///
 /// Conventions:
 /// - An entry is keyed by supplier and reference: at most one per key.
