@@ -239,6 +239,45 @@ async fn a_dropped_mousacard_create_is_found_by_probing_the_ids_after_the_last_k
 }
 
 #[tokio::test]
+async fn identical_foxreload_creates_that_lost_their_answers_together_charge_nothing_and_buy_again()
+{
+    for (location, _dir) in locations() {
+        let sandbox = sandbox().await;
+        let suppliers = facade(&sandbox, &location).await;
+        let balance = sandbox.foxreload().balance();
+        sandbox.faults().add(
+            FaultRule::new("/foxreload/api/orders/", Fault::DropAfterHandling, 2)
+                .for_method(axum::http::Method::POST),
+        );
+        let (a, b) = (reference("fox-twin-a"), reference("fox-twin-b"));
+        let (buy_a, buy_b) = (steam(&a, 1), steam(&b, 1));
+        let (got_a, got_b) = tokio::join!(
+            suppliers.buy(SupplierId::FoxReload, &buy_a),
+            suppliers.buy(SupplierId::FoxReload, &buy_b),
+        );
+        // Two unpaid orders of the same items, neither known: neither can be told apart,
+        // and neither was paid, so both purchases are known not bought at once.
+        for got in [got_a, got_b] {
+            assert!(matches!(got, Err(Error::NotBought { .. })), "{got:?}");
+        }
+        assert_eq!(sandbox.foxreload().order_count(), 2);
+        assert_eq!(sandbox.foxreload().balance(), balance, "nothing charged");
+        for r in [&a, &b] {
+            let receipt = suppliers
+                .buy(SupplierId::FoxReload, &steam(r, 1))
+                .await
+                .unwrap();
+            assert!(!receipt.replayed);
+        }
+        let books = sandbox.foxreload().books();
+        assert_eq!(books.orders.len(), 4);
+        assert_eq!(books.orders.iter().filter(|o| o.charged).count(), 2);
+        assert_eq!(books.unexplained_balance_change(), Some(Decimal::ZERO));
+        sandbox.shutdown().await;
+    }
+}
+
+#[tokio::test]
 async fn identical_mousacard_purchases_that_lost_their_answers_together_get_one_order_each() {
     for (location, _dir) in locations() {
         let sandbox = sandbox().await;

@@ -4,7 +4,10 @@
 //! - FoxReload charges at `pay`. A known order is read (`paid`, `processing`,
 //!   `completed`: bought; `active`: created, not paid); an unknown create is looked for
 //!   among the orders created since the purchase began (same items, an id the journal
-//!   does not know), or declared not created.
+//!   does not know): none, not created; one, and no identical purchase in flight, that
+//!   order; otherwise, if none of them is paid, not bought (only the purchase that got
+//!   an order's id can pay it, so this one charged nothing and its order expires
+//!   unpaid), else unknown.
 //! - MousaCard charges at create and has no order list. Its order ids are sequential
 //!   and other accounts' orders answer `not_found`, so the batch status endpoint is
 //!   probed over the ids the journal's own orders leave possible (see `mousacard_ids`)
@@ -171,7 +174,7 @@ pub(crate) async fn find(
                         since.to_rfc3339()
                     ),
                 )),
-                [order] => {
+                [order] if !identical_in_flight(journal, entry).await? => {
                     let order = foxreload::normalise(order.clone());
                     Ok(fox_finding(
                         &order,
@@ -179,19 +182,42 @@ pub(crate) async fn find(
                         "found among the recent orders (same items, created after the purchase began)",
                     ))
                 }
-                several => Ok(Finding::new(
-                    State::Unknown,
-                    None,
-                    format!(
-                        "{} recent orders match these items ({}); cannot tell which is this purchase",
-                        several.len(),
-                        several
-                            .iter()
-                            .map(|o| o.id.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                )),
+                candidates => {
+                    let ids = candidates
+                        .iter()
+                        .map(|o| o.id.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    let paid = candidates.iter().any(|order| {
+                        !matches!(
+                            foxreload::normalise(order.clone()).status,
+                            OrderStatus::AwaitingPayment
+                                | OrderStatus::Cancelled
+                                | OrderStatus::Expired
+                        )
+                    });
+                    Ok(if paid {
+                        Finding::new(
+                            State::Unknown,
+                            None,
+                            format!(
+                                "{} recent orders match these items ({ids}), one of them paid; cannot tell which is this purchase",
+                                candidates.len()
+                            ),
+                        )
+                    } else {
+                        // Only the purchase that got an order's id can pay it, and this
+                        // one never got one: whichever order is its own expires unpaid.
+                        Finding::new(
+                            State::NotBought,
+                            None,
+                            format!(
+                                "the create's answer never arrived, and the {} unpaid orders of these items the journal does not know ({ids}) may be another purchase's; none was paid for this one, which never got an order id, so nothing was charged (its order, if one of them, expires unpaid)",
+                                candidates.len()
+                            ),
+                        )
+                    })
+                }
             }
         }
         Supplier::MousaCard(mousa) => {
@@ -331,6 +357,22 @@ pub(crate) async fn find(
             ))
         }
     }
+}
+
+/// Whether another purchase of the same items whose order is not yet known is in flight
+/// (held by a live process): its order may be the one a search finds.
+async fn identical_in_flight(
+    journal: &suppliers_journal::Journal,
+    entry: &Entry,
+) -> Result<bool, Error> {
+    Ok(journal.unresolved().await?.iter().any(|other| {
+        other.supplier == entry.supplier
+            && other.reference != entry.reference
+            && other.product_id == entry.product_id
+            && other.quantity == entry.quantity
+            && other.order_id.is_none()
+            && journal.held_elsewhere(other)
+    }))
 }
 
 /// A FoxReload order's state, as the journal records it.
