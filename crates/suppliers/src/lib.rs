@@ -133,6 +133,7 @@ pub mod retry;
 pub mod supplier;
 pub mod tracker;
 pub mod waiter;
+#[cfg(feature = "webhooks")]
 pub mod webhook;
 
 pub use catalog_walk::DEFAULT_CATALOG_CONCURRENCY;

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+#[cfg(feature = "webhooks")]
 use crate::webhook::{DeliveryOutcome, WebhookError};
 
 /// Longest wait between two hand-overs of one report.
@@ -120,6 +121,7 @@ impl std::fmt::Display for ReportFailure {
     }
 }
 
+#[cfg(feature = "webhooks")]
 impl From<WebhookError> for ReportFailure {
     /// `410 Gone` stops; `429`, `502`, `504`, a timeout or a refused connection slow
     /// every report down (honouring `Retry-After`); any other answer retries this one.
