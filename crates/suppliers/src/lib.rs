@@ -114,6 +114,16 @@
 //!   `libssl-dev` and `pkg-config` to build; Security.framework; SChannel). With both,
 //!   the platform's library is used;
 //!   for it alone: `default-features = false, features = ["native-tls"]`.
+//!
+//! The purchase journal's stores and the webhook sender:
+//! - `sqlite` (default): journals in an SQLite file (rusqlite, SQLite bundled).
+//! - `postgres`: journals in PostgreSQL (sqlx), for several workers or machines.
+//! - `webhooks` (default): [`webhook`], signed deliveries of tracked orders.
+//!
+//! Without `sqlite` and `postgres` no database driver is compiled, so an application
+//! that links its own SQLite can add this crate; its purchases then take a journal it
+//! gives, [`Journal::from_store`] over its own [`journal::JournalStore`], checked with
+//! [`journal::conformance::check`].
 
 pub mod adapters;
 pub mod catalog_walk;
