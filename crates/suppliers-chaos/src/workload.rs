@@ -176,7 +176,13 @@ impl Buyers {
                             .split(" (reference ")
                             .next()
                             .unwrap_or_default();
-                        let why = why.trim_start_matches("error: ").to_owned();
+                        // Ids and counts vary; the kind of refusal does not.
+                        let why: String = why
+                            .trim_start_matches("error: ")
+                            .chars()
+                            .map(|c| if c.is_ascii_digit() { '#' } else { c })
+                            .take(160)
+                            .collect();
                         *tally.refusals.entry(why).or_default() += 1;
                     }
                     Some(6) => tally.ambiguous.push(reference.clone()),

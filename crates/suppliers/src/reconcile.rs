@@ -229,25 +229,49 @@ pub(crate) async fn find(
                     format!("order {} exists ({})", order.id, order.supplier_status),
                 ));
             }
-            let entries: Vec<Entry> = journal
-                .all_entries()
-                .await?
-                .into_iter()
-                .filter(|e| e.supplier == SupplierId::MousaCard.as_str())
-                .collect();
             let balance = balance_change(mousa, entry).await;
-            let Some(own) = mousacard_ids::bounds(entry, &entries) else {
+            // Where to look, from the journal as it is now.
+            let before = mousacard_entries(journal).await?;
+            let Some(own) = mousacard_ids::bounds(entry, &before) else {
                 return Ok(Finding::new(
                     State::Unknown,
                     None,
                     format!("the journal knows no earlier MousaCard order to count from{balance}"),
                 ));
             };
-            let peers: Vec<(&Entry, mousacard_ids::Bounds)> = entries
+            let (first, end) = mousacard_ids::span(&mousacard_ids::group(
+                (entry, own),
+                &mousacard_ids::peers(entry, &before),
+            ));
+            if end - first > mousacard_ids::MAX_SPAN {
+                return Ok(Finding::new(
+                    State::Unknown,
+                    None,
+                    format!(
+                        "ids {first} to {} could hold this order, more than {} to look at{balance}",
+                        end - 1,
+                        mousacard_ids::MAX_SPAN
+                    ),
+                ));
+            }
+            let ids: Vec<u64> = (first..end).collect();
+            let matching: Vec<u64> = mousa
+                .statuses(&ids)
+                .await?
                 .iter()
-                .filter(|other| mousacard_ids::is_peer(entry, other))
-                .filter_map(|other| Some((other, mousacard_ids::bounds(other, &entries)?)))
+                .filter(|item| {
+                    item.status != ::mousacard::types::OrderStatusItemStatus::NotFound
+                        && item.product_id.as_deref() == Some(entry.product_id.as_str())
+                        && item.quantity.and_then(|q| u64::try_from(q).ok()) == Some(entry.quantity)
+                })
+                .filter_map(|item| u64::try_from(item.order_id).ok())
                 .collect();
+            // Whose they are, from the journal read after the probe: a purchase whose
+            // order the probe saw had claimed its entry before, so it is in there (in
+            // flight, or with its order id).
+            let entries = mousacard_entries(journal).await?;
+            let own = mousacard_ids::bounds(entry, &entries).unwrap_or(own);
+            let peers = mousacard_ids::peers(entry, &entries);
             let group = mousacard_ids::group((entry, own), &peers);
             if let Some((busy, _)) = group
                 .iter()
@@ -263,24 +287,25 @@ pub(crate) async fn find(
                     ),
                 ));
             }
-            let first = group
-                .iter()
-                .map(|(_, b)| b.floor + 1)
-                .min()
-                .unwrap_or(own.floor + 1);
-            let end = group
-                .iter()
-                .map(|(_, b)| b.end())
-                .max()
-                .unwrap_or(own.end());
-            if end - first > mousacard_ids::MAX_SPAN {
+            if group.len() > 1 && entry.state == State::Sending {
                 return Ok(Finding::new(
                     State::Unknown,
                     None,
                     format!(
-                        "ids {first} to {} could hold this order, more than {} to look at{balance}",
-                        end - 1,
-                        mousacard_ids::MAX_SPAN
+                        "{} purchases of {} x {} lost their answers together; `suppliers reconcile` settles them together{balance}",
+                        group.len(),
+                        entry.quantity,
+                        entry.product_id
+                    ),
+                ));
+            }
+            let (group_first, group_end) = mousacard_ids::span(&group);
+            if group_first < first || group_end > end {
+                return Ok(Finding::new(
+                    State::Unknown,
+                    None,
+                    format!(
+                        "the journal changed while MousaCard was asked; reconcile again{balance}"
                     ),
                 ));
             }
@@ -288,17 +313,9 @@ pub(crate) async fn find(
                 .iter()
                 .filter_map(|e| e.order_id.as_deref()?.parse().ok())
                 .collect();
-            let ids: Vec<u64> = (first..end).filter(|id| !known.contains(id)).collect();
-            let found: Vec<u64> = mousa
-                .statuses(&ids)
-                .await?
-                .iter()
-                .filter(|item| {
-                    item.status != ::mousacard::types::OrderStatusItemStatus::NotFound
-                        && item.product_id.as_deref() == Some(entry.product_id.as_str())
-                        && item.quantity.and_then(|q| u64::try_from(q).ok()) == Some(entry.quantity)
-                })
-                .filter_map(|item| u64::try_from(item.order_id).ok())
+            let found: Vec<u64> = matching
+                .into_iter()
+                .filter(|id| !known.contains(id))
                 .collect();
             let bounds: Vec<mousacard_ids::Bounds> = group.iter().map(|(_, b)| *b).collect();
             let got = mousacard_ids::matched(&bounds, &found)[0];
@@ -373,6 +390,16 @@ async fn identical_in_flight(
             && other.order_id.is_none()
             && journal.held_elsewhere(other)
     }))
+}
+
+/// The journal's MousaCard entries.
+async fn mousacard_entries(journal: &suppliers_journal::Journal) -> Result<Vec<Entry>, Error> {
+    Ok(journal
+        .all_entries()
+        .await?
+        .into_iter()
+        .filter(|e| e.supplier == SupplierId::MousaCard.as_str())
+        .collect())
 }
 
 /// A FoxReload order's state, as the journal records it.

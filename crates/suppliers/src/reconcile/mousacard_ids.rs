@@ -114,6 +114,24 @@ pub(crate) fn matched(purchases: &[Bounds], found: &[u64]) -> Vec<Option<u64>> {
     got
 }
 
+/// The purchases of the same goods as `entry` whose orders are not known, with their
+/// bounds (those with none are left out: nothing bounds where they could be).
+pub(crate) fn peers<'a>(entry: &Entry, entries: &'a [Entry]) -> Vec<(&'a Entry, Bounds)> {
+    entries
+        .iter()
+        .filter(|other| is_peer(entry, other))
+        .filter_map(|other| Some((other, bounds(other, entries)?)))
+        .collect()
+}
+
+/// The ids a group's orders can have: from the lowest floor's next id to the furthest
+/// end (exclusive).
+pub(crate) fn span(group: &[(&Entry, Bounds)]) -> (u64, u64) {
+    let first = group.iter().map(|(_, b)| b.floor + 1).min().unwrap_or(0);
+    let end = group.iter().map(|(_, b)| b.end()).max().unwrap_or(0);
+    (first, end)
+}
+
 /// The purchases settled with `entry`: itself first, then every peer whose bounds
 /// overlap the group's, repeatedly (overlap chains).
 pub(crate) fn group<'a>(
