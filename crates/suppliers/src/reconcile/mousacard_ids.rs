@@ -12,8 +12,9 @@
 //!   ceiling.
 //!
 //! Purchases of the same product and quantity whose answers were lost together are
-//! settled together: the orders found between their bounds (ids the journal does not
-//! know) are matched to them in id order, each to a purchase whose bounds hold it. The
+//! settled together, by a reconcile once none of them is in flight: the orders found
+//! between their bounds (ids the journal does not know) are matched to them in id
+//! order, each to a purchase whose bounds hold it. The
 //! goods are identical, so which of the references gets which order does not matter;
 //! how many were bought does, and that is what the matching gets right. A purchase left
 //! without an order is not bought when its ceiling is known (every id it could have was
