@@ -5,13 +5,16 @@
 //! redirects only within the base URL's origin.
 
 use progenitor_client::{ClientHooks, Error, OperationInfo};
-use reqwest::header::HeaderValue;
+use reqwest::header::{HeaderName, HeaderValue};
 pub use suppliers_http::ResponseLimits;
 
 use crate::Client;
 
 /// Production base URL from the FoxReload documentation.
 pub const DEFAULT_BASE_URL: &str = "https://public-api.foxreload.com";
+
+/// The header carrying the key, parsed once rather than on every request.
+const API_KEY_HEADER: HeaderName = HeaderName::from_static("x-api-key");
 
 /// The API key, held as a header value marked sensitive (`Debug` never shows it), and
 /// the bounds of every answer.
@@ -67,7 +70,7 @@ impl ClientHooks<Credentials> for Client {
     ) -> Result<(), Error<E>> {
         request
             .headers_mut()
-            .insert("x-api-key", self.inner.api_key.clone());
+            .insert(API_KEY_HEADER, self.inner.api_key.clone());
         Ok(())
     }
 

@@ -44,9 +44,12 @@ pub const OBSERVED_RATIO: f64 = 0.98;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const READ_TIMEOUT: Duration = Duration::from_secs(90);
 
-/// Every field of a FoxReload order, with the types the generated client uses.
+/// Every field of a FoxReload order, with the types the generated client uses (open
+/// enums as strings), so the facade and this side decode the same work. Unknown fields
+/// are refused: a field the sandbox sends and this side would skip fails the bench
+/// rather than flattering the baseline.
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[allow(dead_code)] // Decoded to be paid for, not read.
 struct EquivalentOrder {
     id: String,
@@ -54,13 +57,14 @@ struct EquivalentOrder {
     items: Vec<EquivalentItem>,
     total_price: Option<Decimal>,
     currency: Option<String>,
-    note: Option<String>,
+    cancel_reason: Option<String>,
     created_at: Option<DateTime<Utc>>,
     updated_at: Option<DateTime<Utc>>,
+    payment_expires_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[allow(dead_code)]
 struct EquivalentItem {
     product: EquivalentProduct,
@@ -69,9 +73,11 @@ struct EquivalentItem {
     // Codes (strings) or activation data (objects): production sends both.
     external_data: Option<serde_json::Value>,
     error: Option<String>,
+    user_guide: Option<String>,
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 struct EquivalentProduct {
     id: String,

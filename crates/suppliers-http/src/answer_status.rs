@@ -2,7 +2,8 @@
 //!
 //! progenitor's `InvalidResponsePayload` (a success status whose body did not decode)
 //! keeps the body but not the status. [`execute`](crate::execute) notes each answer's
-//! status in a task-local slot that [`with_answer_status`] opens around one call.
+//! status in a task-local slot that [`with_answer_status`] opens around one call, or that
+//! an [`AnswerStatus`] opens around each poll of a call in a future of your own.
 
 use std::cell::Cell;
 use std::future::Future;
@@ -29,7 +30,30 @@ pub fn with_answer_status<F: Future>(
     )
 }
 
-/// Notes `status` for the enclosing [`with_answer_status`], if any.
+/// The status of the last answer [`execute`](crate::execute) received while the slot was
+/// open: [`with_answer_status`] for a future you own by hand, where wrapping the call in
+/// another future would move it once more.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct AnswerStatus(Option<StatusCode>);
+
+impl AnswerStatus {
+    /// Runs `poll` (one poll of the call) with this slot open.
+    pub fn noting<R>(&mut self, poll: impl FnOnce() -> R) -> R {
+        ANSWER_STATUS.sync_scope(Cell::new(self.0), || {
+            let output = poll();
+            self.0 = ANSWER_STATUS.with(Cell::get);
+            output
+        })
+    }
+
+    /// The status noted, if an answer came.
+    pub fn get(&self) -> Option<StatusCode> {
+        self.0
+    }
+}
+
+/// Notes `status` for the enclosing [`with_answer_status`] or [`AnswerStatus::noting`],
+/// if any.
 pub(crate) fn note(status: StatusCode) {
     let _ = ANSWER_STATUS.try_with(|slot| slot.set(Some(status)));
 }

@@ -1,8 +1,17 @@
 //! Response bodies bounded while they stream in, before anything decodes them.
 
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
 use bytes::Bytes;
-use futures::TryStreamExt;
+use http_body::{Frame, SizeHint};
+use reqwest::ResponseBuilderExt;
 use reqwest::header::CONTENT_TYPE;
+use tokio::time::Instant;
+
+use crate::stalled_stream::StallGuard;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Default of [`ResponseLimits::max_body_bytes`]: 16 MiB.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
@@ -37,43 +46,109 @@ pub struct BodyTooLarge {
 /// with [`crate::BodyStalled`] when it brings too few bytes for too long (see
 /// [`crate::stalled_stream`]). `text/event-stream` bodies are left alone: their reader
 /// bounds each event and the silences between them.
+///
+/// The head (status, headers, URL) moves into the new response as it is: nothing is
+/// copied but the URL.
 pub fn limit_body(response: reqwest::Response, limits: ResponseLimits) -> reqwest::Response {
     if is_event_stream(&response) {
         return response;
     }
-    let limit = limits.max_body_bytes;
-    let declared = response.content_length();
     let too_large = BodyTooLarge {
         status: response.status().as_u16(),
-        limit,
+        limit: limits.max_body_bytes,
     };
-    let mut head = http::Response::new(());
-    *head.status_mut() = response.status();
-    *head.version_mut() = response.version();
-    *head.headers_mut() = response.headers().clone();
-    let body = if declared.is_some_and(|n| n > limit as u64) {
-        reqwest::Body::wrap_stream(futures::stream::once(
-            async move { Err::<Bytes, _>(too_large) },
-        ))
-    } else {
-        // A declared length within the limit: the HTTP layer reads no more than it.
-        let mut seen = 0usize;
-        let chunks = response
-            .bytes_stream()
-            .map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>)
-            .and_then(move |chunk| {
-                seen = seen.saturating_add(chunk.len());
-                let checked = if seen > limit {
-                    Err(Box::new(too_large) as Box<dyn std::error::Error + Send + Sync>)
-                } else {
-                    Ok(chunk)
-                };
-                futures::future::ready(checked)
-            });
-        reqwest::Body::wrap_stream(crate::stalled_stream::guard(chunks))
+    // A declared length within the limit: the HTTP layer reads no more than it.
+    let declared_too_large = response
+        .content_length()
+        .is_some_and(|n| n > limits.max_body_bytes as u64);
+    let url = response.url().clone();
+    let (mut head, body) = http::Response::from(response).into_parts();
+    // Without its URL, reqwest would parse a placeholder for every answer.
+    let (with_url, ()) = http::Response::builder()
+        .url(url)
+        .body(())
+        .expect("a builder given only a URL builds")
+        .into_parts();
+    head.extensions.extend(with_url.extensions);
+    let body = Bounded {
+        inner: body,
+        too_large,
+        failed: declared_too_large.then_some(Failed::TooLarge),
+        seen: 0,
+        stall: StallGuard::default(),
     };
-    let (head, ()) = head.into_parts();
-    reqwest::Response::from(http::Response::from_parts(head, body))
+    reqwest::Response::from(http::Response::from_parts(head, reqwest::Body::wrap(body)))
+}
+
+/// A response body under [`limit_body`]'s bounds.
+struct Bounded {
+    inner: reqwest::Body,
+    too_large: BodyTooLarge,
+    /// Set once the body failed: the error still to give, then the end.
+    failed: Option<Failed>,
+    /// Bytes received so far.
+    seen: usize,
+    stall: StallGuard,
+}
+
+#[derive(Clone, Copy)]
+enum Failed {
+    /// `Content-Length` says more than the limit: fail at the first read.
+    TooLarge,
+    /// The error was given: the body ends.
+    Given,
+}
+
+impl http_body::Body for Bounded {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = &mut *self;
+        match this.failed {
+            Some(Failed::TooLarge) => return this.fail(this.too_large.into()),
+            Some(Failed::Given) => return Poll::Ready(None),
+            None => {}
+        }
+        let now = Instant::now();
+        this.stall.polled(now);
+        match Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => {
+                let len = frame.data_ref().map_or(0, Bytes::len);
+                this.seen = this.seen.saturating_add(len);
+                if this.seen > this.too_large.limit {
+                    return this.fail(this.too_large.into());
+                }
+                this.stall.received(now, len);
+                Poll::Ready(Some(Ok(frame)))
+            }
+            Poll::Ready(Some(Err(err))) => this.fail(err.into()),
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Pending => match this.stall.poll_stalled(cx) {
+                Poll::Ready(stalled) => this.fail(stalled.into()),
+                Poll::Pending => Poll::Pending,
+            },
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        matches!(self.failed, Some(Failed::Given)) || self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl Bounded {
+    /// Gives `err` once; the body ends after it.
+    fn fail(&mut self, err: BoxError) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        self.failed = Some(Failed::Given);
+        Poll::Ready(Some(Err(err)))
+    }
 }
 
 fn is_event_stream(response: &reqwest::Response) -> bool {

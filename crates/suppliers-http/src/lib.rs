@@ -10,8 +10,8 @@
 //!   ([`stalled_stream`]: a drip that a per-read timeout never catches). Event streams
 //!   are left alone: their reader bounds each event and the silences instead.
 //!
-//! - [`with_answer_status`]: the status of the answer a call received, for the errors
-//!   that do not keep it.
+//! - [`with_answer_status`] and [`AnswerStatus`]: the status of the answer a call
+//!   received, for the errors that do not keep it.
 //!
 //! The generated clients call [`execute`] from their `exec` hook and build their
 //! `reqwest::Client` from [`client_builder`].
@@ -45,7 +45,7 @@ pub mod stalled_stream;
 
 use std::time::Duration;
 
-pub use answer_status::with_answer_status;
+pub use answer_status::{AnswerStatus, with_answer_status};
 pub use body_limit::{BodyTooLarge, DEFAULT_MAX_BODY_BYTES, ResponseLimits, limit_body};
 pub use redirect::{MAX_REDIRECTS, RefusedRedirect, check_redirect, redirect_policy};
 pub use stalled_stream::BodyStalled;

@@ -7,13 +7,11 @@
 //! The connection under a failed body is closed, never returned to the pool (hyper pools
 //! a connection only once its body was read to the end), so a retry opens a fresh one.
 
-use std::collections::VecDeque;
+use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use bytes::Bytes;
-use futures::Stream;
 use tokio::time::{Instant, Sleep};
 
 /// Least throughput of a response body, in bytes a second, averaged over
@@ -36,145 +34,162 @@ pub struct BodyStalled {
     pub grace: Duration,
 }
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
-
-/// `body` failing with [`BodyStalled`] once the bytes it brought over the last
-/// [`GRACE_PERIOD`] fall under [`MIN_THROUGHPUT`] a second (counted from its first
-/// poll, so a body gets the whole grace period to start).
-pub(crate) fn guard<S>(body: S) -> Guarded<S>
-where
-    S: Stream<Item = Result<Bytes, BoxError>> + Unpin,
-{
-    Guarded {
-        inner: body,
-        started: None,
-        received: VecDeque::new(),
-        check: None,
-    }
-}
-
-/// See [`guard`].
-pub(crate) struct Guarded<S> {
-    inner: S,
+/// Watches one body's throughput: [`StallGuard::received`] for each chunk, and
+/// [`StallGuard::poll_stalled`] whenever the body has nothing to give.
+///
+/// Allocation-free on the path of a body that arrives at once: the last chunks are kept
+/// in a fixed ring, and the timer is made only the first time the body makes its reader
+/// wait.
+#[derive(Debug, Default)]
+pub(crate) struct StallGuard {
     /// When the body was first polled.
     started: Option<Instant>,
-    /// Bytes received, by when, over the last grace period.
-    received: VecDeque<(Instant, usize)>,
+    /// The last [`RING`] non-empty chunks, by when they came: enough to decide, since
+    /// each brought at least a byte and [`RING`] bytes in the grace period pass.
+    recent: [Option<(Instant, usize)>; RING],
+    /// Where the next chunk goes in `recent`.
+    next: usize,
     /// The next look at the throughput while nothing comes.
     check: Option<Pin<Box<Sleep>>>,
 }
 
-impl<S> Guarded<S> {
-    fn stalled(&mut self, now: Instant) -> bool {
-        while self
-            .received
-            .front()
-            .is_some_and(|(at, _)| now.duration_since(*at) > GRACE_PERIOD)
-        {
-            self.received.pop_front();
-        }
-        let started = *self.started.get_or_insert(now);
-        let bytes: usize = self.received.iter().map(|(_, n)| n).sum();
-        now.duration_since(started) >= GRACE_PERIOD
-            && (bytes as u64) < MIN_THROUGHPUT * GRACE_PERIOD.as_secs()
+/// Chunks remembered: the bytes the floor asks for over the grace period.
+const RING: usize = (MIN_THROUGHPUT * GRACE_PERIOD.as_secs()) as usize;
+
+impl StallGuard {
+    /// The body was polled at `now` (call before polling it).
+    pub(crate) fn polled(&mut self, now: Instant) {
+        self.started.get_or_insert(now);
     }
-}
 
-impl<S> Stream for Guarded<S>
-where
-    S: Stream<Item = Result<Bytes, BoxError>> + Unpin,
-{
-    type Item = Result<Bytes, BoxError>;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let this = &mut *self;
-        let now = Instant::now();
-        this.started.get_or_insert(now);
-        match Pin::new(&mut this.inner).poll_next(cx) {
-            Poll::Ready(Some(Ok(chunk))) => {
-                this.received.push_back((now, chunk.len()));
-                return Poll::Ready(Some(Ok(chunk)));
-            }
-            Poll::Ready(other) => return Poll::Ready(other),
-            Poll::Pending => {}
+    /// A chunk of `len` bytes came at `now`.
+    pub(crate) fn received(&mut self, now: Instant, len: usize) {
+        if len > 0 {
+            self.recent[self.next] = Some((now, len));
+            self.next = (self.next + 1) % RING;
         }
-        let mut check = this
+    }
+
+    /// Called when the body is pending: ready with [`BodyStalled`] once the bytes of the
+    /// last [`GRACE_PERIOD`] fall under the floor, pending (with a wake-up registered in
+    /// `cx`) until then.
+    pub(crate) fn poll_stalled(&mut self, cx: &mut Context<'_>) -> Poll<BodyStalled> {
+        let mut check = self
             .check
             .take()
             .unwrap_or_else(|| Box::pin(tokio::time::sleep(CHECK_EVERY)));
         loop {
             if check.as_mut().poll(cx).is_pending() {
-                this.check = Some(check);
+                self.check = Some(check);
                 return Poll::Pending;
             }
             let now = Instant::now();
-            if this.stalled(now) {
-                let stalled = BodyStalled {
+            if self.stalled(now) {
+                return Poll::Ready(BodyStalled {
                     min_bytes_per_second: MIN_THROUGHPUT,
                     grace: GRACE_PERIOD,
-                };
-                return Poll::Ready(Some(Err(Box::new(stalled))));
+                });
             }
             check.as_mut().reset(now + CHECK_EVERY);
         }
+    }
+
+    fn stalled(&mut self, now: Instant) -> bool {
+        let started = *self.started.get_or_insert(now);
+        let bytes: usize = self
+            .recent
+            .iter()
+            .flatten()
+            .filter(|(at, _)| now.duration_since(*at) <= GRACE_PERIOD)
+            .map(|(_, n)| n)
+            .sum();
+        now.duration_since(started) >= GRACE_PERIOD
+            && (bytes as u64) < MIN_THROUGHPUT * GRACE_PERIOD.as_secs()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use futures::StreamExt;
+    use bytes::Bytes;
+    use futures::{Stream, StreamExt};
+
+    type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
     /// One byte every `every`, `count` times.
-    fn drip(every: Duration, count: usize) -> impl Stream<Item = Result<Bytes, BoxError>> + Unpin {
-        Box::pin(futures::stream::unfold(0, move |sent| async move {
+    fn drip(every: Duration, count: usize) -> impl Stream<Item = Result<Bytes, BoxError>> {
+        futures::stream::unfold(0, move |sent| async move {
             if sent == count {
                 return None;
             }
             tokio::time::sleep(every).await;
             Some((Ok(Bytes::from_static(b"x")), sent + 1))
-        }))
+        })
+    }
+
+    /// `body` as an answer's body, read through [`crate::limit_body`].
+    async fn read<S>(body: S) -> reqwest::Result<Bytes>
+    where
+        S: Stream<Item = Result<Bytes, BoxError>> + Send + 'static,
+    {
+        let response = http::Response::new(reqwest::Body::wrap_stream(body));
+        crate::limit_body(response.into(), crate::ResponseLimits::default())
+            .bytes()
+            .await
+    }
+
+    fn is_stalled(err: &reqwest::Error) -> bool {
+        crate::find_cause::<BodyStalled>(err).is_some()
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_drip_under_the_floor_fails_after_the_grace_period() {
         let started = Instant::now();
-        let mut body = guard(drip(Duration::from_secs(3), 100));
-        let mut bytes = 0;
-        let err = loop {
-            match body.next().await.expect("fails before it ends") {
-                Ok(chunk) => bytes += chunk.len(),
-                Err(err) => break err,
-            }
-        };
-        assert!(err.downcast_ref::<BodyStalled>().is_some(), "{err}");
+        let err = read(drip(Duration::from_secs(3), 100)).await.unwrap_err();
+        assert!(is_stalled(&err), "{err}");
         let took = started.elapsed();
         assert!(took >= GRACE_PERIOD && took <= GRACE_PERIOD * 2, "{took:?}");
-        assert!(bytes <= 3, "{bytes}");
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_slow_body_over_the_floor_and_a_silent_start_within_grace_pass() {
         // Two bytes a second for a minute: slow, never stalled.
-        let body = guard(drip(Duration::from_millis(500), 120));
-        let all: Vec<_> = body.collect().await;
-        assert_eq!(all.len(), 120);
-        assert!(all.iter().all(Result::is_ok));
+        let body = read(drip(Duration::from_millis(500), 120)).await.unwrap();
+        assert_eq!(body.len(), 120);
         // Nothing for 4 s, then the rest at once: within the grace period.
-        let late = Box::pin(futures::stream::once(async {
+        let late = futures::stream::once(async {
             tokio::time::sleep(Duration::from_secs(4)).await;
             Ok::<_, BoxError>(Bytes::from(vec![b'x'; 100]))
-        }));
-        let all: Vec<_> = guard(late).collect().await;
-        assert!(all.len() == 1 && all[0].is_ok());
+        });
+        assert_eq!(read(late).await.unwrap().len(), 100);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn five_bytes_in_the_last_five_seconds_pass_however_they_are_chunked() {
+        // A burst of 5 one-byte chunks every 4.9 s: always 5 bytes within 5 s.
+        let bursts = futures::stream::iter(0..60).then(|i| async move {
+            if i % 5 == 0 {
+                tokio::time::sleep(Duration::from_millis(4_900)).await;
+            }
+            Ok::<_, BoxError>(Bytes::from_static(b"x"))
+        });
+        assert_eq!(read(bursts).await.unwrap().len(), 60);
+        // Four of them every 4.9 s: under the floor once the grace period has passed.
+        let thin = futures::stream::iter(0..60).then(|i| async move {
+            if i % 4 == 0 {
+                tokio::time::sleep(Duration::from_millis(4_900)).await;
+            }
+            Ok::<_, BoxError>(Bytes::from_static(b"x"))
+        });
+        assert!(is_stalled(&read(thin).await.unwrap_err()));
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_body_that_never_sends_a_byte_fails() {
-        let silent = Box::pin(futures::stream::pending::<Result<Bytes, BoxError>>());
+        let silent = futures::stream::pending::<Result<Bytes, BoxError>>();
         let started = Instant::now();
-        let err = guard(silent).next().await.unwrap().unwrap_err();
-        assert!(err.downcast_ref::<BodyStalled>().is_some());
+        let err = read(silent).await.unwrap_err();
+        assert!(is_stalled(&err));
         assert!(started.elapsed() <= GRACE_PERIOD + CHECK_EVERY);
     }
 }

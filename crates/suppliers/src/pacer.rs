@@ -53,17 +53,22 @@ impl Pacer {
 
     /// Waits for this request's turn.
     pub async fn ready(&self) {
+        if let Some(turn) = self.turn() {
+            tokio::time::sleep_until(turn).await;
+        }
+    }
+
+    /// Takes the next turn: when it comes, or `None` if it has come already. A turn
+    /// that has come goes at once: the timer wheel would round a zero wait up to its
+    /// next millisecond, a millisecond added to every unpaced request.
+    pub(crate) fn turn(&self) -> Option<Instant> {
         let turn = {
             let mut next = self.next.lock().unwrap_or_else(|e| e.into_inner());
             let turn = (*next).max(Instant::now());
             *next = turn + self.interval;
             turn
         };
-        // A turn that has come goes at once: the timer wheel would round a zero wait up
-        // to its next millisecond, a millisecond added to every unpaced request.
-        if turn > Instant::now() {
-            tokio::time::sleep_until(turn).await;
-        }
+        (turn > Instant::now()).then_some(turn)
     }
 
     /// Holds every request back for `delay` from now (the supplier's `Retry-After`).

@@ -1,10 +1,10 @@
 //! The one retry layer for all three clients.
 //!
 //! Every generated call goes through one crate-private function, `attempts` (through
-//! `failure::send`, which reads its final error), which knows
-//! whether the request is safe to repeat. Read-only requests retry on connect errors,
-//! dropped connections, 429 and 502/503/504 with full-jitter exponential backoff
-//! (backon's schedule, bounded in attempts and total time) and honour `Retry-After`. A purchase is sent exactly once:
+//! `failure::send`, which reads its final error), which knows whether the request is
+//! safe to repeat. Read-only requests retry on connect errors, dropped connections, 429
+//! and 502/503/504 with full-jitter exponential backoff (backon's schedule, bounded in
+//! attempts and total time) and honour `Retry-After`. A purchase is sent exactly once:
 //! only a connect error, which proves no byte reached the server, is retried.
 //!
 //! Every attempt has a total deadline ([`RetryPolicy::attempt_timeout`]) from sending to
@@ -13,16 +13,16 @@
 //! bounds the gaps between its bytes.
 
 use std::future::Future;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
 use std::time::{Duration, SystemTime};
 
-use backon::{BackoffBuilder, ExponentialBuilder, Retryable};
-use futures::FutureExt;
+use backon::{BackoffBuilder, ExponentialBuilder};
 use progenitor_client::{Error as ClientError, ResponseValue};
 use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, RETRY_AFTER};
-use tokio::time::Instant;
-use tracing::Instrument;
+use suppliers_http::AnswerStatus;
+use tokio::time::{Instant, Sleep};
 
 use crate::model::SupplierId;
 use crate::pacer::Pacer;
@@ -174,93 +174,148 @@ where
     Fut: Future<Output = Result<ResponseValue<T>, ClientError<E>>>,
 {
     let started = Instant::now();
-    let schedule = ExponentialBuilder::default()
+    let mut schedule = ExponentialBuilder::default()
         .with_min_delay(policy.min_delay)
         .with_max_delay(policy.max_delay)
         .with_max_times(policy.max_attempts.saturating_sub(1) as usize)
         .build();
-    let attempt = AtomicU32::new(0);
-    let attempt_once = || {
-        let attempt = attempt.fetch_add(1, Ordering::Relaxed) + 1;
-        let span = tracing::info_span!(
-            "supplier_request",
-            supplier = operation.supplier.as_str(),
-            operation = operation.name,
-            attempt,
-            status = tracing::field::Empty,
-        );
-        // Combinators rather than an `async move` block: the block would hold the
-        // request future twice (captured, then awaited), doubling what every attempt
-        // moves and keeps (BENCHMARKS.md, section 1).
-        let request = call();
-        pacer
-            .ready()
-            .then(move |()| {
-                let deadline = policy
-                    .attempt_timeout
-                    .min(policy.max_elapsed.saturating_sub(started.elapsed()));
+    // A loop over backon's schedule rather than its `Retry` future: the attempt stays
+    // where it is built instead of being moved into the retry's state.
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let outcome = Attempt {
+            span: tracing::info_span!(
+                "supplier_request",
+                supplier = operation.supplier.as_str(),
+                operation = operation.name,
+                attempt,
+                status = tracing::field::Empty,
+            ),
+            request: call(),
+            timer: pacer.turn().map(tokio::time::sleep_until),
+            sending: None,
+            status: AnswerStatus::default(),
+            operation,
+            policy,
+            started,
+        }
+        .await;
+        let err = match outcome {
+            Ok(response) => return Ok(response),
+            Err(err) if !err.is_transient(operation.idempotency) => return Err(err),
+            Err(err) => err,
+        };
+        let asked = err
+            .status()
+            .and_then(|(_, h)| retry_after(h, SystemTime::now()));
+        // Every request of this supplier waits, retried or not.
+        if let Some(asked) = asked {
+            pacer.pause(asked);
+        }
+        let Some(backoff) = schedule.next() else {
+            return Err(err);
+        };
+        // Full jitter: anywhere between zero and the schedule's delay, but never sooner
+        // than the server asked.
+        let jittered = backoff.mul_f64(fastrand::f64());
+        let delay = asked.map_or(jittered, |asked| asked.max(jittered));
+        if started.elapsed() + delay > policy.max_elapsed {
+            return Err(err);
+        }
+        crate::metrics::record_retry(operation.supplier, operation.name);
+        // A supplier asking to wait is worth an operator's eye (sustained, it is a
+        // budget set too high); a transient failure retried is not.
+        match asked {
+            Some(asked) => tracing::warn!(
+                supplier = operation.supplier.as_str(),
+                operation = operation.name,
+                cause = %ErrorKind(&err),
+                attempt,
+                retry_after_ms = asked.as_millis() as u64,
+                delay_ms = delay.as_millis() as u64,
+                "the supplier asked to wait (Retry-After); every request to it waits",
+            ),
+            None => tracing::info!(
+                supplier = operation.supplier.as_str(),
+                operation = operation.name,
+                cause = %ErrorKind(&err),
+                attempt,
+                delay_ms = delay.as_millis() as u64,
+                "retrying",
+            ),
+        }
+        tokio::time::sleep(delay).await;
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// One attempt: waits for the supplier's turn at the pacer, sends under the
+    /// attempt's deadline noting the answer's status, and records how it ended, inside
+    /// the attempt's span. One future that keeps the request where it was first put:
+    /// combinators (`then`, `timeout`, a task-local scope, `instrument`) would each move
+    /// it again, and moving a request future is most of what this layer costs
+    /// (BENCHMARKS.md, section 1).
+    struct Attempt<'a, Fut> {
+        #[pin]
+        request: Fut,
+        // The pacer's turn while it has not come, then the attempt's deadline.
+        #[pin]
+        timer: Option<Sleep>,
+        // When the request left, and its deadline; `None` while waiting for the turn.
+        sending: Option<(Instant, Duration)>,
+        status: AnswerStatus,
+        span: tracing::Span,
+        operation: Operation,
+        policy: &'a RetryPolicy,
+        started: Instant,
+    }
+}
+
+impl<T, E, Fut> Future for Attempt<'_, Fut>
+where
+    Fut: Future<Output = Result<ResponseValue<T>, ClientError<E>>>,
+{
+    type Output = Result<ResponseValue<T>, AttemptError<E>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        let _entered = this.span.enter();
+        let (sent, deadline) = match *this.sending {
+            Some(sending) => sending,
+            None => {
+                if let Some(turn) = this.timer.as_mut().as_pin_mut() {
+                    ready!(turn.poll(cx));
+                }
+                let deadline = this.policy.attempt_timeout.min(
+                    this.policy
+                        .max_elapsed
+                        .saturating_sub(this.started.elapsed()),
+                );
                 let sent = Instant::now();
-                tokio::time::timeout(deadline, suppliers_http::with_answer_status(request))
-                    .map(move |outcome| (outcome, deadline, sent))
-            })
-            .map(move |(outcome, deadline, sent)| {
-                let result = match outcome {
-                    Ok((Ok(response), _)) => Ok(response),
-                    Ok((Err(err), status)) => Err(AttemptError::Client(Box::new(err), status)),
-                    Err(_elapsed) => Err(AttemptError::TimedOut(deadline)),
-                };
-                observe(operation, &result, sent.elapsed());
-                result
-            })
-            .instrument(span)
-    };
-    attempt_once
-        .retry(schedule)
-        .sleep(tokio::time::sleep)
-        .when(|err| err.is_transient(operation.idempotency))
-        .adjust(|err, backoff| {
-            let asked = err
-                .status()
-                .and_then(|(_, h)| retry_after(h, SystemTime::now()));
-            // Every request of this supplier waits, retried or not.
-            if let Some(asked) = asked {
-                pacer.pause(asked);
+                match this.timer.as_mut().as_pin_mut() {
+                    Some(timer) => timer.reset(sent + deadline),
+                    None => this
+                        .timer
+                        .set(Some(tokio::time::sleep_until(sent + deadline))),
+                }
+                *this.sending = Some((sent, deadline));
+                (sent, deadline)
             }
-            // Full jitter: anywhere between zero and the schedule's delay...
-            let jittered = backoff?.mul_f64(fastrand::f64());
-            // ...but never sooner than the server asked.
-            let delay = asked.map_or(jittered, |asked| asked.max(jittered));
-            (started.elapsed() + delay <= policy.max_elapsed).then_some(delay)
-        })
-        .notify(|err, delay| {
-            crate::metrics::record_retry(operation.supplier, operation.name);
-            let attempt = attempt.load(Ordering::Relaxed);
-            let asked = err
-                .status()
-                .and_then(|(_, h)| retry_after(h, SystemTime::now()));
-            // A supplier asking to wait is worth an operator's eye (sustained, it is a
-            // budget set too high); a transient failure retried is not.
-            match asked {
-                Some(asked) => tracing::warn!(
-                    supplier = operation.supplier.as_str(),
-                    operation = operation.name,
-                    cause = %ErrorKind(err),
-                    attempt,
-                    retry_after_ms = asked.as_millis() as u64,
-                    delay_ms = delay.as_millis() as u64,
-                    "the supplier asked to wait (Retry-After); every request to it waits",
-                ),
-                None => tracing::info!(
-                    supplier = operation.supplier.as_str(),
-                    operation = operation.name,
-                    cause = %ErrorKind(err),
-                    attempt,
-                    delay_ms = delay.as_millis() as u64,
-                    "retrying",
-                ),
+        };
+        let request = this.request;
+        let result = match this.status.noting(|| request.poll(cx)) {
+            Poll::Ready(Ok(response)) => Ok(response),
+            Poll::Ready(Err(err)) => Err(AttemptError::Client(Box::new(err), this.status.get())),
+            Poll::Pending => {
+                let timer = this.timer.as_pin_mut().expect("set once sent");
+                ready!(timer.poll(cx));
+                Err(AttemptError::TimedOut(deadline))
             }
-        })
-        .await
+        };
+        observe(*this.operation, &result, sent.elapsed());
+        Poll::Ready(result)
+    }
 }
 
 /// Records one attempt: its status in the span, a debug event, and its metrics.

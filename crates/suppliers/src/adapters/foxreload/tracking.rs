@@ -123,7 +123,7 @@ pub fn normalise(order: types::Order) -> Order {
     Order {
         supplier: SUPPLIER,
         status: OrderStatus::from_foxreload(&order.status),
-        supplier_status: order.status.to_string(),
+        supplier_status: order.status.as_str().to_owned(),
         id: order.id,
         total: order.total_price,
         currency: order.currency,
