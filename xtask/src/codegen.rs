@@ -11,7 +11,7 @@ use progenitor::{GenerationSettings, Generator, HooksMode, InterfaceStyle, TagSt
 use serde_json::Value;
 
 use crate::open_enums::{self, OpenEnum};
-use crate::{api_version_header, downconvert, error_bodies, lint, normalize, spec};
+use crate::{api_version_header, downconvert, error_bodies, lint, normalize, spec, success_bodies};
 
 /// The two generated source files of one client crate.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,6 +80,7 @@ pub fn generate(doc: &Value, source: &str, credentials: Option<&str>) -> Result<
         syn::parse2(one_doc_line_per_attr(tokens)).context("progenitor emitted unparsable code")?;
     api_version_header::remove(&mut file);
     error_bodies::keep_status(&mut file);
+    success_bodies::move_headers(&mut file);
     add_open_enums(&mut file, &enums)?;
     let client = format_rust(&header, &prettyplease::unparse(&file))?;
 

@@ -23,11 +23,11 @@ pub fn keep_status(file: &mut syn::File) {
             /// An error answer as its declared type; one whose body does not match comes
             /// back as `Error::UnexpectedResponse`, status and headers intact.
             async fn error_response<E: ::serde::de::DeserializeOwned>(
-                response: ::reqwest::Response,
+                mut response: ::reqwest::Response,
             ) -> Error<E> {
                 let status = response.status();
                 let version = response.version();
-                let headers = response.headers().clone();
+                let headers = ::std::mem::take(response.headers_mut());
                 let body = match response.bytes().await {
                     Ok(body) => body,
                     Err(err) => return Error::ResponseBodyError(err),

@@ -10,7 +10,8 @@
 //!    emit code that does not compile,
 //! 5. [`codegen::generate`] runs progenitor, drops the `api-version` header it adds
 //!    ([`api_version_header`]), keeps the status of error answers whose body does not
-//!    match ([`error_bodies`]) and formats the result.
+//!    match ([`error_bodies`]), moves success answers' headers instead of copying them
+//!    ([`success_bodies`]) and formats the result.
 //!
 //! For each client crate, codegen also reads the public Rust API of the generated code
 //! ([`public_api`]), reports what the regeneration changes, each change breaking or
@@ -52,4 +53,5 @@ pub mod public_api;
 pub mod schema_walk;
 pub mod spec;
 pub mod standalone;
+pub mod success_bodies;
 pub mod targets;

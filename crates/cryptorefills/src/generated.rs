@@ -7889,7 +7889,7 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
+                200u16 => super::success_response(response).await,
                 400u16 => Err(super::error_response(response).await),
                 401u16 => Err(super::error_response(response).await),
                 403u16 => Err(super::error_response(response).await),
@@ -7984,7 +7984,7 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
+                200u16 => super::success_response(response).await,
                 400u16 => Err(super::error_response(response).await),
                 401u16 => Err(super::error_response(response).await),
                 403u16 => Err(super::error_response(response).await),
@@ -8065,7 +8065,7 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
+                200u16 => super::success_response(response).await,
                 400u16 => Err(super::error_response(response).await),
                 401u16 => Err(super::error_response(response).await),
                 403u16 => Err(super::error_response(response).await),
@@ -8225,7 +8225,7 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
+                200u16 => super::success_response(response).await,
                 400u16 => Err(super::error_response(response).await),
                 401u16 => Err(super::error_response(response).await),
                 403u16 => Err(super::error_response(response).await),
@@ -8331,8 +8331,8 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                201u16 => ResponseValue::from_response(response).await,
+                200u16 => super::success_response(response).await,
+                201u16 => super::success_response(response).await,
                 400u16 => Err(super::error_response(response).await),
                 401u16 => Err(super::error_response(response).await),
                 403u16 => Err(super::error_response(response).await),
@@ -8442,7 +8442,7 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
+                200u16 => super::success_response(response).await,
                 400u16 => Err(super::error_response(response).await),
                 401u16 => Err(super::error_response(response).await),
                 403u16 => Err(super::error_response(response).await),
@@ -8538,7 +8538,7 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
+                200u16 => super::success_response(response).await,
                 400u16 => Err(super::error_response(response).await),
                 401u16 => Err(super::error_response(response).await),
                 403u16 => Err(super::error_response(response).await),
@@ -8821,7 +8821,7 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
+                200u16 => super::success_response(response).await,
                 400u16 => Err(super::error_response(response).await),
                 401u16 => Err(super::error_response(response).await),
                 403u16 => Err(super::error_response(response).await),
@@ -8837,11 +8837,11 @@ pub mod prelude {
 /// An error answer as its declared type; one whose body does not match comes
 /// back as `Error::UnexpectedResponse`, status and headers intact.
 async fn error_response<E: ::serde::de::DeserializeOwned>(
-    response: ::reqwest::Response,
+    mut response: ::reqwest::Response,
 ) -> Error<E> {
     let status = response.status();
     let version = response.version();
-    let headers = response.headers().clone();
+    let headers = ::std::mem::take(response.headers_mut());
     let body = match response.bytes().await {
         Ok(body) => body,
         Err(err) => return Error::ResponseBodyError(err),
@@ -8856,4 +8856,16 @@ async fn error_response<E: ::serde::de::DeserializeOwned>(
             Error::UnexpectedResponse(::reqwest::Response::from(kept))
         }
     }
+}
+/// A success answer as its declared type, its headers moved out of the
+/// answer rather than copied.
+async fn success_response<T: ::serde::de::DeserializeOwned, E>(
+    mut response: ::reqwest::Response,
+) -> Result<ResponseValue<T>, Error<E>> {
+    let status = response.status();
+    let headers = ::std::mem::take(response.headers_mut());
+    let full = response.bytes().await.map_err(Error::ResponseBodyError)?;
+    let inner =
+        ::serde_json::from_slice(&full).map_err(|e| Error::InvalidResponsePayload(full, e))?;
+    Ok(ResponseValue::new(inner, status, headers))
 }

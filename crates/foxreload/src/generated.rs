@@ -4109,7 +4109,7 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
+                200u16 => super::success_response(response).await,
                 401u16 => Err(super::error_response(response).await),
                 403u16 => Err(super::error_response(response).await),
                 422u16 => Err(super::error_response(response).await),
@@ -4152,7 +4152,7 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
+                200u16 => super::success_response(response).await,
                 401u16 => Err(super::error_response(response).await),
                 403u16 => Err(super::error_response(response).await),
                 422u16 => Err(super::error_response(response).await),
@@ -4310,7 +4310,7 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
+                200u16 => super::success_response(response).await,
                 401u16 => Err(super::error_response(response).await),
                 403u16 => Err(super::error_response(response).await),
                 422u16 => Err(super::error_response(response).await),
@@ -4408,7 +4408,7 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
+                200u16 => super::success_response(response).await,
                 401u16 => Err(super::error_response(response).await),
                 403u16 => Err(super::error_response(response).await),
                 404u16 => Err(super::error_response(response).await),
@@ -4498,7 +4498,7 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
+                200u16 => super::success_response(response).await,
                 401u16 => Err(super::error_response(response).await),
                 403u16 => Err(super::error_response(response).await),
                 422u16 => Err(super::error_response(response).await),
@@ -4589,8 +4589,8 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                201u16 => ResponseValue::from_response(response).await,
+                200u16 => super::success_response(response).await,
+                201u16 => super::success_response(response).await,
                 400u16 => Err(super::error_response(response).await),
                 401u16 => Err(super::error_response(response).await),
                 403u16 => Err(super::error_response(response).await),
@@ -4653,7 +4653,7 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
+                200u16 => super::success_response(response).await,
                 401u16 => Err(super::error_response(response).await),
                 403u16 => Err(super::error_response(response).await),
                 404u16 => Err(super::error_response(response).await),
@@ -4742,7 +4742,7 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
+                200u16 => super::success_response(response).await,
                 400u16 => Err(super::error_response(response).await),
                 401u16 => Err(super::error_response(response).await),
                 403u16 => Err(super::error_response(response).await),
@@ -4890,7 +4890,7 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
+                200u16 => super::success_response(response).await,
                 401u16 => Err(super::error_response(response).await),
                 403u16 => Err(super::error_response(response).await),
                 422u16 => Err(super::error_response(response).await),
@@ -5035,7 +5035,7 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
+                200u16 => super::success_response(response).await,
                 401u16 => Err(super::error_response(response).await),
                 403u16 => Err(super::error_response(response).await),
                 422u16 => Err(super::error_response(response).await),
@@ -5132,7 +5132,7 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
+                200u16 => super::success_response(response).await,
                 401u16 => Err(super::error_response(response).await),
                 403u16 => Err(super::error_response(response).await),
                 404u16 => Err(super::error_response(response).await),
@@ -5208,8 +5208,8 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                201u16 => ResponseValue::from_response(response).await,
+                200u16 => super::success_response(response).await,
+                201u16 => super::success_response(response).await,
                 400u16 => Err(super::error_response(response).await),
                 401u16 => Err(super::error_response(response).await),
                 403u16 => Err(super::error_response(response).await),
@@ -5270,7 +5270,7 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
+                200u16 => super::success_response(response).await,
                 401u16 => Err(super::error_response(response).await),
                 403u16 => Err(super::error_response(response).await),
                 422u16 => Err(super::error_response(response).await),
@@ -5286,11 +5286,11 @@ pub mod prelude {
 /// An error answer as its declared type; one whose body does not match comes
 /// back as `Error::UnexpectedResponse`, status and headers intact.
 async fn error_response<E: ::serde::de::DeserializeOwned>(
-    response: ::reqwest::Response,
+    mut response: ::reqwest::Response,
 ) -> Error<E> {
     let status = response.status();
     let version = response.version();
-    let headers = response.headers().clone();
+    let headers = ::std::mem::take(response.headers_mut());
     let body = match response.bytes().await {
         Ok(body) => body,
         Err(err) => return Error::ResponseBodyError(err),
@@ -5305,4 +5305,16 @@ async fn error_response<E: ::serde::de::DeserializeOwned>(
             Error::UnexpectedResponse(::reqwest::Response::from(kept))
         }
     }
+}
+/// A success answer as its declared type, its headers moved out of the
+/// answer rather than copied.
+async fn success_response<T: ::serde::de::DeserializeOwned, E>(
+    mut response: ::reqwest::Response,
+) -> Result<ResponseValue<T>, Error<E>> {
+    let status = response.status();
+    let headers = ::std::mem::take(response.headers_mut());
+    let full = response.bytes().await.map_err(Error::ResponseBodyError)?;
+    let inner =
+        ::serde_json::from_slice(&full).map_err(|e| Error::InvalidResponsePayload(full, e))?;
+    Ok(ResponseValue::new(inner, status, headers))
 }

@@ -7,7 +7,6 @@ use bytes::Bytes;
 use http_body::{Frame, SizeHint};
 use reqwest::ResponseBuilderExt;
 use reqwest::header::CONTENT_TYPE;
-use tokio::time::Instant;
 
 use crate::stalled_stream::StallGuard;
 
@@ -113,8 +112,6 @@ impl http_body::Body for Bounded {
             Some(Failed::Given) => return Poll::Ready(None),
             None => {}
         }
-        let now = Instant::now();
-        this.stall.polled(now);
         match Pin::new(&mut this.inner).poll_frame(cx) {
             Poll::Ready(Some(Ok(frame))) => {
                 let len = frame.data_ref().map_or(0, Bytes::len);
@@ -122,7 +119,7 @@ impl http_body::Body for Bounded {
                 if this.seen > this.too_large.limit {
                     return this.fail(this.too_large.into());
                 }
-                this.stall.received(now, len);
+                this.stall.received(len);
                 Poll::Ready(Some(Ok(frame)))
             }
             Poll::Ready(Some(Err(err))) => this.fail(err.into()),

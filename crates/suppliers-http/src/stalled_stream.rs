@@ -37,15 +37,16 @@ pub struct BodyStalled {
 /// Watches one body's throughput: [`StallGuard::received`] for each chunk, and
 /// [`StallGuard::poll_stalled`] whenever the body has nothing to give.
 ///
-/// Allocation-free on the path of a body that arrives at once: the last chunks are kept
-/// in a fixed ring, and the timer is made only the first time the body makes its reader
-/// wait.
+/// Free on the path of a body that arrives at once: the watch (and its clock and timer)
+/// starts the first time the body makes its reader wait. Bytes that came before cannot
+/// matter: a stall is declared a grace period after that, when they are older than the
+/// period. The last chunks are kept in a fixed ring.
 #[derive(Debug, Default)]
 pub(crate) struct StallGuard {
-    /// When the body was first polled.
+    /// When the body first made its reader wait.
     started: Option<Instant>,
-    /// The last [`RING`] non-empty chunks, by when they came: enough to decide, since
-    /// each brought at least a byte and [`RING`] bytes in the grace period pass.
+    /// The last [`RING`] non-empty chunks since, by when they came: enough to decide,
+    /// since each brought at least a byte and [`RING`] bytes in the grace period pass.
     recent: [Option<(Instant, usize)>; RING],
     /// Where the next chunk goes in `recent`.
     next: usize,
@@ -57,15 +58,10 @@ pub(crate) struct StallGuard {
 const RING: usize = (MIN_THROUGHPUT * GRACE_PERIOD.as_secs()) as usize;
 
 impl StallGuard {
-    /// The body was polled at `now` (call before polling it).
-    pub(crate) fn polled(&mut self, now: Instant) {
-        self.started.get_or_insert(now);
-    }
-
-    /// A chunk of `len` bytes came at `now`.
-    pub(crate) fn received(&mut self, now: Instant, len: usize) {
-        if len > 0 {
-            self.recent[self.next] = Some((now, len));
+    /// A chunk of `len` bytes came.
+    pub(crate) fn received(&mut self, len: usize) {
+        if len > 0 && self.started.is_some() {
+            self.recent[self.next] = Some((Instant::now(), len));
             self.next = (self.next + 1) % RING;
         }
     }
@@ -74,6 +70,7 @@ impl StallGuard {
     /// last [`GRACE_PERIOD`] fall under the floor, pending (with a wake-up registered in
     /// `cx`) until then.
     pub(crate) fn poll_stalled(&mut self, cx: &mut Context<'_>) -> Poll<BodyStalled> {
+        self.started.get_or_insert_with(Instant::now);
         let mut check = self
             .check
             .take()

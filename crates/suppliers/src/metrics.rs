@@ -38,9 +38,12 @@
 //! # let _ = recorder;
 //! ```
 
+use std::collections::HashMap;
+use std::sync::Mutex;
 use std::time::Duration;
 
-use ::metrics::{Label, SharedString, Unit};
+use ::metrics::{Key, Label, Level, Metadata, SharedString, Unit};
+use foldhash::fast::FixedState;
 
 use crate::model::SupplierId;
 
@@ -140,6 +143,7 @@ pub fn describe() {
 }
 
 /// How an attempt ended, for [`HTTP_CLIENT_REQUEST_DURATION`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum AttemptEnd {
     /// An answer came with this status (a success, or an error answer).
     Answered(u16),
@@ -159,6 +163,44 @@ pub(crate) fn record_attempt(
     end: AttemptEnd,
     elapsed: Duration,
 ) {
+    static METADATA: Metadata<'static> =
+        Metadata::new(module_path!(), Level::INFO, Some(module_path!()));
+    let key = attempt_key(supplier, operation, method, end);
+    ::metrics::with_recorder(|recorder| recorder.register_histogram(&key, &METADATA))
+        .record(elapsed.as_secs_f64());
+}
+
+/// The key of one kind of attempt, made once: every request records one, and building a
+/// key (its labels and their hash) cost more than the rest of the recording. The labels
+/// are kept for the life of the process; there are as many as operations times the
+/// ways an attempt ends, a few hundred at most.
+fn attempt_key(
+    supplier: SupplierId,
+    operation: &'static str,
+    method: &'static str,
+    end: AttemptEnd,
+) -> Key {
+    type Kind = (SupplierId, &'static str, &'static str, AttemptEnd);
+    static KEYS: Mutex<HashMap<Kind, Key, FixedState>> =
+        Mutex::new(HashMap::with_hasher(FixedState::with_seed(0)));
+    let kind = (supplier, operation, method, end);
+    let mut keys = KEYS.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(key) = keys.get(&kind) {
+        return key.clone();
+    }
+    let labels: &'static [Label] = Vec::leak(attempt_labels(supplier, operation, method, end));
+    let key = Key::from_static_labels(HTTP_CLIENT_REQUEST_DURATION, labels);
+    keys.insert(kind, key.clone());
+    key
+}
+
+/// The labels of one kind of attempt.
+fn attempt_labels(
+    supplier: SupplierId,
+    operation: &'static str,
+    method: &'static str,
+    end: AttemptEnd,
+) -> Vec<Label> {
     let mut labels = Vec::with_capacity(5);
     labels.push(Label::from_static_parts("supplier", supplier.as_str()));
     labels.push(Label::from_static_parts("operation", operation));
@@ -188,7 +230,7 @@ pub(crate) fn record_attempt(
         }
         AttemptEnd::NoAnswer(kind) => labels.push(Label::from_static_parts("error_type", kind)),
     }
-    ::metrics::histogram!(HTTP_CLIENT_REQUEST_DURATION, labels).record(elapsed.as_secs_f64());
+    labels
 }
 
 /// A retry of `operation`.
