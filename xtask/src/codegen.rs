@@ -79,8 +79,10 @@ pub fn generate(doc: &Value, source: &str, credentials: Option<&str>) -> Result<
     let mut file: syn::File =
         syn::parse2(one_doc_line_per_attr(tokens)).context("progenitor emitted unparsable code")?;
     api_version_header::remove(&mut file);
-    error_bodies::keep_status(&mut file);
-    success_bodies::move_headers(&mut file);
+    // A client with credentials holds `ResponseLimits`: every answer is read within them.
+    let bounded = credentials.is_some();
+    error_bodies::keep_status(&mut file, bounded);
+    success_bodies::move_headers(&mut file, bounded);
     add_open_enums(&mut file, &enums)?;
     let client = format_rust(&header, &prettyplease::unparse(&file))?;
 

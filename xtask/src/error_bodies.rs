@@ -10,52 +10,86 @@
 //! body intact.
 
 use proc_macro2::TokenStream;
-use quote::ToTokens;
+use quote::{ToTokens, quote};
 use syn::visit_mut::{self, VisitMut};
 use syn::{Expr, parse_quote};
 
-/// Rewrites every declared-error arm in `file` and adds the helper they call.
-pub fn keep_status(file: &mut syn::File) {
-    let mut rewriter = Rewriter { rewritten: 0 };
+/// Rewrites every declared-error arm in `file` and adds the helper they call. With
+/// `bounded` (a client whose credentials hold `ResponseLimits`), error bodies are read
+/// with `suppliers_http::read_body` within the client's limits, and an undeclared answer
+/// is kept with its body read the same way (`suppliers_http::buffer_body`), so reading it
+/// later is bounded too.
+pub fn keep_status(file: &mut syn::File, bounded: bool) {
+    let mut rewriter = Rewriter {
+        rewritten: 0,
+        bounded,
+    };
     rewriter.visit_file_mut(file);
-    if rewriter.rewritten > 0 {
-        file.items.push(parse_quote! {
-            /// An error answer as its declared type; one whose body does not match comes
-            /// back as `Error::UnexpectedResponse`, status and headers intact.
-            async fn error_response<E: ::serde::de::DeserializeOwned>(
-                mut response: ::reqwest::Response,
-            ) -> Error<E> {
-                let status = response.status();
-                let version = response.version();
-                let headers = ::std::mem::take(response.headers_mut());
-                let body = match response.bytes().await {
-                    Ok(body) => body,
-                    Err(err) => return Error::ResponseBodyError(err),
-                };
-                match ::serde_json::from_slice(&body) {
-                    Ok(inner) => Error::ErrorResponse(ResponseValue::new(inner, status, headers)),
-                    Err(_) => {
-                        let mut kept = ::http::Response::new(body);
-                        *kept.status_mut() = status;
-                        *kept.version_mut() = version;
-                        *kept.headers_mut() = headers;
-                        Error::UnexpectedResponse(::reqwest::Response::from(kept))
-                    }
+    if rewriter.rewritten == 0 {
+        return;
+    }
+    let (limits_param, read): (TokenStream, TokenStream) = if bounded {
+        (
+            quote!(limits: ::suppliers_http::ResponseLimits,),
+            quote!(::suppliers_http::read_body(response, limits).await),
+        )
+    } else {
+        (quote!(), quote!(response.bytes().await))
+    };
+    file.items.push(parse_quote! {
+        /// An error answer as its declared type; one whose body does not match comes
+        /// back as `Error::UnexpectedResponse`, status and headers intact.
+        async fn error_response<E: ::serde::de::DeserializeOwned>(
+            mut response: ::reqwest::Response,
+            #limits_param
+        ) -> Error<E> {
+            let status = response.status();
+            let version = response.version();
+            let headers = ::std::mem::take(response.headers_mut());
+            let body = match #read {
+                Ok(body) => body,
+                Err(err) => return Error::ResponseBodyError(err),
+            };
+            match ::serde_json::from_slice(&body) {
+                Ok(inner) => Error::ErrorResponse(ResponseValue::new(inner, status, headers)),
+                Err(_) => {
+                    let mut kept = ::http::Response::new(body);
+                    *kept.status_mut() = status;
+                    *kept.version_mut() = version;
+                    *kept.headers_mut() = headers;
+                    Error::UnexpectedResponse(::reqwest::Response::from(kept))
                 }
             }
-        });
-    }
+        }
+    });
 }
 
 struct Rewriter {
     rewritten: usize,
+    bounded: bool,
 }
 
 impl VisitMut for Rewriter {
     fn visit_expr_mut(&mut self, expr: &mut Expr) {
         if is_declared_error_arm(expr) {
-            *expr = parse_quote!(Err(super::error_response(response).await));
+            *expr = match self.bounded {
+                true => parse_quote!(Err(super::error_response(
+                    response,
+                    client.inner.response_limits()
+                )
+                .await)),
+                false => parse_quote!(Err(super::error_response(response).await)),
+            };
             self.rewritten += 1;
+            return;
+        }
+        let undeclared: Expr = parse_quote!(Err(Error::UnexpectedResponse(response)));
+        if self.bounded
+            && expr.to_token_stream().to_string() == undeclared.to_token_stream().to_string()
+        {
+            *expr = parse_quote!(Err(Error::UnexpectedResponse(
+                ::suppliers_http::buffer_body(response, client.inner.response_limits()).await
+            )));
             return;
         }
         visit_mut::visit_expr_mut(self, expr);
@@ -104,7 +138,7 @@ mod tests {
                 }
             }
         };
-        keep_status(&mut file);
+        keep_status(&mut file, false);
         let code = file.to_token_stream().to_string();
         assert_eq!(
             code.matches("super :: error_response (response) . await")
@@ -120,11 +154,37 @@ mod tests {
     }
 
     #[test]
+    fn a_bounded_client_reads_error_and_undeclared_answers_within_its_limits() {
+        let mut file: syn::File = parse_quote! {
+            pub mod builder {
+                async fn send() {
+                    match response.status().as_u16() {
+                        404u16 => Err(Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        )),
+                        _ => Err(Error::UnexpectedResponse(response)),
+                    }
+                }
+            }
+        };
+        keep_status(&mut file, true);
+        let code = file.to_token_stream().to_string();
+        assert!(code.contains(
+            "super :: error_response (response , client . inner . response_limits ()) . await"
+        ));
+        assert!(code.contains(
+            ":: suppliers_http :: buffer_body (response , client . inner . response_limits ())"
+        ));
+        assert!(code.contains(":: suppliers_http :: read_body (response , limits)"));
+        assert!(!code.contains("response . bytes ()"));
+    }
+
+    #[test]
     fn no_helper_without_error_arms() {
         let mut file: syn::File = parse_quote! {
             async fn send() { ResponseValue::from_response(response).await }
         };
-        keep_status(&mut file);
+        keep_status(&mut file, false);
         assert_eq!(file.items.len(), 1);
     }
 }

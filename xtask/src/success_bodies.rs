@@ -5,43 +5,66 @@
 //! dropped with the response a moment later: a copy and a drop of every header on every
 //! call (BENCHMARKS.md, section 1). This pass sends such arms through a generated
 //! `success_response` helper that takes the map out of the response instead; what it
-//! returns, and every error, is as before.
+//! returns, and every error, is as before. For a client whose credentials bound its
+//! answers, the helper also reads the body within those bounds.
 
-use quote::ToTokens;
+use proc_macro2::TokenStream;
+use quote::{ToTokens, quote};
 use syn::visit_mut::{self, VisitMut};
 use syn::{Expr, parse_quote};
 
-/// Rewrites every success arm in `file` and adds the helper they call.
-pub fn move_headers(file: &mut syn::File) {
-    let mut rewriter = Rewriter { rewritten: 0 };
+/// Rewrites every success arm in `file` and adds the helper they call. With `bounded`
+/// (a client whose credentials hold `ResponseLimits`), the body is read with
+/// `suppliers_http::read_body` within the client's limits.
+pub fn move_headers(file: &mut syn::File, bounded: bool) {
+    let mut rewriter = Rewriter {
+        rewritten: 0,
+        bounded,
+    };
     rewriter.visit_file_mut(file);
-    if rewriter.rewritten > 0 {
-        file.items.push(parse_quote! {
-            /// A success answer as its declared type, its headers moved out of the
-            /// answer rather than copied.
-            async fn success_response<T: ::serde::de::DeserializeOwned, E>(
-                mut response: ::reqwest::Response,
-            ) -> Result<ResponseValue<T>, Error<E>> {
-                let status = response.status();
-                let headers = ::std::mem::take(response.headers_mut());
-                let full = response.bytes().await.map_err(Error::ResponseBodyError)?;
-                let inner = ::serde_json::from_slice(&full)
-                    .map_err(|e| Error::InvalidResponsePayload(full, e))?;
-                Ok(ResponseValue::new(inner, status, headers))
-            }
-        });
+    if rewriter.rewritten == 0 {
+        return;
     }
+    let (limits_param, read): (TokenStream, TokenStream) = if bounded {
+        (
+            quote!(limits: ::suppliers_http::ResponseLimits,),
+            quote!(::suppliers_http::read_body(response, limits).await),
+        )
+    } else {
+        (quote!(), quote!(response.bytes().await))
+    };
+    file.items.push(parse_quote! {
+        /// A success answer as its declared type, its headers moved out of the answer
+        /// rather than copied.
+        async fn success_response<T: ::serde::de::DeserializeOwned, E>(
+            mut response: ::reqwest::Response,
+            #limits_param
+        ) -> Result<ResponseValue<T>, Error<E>> {
+            let status = response.status();
+            let headers = ::std::mem::take(response.headers_mut());
+            let full = #read.map_err(Error::ResponseBodyError)?;
+            let inner = ::serde_json::from_slice(&full)
+                .map_err(|e| Error::InvalidResponsePayload(full, e))?;
+            Ok(ResponseValue::new(inner, status, headers))
+        }
+    });
 }
 
 struct Rewriter {
     rewritten: usize,
+    bounded: bool,
 }
 
 impl VisitMut for Rewriter {
     fn visit_expr_mut(&mut self, expr: &mut Expr) {
         let decode: Expr = parse_quote!(ResponseValue::from_response(response).await);
         if expr.to_token_stream().to_string() == decode.to_token_stream().to_string() {
-            *expr = parse_quote!(super::success_response(response).await);
+            *expr = match self.bounded {
+                true => parse_quote!(
+                    super::success_response(response, client.inner.response_limits()).await
+                ),
+                false => parse_quote!(super::success_response(response).await),
+            };
             self.rewritten += 1;
             return;
         }
@@ -67,7 +90,7 @@ mod tests {
                 }
             }
         };
-        move_headers(&mut file);
+        move_headers(&mut file, false);
         let code = file.to_token_stream().to_string();
         assert_eq!(
             code.matches("super :: success_response (response) . await")
@@ -80,11 +103,25 @@ mod tests {
     }
 
     #[test]
+    fn a_bounded_client_reads_success_answers_within_its_limits() {
+        let mut file: syn::File = parse_quote! {
+            async fn send() { match s { 200u16 => ResponseValue::from_response(response).await } }
+        };
+        move_headers(&mut file, true);
+        let code = file.to_token_stream().to_string();
+        assert!(code.contains(
+            "super :: success_response (response , client . inner . response_limits ()) . await"
+        ));
+        assert!(code.contains(":: suppliers_http :: read_body (response , limits)"));
+        assert!(!code.contains("response . bytes ()"));
+    }
+
+    #[test]
     fn no_helper_without_success_arms() {
         let mut file: syn::File = parse_quote! {
             async fn send() { Ok(ResponseValue::empty(response)) }
         };
-        move_headers(&mut file);
+        move_headers(&mut file, false);
         assert_eq!(file.items.len(), 1);
     }
 }

@@ -1,9 +1,9 @@
 //! Cryptorefills identifies partners by three headers (`X-Cr-Application`,
 //! `X-Cr-Version`, `X-Country-ISO-Code`). They live in the generated `Client` as
 //! [`Credentials`] and are added to each request by the `ClientHooks::pre` hook, so one
-//! `reqwest::Client` can be shared with other suppliers. The `exec` hook bounds every
-//! answer's body ([`ResponseLimits`]; the order stream is bounded per event by its
-//! reader); [`Client::with_partner`] follows redirects only within the base URL's origin.
+//! `reqwest::Client` can be shared with other suppliers. Every answer's body is read
+//! within [`ResponseLimits`] (the order stream is bounded per event by its reader);
+//! [`Client::with_partner`] follows redirects only within the base URL's origin.
 
 use std::time::Duration;
 
@@ -88,6 +88,12 @@ impl Credentials {
         self.limits = limits;
         self
     }
+
+    /// The bounds every answer's body is read within (the generated code reads each
+    /// answer through [`suppliers_http::read_body`] with them).
+    pub(crate) fn response_limits(&self) -> ResponseLimits {
+        self.limits
+    }
 }
 
 impl std::fmt::Debug for Credentials {
@@ -136,7 +142,7 @@ impl ClientHooks<Credentials> for Client {
         request: reqwest::Request,
         _info: &OperationInfo,
     ) -> reqwest::Result<reqwest::Response> {
-        suppliers_http::execute(&self.client, request, self.inner.limits).await
+        suppliers_http::execute(&self.client, request).await
     }
 }
 

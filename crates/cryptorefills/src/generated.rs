@@ -7889,11 +7889,19 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                200u16 => super::success_response(response).await,
-                400u16 => Err(super::error_response(response).await),
-                401u16 => Err(super::error_response(response).await),
-                403u16 => Err(super::error_response(response).await),
-                _ => Err(Error::UnexpectedResponse(response)),
+                200u16 => super::success_response(response, client.inner.response_limits()).await,
+                400u16 => {
+                    Err(super::error_response(response, client.inner.response_limits()).await)
+                }
+                401u16 => {
+                    Err(super::error_response(response, client.inner.response_limits()).await)
+                }
+                403u16 => {
+                    Err(super::error_response(response, client.inner.response_limits()).await)
+                }
+                _ => Err(Error::UnexpectedResponse(
+                    ::suppliers_http::buffer_body(response, client.inner.response_limits()).await,
+                )),
             }
         }
     }
@@ -7984,11 +7992,19 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                200u16 => super::success_response(response).await,
-                400u16 => Err(super::error_response(response).await),
-                401u16 => Err(super::error_response(response).await),
-                403u16 => Err(super::error_response(response).await),
-                _ => Err(Error::UnexpectedResponse(response)),
+                200u16 => super::success_response(response, client.inner.response_limits()).await,
+                400u16 => {
+                    Err(super::error_response(response, client.inner.response_limits()).await)
+                }
+                401u16 => {
+                    Err(super::error_response(response, client.inner.response_limits()).await)
+                }
+                403u16 => {
+                    Err(super::error_response(response, client.inner.response_limits()).await)
+                }
+                _ => Err(Error::UnexpectedResponse(
+                    ::suppliers_http::buffer_body(response, client.inner.response_limits()).await,
+                )),
             }
         }
     }
@@ -8065,11 +8081,19 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                200u16 => super::success_response(response).await,
-                400u16 => Err(super::error_response(response).await),
-                401u16 => Err(super::error_response(response).await),
-                403u16 => Err(super::error_response(response).await),
-                _ => Err(Error::UnexpectedResponse(response)),
+                200u16 => super::success_response(response, client.inner.response_limits()).await,
+                400u16 => {
+                    Err(super::error_response(response, client.inner.response_limits()).await)
+                }
+                401u16 => {
+                    Err(super::error_response(response, client.inner.response_limits()).await)
+                }
+                403u16 => {
+                    Err(super::error_response(response, client.inner.response_limits()).await)
+                }
+                _ => Err(Error::UnexpectedResponse(
+                    ::suppliers_http::buffer_body(response, client.inner.response_limits()).await,
+                )),
             }
         }
     }
@@ -8225,12 +8249,22 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                200u16 => super::success_response(response).await,
-                400u16 => Err(super::error_response(response).await),
-                401u16 => Err(super::error_response(response).await),
-                403u16 => Err(super::error_response(response).await),
-                404u16 => Err(super::error_response(response).await),
-                _ => Err(Error::UnexpectedResponse(response)),
+                200u16 => super::success_response(response, client.inner.response_limits()).await,
+                400u16 => {
+                    Err(super::error_response(response, client.inner.response_limits()).await)
+                }
+                401u16 => {
+                    Err(super::error_response(response, client.inner.response_limits()).await)
+                }
+                403u16 => {
+                    Err(super::error_response(response, client.inner.response_limits()).await)
+                }
+                404u16 => {
+                    Err(super::error_response(response, client.inner.response_limits()).await)
+                }
+                _ => Err(Error::UnexpectedResponse(
+                    ::suppliers_http::buffer_body(response, client.inner.response_limits()).await,
+                )),
             }
         }
     }
@@ -8331,13 +8365,23 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                200u16 => super::success_response(response).await,
-                201u16 => super::success_response(response).await,
-                400u16 => Err(super::error_response(response).await),
-                401u16 => Err(super::error_response(response).await),
-                403u16 => Err(super::error_response(response).await),
-                422u16 => Err(super::error_response(response).await),
-                _ => Err(Error::UnexpectedResponse(response)),
+                200u16 => super::success_response(response, client.inner.response_limits()).await,
+                201u16 => super::success_response(response, client.inner.response_limits()).await,
+                400u16 => {
+                    Err(super::error_response(response, client.inner.response_limits()).await)
+                }
+                401u16 => {
+                    Err(super::error_response(response, client.inner.response_limits()).await)
+                }
+                403u16 => {
+                    Err(super::error_response(response, client.inner.response_limits()).await)
+                }
+                422u16 => {
+                    Err(super::error_response(response, client.inner.response_limits()).await)
+                }
+                _ => Err(Error::UnexpectedResponse(
+                    ::suppliers_http::buffer_body(response, client.inner.response_limits()).await,
+                )),
             }
         }
     }
@@ -8442,12 +8486,22 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                200u16 => super::success_response(response).await,
-                400u16 => Err(super::error_response(response).await),
-                401u16 => Err(super::error_response(response).await),
-                403u16 => Err(super::error_response(response).await),
-                422u16 => Err(super::error_response(response).await),
-                _ => Err(Error::UnexpectedResponse(response)),
+                200u16 => super::success_response(response, client.inner.response_limits()).await,
+                400u16 => {
+                    Err(super::error_response(response, client.inner.response_limits()).await)
+                }
+                401u16 => {
+                    Err(super::error_response(response, client.inner.response_limits()).await)
+                }
+                403u16 => {
+                    Err(super::error_response(response, client.inner.response_limits()).await)
+                }
+                422u16 => {
+                    Err(super::error_response(response, client.inner.response_limits()).await)
+                }
+                _ => Err(Error::UnexpectedResponse(
+                    ::suppliers_http::buffer_body(response, client.inner.response_limits()).await,
+                )),
             }
         }
     }
@@ -8538,12 +8592,22 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                200u16 => super::success_response(response).await,
-                400u16 => Err(super::error_response(response).await),
-                401u16 => Err(super::error_response(response).await),
-                403u16 => Err(super::error_response(response).await),
-                404u16 => Err(super::error_response(response).await),
-                _ => Err(Error::UnexpectedResponse(response)),
+                200u16 => super::success_response(response, client.inner.response_limits()).await,
+                400u16 => {
+                    Err(super::error_response(response, client.inner.response_limits()).await)
+                }
+                401u16 => {
+                    Err(super::error_response(response, client.inner.response_limits()).await)
+                }
+                403u16 => {
+                    Err(super::error_response(response, client.inner.response_limits()).await)
+                }
+                404u16 => {
+                    Err(super::error_response(response, client.inner.response_limits()).await)
+                }
+                _ => Err(Error::UnexpectedResponse(
+                    ::suppliers_http::buffer_body(response, client.inner.response_limits()).await,
+                )),
             }
         }
     }
@@ -8627,11 +8691,21 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => Ok(ResponseValue::stream(response)),
-                400u16 => Err(super::error_response(response).await),
-                401u16 => Err(super::error_response(response).await),
-                403u16 => Err(super::error_response(response).await),
-                404u16 => Err(super::error_response(response).await),
-                _ => Err(Error::UnexpectedResponse(response)),
+                400u16 => {
+                    Err(super::error_response(response, client.inner.response_limits()).await)
+                }
+                401u16 => {
+                    Err(super::error_response(response, client.inner.response_limits()).await)
+                }
+                403u16 => {
+                    Err(super::error_response(response, client.inner.response_limits()).await)
+                }
+                404u16 => {
+                    Err(super::error_response(response, client.inner.response_limits()).await)
+                }
+                _ => Err(Error::UnexpectedResponse(
+                    ::suppliers_http::buffer_body(response, client.inner.response_limits()).await,
+                )),
             }
         }
     }
@@ -8821,11 +8895,19 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                200u16 => super::success_response(response).await,
-                400u16 => Err(super::error_response(response).await),
-                401u16 => Err(super::error_response(response).await),
-                403u16 => Err(super::error_response(response).await),
-                _ => Err(Error::UnexpectedResponse(response)),
+                200u16 => super::success_response(response, client.inner.response_limits()).await,
+                400u16 => {
+                    Err(super::error_response(response, client.inner.response_limits()).await)
+                }
+                401u16 => {
+                    Err(super::error_response(response, client.inner.response_limits()).await)
+                }
+                403u16 => {
+                    Err(super::error_response(response, client.inner.response_limits()).await)
+                }
+                _ => Err(Error::UnexpectedResponse(
+                    ::suppliers_http::buffer_body(response, client.inner.response_limits()).await,
+                )),
             }
         }
     }
@@ -8838,11 +8920,12 @@ pub mod prelude {
 /// back as `Error::UnexpectedResponse`, status and headers intact.
 async fn error_response<E: ::serde::de::DeserializeOwned>(
     mut response: ::reqwest::Response,
+    limits: ::suppliers_http::ResponseLimits,
 ) -> Error<E> {
     let status = response.status();
     let version = response.version();
     let headers = ::std::mem::take(response.headers_mut());
-    let body = match response.bytes().await {
+    let body = match ::suppliers_http::read_body(response, limits).await {
         Ok(body) => body,
         Err(err) => return Error::ResponseBodyError(err),
     };
@@ -8857,14 +8940,17 @@ async fn error_response<E: ::serde::de::DeserializeOwned>(
         }
     }
 }
-/// A success answer as its declared type, its headers moved out of the
-/// answer rather than copied.
+/// A success answer as its declared type, its headers moved out of the answer
+/// rather than copied.
 async fn success_response<T: ::serde::de::DeserializeOwned, E>(
     mut response: ::reqwest::Response,
+    limits: ::suppliers_http::ResponseLimits,
 ) -> Result<ResponseValue<T>, Error<E>> {
     let status = response.status();
     let headers = ::std::mem::take(response.headers_mut());
-    let full = response.bytes().await.map_err(Error::ResponseBodyError)?;
+    let full = ::suppliers_http::read_body(response, limits)
+        .await
+        .map_err(Error::ResponseBodyError)?;
     let inner =
         ::serde_json::from_slice(&full).map_err(|e| Error::InvalidResponsePayload(full, e))?;
     Ok(ResponseValue::new(inner, status, headers))

@@ -1,7 +1,7 @@
 //! FoxReload authenticates with an `X-API-Key` header. The key lives in the generated
 //! `Client` as [`Credentials`] and is added to each request by the `ClientHooks::pre`
-//! hook, so one `reqwest::Client` can be shared with other suppliers. The `exec` hook
-//! bounds every answer's body ([`ResponseLimits`]); [`Client::with_api_key`] follows
+//! hook, so one `reqwest::Client` can be shared with other suppliers. Every answer's body
+//! is read within [`ResponseLimits`]; [`Client::with_api_key`] follows
 //! redirects only within the base URL's origin.
 
 use progenitor_client::{ClientHooks, Error, OperationInfo};
@@ -42,6 +42,12 @@ impl Credentials {
         self.limits = limits;
         self
     }
+
+    /// The bounds every answer's body is read within (the generated code reads each
+    /// answer through [`suppliers_http::read_body`] with them).
+    pub(crate) fn response_limits(&self) -> ResponseLimits {
+        self.limits
+    }
 }
 
 impl std::fmt::Debug for Credentials {
@@ -79,7 +85,7 @@ impl ClientHooks<Credentials> for Client {
         request: reqwest::Request,
         _info: &OperationInfo,
     ) -> reqwest::Result<reqwest::Response> {
-        suppliers_http::execute(&self.client, request, self.inner.limits).await
+        suppliers_http::execute(&self.client, request).await
     }
 }
 

@@ -4109,11 +4109,19 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                200u16 => super::success_response(response).await,
-                401u16 => Err(super::error_response(response).await),
-                403u16 => Err(super::error_response(response).await),
-                422u16 => Err(super::error_response(response).await),
-                _ => Err(Error::UnexpectedResponse(response)),
+                200u16 => super::success_response(response, client.inner.response_limits()).await,
+                401u16 => {
+                    Err(super::error_response(response, client.inner.response_limits()).await)
+                }
+                403u16 => {
+                    Err(super::error_response(response, client.inner.response_limits()).await)
+                }
+                422u16 => {
+                    Err(super::error_response(response, client.inner.response_limits()).await)
+                }
+                _ => Err(Error::UnexpectedResponse(
+                    ::suppliers_http::buffer_body(response, client.inner.response_limits()).await,
+                )),
             }
         }
     }
@@ -4152,11 +4160,19 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                200u16 => super::success_response(response).await,
-                401u16 => Err(super::error_response(response).await),
-                403u16 => Err(super::error_response(response).await),
-                422u16 => Err(super::error_response(response).await),
-                _ => Err(Error::UnexpectedResponse(response)),
+                200u16 => super::success_response(response, client.inner.response_limits()).await,
+                401u16 => {
+                    Err(super::error_response(response, client.inner.response_limits()).await)
+                }
+                403u16 => {
+                    Err(super::error_response(response, client.inner.response_limits()).await)
+                }
+                422u16 => {
+                    Err(super::error_response(response, client.inner.response_limits()).await)
+                }
+                _ => Err(Error::UnexpectedResponse(
+                    ::suppliers_http::buffer_body(response, client.inner.response_limits()).await,
+                )),
             }
         }
     }
@@ -4310,11 +4326,19 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                200u16 => super::success_response(response).await,
-                401u16 => Err(super::error_response(response).await),
-                403u16 => Err(super::error_response(response).await),
-                422u16 => Err(super::error_response(response).await),
-                _ => Err(Error::UnexpectedResponse(response)),
+                200u16 => super::success_response(response, client.inner.response_limits()).await,
+                401u16 => {
+                    Err(super::error_response(response, client.inner.response_limits()).await)
+                }
+                403u16 => {
+                    Err(super::error_response(response, client.inner.response_limits()).await)
+                }
+                422u16 => {
+                    Err(super::error_response(response, client.inner.response_limits()).await)
+                }
+                _ => Err(Error::UnexpectedResponse(
+                    ::suppliers_http::buffer_body(response, client.inner.response_limits()).await,
+                )),
             }
         }
     }
@@ -4408,12 +4432,22 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                200u16 => super::success_response(response).await,
-                401u16 => Err(super::error_response(response).await),
-                403u16 => Err(super::error_response(response).await),
-                404u16 => Err(super::error_response(response).await),
-                422u16 => Err(super::error_response(response).await),
-                _ => Err(Error::UnexpectedResponse(response)),
+                200u16 => super::success_response(response, client.inner.response_limits()).await,
+                401u16 => {
+                    Err(super::error_response(response, client.inner.response_limits()).await)
+                }
+                403u16 => {
+                    Err(super::error_response(response, client.inner.response_limits()).await)
+                }
+                404u16 => {
+                    Err(super::error_response(response, client.inner.response_limits()).await)
+                }
+                422u16 => {
+                    Err(super::error_response(response, client.inner.response_limits()).await)
+                }
+                _ => Err(Error::UnexpectedResponse(
+                    ::suppliers_http::buffer_body(response, client.inner.response_limits()).await,
+                )),
             }
         }
     }
@@ -4498,11 +4532,19 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                200u16 => super::success_response(response).await,
-                401u16 => Err(super::error_response(response).await),
-                403u16 => Err(super::error_response(response).await),
-                422u16 => Err(super::error_response(response).await),
-                _ => Err(Error::UnexpectedResponse(response)),
+                200u16 => super::success_response(response, client.inner.response_limits()).await,
+                401u16 => {
+                    Err(super::error_response(response, client.inner.response_limits()).await)
+                }
+                403u16 => {
+                    Err(super::error_response(response, client.inner.response_limits()).await)
+                }
+                422u16 => {
+                    Err(super::error_response(response, client.inner.response_limits()).await)
+                }
+                _ => Err(Error::UnexpectedResponse(
+                    ::suppliers_http::buffer_body(response, client.inner.response_limits()).await,
+                )),
             }
         }
     }
@@ -4589,15 +4631,29 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                200u16 => super::success_response(response).await,
-                201u16 => super::success_response(response).await,
-                400u16 => Err(super::error_response(response).await),
-                401u16 => Err(super::error_response(response).await),
-                403u16 => Err(super::error_response(response).await),
-                404u16 => Err(super::error_response(response).await),
-                409u16 => Err(super::error_response(response).await),
-                422u16 => Err(super::error_response(response).await),
-                _ => Err(Error::UnexpectedResponse(response)),
+                200u16 => super::success_response(response, client.inner.response_limits()).await,
+                201u16 => super::success_response(response, client.inner.response_limits()).await,
+                400u16 => {
+                    Err(super::error_response(response, client.inner.response_limits()).await)
+                }
+                401u16 => {
+                    Err(super::error_response(response, client.inner.response_limits()).await)
+                }
+                403u16 => {
+                    Err(super::error_response(response, client.inner.response_limits()).await)
+                }
+                404u16 => {
+                    Err(super::error_response(response, client.inner.response_limits()).await)
+                }
+                409u16 => {
+                    Err(super::error_response(response, client.inner.response_limits()).await)
+                }
+                422u16 => {
+                    Err(super::error_response(response, client.inner.response_limits()).await)
+                }
+                _ => Err(Error::UnexpectedResponse(
+                    ::suppliers_http::buffer_body(response, client.inner.response_limits()).await,
+                )),
             }
         }
     }
@@ -4653,12 +4709,22 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                200u16 => super::success_response(response).await,
-                401u16 => Err(super::error_response(response).await),
-                403u16 => Err(super::error_response(response).await),
-                404u16 => Err(super::error_response(response).await),
-                422u16 => Err(super::error_response(response).await),
-                _ => Err(Error::UnexpectedResponse(response)),
+                200u16 => super::success_response(response, client.inner.response_limits()).await,
+                401u16 => {
+                    Err(super::error_response(response, client.inner.response_limits()).await)
+                }
+                403u16 => {
+                    Err(super::error_response(response, client.inner.response_limits()).await)
+                }
+                404u16 => {
+                    Err(super::error_response(response, client.inner.response_limits()).await)
+                }
+                422u16 => {
+                    Err(super::error_response(response, client.inner.response_limits()).await)
+                }
+                _ => Err(Error::UnexpectedResponse(
+                    ::suppliers_http::buffer_body(response, client.inner.response_limits()).await,
+                )),
             }
         }
     }
@@ -4742,14 +4808,28 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                200u16 => super::success_response(response).await,
-                400u16 => Err(super::error_response(response).await),
-                401u16 => Err(super::error_response(response).await),
-                403u16 => Err(super::error_response(response).await),
-                404u16 => Err(super::error_response(response).await),
-                409u16 => Err(super::error_response(response).await),
-                422u16 => Err(super::error_response(response).await),
-                _ => Err(Error::UnexpectedResponse(response)),
+                200u16 => super::success_response(response, client.inner.response_limits()).await,
+                400u16 => {
+                    Err(super::error_response(response, client.inner.response_limits()).await)
+                }
+                401u16 => {
+                    Err(super::error_response(response, client.inner.response_limits()).await)
+                }
+                403u16 => {
+                    Err(super::error_response(response, client.inner.response_limits()).await)
+                }
+                404u16 => {
+                    Err(super::error_response(response, client.inner.response_limits()).await)
+                }
+                409u16 => {
+                    Err(super::error_response(response, client.inner.response_limits()).await)
+                }
+                422u16 => {
+                    Err(super::error_response(response, client.inner.response_limits()).await)
+                }
+                _ => Err(Error::UnexpectedResponse(
+                    ::suppliers_http::buffer_body(response, client.inner.response_limits()).await,
+                )),
             }
         }
     }
@@ -4890,11 +4970,19 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                200u16 => super::success_response(response).await,
-                401u16 => Err(super::error_response(response).await),
-                403u16 => Err(super::error_response(response).await),
-                422u16 => Err(super::error_response(response).await),
-                _ => Err(Error::UnexpectedResponse(response)),
+                200u16 => super::success_response(response, client.inner.response_limits()).await,
+                401u16 => {
+                    Err(super::error_response(response, client.inner.response_limits()).await)
+                }
+                403u16 => {
+                    Err(super::error_response(response, client.inner.response_limits()).await)
+                }
+                422u16 => {
+                    Err(super::error_response(response, client.inner.response_limits()).await)
+                }
+                _ => Err(Error::UnexpectedResponse(
+                    ::suppliers_http::buffer_body(response, client.inner.response_limits()).await,
+                )),
             }
         }
     }
@@ -5035,11 +5123,19 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                200u16 => super::success_response(response).await,
-                401u16 => Err(super::error_response(response).await),
-                403u16 => Err(super::error_response(response).await),
-                422u16 => Err(super::error_response(response).await),
-                _ => Err(Error::UnexpectedResponse(response)),
+                200u16 => super::success_response(response, client.inner.response_limits()).await,
+                401u16 => {
+                    Err(super::error_response(response, client.inner.response_limits()).await)
+                }
+                403u16 => {
+                    Err(super::error_response(response, client.inner.response_limits()).await)
+                }
+                422u16 => {
+                    Err(super::error_response(response, client.inner.response_limits()).await)
+                }
+                _ => Err(Error::UnexpectedResponse(
+                    ::suppliers_http::buffer_body(response, client.inner.response_limits()).await,
+                )),
             }
         }
     }
@@ -5132,12 +5228,22 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                200u16 => super::success_response(response).await,
-                401u16 => Err(super::error_response(response).await),
-                403u16 => Err(super::error_response(response).await),
-                404u16 => Err(super::error_response(response).await),
-                422u16 => Err(super::error_response(response).await),
-                _ => Err(Error::UnexpectedResponse(response)),
+                200u16 => super::success_response(response, client.inner.response_limits()).await,
+                401u16 => {
+                    Err(super::error_response(response, client.inner.response_limits()).await)
+                }
+                403u16 => {
+                    Err(super::error_response(response, client.inner.response_limits()).await)
+                }
+                404u16 => {
+                    Err(super::error_response(response, client.inner.response_limits()).await)
+                }
+                422u16 => {
+                    Err(super::error_response(response, client.inner.response_limits()).await)
+                }
+                _ => Err(Error::UnexpectedResponse(
+                    ::suppliers_http::buffer_body(response, client.inner.response_limits()).await,
+                )),
             }
         }
     }
@@ -5208,13 +5314,23 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                200u16 => super::success_response(response).await,
-                201u16 => super::success_response(response).await,
-                400u16 => Err(super::error_response(response).await),
-                401u16 => Err(super::error_response(response).await),
-                403u16 => Err(super::error_response(response).await),
-                422u16 => Err(super::error_response(response).await),
-                _ => Err(Error::UnexpectedResponse(response)),
+                200u16 => super::success_response(response, client.inner.response_limits()).await,
+                201u16 => super::success_response(response, client.inner.response_limits()).await,
+                400u16 => {
+                    Err(super::error_response(response, client.inner.response_limits()).await)
+                }
+                401u16 => {
+                    Err(super::error_response(response, client.inner.response_limits()).await)
+                }
+                403u16 => {
+                    Err(super::error_response(response, client.inner.response_limits()).await)
+                }
+                422u16 => {
+                    Err(super::error_response(response, client.inner.response_limits()).await)
+                }
+                _ => Err(Error::UnexpectedResponse(
+                    ::suppliers_http::buffer_body(response, client.inner.response_limits()).await,
+                )),
             }
         }
     }
@@ -5270,11 +5386,19 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                200u16 => super::success_response(response).await,
-                401u16 => Err(super::error_response(response).await),
-                403u16 => Err(super::error_response(response).await),
-                422u16 => Err(super::error_response(response).await),
-                _ => Err(Error::UnexpectedResponse(response)),
+                200u16 => super::success_response(response, client.inner.response_limits()).await,
+                401u16 => {
+                    Err(super::error_response(response, client.inner.response_limits()).await)
+                }
+                403u16 => {
+                    Err(super::error_response(response, client.inner.response_limits()).await)
+                }
+                422u16 => {
+                    Err(super::error_response(response, client.inner.response_limits()).await)
+                }
+                _ => Err(Error::UnexpectedResponse(
+                    ::suppliers_http::buffer_body(response, client.inner.response_limits()).await,
+                )),
             }
         }
     }
@@ -5287,11 +5411,12 @@ pub mod prelude {
 /// back as `Error::UnexpectedResponse`, status and headers intact.
 async fn error_response<E: ::serde::de::DeserializeOwned>(
     mut response: ::reqwest::Response,
+    limits: ::suppliers_http::ResponseLimits,
 ) -> Error<E> {
     let status = response.status();
     let version = response.version();
     let headers = ::std::mem::take(response.headers_mut());
-    let body = match response.bytes().await {
+    let body = match ::suppliers_http::read_body(response, limits).await {
         Ok(body) => body,
         Err(err) => return Error::ResponseBodyError(err),
     };
@@ -5306,14 +5431,17 @@ async fn error_response<E: ::serde::de::DeserializeOwned>(
         }
     }
 }
-/// A success answer as its declared type, its headers moved out of the
-/// answer rather than copied.
+/// A success answer as its declared type, its headers moved out of the answer
+/// rather than copied.
 async fn success_response<T: ::serde::de::DeserializeOwned, E>(
     mut response: ::reqwest::Response,
+    limits: ::suppliers_http::ResponseLimits,
 ) -> Result<ResponseValue<T>, Error<E>> {
     let status = response.status();
     let headers = ::std::mem::take(response.headers_mut());
-    let full = response.bytes().await.map_err(Error::ResponseBodyError)?;
+    let full = ::suppliers_http::read_body(response, limits)
+        .await
+        .map_err(Error::ResponseBodyError)?;
     let inner =
         ::serde_json::from_slice(&full).map_err(|e| Error::InvalidResponsePayload(full, e))?;
     Ok(ResponseValue::new(inner, status, headers))

@@ -1,7 +1,7 @@
 //! MousaCard authenticates with `Authorization: Bearer <token>`. The token lives in the
 //! generated `Client` as [`Credentials`] and is added to each request by the
 //! `ClientHooks::pre` hook, so one `reqwest::Client` can be shared with other suppliers.
-//! The `exec` hook bounds every answer's body ([`ResponseLimits`]); [`Client::with_token`]
+//! Every answer's body is read within [`ResponseLimits`]; [`Client::with_token`]
 //! follows redirects only within the base URL's origin.
 
 use progenitor_client::{ClientHooks, Error, OperationInfo};
@@ -38,6 +38,12 @@ impl Credentials {
     pub fn with_limits(mut self, limits: ResponseLimits) -> Self {
         self.limits = limits;
         self
+    }
+
+    /// The bounds every answer's body is read within (the generated code reads each
+    /// answer through [`suppliers_http::read_body`] with them).
+    pub(crate) fn response_limits(&self) -> ResponseLimits {
+        self.limits
     }
 }
 
@@ -76,7 +82,7 @@ impl ClientHooks<Credentials> for Client {
         request: reqwest::Request,
         _info: &OperationInfo,
     ) -> reqwest::Result<reqwest::Response> {
-        suppliers_http::execute(&self.client, request, self.inner.limits).await
+        suppliers_http::execute(&self.client, request).await
     }
 }
 

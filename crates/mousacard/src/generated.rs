@@ -4635,11 +4635,19 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                200u16 => super::success_response(response).await,
-                401u16 => Err(super::error_response(response).await),
-                403u16 => Err(super::error_response(response).await),
-                404u16 => Err(super::error_response(response).await),
-                _ => Err(Error::UnexpectedResponse(response)),
+                200u16 => super::success_response(response, client.inner.response_limits()).await,
+                401u16 => {
+                    Err(super::error_response(response, client.inner.response_limits()).await)
+                }
+                403u16 => {
+                    Err(super::error_response(response, client.inner.response_limits()).await)
+                }
+                404u16 => {
+                    Err(super::error_response(response, client.inner.response_limits()).await)
+                }
+                _ => Err(Error::UnexpectedResponse(
+                    ::suppliers_http::buffer_body(response, client.inner.response_limits()).await,
+                )),
             }
         }
     }
@@ -4757,12 +4765,22 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                200u16 => super::success_response(response).await,
-                400u16 => Err(super::error_response(response).await),
-                401u16 => Err(super::error_response(response).await),
-                403u16 => Err(super::error_response(response).await),
-                404u16 => Err(super::error_response(response).await),
-                _ => Err(Error::UnexpectedResponse(response)),
+                200u16 => super::success_response(response, client.inner.response_limits()).await,
+                400u16 => {
+                    Err(super::error_response(response, client.inner.response_limits()).await)
+                }
+                401u16 => {
+                    Err(super::error_response(response, client.inner.response_limits()).await)
+                }
+                403u16 => {
+                    Err(super::error_response(response, client.inner.response_limits()).await)
+                }
+                404u16 => {
+                    Err(super::error_response(response, client.inner.response_limits()).await)
+                }
+                _ => Err(Error::UnexpectedResponse(
+                    ::suppliers_http::buffer_body(response, client.inner.response_limits()).await,
+                )),
             }
         }
     }
@@ -4828,12 +4846,22 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                200u16 => super::success_response(response).await,
-                400u16 => Err(super::error_response(response).await),
-                401u16 => Err(super::error_response(response).await),
-                403u16 => Err(super::error_response(response).await),
-                404u16 => Err(super::error_response(response).await),
-                _ => Err(Error::UnexpectedResponse(response)),
+                200u16 => super::success_response(response, client.inner.response_limits()).await,
+                400u16 => {
+                    Err(super::error_response(response, client.inner.response_limits()).await)
+                }
+                401u16 => {
+                    Err(super::error_response(response, client.inner.response_limits()).await)
+                }
+                403u16 => {
+                    Err(super::error_response(response, client.inner.response_limits()).await)
+                }
+                404u16 => {
+                    Err(super::error_response(response, client.inner.response_limits()).await)
+                }
+                _ => Err(Error::UnexpectedResponse(
+                    ::suppliers_http::buffer_body(response, client.inner.response_limits()).await,
+                )),
             }
         }
     }
@@ -4899,12 +4927,22 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                200u16 => super::success_response(response).await,
-                400u16 => Err(super::error_response(response).await),
-                401u16 => Err(super::error_response(response).await),
-                403u16 => Err(super::error_response(response).await),
-                404u16 => Err(super::error_response(response).await),
-                _ => Err(Error::UnexpectedResponse(response)),
+                200u16 => super::success_response(response, client.inner.response_limits()).await,
+                400u16 => {
+                    Err(super::error_response(response, client.inner.response_limits()).await)
+                }
+                401u16 => {
+                    Err(super::error_response(response, client.inner.response_limits()).await)
+                }
+                403u16 => {
+                    Err(super::error_response(response, client.inner.response_limits()).await)
+                }
+                404u16 => {
+                    Err(super::error_response(response, client.inner.response_limits()).await)
+                }
+                _ => Err(Error::UnexpectedResponse(
+                    ::suppliers_http::buffer_body(response, client.inner.response_limits()).await,
+                )),
             }
         }
     }
@@ -4956,12 +4994,22 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                200u16 => super::success_response(response).await,
-                400u16 => Err(super::error_response(response).await),
-                401u16 => Err(super::error_response(response).await),
-                403u16 => Err(super::error_response(response).await),
-                404u16 => Err(super::error_response(response).await),
-                _ => Err(Error::UnexpectedResponse(response)),
+                200u16 => super::success_response(response, client.inner.response_limits()).await,
+                400u16 => {
+                    Err(super::error_response(response, client.inner.response_limits()).await)
+                }
+                401u16 => {
+                    Err(super::error_response(response, client.inner.response_limits()).await)
+                }
+                403u16 => {
+                    Err(super::error_response(response, client.inner.response_limits()).await)
+                }
+                404u16 => {
+                    Err(super::error_response(response, client.inner.response_limits()).await)
+                }
+                _ => Err(Error::UnexpectedResponse(
+                    ::suppliers_http::buffer_body(response, client.inner.response_limits()).await,
+                )),
             }
         }
     }
@@ -5014,12 +5062,22 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                200u16 => super::success_response(response).await,
-                400u16 => Err(super::error_response(response).await),
-                401u16 => Err(super::error_response(response).await),
-                403u16 => Err(super::error_response(response).await),
-                404u16 => Err(super::error_response(response).await),
-                _ => Err(Error::UnexpectedResponse(response)),
+                200u16 => super::success_response(response, client.inner.response_limits()).await,
+                400u16 => {
+                    Err(super::error_response(response, client.inner.response_limits()).await)
+                }
+                401u16 => {
+                    Err(super::error_response(response, client.inner.response_limits()).await)
+                }
+                403u16 => {
+                    Err(super::error_response(response, client.inner.response_limits()).await)
+                }
+                404u16 => {
+                    Err(super::error_response(response, client.inner.response_limits()).await)
+                }
+                _ => Err(Error::UnexpectedResponse(
+                    ::suppliers_http::buffer_body(response, client.inner.response_limits()).await,
+                )),
             }
         }
     }
@@ -5075,12 +5133,22 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                200u16 => super::success_response(response).await,
-                400u16 => Err(super::error_response(response).await),
-                401u16 => Err(super::error_response(response).await),
-                403u16 => Err(super::error_response(response).await),
-                404u16 => Err(super::error_response(response).await),
-                _ => Err(Error::UnexpectedResponse(response)),
+                200u16 => super::success_response(response, client.inner.response_limits()).await,
+                400u16 => {
+                    Err(super::error_response(response, client.inner.response_limits()).await)
+                }
+                401u16 => {
+                    Err(super::error_response(response, client.inner.response_limits()).await)
+                }
+                403u16 => {
+                    Err(super::error_response(response, client.inner.response_limits()).await)
+                }
+                404u16 => {
+                    Err(super::error_response(response, client.inner.response_limits()).await)
+                }
+                _ => Err(Error::UnexpectedResponse(
+                    ::suppliers_http::buffer_body(response, client.inner.response_limits()).await,
+                )),
             }
         }
     }
@@ -5093,11 +5161,12 @@ pub mod prelude {
 /// back as `Error::UnexpectedResponse`, status and headers intact.
 async fn error_response<E: ::serde::de::DeserializeOwned>(
     mut response: ::reqwest::Response,
+    limits: ::suppliers_http::ResponseLimits,
 ) -> Error<E> {
     let status = response.status();
     let version = response.version();
     let headers = ::std::mem::take(response.headers_mut());
-    let body = match response.bytes().await {
+    let body = match ::suppliers_http::read_body(response, limits).await {
         Ok(body) => body,
         Err(err) => return Error::ResponseBodyError(err),
     };
@@ -5112,14 +5181,17 @@ async fn error_response<E: ::serde::de::DeserializeOwned>(
         }
     }
 }
-/// A success answer as its declared type, its headers moved out of the
-/// answer rather than copied.
+/// A success answer as its declared type, its headers moved out of the answer
+/// rather than copied.
 async fn success_response<T: ::serde::de::DeserializeOwned, E>(
     mut response: ::reqwest::Response,
+    limits: ::suppliers_http::ResponseLimits,
 ) -> Result<ResponseValue<T>, Error<E>> {
     let status = response.status();
     let headers = ::std::mem::take(response.headers_mut());
-    let full = response.bytes().await.map_err(Error::ResponseBodyError)?;
+    let full = ::suppliers_http::read_body(response, limits)
+        .await
+        .map_err(Error::ResponseBodyError)?;
     let inner =
         ::serde_json::from_slice(&full).map_err(|e| Error::InvalidResponsePayload(full, e))?;
     Ok(ResponseValue::new(inner, status, headers))

@@ -1,10 +1,9 @@
 //! Response bodies bounded while they stream in, before anything decodes them.
 
-use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::future::Future;
+use std::task::Poll;
 
-use bytes::Bytes;
-use http_body::{Frame, SizeHint};
+use bytes::{Bytes, BytesMut};
 use reqwest::ResponseBuilderExt;
 use reqwest::header::CONTENT_TYPE;
 
@@ -40,112 +39,113 @@ pub struct BodyTooLarge {
     pub limit: usize,
 }
 
-/// `response` with a body that fails with [`BodyTooLarge`] once more than
-/// `limits.max_body_bytes` arrive (at once, when `Content-Length` already says so), and
-/// with [`crate::BodyStalled`] when it brings too few bytes for too long (see
-/// [`crate::stalled_stream`]). `text/event-stream` bodies are left alone: their reader
-/// bounds each event and the silences between them.
+/// `response`'s body, read into memory within `limits`: reading fails with
+/// [`BodyTooLarge`] once more than `limits.max_body_bytes` arrive (at once, when
+/// `Content-Length` already says so), and with [`crate::BodyStalled`] when the body brings
+/// too few bytes for too long (see [`crate::stalled_stream`]). Either is the source of
+/// the `reqwest::Error` returned, as a failure of the network is.
 ///
-/// The head (status, headers, URL) moves into the new response as it is: nothing is
-/// copied but the URL.
-pub fn limit_body(response: reqwest::Response, limits: ResponseLimits) -> reqwest::Response {
-    if is_event_stream(&response) {
-        return response;
-    }
+/// The generated clients decode every answer they declare through it: bounding the
+/// body where it is read, rather than wrapping every answer's body for whoever reads
+/// it, costs a body that arrives at once nothing but a count (BENCHMARKS.md, section 1).
+pub async fn read_body(
+    mut response: reqwest::Response,
+    limits: ResponseLimits,
+) -> reqwest::Result<Bytes> {
     let too_large = BodyTooLarge {
         status: response.status().as_u16(),
         limit: limits.max_body_bytes,
     };
     // A declared length within the limit: the HTTP layer reads no more than it.
-    let declared_too_large = response
+    if response
         .content_length()
-        .is_some_and(|n| n > limits.max_body_bytes as u64);
-    let url = response.url().clone();
-    let (mut head, body) = http::Response::from(response).into_parts();
-    // Without its URL, reqwest would parse a placeholder for every answer.
-    let (with_url, ()) = http::Response::builder()
-        .url(url)
-        .body(())
-        .expect("a builder given only a URL builds")
-        .into_parts();
-    head.extensions.extend(with_url.extensions);
-    let body = Bounded {
-        inner: body,
-        too_large,
-        failed: declared_too_large.then_some(Failed::TooLarge),
-        seen: 0,
-        stall: StallGuard::default(),
-    };
-    reqwest::Response::from(http::Response::from_parts(head, reqwest::Body::wrap(body)))
-}
-
-/// A response body under [`limit_body`]'s bounds.
-struct Bounded {
-    inner: reqwest::Body,
-    too_large: BodyTooLarge,
-    /// Set once the body failed: the error still to give, then the end.
-    failed: Option<Failed>,
-    /// Bytes received so far.
-    seen: usize,
-    stall: StallGuard,
-}
-
-#[derive(Clone, Copy)]
-enum Failed {
-    /// `Content-Length` says more than the limit: fail at the first read.
-    TooLarge,
-    /// The error was given: the body ends.
-    Given,
-}
-
-impl http_body::Body for Bounded {
-    type Data = Bytes;
-    type Error = BoxError;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        let this = &mut *self;
-        match this.failed {
-            Some(Failed::TooLarge) => return this.fail(this.too_large.into()),
-            Some(Failed::Given) => return Poll::Ready(None),
-            None => {}
+        .is_some_and(|n| n > limits.max_body_bytes as u64)
+    {
+        return Err(body_error(too_large).await);
+    }
+    let mut stall = StallGuard::default();
+    let mut body: Option<Bytes> = None;
+    let mut joined: Option<BytesMut> = None;
+    let mut seen = 0usize;
+    loop {
+        let chunk = {
+            let mut next = std::pin::pin!(response.chunk());
+            std::future::poll_fn(|cx| match next.as_mut().poll(cx) {
+                Poll::Ready(chunk) => Poll::Ready(Ok(chunk)),
+                Poll::Pending => stall.poll_stalled(cx).map(Err),
+            })
+            .await
+        };
+        let chunk = match chunk {
+            Ok(Ok(Some(chunk))) => chunk,
+            Ok(Ok(None)) => break,
+            Ok(Err(err)) => return Err(err),
+            Err(stalled) => return Err(body_error(stalled).await),
+        };
+        seen = seen.saturating_add(chunk.len());
+        if seen > limits.max_body_bytes {
+            return Err(body_error(too_large).await);
         }
-        match Pin::new(&mut this.inner).poll_frame(cx) {
-            Poll::Ready(Some(Ok(frame))) => {
-                let len = frame.data_ref().map_or(0, Bytes::len);
-                this.seen = this.seen.saturating_add(len);
-                if this.seen > this.too_large.limit {
-                    return this.fail(this.too_large.into());
-                }
-                this.stall.received(len);
-                Poll::Ready(Some(Ok(frame)))
+        stall.received(chunk.len());
+        // One chunk (the usual answer) is kept as it came; more are joined.
+        match (&mut body, &mut joined) {
+            (None, None) => body = Some(chunk),
+            (Some(first), None) => {
+                let mut all = BytesMut::with_capacity(first.len() + chunk.len());
+                all.extend_from_slice(first);
+                all.extend_from_slice(&chunk);
+                joined = Some(all);
             }
-            Poll::Ready(Some(Err(err))) => this.fail(err.into()),
-            Poll::Ready(None) => Poll::Ready(None),
-            Poll::Pending => match this.stall.poll_stalled(cx) {
-                Poll::Ready(stalled) => this.fail(stalled.into()),
-                Poll::Pending => Poll::Pending,
-            },
+            (_, Some(all)) => all.extend_from_slice(&chunk),
         }
     }
-
-    fn is_end_stream(&self) -> bool {
-        matches!(self.failed, Some(Failed::Given)) || self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
-    }
+    Ok(match joined {
+        Some(all) => all.freeze(),
+        None => body.unwrap_or_default(),
+    })
 }
 
-impl Bounded {
-    /// Gives `err` once; the body ends after it.
-    fn fail(&mut self, err: BoxError) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        self.failed = Some(Failed::Given);
-        Poll::Ready(Some(Err(err)))
+/// `response` with its body read into memory by [`read_body`]: the body of the returned
+/// response is those bytes, or gives [`read_body`]'s error to whoever reads it. For
+/// answers kept whole, to be read later (an undeclared status), so that reading them
+/// later is bounded too. `text/event-stream` bodies are left alone, unread: their reader
+/// bounds each event and the silences between them.
+pub async fn buffer_body(response: reqwest::Response, limits: ResponseLimits) -> reqwest::Response {
+    if is_event_stream(&response) {
+        return response;
     }
+    let status = response.status();
+    let version = response.version();
+    let url = response.url().clone();
+    let mut response = response;
+    let headers = std::mem::take(response.headers_mut());
+    let body = match read_body(response, limits).await {
+        Ok(bytes) => reqwest::Body::from(bytes),
+        Err(err) => reqwest::Body::wrap_stream(futures::stream::once(async move {
+            Err::<Bytes, reqwest::Error>(err)
+        })),
+    };
+    let mut kept = http::Response::builder()
+        .status(status)
+        .version(version)
+        .url(url)
+        .body(body)
+        .expect("a status, version and URL taken from a response build one");
+    *kept.headers_mut() = headers;
+    reqwest::Response::from(kept)
+}
+
+/// A `reqwest::Error` whose source is `cause`, as a body failing with it gives. reqwest
+/// makes its errors only itself, and callers look for the cause in the error's chain.
+async fn body_error(cause: impl std::error::Error + Send + Sync + 'static) -> reqwest::Error {
+    let cause: BoxError = Box::new(cause);
+    let failing = reqwest::Body::wrap_stream(futures::stream::once(async move {
+        Err::<Bytes, BoxError>(cause)
+    }));
+    reqwest::Response::from(http::Response::new(failing))
+        .bytes()
+        .await
+        .expect_err("a body that fails gives its error")
 }
 
 fn is_event_stream(response: &reqwest::Response) -> bool {

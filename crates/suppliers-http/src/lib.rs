@@ -4,12 +4,13 @@
 //!   port) the request was sent to, [`MAX_REDIRECTS`] hops at most, so a credential
 //!   header added to a request (`X-API-Key`, `X-Cr-Application`...) never reaches another
 //!   host. reqwest strips only `Authorization` and cookies by itself.
-//! - [`limit_body`]: a response body is cut off, with [`BodyTooLarge`], as soon as it
-//!   grows past [`ResponseLimits::max_body_bytes`], before anything decodes it, and with
-//!   [`BodyStalled`] when it brings under 1 byte a second for 5 s
-//!   ([`stalled_stream`]: a drip that a per-read timeout never catches). Event streams
-//!   are left alone: their reader bounds each event and the silences instead.
-//!
+//! - [`read_body`]: a response body is read and cut off, with [`BodyTooLarge`], as soon
+//!   as it grows past [`ResponseLimits::max_body_bytes`], before anything decodes it, and
+//!   with [`BodyStalled`] when it brings under 1 byte a second for 5 s
+//!   ([`stalled_stream`]: a drip that a per-read timeout never catches). The generated
+//!   clients read every answer they decode through it, and keep undeclared answers
+//!   through [`buffer_body`]. Event streams are left alone: their reader bounds each
+//!   event and the silences instead.
 //! - [`with_answer_status`] and [`AnswerStatus`]: the status of the answer a call
 //!   received, for the errors that do not keep it.
 //!
@@ -18,12 +19,12 @@
 //!
 //! ```
 //! # async fn run() -> Result<(), reqwest::Error> {
-//! use suppliers_http::{ResponseLimits, client_builder, execute};
+//! use suppliers_http::{ResponseLimits, client_builder, execute, read_body};
 //!
 //! let http = client_builder("my-app/1.0").build()?;
 //! let request = http.get("https://public-api.foxreload.com/api/products/").build()?;
 //! let limits = ResponseLimits { max_body_bytes: 1 << 20 };
-//! let body = execute(&http, request, limits).await?.bytes().await?; // at most 1 MiB
+//! let body = read_body(execute(&http, request).await?, limits).await?; // at most 1 MiB
 //! # let _ = body; Ok(()) }
 //! ```
 //!
@@ -46,7 +47,9 @@ pub mod stalled_stream;
 use std::time::Duration;
 
 pub use answer_status::{AnswerStatus, with_answer_status};
-pub use body_limit::{BodyTooLarge, DEFAULT_MAX_BODY_BYTES, ResponseLimits, limit_body};
+pub use body_limit::{
+    BodyTooLarge, DEFAULT_MAX_BODY_BYTES, ResponseLimits, buffer_body, read_body,
+};
 pub use redirect::{MAX_REDIRECTS, RefusedRedirect, check_redirect, redirect_policy};
 pub use stalled_stream::BodyStalled;
 
@@ -87,16 +90,15 @@ pub fn client_builder(user_agent: &str) -> reqwest::ClientBuilder {
         .user_agent(user_agent)
 }
 
-/// Sends `request` on `client`, bounds the answer's body with [`limit_body`] and notes its
-/// status for [`with_answer_status`].
+/// Sends `request` on `client` and notes the answer's status for [`with_answer_status`].
+/// The answer's body is left to be read with [`read_body`].
 pub async fn execute(
     client: &reqwest::Client,
     request: reqwest::Request,
-    limits: ResponseLimits,
 ) -> reqwest::Result<reqwest::Response> {
     let response = client.execute(request).await?;
     answer_status::note(response.status());
-    Ok(limit_body(response, limits))
+    Ok(response)
 }
 
 /// The first error of type `T` in `err`'s chain of sources, `err` included.

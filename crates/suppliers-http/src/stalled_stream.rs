@@ -124,15 +124,13 @@ mod tests {
         })
     }
 
-    /// `body` as an answer's body, read through [`crate::limit_body`].
+    /// `body` as an answer's body, read through [`crate::read_body`].
     async fn read<S>(body: S) -> reqwest::Result<Bytes>
     where
         S: Stream<Item = Result<Bytes, BoxError>> + Send + 'static,
     {
         let response = http::Response::new(reqwest::Body::wrap_stream(body));
-        crate::limit_body(response.into(), crate::ResponseLimits::default())
-            .bytes()
-            .await
+        crate::read_body(response.into(), crate::ResponseLimits::default()).await
     }
 
     fn is_stalled(err: &reqwest::Error) -> bool {
