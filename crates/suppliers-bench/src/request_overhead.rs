@@ -34,8 +34,12 @@ use crate::server::Server;
 
 /// Requests in flight in the concurrent case.
 pub const IN_FLIGHT: usize = 32;
-/// The facade must keep at least this share of the baseline's throughput.
+/// One request at a time, the facade must keep at least this share of the baseline's
+/// throughput (issue 7).
 pub const TARGET_RATIO: f64 = 0.95;
+/// With [`IN_FLIGHT`] requests in flight, where the client's core is the limit and the
+/// layers' every instruction shows, at least this share (issue 25).
+pub const TARGET_RATIO_IN_FLIGHT: f64 = 0.90;
 /// Observed (metrics recorded, logs at the default level), the facade keeps at least
 /// this share of its unobserved throughput.
 pub const OBSERVED_RATIO: f64 = 0.98;
@@ -217,6 +221,10 @@ pub fn run(mode: Mode) -> Result<Vec<Row>> {
             } else {
                 format!("{in_flight} in flight")
             };
+            let target = match in_flight {
+                1 => TARGET_RATIO,
+                _ => TARGET_RATIO_IN_FLIGHT,
+            };
             let facade = &rates[0];
             for ((name, _), baseline) in sides[1..].iter().zip(&rates[1..]) {
                 let ratio = median_ratio(facade, baseline);
@@ -227,10 +235,7 @@ pub fn run(mode: Mode) -> Result<Vec<Row>> {
                     sdk: thousands(facade),
                     baseline: format!("{} (reqwest + serde_json, {name})", thousands(baseline)),
                     ratio: Some(ratio),
-                    target: Some(Target::new(
-                        format!(">= {TARGET_RATIO}"),
-                        ratio >= TARGET_RATIO,
-                    )),
+                    target: Some(Target::new(format!(">= {target}"), ratio >= target)),
                 });
             }
         }
