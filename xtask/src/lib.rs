@@ -20,7 +20,8 @@
 //! ([`api_snapshot`], [`crate_version`]). `cargo xtask api-diff --base REV` prints the
 //! same report against a commit.
 //!
-//! `cargo xtask bench` ([`mod@bench`]) times codegen and runs the `suppliers-bench` crate.
+//! `cargo xtask bench` ([`mod@bench`]) times codegen and cold builds of a crate on the
+//! facade and of one on the three clients, and runs the `suppliers-bench` crate.
 //!
 //! ```
 //! let spec = serde_json::json!({

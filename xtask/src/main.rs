@@ -51,12 +51,21 @@ enum Command {
     },
     /// Measure what the SDK costs against hand-written baselines; print the table.
     Bench {
-        /// Small sizes and few trials (under 30 s once built); CI runs this.
+        /// Small sizes and few trials (under 30 s once built, plus one cold build of each
+        /// crate of section 11); CI runs this.
         #[arg(long)]
         quick: bool,
         /// Write the table into BENCHMARKS.md.
         #[arg(long)]
         record: bool,
+    },
+    /// Only the bench's cold builds (section 11): prints the flags `cargo xtask bench`
+    /// passes to suppliers-bench with their wall times.
+    #[command(hide = true)]
+    ColdBuild {
+        /// One build of each crate instead of two.
+        #[arg(long)]
+        quick: bool,
     },
     /// Buyers and trackers in their own processes against the sandbox behind a fault
     /// proxy, then an audit against the sandbox's books: 0 double purchases, 0 lost.
@@ -96,6 +105,14 @@ fn workspace_root() -> PathBuf {
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Bench { quick, record } => xtask::bench::run(&workspace_root(), quick, record),
+        Command::ColdBuild { quick } => {
+            let flags = xtask::bench::cold_builds(
+                &workspace_root(),
+                xtask::bench::cold_build_trials(quick),
+            )?;
+            println!("{}", flags.join(" "));
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Chaos {
             seconds,
             seed,

@@ -16,7 +16,9 @@
 //! 9. [`fulfilment_tracking`]: many open orders followed to the end by one tracker
 //!    process, against one poll per order per round;
 //! 10. [`catalog_concurrency`]: whole catalogs 100 ms away, 8 requests in flight against
-//!     one page at a time and against the floor no walk at 8 can beat.
+//!     one page at a time and against the floor no walk at 8 can beat;
+//! 11. [`cold_build`]: a crate on `suppliers` without default features built cold against
+//!     one on the three client crates, measured by the xtask and passed in.
 //!
 //! Each section is a plain function returning its rows:
 //!
@@ -31,6 +33,7 @@ pub mod batch_tracking;
 pub mod catalog_concurrency;
 pub mod catalog_memory;
 pub mod child;
+pub mod cold_build;
 pub mod completion_latency;
 pub mod cores;
 pub mod decoding;

@@ -1,6 +1,6 @@
 //! `suppliers-bench [--quick]`: runs every measurement of issue 7 and prints one table.
 //! Run it through `cargo xtask bench`, which builds it in release mode and adds the
-//! codegen timings (section 6).
+//! codegen timings (section 6) and the cold builds (section 11).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -13,7 +13,7 @@ use suppliers_bench::catalog_concurrency;
 use suppliers_bench::catalog_memory::{self, Consume};
 use suppliers_bench::fulfilment_tracking;
 use suppliers_bench::report::{self, Row, median};
-use suppliers_bench::{Mode, batch_tracking, completion_latency, decoding, machine};
+use suppliers_bench::{Mode, batch_tracking, cold_build, completion_latency, decoding, machine};
 use suppliers_bench::{journal_overhead, report::failures, request_overhead};
 
 #[derive(Parser)]
@@ -22,7 +22,7 @@ struct Cli {
     /// Small sizes and few trials (under 30 s).
     #[arg(long)]
     quick: bool,
-    /// Only these sections (1-5, 7, 9, 10), comma-separated.
+    /// Only these sections (1-5, 7, 9, 10, and 11 when given its times), comma-separated.
     #[arg(long, value_delimiter = ',')]
     only: Vec<u8>,
     /// Wall times of `cargo xtask codegen --check`, seconds (from `cargo xtask bench`).
@@ -31,6 +31,14 @@ struct Cli {
     /// Wall times of `cargo xtask --help` in the same run: cargo and process start.
     #[arg(long, value_delimiter = ',')]
     codegen_floor_secs: Vec<f64>,
+    /// Wall times of cold `cargo build`s of a crate on `suppliers` without default
+    /// features, seconds (from `cargo xtask bench`).
+    #[arg(long, value_delimiter = ',')]
+    cold_build_secs: Vec<f64>,
+    /// Wall times of cold builds of a crate on the three client crates, in the same
+    /// trials (the two alternate).
+    #[arg(long, value_delimiter = ',')]
+    cold_build_baseline_secs: Vec<f64>,
     /// Replace the results between the bench markers of this Markdown file.
     #[arg(long)]
     record: Option<PathBuf>,
@@ -150,6 +158,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
             ratio: Some(work / floor),
             target: None,
         });
+    }
+    if wanted(11) && !cli.cold_build_secs.is_empty() && !cli.cold_build_baseline_secs.is_empty() {
+        rows.push(cold_build::row(
+            &cli.cold_build_secs,
+            &cli.cold_build_baseline_secs,
+        )?);
     }
     let heading = format!(
         "`cargo xtask bench{}` on {}, {}; the bench took {:.0} s.",

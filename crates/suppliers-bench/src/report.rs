@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 /// One measurement against its baseline.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Row {
-    /// Which section of the bench (1-10).
+    /// Which section of the bench (1-11).
     pub section: u8,
     /// What was measured, with its unit.
     pub measure: String,
