@@ -10,9 +10,11 @@
 //! body intact.
 
 use proc_macro2::TokenStream;
-use quote::{ToTokens, quote};
+use quote::ToTokens;
 use syn::visit_mut::{self, VisitMut};
 use syn::{Expr, parse_quote};
+
+use crate::body_reads::{BodyRead, body_read};
 
 /// Rewrites every declared-error arm in `file` and adds the helper they call. With
 /// `bounded` (a client whose credentials hold `ResponseLimits`), error bodies are read
@@ -28,20 +30,12 @@ pub fn keep_status(file: &mut syn::File, bounded: bool) {
     if rewriter.rewritten == 0 {
         return;
     }
-    let (limits_param, read): (TokenStream, TokenStream) = if bounded {
-        (
-            quote!(limits: ::suppliers_http::ResponseLimits,),
-            quote!(::suppliers_http::read_body(response, limits).await),
-        )
-    } else {
-        (quote!(), quote!(response.bytes().await))
-    };
+    let BodyRead { param, read, .. } = body_read(bounded);
     file.items.push(parse_quote! {
         /// An error answer as its declared type; one whose body does not match comes
         /// back as `Error::UnexpectedResponse`, status and headers intact.
         async fn error_response<E: ::serde::de::DeserializeOwned>(
-            mut response: ::reqwest::Response,
-            #limits_param
+            mut response: ::reqwest::Response #param
         ) -> Error<E> {
             let status = response.status();
             let version = response.version();
@@ -72,28 +66,26 @@ struct Rewriter {
 impl VisitMut for Rewriter {
     fn visit_expr_mut(&mut self, expr: &mut Expr) {
         if is_declared_error_arm(expr) {
-            *expr = match self.bounded {
-                true => parse_quote!(Err(super::error_response(
-                    response,
-                    client.inner.response_limits()
-                )
-                .await)),
-                false => parse_quote!(Err(super::error_response(response).await)),
-            };
+            let arg = body_read(self.bounded).arg;
+            *expr = parse_quote!(Err(super::error_response(response #arg).await));
             self.rewritten += 1;
             return;
         }
-        let undeclared: Expr = parse_quote!(Err(Error::UnexpectedResponse(response)));
-        if self.bounded
-            && expr.to_token_stream().to_string() == undeclared.to_token_stream().to_string()
-        {
+        if self.bounded && is_undeclared_arm(expr) {
+            let arg = body_read(true).arg;
             *expr = parse_quote!(Err(Error::UnexpectedResponse(
-                ::suppliers_http::buffer_body(response, client.inner.response_limits()).await
+                ::suppliers_http::buffer_body(response #arg).await
             )));
             return;
         }
         visit_mut::visit_expr_mut(self, expr);
     }
+}
+
+/// `Err(Error::UnexpectedResponse(response))`: an answer of a status not declared.
+fn is_undeclared_arm(expr: &Expr) -> bool {
+    let undeclared: Expr = parse_quote!(Err(Error::UnexpectedResponse(response)));
+    expr.to_token_stream().to_string() == undeclared.to_token_stream().to_string()
 }
 
 /// `Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))`.

@@ -40,6 +40,7 @@ pub mod api_diff;
 pub mod api_snapshot;
 pub mod api_version_header;
 pub mod bench;
+pub mod body_reads;
 pub mod chaos;
 pub mod codegen;
 pub mod crate_version;

@@ -8,10 +8,11 @@
 //! returns, and every error, is as before. For a client whose credentials bound its
 //! answers, the helper also reads the body within those bounds.
 
-use proc_macro2::TokenStream;
-use quote::{ToTokens, quote};
+use quote::ToTokens;
 use syn::visit_mut::{self, VisitMut};
 use syn::{Expr, parse_quote};
+
+use crate::body_reads::{BodyRead, body_read};
 
 /// Rewrites every success arm in `file` and adds the helper they call. With `bounded`
 /// (a client whose credentials hold `ResponseLimits`), the body is read with
@@ -25,20 +26,12 @@ pub fn move_headers(file: &mut syn::File, bounded: bool) {
     if rewriter.rewritten == 0 {
         return;
     }
-    let (limits_param, read): (TokenStream, TokenStream) = if bounded {
-        (
-            quote!(limits: ::suppliers_http::ResponseLimits,),
-            quote!(::suppliers_http::read_body(response, limits).await),
-        )
-    } else {
-        (quote!(), quote!(response.bytes().await))
-    };
+    let BodyRead { param, read, .. } = body_read(bounded);
     file.items.push(parse_quote! {
         /// A success answer as its declared type, its headers moved out of the answer
         /// rather than copied.
         async fn success_response<T: ::serde::de::DeserializeOwned, E>(
-            mut response: ::reqwest::Response,
-            #limits_param
+            mut response: ::reqwest::Response #param
         ) -> Result<ResponseValue<T>, Error<E>> {
             let status = response.status();
             let headers = ::std::mem::take(response.headers_mut());
@@ -59,12 +52,8 @@ impl VisitMut for Rewriter {
     fn visit_expr_mut(&mut self, expr: &mut Expr) {
         let decode: Expr = parse_quote!(ResponseValue::from_response(response).await);
         if expr.to_token_stream().to_string() == decode.to_token_stream().to_string() {
-            *expr = match self.bounded {
-                true => parse_quote!(
-                    super::success_response(response, client.inner.response_limits()).await
-                ),
-                false => parse_quote!(super::success_response(response).await),
-            };
+            let arg = body_read(self.bounded).arg;
+            *expr = parse_quote!(super::success_response(response #arg).await);
             self.rewritten += 1;
             return;
         }

@@ -22,7 +22,7 @@ pub const MIN_THROUGHPUT: u64 = 1;
 pub const GRACE_PERIOD: Duration = Duration::from_secs(5);
 
 /// How often the throughput is looked at while no byte comes.
-const CHECK_EVERY: Duration = Duration::from_secs(1);
+pub(crate) const CHECK_EVERY: Duration = Duration::from_secs(1);
 
 /// A response body stayed under the throughput floor for the grace period.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -102,89 +102,5 @@ impl StallGuard {
             .sum();
         now.duration_since(started) >= GRACE_PERIOD
             && (bytes as u64) < MIN_THROUGHPUT * GRACE_PERIOD.as_secs()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use bytes::Bytes;
-    use futures::{Stream, StreamExt};
-
-    type BoxError = Box<dyn std::error::Error + Send + Sync>;
-
-    /// One byte every `every`, `count` times.
-    fn drip(every: Duration, count: usize) -> impl Stream<Item = Result<Bytes, BoxError>> {
-        futures::stream::unfold(0, move |sent| async move {
-            if sent == count {
-                return None;
-            }
-            tokio::time::sleep(every).await;
-            Some((Ok(Bytes::from_static(b"x")), sent + 1))
-        })
-    }
-
-    /// `body` as an answer's body, read through [`crate::read_body`].
-    async fn read<S>(body: S) -> reqwest::Result<Bytes>
-    where
-        S: Stream<Item = Result<Bytes, BoxError>> + Send + 'static,
-    {
-        let response = http::Response::new(reqwest::Body::wrap_stream(body));
-        crate::read_body(response.into(), crate::ResponseLimits::default()).await
-    }
-
-    fn is_stalled(err: &reqwest::Error) -> bool {
-        crate::find_cause::<BodyStalled>(err).is_some()
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_drip_under_the_floor_fails_after_the_grace_period() {
-        let started = Instant::now();
-        let err = read(drip(Duration::from_secs(3), 100)).await.unwrap_err();
-        assert!(is_stalled(&err), "{err}");
-        let took = started.elapsed();
-        assert!(took >= GRACE_PERIOD && took <= GRACE_PERIOD * 2, "{took:?}");
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_slow_body_over_the_floor_and_a_silent_start_within_grace_pass() {
-        // Two bytes a second for a minute: slow, never stalled.
-        let body = read(drip(Duration::from_millis(500), 120)).await.unwrap();
-        assert_eq!(body.len(), 120);
-        // Nothing for 4 s, then the rest at once: within the grace period.
-        let late = futures::stream::once(async {
-            tokio::time::sleep(Duration::from_secs(4)).await;
-            Ok::<_, BoxError>(Bytes::from(vec![b'x'; 100]))
-        });
-        assert_eq!(read(late).await.unwrap().len(), 100);
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn five_bytes_in_the_last_five_seconds_pass_however_they_are_chunked() {
-        // A burst of 5 one-byte chunks every 4.9 s: always 5 bytes within 5 s.
-        let bursts = futures::stream::iter(0..60).then(|i| async move {
-            if i % 5 == 0 {
-                tokio::time::sleep(Duration::from_millis(4_900)).await;
-            }
-            Ok::<_, BoxError>(Bytes::from_static(b"x"))
-        });
-        assert_eq!(read(bursts).await.unwrap().len(), 60);
-        // Four of them every 4.9 s: under the floor once the grace period has passed.
-        let thin = futures::stream::iter(0..60).then(|i| async move {
-            if i % 4 == 0 {
-                tokio::time::sleep(Duration::from_millis(4_900)).await;
-            }
-            Ok::<_, BoxError>(Bytes::from_static(b"x"))
-        });
-        assert!(is_stalled(&read(thin).await.unwrap_err()));
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_body_that_never_sends_a_byte_fails() {
-        let silent = futures::stream::pending::<Result<Bytes, BoxError>>();
-        let started = Instant::now();
-        let err = read(silent).await.unwrap_err();
-        assert!(is_stalled(&err));
-        assert!(started.elapsed() <= GRACE_PERIOD + CHECK_EVERY);
     }
 }
